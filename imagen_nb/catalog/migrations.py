@@ -1,0 +1,182 @@
+"""Schema migrations: an ordered list of named functions, each applied once and recorded.
+
+Never edit a migration that has shipped; append a new one.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import duckdb
+
+_COMMON = """
+    created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+    deleted_at TIMESTAMPTZ
+"""
+
+
+def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"""
+    CREATE TABLE projects (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        description VARCHAR NOT NULL DEFAULT '',
+        status VARCHAR NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived')),
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE models (
+        id VARCHAR PRIMARY KEY,
+        provider VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        family VARCHAR NOT NULL,
+        description VARCHAR NOT NULL DEFAULT '',
+        spec JSON,
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE orders (
+        id VARCHAR PRIMARY KEY,
+        project_id VARCHAR,
+        model_id VARCHAR NOT NULL,
+        base_params JSON NOT NULL,
+        rng_seed BIGINT NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN
+            ('pending', 'processing', 'underway', 'fulfilled', 'cancelled', 'failed')),
+        generation_count INTEGER NOT NULL,
+        complete_count INTEGER NOT NULL DEFAULT 0,
+        failed_count INTEGER NOT NULL DEFAULT 0,
+        cancelled_count INTEGER NOT NULL DEFAULT 0,
+        finished_at TIMESTAMPTZ,
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE generations (
+        id VARCHAR PRIMARY KEY,
+        order_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL,
+        model_id VARCHAR NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN
+            ('pending', 'generating', 'complete', 'failed', 'cancelled')),
+        params JSON NOT NULL,
+        actual_params JSON,
+        return_params JSON,
+        error_type VARCHAR,
+        error_message VARCHAR,
+        traceback VARCHAR,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        started_at TIMESTAMPTZ,
+        finished_at TIMESTAMPTZ,
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE products (
+        id VARCHAR PRIMARY KEY,
+        generation_id VARCHAR,
+        order_id VARCHAR,
+        project_id VARCHAR,
+        model_id VARCHAR,
+        source VARCHAR NOT NULL CHECK (source IN ('generated', 'imported')),
+        kind VARCHAR NOT NULL DEFAULT 'image',
+        media_type VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        thumb_path VARCHAR,
+        size BIGINT NOT NULL,
+        width INTEGER,
+        height INTEGER,
+        sha256 VARCHAR NOT NULL,
+        rating TINYINT CHECK (rating BETWEEN 1 AND 5),
+        prompt VARCHAR,
+        negative_prompt VARCHAR,
+        seed BIGINT,
+        num_inference_steps INTEGER,
+        guidance_scale DOUBLE,
+        params JSON,
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE collections (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        description VARCHAR NOT NULL DEFAULT '',
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE collection_products (
+        id VARCHAR PRIMARY KEY,
+        collection_id VARCHAR NOT NULL,
+        product_id VARCHAR NOT NULL,
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE smart_tokens (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        "values" JSON NOT NULL,
+        {_COMMON}
+    )""")
+    con.execute("CREATE INDEX generations_order ON generations (order_id)")
+    con.execute("CREATE INDEX products_order ON products (order_id)")
+    con.execute("CREATE INDEX products_created ON products (created_at)")
+
+
+def m002_gallery_view(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+    CREATE VIEW gallery AS
+    WITH product_collections AS (
+        SELECT cp.product_id, list(c.name ORDER BY c.name) AS collections
+        FROM collection_products cp JOIN collections c ON c.id = cp.collection_id
+        WHERE cp.deleted_at IS NULL AND c.deleted_at IS NULL
+        GROUP BY cp.product_id
+    )
+    SELECT
+        p.id AS product_id,
+        p.prompt, p.negative_prompt, p.seed, p.num_inference_steps, p.guidance_scale,
+        p.width, p.height,
+        p.model_id AS model,
+        coalesce(m.provider, split_part(p.model_id, ':', 1)) AS provider,
+        m.family, m.type AS model_type,
+        p.rating,
+        coalesce(pc.collections, []::VARCHAR[]) AS collections,
+        pr.name AS project,
+        p.project_id, p.order_id, p.generation_id,
+        p.kind, p.media_type, p.source, p.path, p.thumb_path, p.size, p.sha256,
+        p.params,
+        p.created_at
+    FROM products p
+    LEFT JOIN projects pr ON pr.id = p.project_id
+    LEFT JOIN models m ON m.id = p.model_id
+    LEFT JOIN product_collections pc ON pc.product_id = p.id
+    WHERE p.deleted_at IS NULL
+    """)
+
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply every migration not yet recorded in ``schema_migrations``; return the names applied."""
+    con.execute("""
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        name VARCHAR PRIMARY KEY,
+        applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )""")
+    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            fn(con)
+            con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [fn.__name__])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(fn.__name__)
+    return applied

@@ -1,0 +1,151 @@
+"""Orders and their generations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+import duckdb
+import pandas as pd
+
+from .rows import from_json, insert_rows, records, to_json, update_rows
+
+ORDER_COLUMNS = ("id", "project_id", "model_id", "base_params", "rng_seed", "status", "generation_count")
+GENERATION_COLUMNS = ("id", "order_id", "seq", "model_id", "status", "params")
+
+
+def insert_order(cur: duckdb.DuckDBPyConnection, order: Mapping[str, Any],
+                 generations: Sequence[Mapping[str, Any]]) -> None:
+    """Insert an order and all its generations in one transaction (params as dicts)."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        insert_rows(cur, "orders", [{**order, "base_params": to_json(order["base_params"])}], ORDER_COLUMNS)
+        insert_rows(cur, "generations",
+                    [{**g, "params": to_json(g["params"])} for g in generations], GENERATION_COLUMNS)
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+
+
+def mark_generating(cur: duckdb.DuckDBPyConnection, started: Sequence[tuple[str, datetime]]) -> None:
+    """Record that generations started (status ``generating``, ``started_at``, one more attempt)."""
+    if not started:
+        return
+    frame = pd.DataFrame(started, columns=["id", "started_at"])
+    cur.register("_started", frame)
+    try:
+        cur.execute("""
+            UPDATE generations SET status = 'generating', started_at = s.started_at,
+                attempts = attempts + 1, updated_at = current_timestamp
+            FROM _started s WHERE generations.id = s.id""")
+    finally:
+        cur.unregister("_started")
+
+
+FINISH_COLUMNS = ("status", "actual_params", "return_params", "error_type", "error_message",
+                  "traceback", "finished_at")
+
+
+def finish_generations(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record final statuses: dicts with id, status, actual/return params, error fields, finished_at."""
+    update_rows(
+        cur, "generations",
+        [{**r, "actual_params": to_json(r.get("actual_params")),
+          "return_params": to_json(r.get("return_params"))} for r in rows],
+        FINISH_COLUMNS,
+        dtypes={"actual_params": "JSON", "return_params": "JSON", "error_type": "VARCHAR",
+                "error_message": "VARCHAR", "traceback": "VARCHAR", "finished_at": "TIMESTAMPTZ"},
+    )
+
+
+def set_order_status(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Update orders: dicts with id, status, complete/failed/cancelled counts, finished_at."""
+    update_rows(cur, "orders", rows,
+                ("status", "complete_count", "failed_count", "cancelled_count", "finished_at"),
+                dtypes={"finished_at": "TIMESTAMPTZ", "complete_count": "INTEGER",
+                        "failed_count": "INTEGER", "cancelled_count": "INTEGER"})
+
+
+def get_order(cur: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any] | None:
+    """One order as a dict (base_params parsed), or None."""
+    cur.execute("SELECT * FROM orders WHERE id = ? AND deleted_at IS NULL", [order_id])
+    rows = records(cur)
+    if not rows:
+        return None
+    row = rows[0]
+    row["base_params"] = from_json(row["base_params"])
+    return row
+
+
+def generation_counts(cur: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, int]:
+    """How many generations of an order are in each status."""
+    cur.execute("SELECT status, count(*) FROM generations WHERE order_id = ? GROUP BY status", [order_id])
+    return {status: n for status, n in cur.fetchall()}
+
+
+def list_orders(cur: duckdb.DuckDBPyConnection, limit: int = 100) -> pd.DataFrame:
+    """Recent orders, newest first."""
+    return cur.execute("""
+        SELECT o.id, o.model_id AS model, pr.name AS project, o.status, o.generation_count,
+               o.complete_count, o.failed_count, o.cancelled_count, o.created_at, o.finished_at
+        FROM orders o LEFT JOIN projects pr ON pr.id = o.project_id
+        WHERE o.deleted_at IS NULL ORDER BY o.id DESC LIMIT ?""", [limit]).df()
+
+
+def generations_of(cur: duckdb.DuckDBPyConnection, order_id: str) -> pd.DataFrame:
+    """Generations of an order in expansion order, with parameter sets parsed."""
+    frame = cur.execute("""
+        SELECT id, seq, status, params, actual_params, return_params, error_type, error_message,
+               traceback, attempts, started_at, finished_at
+        FROM generations WHERE order_id = ? AND deleted_at IS NULL ORDER BY seq""", [order_id]).df()
+    for col in ("params", "actual_params", "return_params"):
+        frame[col] = frame[col].map(from_json)
+    return frame
+
+
+def get_generation(cur: duckdb.DuckDBPyConnection, generation_id: str) -> dict[str, Any] | None:
+    """One generation as a dict, or None."""
+    cur.execute("SELECT * FROM generations WHERE id = ?", [generation_id])
+    rows = records(cur)
+    if not rows:
+        return None
+    row = rows[0]
+    for col in ("params", "actual_params", "return_params"):
+        row[col] = from_json(row[col])
+    return row
+
+
+def unfinished_orders(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Orders that were not finished when their process stopped, oldest first."""
+    cur.execute("""SELECT * FROM orders WHERE status IN ('pending', 'processing', 'underway')
+                   AND deleted_at IS NULL ORDER BY id""")
+    rows = records(cur)
+    for row in rows:
+        row["base_params"] = from_json(row["base_params"])
+    return rows
+
+
+def open_generations(cur: duckdb.DuckDBPyConnection, order_id: str) -> list[dict[str, Any]]:
+    """Generations of an order still pending or generating, in order."""
+    cur.execute("""SELECT id, seq, status, params, attempts FROM generations
+                   WHERE order_id = ? AND status IN ('pending', 'generating') ORDER BY seq""", [order_id])
+    rows = records(cur)
+    for row in rows:
+        row["params"] = from_json(row["params"])
+    return rows
+
+
+def reset_interrupted(cur: duckdb.DuckDBPyConnection, order_id: str) -> int:
+    """Put generations left ``generating`` by a dead process back to ``pending``; return how many."""
+    cur.execute("""UPDATE generations SET status = 'pending', updated_at = current_timestamp
+                   WHERE order_id = ? AND status = 'generating' RETURNING id""", [order_id])
+    return len(cur.fetchall())
+
+
+def fail_interrupted(cur: duckdb.DuckDBPyConnection, order_id: str, message: str) -> int:
+    """Mark generations left ``generating`` by a dead process as failed; return how many."""
+    cur.execute("""UPDATE generations SET status = 'failed', error_type = 'Interrupted',
+                   error_message = ?, finished_at = current_timestamp, updated_at = current_timestamp
+                   WHERE order_id = ? AND status = 'generating' RETURNING id""", [message, order_id])
+    return len(cur.fetchall())

@@ -1,0 +1,73 @@
+"""Batch writes: rows go in through a registered DataFrame, never row by row."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+import duckdb
+import pandas as pd
+
+_names = itertools.count()
+
+
+def to_json(value: Any) -> str | None:
+    """JSON text for a JSON column (None stays NULL); non-JSON values become their ``str``."""
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def from_json(value: Any) -> Any:
+    """Parse a JSON column value read back from DuckDB."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def insert_rows(cur: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[str, Any]],
+                columns: Sequence[str]) -> None:
+    """Insert ``rows`` (dicts with ``columns``) into ``table`` in one statement."""
+    if not rows:
+        return
+    frame = pd.DataFrame.from_records([[r.get(c) for c in columns] for r in rows], columns=list(columns))
+    name = f"_rows_{next(_names)}"
+    cur.register(name, frame)
+    try:
+        cols = ", ".join(f'"{c}"' for c in columns)
+        cur.execute(f'INSERT INTO {table} ({cols}) SELECT {cols} FROM {name}')
+    finally:
+        cur.unregister(name)
+
+
+def update_rows(cur: duckdb.DuckDBPyConnection, table: str, rows: Iterable[Mapping[str, Any]],
+                columns: Sequence[str], *, key: str = "id", dtypes: Mapping[str, str] | None = None) -> None:
+    """Set ``columns`` of the rows of ``table`` whose ``key`` matches, from ``rows``, in one statement.
+
+    ``dtypes`` casts columns whose DataFrame type would be ambiguous (e.g. all NULL).
+    """
+    rows = list(rows)
+    if not rows:
+        return
+    frame = pd.DataFrame.from_records([[r[key]] + [r.get(c) for c in columns] for r in rows],
+                                      columns=[key, *columns])
+    name = f"_rows_{next(_names)}"
+    cur.register(name, frame)
+    dtypes = dtypes or {}
+    try:
+        sets = ", ".join(
+            f'"{c}" = CAST(u."{c}" AS {dtypes[c]})' if c in dtypes else f'"{c}" = u."{c}"' for c in columns
+        )
+        cur.execute(
+            f'UPDATE {table} SET {sets}, updated_at = current_timestamp FROM {name} u '
+            f'WHERE {table}."{key}" = u."{key}"'
+        )
+    finally:
+        cur.unregister(name)
+
+
+def records(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The rows of the last query as dicts."""
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]

@@ -1,0 +1,192 @@
+"""The ``imagen-nb`` command line: models, order, sql, tokens, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .core.errors import ImagenError
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one clear line instead of argparse's usage dump
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _value(text: str) -> Any:
+    """Numbers and true/false become JSON values; everything else stays text (SmartParameters too)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, (int, float, bool)) else text
+
+
+def parse_params(items: Sequence[str]) -> dict[str, Any]:
+    """``["--seed", "[1,2]", "--num-inference-steps=4"]`` → ``{"seed": "[1,2]", "num_inference_steps": 4}``."""
+    params: dict[str, Any] = {}
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if not item.startswith("--") or item == "--":
+            raise UsageError(f"expected --name value, got {item!r}")
+        name, eq, value = item[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(items) or items[i + 1].startswith("--"):
+                raise UsageError(f"--{name} needs a value")
+            value = items[i + 1]
+            i += 1
+        i += 1
+        params[name.replace("-", "_")] = _value(value)
+    return params
+
+
+def _studio(args):
+    from .studio import Studio
+
+    return Studio(home=args.home)
+
+
+def _table(frame) -> str:
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
+                           "display.max_colwidth", 60):
+        return frame.to_string(index=False) if len(frame) else "(no rows)"
+
+
+def cmd_models(args) -> int:
+    with _studio(args) as studio:
+        print(_table(studio.models()))
+    return 0
+
+
+def cmd_order(args, extra: Sequence[str]) -> int:
+    params = parse_params(extra)
+    if not params:
+        raise UsageError("give the model's parameters, e.g. --prompt 'a [red,blue] fox' --seed '[1,2]'")
+    with _studio(args) as studio:
+        order = studio.order(args.model, project=args.project, limit=args.limit, **params)
+        if args.no_wait:
+            print(order.id)
+            return 0
+        order.progress()
+        order.wait()
+        for product in order.products:
+            print(product.path)
+        errors = order.errors
+        for _, row in errors.iterrows():
+            print(f"generation {row['seq'] + 1} failed: {row['error_type']}: {row['error_message']}",
+                  file=sys.stderr)
+        return 1 if order.status == "failed" else 0
+
+
+def cmd_sql(args) -> int:
+    with _studio(args) as studio:
+        frame = studio.sql(args.query, max_rows=args.max_rows)
+        if args.json:
+            print(frame.to_json(orient="records", date_format="iso"))
+        else:
+            print(_table(frame))
+    return 0
+
+
+def cmd_tokens(args) -> int:
+    with _studio(args) as studio:
+        if args.action == "set":
+            if not args.values:
+                raise UsageError("tokens set NAME needs at least one value")
+            studio.tokens[args.name] = args.values
+            print(f"{args.name}: {', '.join(args.values)}")
+        elif args.action == "delete":
+            try:
+                del studio.tokens[args.name]
+            except KeyError:
+                raise UsageError(f"no smart token {args.name!r}") from None
+        else:
+            for name, values in studio.tokens.items():
+                print(f"{name}: {', '.join(values)}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """The main job on a fresh machine: an order on the offline tiny model, then SQL over it."""
+    from .studio import Studio
+
+    home = Path(args.home or os.environ.get("IMAGEN_NB_HOME") or ".imagen-nb-demo")
+    print(f"imagen-nb demo in {home.resolve()} (diffusers:tiny has random weights: its images are noise)")
+    with Studio(home=home) as studio:
+        studio.tokens["animal"] = ["cat", "dog", "fox"]
+        order = studio.order("diffusers:tiny", project="demo", prompt="a [brown,black] [animal]",
+                             seed="[1,2]", num_inference_steps=4)
+        order.progress()
+        order.wait()
+        print(f"order {order.id}: {order.status}, {len(order.products)} products")
+        for product in order.products:
+            print(f"  {product.path}")
+        print(_table(studio.sql("SELECT prompt, seed, width, height, model FROM gallery "
+                                "WHERE order_id = ? ORDER BY prompt, seed", [order.id])))
+    return 0
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="imagen-nb", description="A workbench for generative image models.")
+    parser.add_argument("--home", help="studio home folder (default: $IMAGEN_NB_HOME or the user data folder)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub.add_parser("models", help="list the models of every installed provider")
+    p = sub.add_parser("order", help="place an order and wait for its products",
+                       usage="imagen-nb order MODEL --name value ... (e.g. --prompt 'a [red,blue] fox' --seed '[1,2]')")
+    p.add_argument("model", help="model id, e.g. diffusers:tiny")
+    p.add_argument("--project", help="project name (created when new)")
+    p.add_argument("--limit", type=int, help="most generations this order may make")
+    p.add_argument("--no-wait", action="store_true", help="print the order id and return at once")
+    p = sub.add_parser("sql", help="run one read-only SELECT over the catalog")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    p.add_argument("--max-rows", type=int, default=10_000)
+    p = sub.add_parser("tokens", help="list, set or delete smart tokens")
+    p.add_argument("action", choices=["list", "set", "delete"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("values", nargs="*")
+    sub.add_parser("demo", help="run an order on the offline tiny model and query it")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``imagen-nb`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if args.command != "order" and extra:
+            raise UsageError(f"unexpected arguments: {' '.join(extra)}")
+        if args.command == "tokens" and args.action in ("set", "delete") and not args.name:
+            raise UsageError(f"tokens {args.action} needs a NAME")
+        handlers = {"models": cmd_models, "sql": cmd_sql, "tokens": cmd_tokens, "demo": cmd_demo}
+        if args.command == "order":
+            return cmd_order(args, extra)
+        return handlers[args.command](args)
+    except UsageError as exc:
+        print(f"imagen-nb: {exc}", file=sys.stderr)
+        return 2
+    except (ImagenError, ValueError, LookupError) as exc:
+        print(f"imagen-nb: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("imagen-nb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Domain of imagen-nb: records, statuses, errors and the SmartParameter grammar. No I/O."""

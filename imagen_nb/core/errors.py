@@ -1,0 +1,96 @@
+"""Errors of imagen-nb. Each one says what went wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class ImagenError(Exception):
+    """Base class of every error imagen-nb raises on purpose."""
+
+
+class SmartParameterError(ImagenError, ValueError):
+    """A SmartParameter value cannot be expanded.
+
+    Args:
+        param: the parameter whose value is wrong (``prompt``, ``seed``…).
+        column: 1-based column in the value where the problem is (0 when it concerns the whole value).
+        reason: what is wrong and how to fix it.
+    """
+
+    def __init__(self, param: str, column: int, reason: str):
+        self.param = param
+        self.column = column
+        self.reason = reason
+        where = f"parameter {param!r}" + (f", column {column}" if column else "")
+        super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self):
+        return (type(self), (self.param, self.column, self.reason))
+
+
+class ValidationError(ImagenError, ValueError):
+    """A parameter value is outside what the model accepts.
+
+    Args:
+        param: the offending parameter, or ``""`` when the error concerns the whole set.
+        message: what is allowed, phrased so the user can fix it.
+    """
+
+    def __init__(self, param: str, message: str):
+        self.param = param
+        self.message = message
+        super().__init__(f"{param}: {message}" if param else message)
+
+    def __reduce__(self):
+        return (type(self), (self.param, self.message))
+
+
+class UnknownModelError(ImagenError, ValueError):
+    """No provider offers the requested model id."""
+
+
+class OrderTooLarge(ImagenError, ValueError):
+    """An order would expand to more generations than the limit allows."""
+
+
+class ProviderError(ImagenError):
+    """A provider failed to run a generation."""
+
+
+class RateLimited(ProviderError):
+    """The provider asked us to slow down; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GenerationCancelled(ImagenError):
+    """Raised inside a running generation when the user cancelled it."""
+
+
+class CatalogBusy(ImagenError):
+    """Another process owns this imagen-nb home (DuckDB allows one writer per file)."""
+
+    def __init__(self, message: str, pid: int | None = None):
+        super().__init__(message)
+        self.pid = pid
+
+
+class SqlRefused(ImagenError, ValueError):
+    """A query given to ``Studio.sql`` is not a single read-only SELECT."""
+
+
+class SqlError(ImagenError, ValueError):
+    """A query given to ``Studio.sql`` is invalid (unknown table, syntax error…)."""
+
+
+class SqlTimeout(ImagenError, TimeoutError):
+    """A query given to ``Studio.sql`` ran past its time limit."""
+
+
+def did_you_mean(word: str, choices) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""

@@ -1,0 +1,23 @@
+"""Identifiers: time-ordered, so ``order by id`` is creation order and file names sort by age."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+_lock = threading.Lock()
+_last = 0
+
+
+def new_id() -> str:
+    """A 26-character lowercase hex id: 12 digits of milliseconds, then a counter and randomness.
+
+    Ids made in one process are strictly increasing, even within one millisecond.
+    """
+    global _last
+    with _lock:
+        ms = int(time.time() * 1000) << 16
+        _last = max(_last + 1, ms)
+        value = _last
+    return f"{value:016x}{os.urandom(5).hex()}"

@@ -1,0 +1,147 @@
+"""Frozen records that travel between layers: models, requests, results and events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+MODEL_TYPES = (
+    "text-to-image",
+    "image-to-image",
+    "text-to-video",
+    "image-to-video",
+    "text-to-audio",
+    "image-to-text",
+    "text-to-text",
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One runnable model of a provider.
+
+    Args:
+        provider: provider name (``diffusers``, ``fal``…).
+        name: model name within the provider (``tiny``, ``runwayml/stable-diffusion-v1-5``).
+        type: one of :data:`MODEL_TYPES`.
+        family: capability family (``stable-diffusion-1``, ``sdxl``, ``flux``…).
+        spec: JSON Schema (draft 2020-12) of the generation parameters.
+        description: one line a user reads when choosing a model.
+    """
+
+    provider: str
+    name: str
+    type: str
+    family: str
+    spec: Mapping[str, Any]
+    description: str = ""
+
+    @property
+    def id(self) -> str:
+        """``<provider>:<name>``."""
+        return f"{self.provider}:{self.name}"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation handed to a factory: its id and its validated parameter set."""
+
+    generation_id: str
+    order_id: str
+    model_id: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file a provider produced, as bytes (an image, later video or audio)."""
+
+    data: bytes
+    media_type: str = "image/png"
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What a factory returns for one request.
+
+    Args:
+        outputs: the produced files.
+        actual: the parameter set actually sent (defaults filled, provider names, no secrets).
+        returned: what the provider reports it used (seed, timings, versions…).
+    """
+
+    outputs: tuple[Output, ...]
+    actual: Mapping[str, Any] = field(default_factory=dict)
+    returned: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ---- events published on the Studio's event bus -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event; ``at`` is ``time.time()`` when it was made."""
+
+    at: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True)
+class OrderQueued(Event):
+    order_id: str
+    generations: int
+
+
+@dataclass(frozen=True)
+class ModelLoaded(Event):
+    """A provider loaded a model into memory (from disk or a hub); seconds it took."""
+
+    model_id: str
+    device: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class GenerationStarted(Event):
+    order_id: str
+    generation_id: str
+
+
+@dataclass(frozen=True)
+class GenerationProgress(Event):
+    """Step ``step`` of ``total`` of one generation is done."""
+
+    order_id: str
+    generation_id: str
+    step: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ProductReady(Event):
+    """A product file exists and its catalog row is committed."""
+
+    order_id: str
+    generation_id: str
+    product_id: str
+    path: str
+
+
+@dataclass(frozen=True)
+class GenerationFinished(Event):
+    """A generation reached a final status (complete, failed or cancelled); committed."""
+
+    order_id: str
+    generation_id: str
+    status: str
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderFinished(Event):
+    order_id: str
+    status: str
+    complete: int
+    failed: int
+    cancelled: int

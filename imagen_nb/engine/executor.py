@@ -1,0 +1,311 @@
+"""The executor: lanes of worker threads that run generations in the background.
+
+A lane serves one device of a local provider (one worker keeps its pipelines warm) or one
+remote provider (``concurrency`` workers). Workers never touch widgets or the catalog: they
+write product files, publish events and hand outcomes to the :class:`Recorder`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback as tb
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping, Sequence
+
+from ..core.errors import GenerationCancelled
+from ..core.ids import new_id
+from ..core.records import (
+    Event, GenerationProgress, GenerationRequest, GenerationResult, GenerationStarted, ModelInfo,
+    OrderQueued,
+)
+from ..core.status import GenerationStatus, OrderStatus
+from ..providers.base import Factory, Provider
+from ..store import ProductStore, pngmeta
+from .bus import EventBus
+from .recorder import Finished, OrderStatusChange, Recorder, Started
+from .tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif",
+              "video/mp4": "mp4", "video/webm": "webm", "audio/wav": "wav", "audio/x-wav": "wav",
+              "audio/mpeg": "mp3", "audio/flac": "flac", "audio/ogg": "ogg"}
+
+COMMON = ("prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One generation waiting in a lane."""
+
+    order_id: str
+    generation_id: str
+    seq: int
+    model: ModelInfo
+    factory: Factory
+    params: Mapping[str, Any]
+    project_id: str | None
+
+
+class Lane:
+    """A queue of jobs and the workers that serve it."""
+
+    def __init__(self, executor: "Executor", name: str, workers: int):
+        self.name = name
+        self.jobs: deque[Job] = deque()
+        self.cond = threading.Condition()
+        self.running: set[str] = set()
+        self.threads = [
+            threading.Thread(target=executor._work, args=(self,), name=f"imagen-nb-{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self.threads:
+            t.start()
+
+    def take(self, batch_limit: int, stopping: threading.Event) -> list[Job] | None:
+        """Block until jobs are queued; return the first and those that can share its batch."""
+        with self.cond:
+            while not self.jobs:
+                if stopping.is_set():
+                    return None
+                self.cond.wait(0.5)
+            first = self.jobs.popleft()
+            batch = [first]
+            key = first.factory.batch_key(first.params) if batch_limit > 1 else None
+            if key is not None:
+                i = 0
+                while i < len(self.jobs) and len(batch) < batch_limit:
+                    job = self.jobs[i]
+                    if job.factory is first.factory and job.factory.batch_key(job.params) == key:
+                        batch.append(job)
+                        del self.jobs[i]
+                    else:
+                        i += 1
+            self.running.update(j.generation_id for j in batch)
+            return batch
+
+
+class _RunContext:
+    """What a factory sees of the executor (progress, cancellation, events)."""
+
+    def __init__(self, executor: "Executor", jobs: Sequence[Job]):
+        self._ex = executor
+        self._orders = {j.generation_id: j.order_id for j in jobs}
+
+    def progress(self, generation_id: str, step: int, total: int) -> None:
+        self._ex.bus.publish(GenerationProgress(order_id=self._orders.get(generation_id, ""),
+                                                generation_id=generation_id, step=step, total=total))
+
+    def cancelled(self, generation_id: str) -> bool:
+        return self._ex._stopping.is_set() or self._ex.tracker.is_cancelled(
+            self._orders.get(generation_id, ""), generation_id)
+
+    def publish(self, event: Event) -> None:
+        self._ex.bus.publish(event)
+
+
+class Executor:
+    """Runs submitted generations on background lanes and records their outcomes.
+
+    Args:
+        store: where product files go.
+        recorder: writes outcomes to the catalog in batches.
+        bus: receives progress and outcome events.
+        batch_limit: most generations handed to one factory call (factories opt in via ``batch_key``).
+    """
+
+    def __init__(self, store: ProductStore, recorder: Recorder, bus: EventBus, tracker: Tracker,
+                 *, batch_limit: int = 8):
+        self.store = store
+        self.recorder = recorder
+        self.bus = bus
+        self.tracker = tracker
+        self.batch_limit = batch_limit
+        self._lanes: dict[str, Lane] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    # -- submitting ------------------------------------------------------------------------
+    def submit(self, provider: Provider, model: ModelInfo, factory: Factory, order_id: str,
+               generations: Sequence[tuple[str, int, Mapping[str, Any]]], *, project_id: str | None,
+               total: int | None = None, done: Mapping[str, int] | None = None) -> None:
+        """Queue generations ``(id, seq, validated params)`` of an order on the model's lane.
+
+        ``total`` and ``done`` (counts by status) describe an order resumed after a restart.
+        """
+        done = done or {}
+        self.tracker.begin(order_id, total if total is not None else len(generations),
+                           complete=done.get("complete", 0), failed=done.get("failed", 0),
+                           cancelled=done.get("cancelled", 0), generation_ids=[g[0] for g in generations])
+        self.recorder.put(OrderStatusChange(order_id, OrderStatus.PROCESSING,
+                                            only_from=(OrderStatus.PENDING,)))
+        lane = self._lane(provider, model)
+        jobs = [Job(order_id, gid, seq, model, factory, params, project_id) for gid, seq, params in generations]
+        with lane.cond:
+            lane.jobs.extend(jobs)
+            lane.cond.notify_all()
+        self.bus.publish(OrderQueued(order_id=order_id, generations=len(jobs)))
+        if not jobs:
+            finished = self.tracker.finish_if_done(order_id)
+            if finished is not None:
+                self.recorder.put(OrderStatusChange(order_id, finished.status))
+                self.recorder.flush()
+                self.tracker.committed([order_id])
+
+    def _lane(self, provider: Provider, model: ModelInfo) -> Lane:
+        name = provider.lane(model)
+        with self._lock:
+            lane = self._lanes.get(name)
+            if lane is None:
+                lane = self._lanes[name] = Lane(self, name, max(1, provider.concurrency))
+            return lane
+
+    # -- cancelling ------------------------------------------------------------------------
+    def cancel_order(self, order_id: str) -> int:
+        """Cancel every generation of an order: queued ones at once, running ones at their next step."""
+        if self.tracker.request_cancel(order_id) is None:
+            return 0
+        return self._drop(lambda job: job.order_id == order_id)
+
+    def cancel_generation(self, order_id: str, generation_id: str) -> int:
+        """Cancel one generation."""
+        self.tracker.cancelled_generations.add(generation_id)
+        return self._drop(lambda job: job.generation_id == generation_id)
+
+    def _drop(self, match) -> int:
+        dropped: list[Job] = []
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            with lane.cond:
+                keep = deque()
+                for job in lane.jobs:
+                    (dropped if match(job) else keep).append(job)
+                lane.jobs = keep
+        for job in dropped:
+            self.recorder.put(Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED))
+        return len(dropped)
+
+    def queue_position(self, generation_id: str) -> int | None:
+        """0-based position of a queued generation in its lane, None when not queued."""
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            with lane.cond:
+                for i, job in enumerate(lane.jobs):
+                    if job.generation_id == generation_id:
+                        return i
+        return None
+
+    # -- working ---------------------------------------------------------------------------
+    def _work(self, lane: Lane) -> None:
+        while True:
+            batch = lane.take(self.batch_limit, self._stopping)
+            if batch is None:
+                return
+            try:
+                self._run_batch(batch)
+            except BaseException:  # never lose a worker; each job was recorded or is failed here
+                log.exception("worker of lane %s failed", lane.name)
+            finally:
+                with lane.cond:
+                    lane.running.difference_update(j.generation_id for j in batch)
+
+    def _run_batch(self, batch: list[Job]) -> None:
+        live = []
+        for job in batch:
+            if self.tracker.is_cancelled(job.order_id, job.generation_id):
+                self.recorder.put(Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED))
+            else:
+                live.append(job)
+        if not live:
+            return
+        now = datetime.now(timezone.utc)
+        for job in live:
+            if self.tracker.mark_started(job.order_id):
+                self.recorder.put(OrderStatusChange(job.order_id, OrderStatus.UNDERWAY,
+                                                    only_from=(OrderStatus.PENDING, OrderStatus.PROCESSING)))
+            self.recorder.put(Started(job.order_id, job.generation_id, now))
+            self.bus.publish(GenerationStarted(order_id=job.order_id, generation_id=job.generation_id))
+        requests = [GenerationRequest(j.generation_id, j.order_id, j.model.id, j.params) for j in live]
+        factory = live[0].factory
+        try:
+            results = factory.run(requests, _RunContext(self, live))
+            if len(results) != len(live):
+                raise RuntimeError(f"{type(factory).__name__}.run returned {len(results)} results "
+                                   f"for {len(live)} requests")
+        except BaseException as exc:  # the whole call failed: every request in it failed
+            results = [exc] * len(live)
+        for job, result in zip(live, results):
+            if self._stopping.is_set() and isinstance(result, GenerationCancelled):
+                # Stopped by close(), not by the user: the row stays 'generating' and the next
+                # Studio on this home re-queues it (crash recovery covers a clean stop too).
+                continue
+            self.recorder.put(self._outcome(job, result))
+
+    def _outcome(self, job: Job, result: GenerationResult | BaseException) -> Finished:
+        if isinstance(result, GenerationCancelled) or (
+                not isinstance(result, BaseException) and self.tracker.is_cancelled(job.order_id, job.generation_id)):
+            return Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED)
+        if isinstance(result, BaseException):
+            return self._failure(job, result)
+        try:
+            products = tuple(self._store(job, result))
+        except Exception as exc:
+            return self._failure(job, exc)
+        return Finished(job.order_id, job.generation_id, GenerationStatus.COMPLETE,
+                        actual_params=dict(result.actual), return_params=dict(result.returned),
+                        products=products)
+
+    @staticmethod
+    def _failure(job: Job, exc: BaseException) -> Finished:
+        return Finished(job.order_id, job.generation_id, GenerationStatus.FAILED,
+                        error_type=type(exc).__name__, error_message=str(exc) or type(exc).__name__,
+                        traceback="".join(tb.format_exception(exc)))
+
+    def _store(self, job: Job, result: GenerationResult):
+        actual = dict(result.actual) or dict(job.params)
+        now = datetime.now(timezone.utc)
+        for output in result.outputs:
+            product_id = new_id()
+            data = output.data
+            if output.media_type == "image/png":
+                data = pngmeta.embed(data, actual, job.model.id,
+                                     extra={"generation_id": job.generation_id, "order_id": job.order_id,
+                                            "product_id": product_id})
+            ext = EXTENSIONS.get(output.media_type, "bin")
+            stored = self.store.write(product_id, data, ext, now)
+            row = {
+                "id": product_id, "generation_id": job.generation_id, "order_id": job.order_id,
+                "project_id": job.project_id, "model_id": job.model.id, "source": "generated",
+                "kind": output.media_type.split("/")[0], "media_type": output.media_type,
+                "path": str(stored.path), "thumb_path": str(stored.thumb_path) if stored.thumb_path else None,
+                "size": stored.size, "width": stored.width, "height": stored.height,
+                "sha256": stored.sha256, "params": actual, "created_at": now,
+            }
+            for key in COMMON:
+                row[key] = actual.get(key)
+            yield row
+
+    # -- stopping --------------------------------------------------------------------------
+    def idle(self) -> bool:
+        """True when no job is queued or running."""
+        with self._lock:
+            lanes = list(self._lanes.values())
+        return all(not lane.jobs and not lane.running for lane in lanes)
+
+    def close(self, timeout: float = 30) -> None:
+        """Stop taking jobs, let running ones finish (up to ``timeout``), and stop the workers."""
+        self._stopping.set()
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            with lane.cond:
+                lane.jobs.clear()  # left pending in the catalog: resumed when the studio reopens
+                lane.cond.notify_all()
+        for lane in lanes:
+            for t in lane.threads:
+                t.join(timeout)

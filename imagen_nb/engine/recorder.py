@@ -1,0 +1,169 @@
+"""The recorder: one thread that writes executor outcomes to the catalog in batches.
+
+Per-row autocommits cost milliseconds each in DuckDB; one transaction per batch of outcomes
+keeps thousands of generations per second possible. Events that promise a committed row
+(ProductReady, GenerationFinished, OrderFinished) are published only after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..catalog import Catalog
+from ..catalog import orders as q_orders
+from ..catalog import products as q_products
+from ..core.records import Event, GenerationFinished, OrderFinished, ProductReady
+from .bus import EventBus
+from .tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Started:
+    order_id: str
+    generation_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Finished:
+    order_id: str
+    generation_id: str
+    status: str
+    actual_params: Any = None
+    return_params: Any = None
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    products: tuple[dict, ...] = ()
+    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class OrderStatusChange:
+    order_id: str
+    status: str
+    only_from: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Flush:
+    done: threading.Event
+
+
+class Recorder:
+    """Drains a queue of outcomes, commits each batch in one transaction, then publishes."""
+
+    def __init__(self, catalog: Catalog, bus: EventBus, tracker: Tracker, *, max_batch: int = 2000,
+                 linger: float = 0.02):
+        self.catalog = catalog
+        self.bus = bus
+        self.tracker = tracker
+        self.max_batch = max_batch
+        self.linger = linger
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = False
+        self.errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name="imagen-nb-recorder", daemon=True)
+        self._thread.start()
+
+    def put(self, op) -> None:
+        """Queue an outcome (Started, Finished or OrderStatusChange)."""
+        self._queue.put(op)
+
+    def flush(self, timeout: float | None = 30) -> bool:
+        """Block until everything queued before this call is committed."""
+        done = threading.Event()
+        self._queue.put(_Flush(done))
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 30) -> None:
+        """Commit what is queued and stop the thread."""
+        self.flush(timeout)
+        self._stop = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    # -- the thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None and self._stop:
+                return
+            batch = [first] if first is not None else []
+            # Let a burst accumulate briefly so one commit covers many outcomes.
+            while len(batch) < self.max_batch:
+                try:
+                    op = self._queue.get(timeout=self.linger if len(batch) < 2 else 0)
+                except queue.Empty:
+                    break
+                if op is None:
+                    continue
+                batch.append(op)
+            flushes = [op for op in batch if isinstance(op, _Flush)]
+            work = [op for op in batch if not isinstance(op, _Flush)]
+            if work:
+                try:
+                    self._commit(work)
+                except BaseException as exc:  # keep the thread alive; record what went wrong
+                    log.exception("recording %d outcomes failed", len(work))
+                    self.errors.append(exc)
+            for f in flushes:
+                f.done.set()
+
+    def _commit(self, ops: list) -> None:
+        started = [(op.generation_id, op.at) for op in ops if isinstance(op, Started)]
+        finished = [op for op in ops if isinstance(op, Finished)]
+        status_changes = [op for op in ops if isinstance(op, OrderStatusChange)]
+        order_done: list[OrderFinished] = []
+        for op in finished:
+            done = self.tracker.count(op.order_id, op.status)
+            if done is not None:
+                order_done.append(done)
+        now = datetime.now(timezone.utc)
+        cur = self.catalog.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            for change in status_changes:
+                if change.only_from:
+                    cur.execute("UPDATE orders SET status = ?, updated_at = current_timestamp "
+                                "WHERE id = ? AND status IN (SELECT unnest(?))",
+                                [change.status, change.order_id, list(change.only_from)])
+                else:
+                    cur.execute("UPDATE orders SET status = ?, updated_at = current_timestamp WHERE id = ?",
+                                [change.status, change.order_id])
+            q_orders.mark_generating(cur, started)
+            q_products.insert_products(cur, [p for op in finished for p in op.products])
+            q_orders.finish_generations(cur, [
+                {"id": op.generation_id, "status": op.status, "actual_params": op.actual_params,
+                 "return_params": op.return_params, "error_type": op.error_type,
+                 "error_message": op.error_message, "traceback": op.traceback, "finished_at": op.at}
+                for op in finished])
+            q_orders.set_order_status(cur, [
+                {"id": d.order_id, "status": d.status, "complete_count": d.complete,
+                 "failed_count": d.failed, "cancelled_count": d.cancelled, "finished_at": now}
+                for d in order_done])
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            # Waiters must not hang on rows that will never come: wake them; Studio reports the error.
+            self.tracker.committed([d.order_id for d in order_done])
+            raise
+        events: list[Event] = []
+        for op in finished:
+            for p in op.products:
+                events.append(ProductReady(order_id=op.order_id, generation_id=op.generation_id,
+                                           product_id=p["id"], path=p["path"]))
+            events.append(GenerationFinished(order_id=op.order_id, generation_id=op.generation_id,
+                                             status=op.status, error_type=op.error_type,
+                                             error_message=op.error_message))
+        events.extend(order_done)
+        self.tracker.committed([d.order_id for d in order_done])
+        for event in events:
+            self.bus.publish(event)

@@ -1,0 +1,274 @@
+"""Handles the Studio returns: Order, Product, Project, Collection.
+
+They hold an id and the Studio; reading a property asks the catalog, so a handle is never stale.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import pandas as pd
+
+from .core.records import GenerationFinished, GenerationProgress, OrderFinished
+
+if TYPE_CHECKING:
+    from .studio import Studio
+
+
+@dataclass(frozen=True)
+class Product:
+    """One output file and its catalog record (a snapshot taken when the handle was made)."""
+
+    id: str
+    path: Path
+    media_type: str
+    width: int | None
+    height: int | None
+    size: int
+    sha256: str
+    model_id: str | None
+    order_id: str | None
+    generation_id: str | None
+    project_id: str | None
+    source: str
+    rating: int | None
+    params: dict[str, Any] | None
+    created_at: datetime
+    thumb_path: Path | None = None
+    deleted: bool = False
+    _studio: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def _from_row(cls, row: dict, studio: "Studio | None" = None) -> "Product":
+        return cls(
+            id=row["id"], path=Path(row["path"]), media_type=row["media_type"], width=row.get("width"),
+            height=row.get("height"), size=int(row["size"]), sha256=row["sha256"],
+            model_id=row.get("model_id"), order_id=row.get("order_id"),
+            generation_id=row.get("generation_id"), project_id=row.get("project_id"),
+            source=row["source"], rating=row.get("rating"), params=row.get("params"),
+            created_at=row["created_at"],
+            thumb_path=Path(row["thumb_path"]) if row.get("thumb_path") else None,
+            deleted=row.get("deleted_at") is not None, _studio=studio,
+        )
+
+    @property
+    def prompt(self) -> str | None:
+        return (self.params or {}).get("prompt")
+
+    @property
+    def seed(self) -> int | None:
+        return (self.params or {}).get("seed")
+
+    def read_bytes(self) -> bytes:
+        """The file's bytes."""
+        return self.path.read_bytes()
+
+    @property
+    def image(self):
+        """The image as a ``PIL.Image.Image`` (loaded from disk)."""
+        from PIL import Image
+
+        with Image.open(self.path) as im:
+            im.load()
+            return im
+
+    def _repr_png_(self) -> bytes | None:
+        if self.media_type == "image/png":
+            return self.read_bytes()
+        if self.media_type.startswith("image/"):
+            buf = io.BytesIO()
+            self.image.save(buf, format="PNG")
+            return buf.getvalue()
+        return None
+
+
+class Order:
+    """An order placed with :meth:`Studio.order`; its generations run in the background."""
+
+    def __init__(self, studio: "Studio", order_id: str):
+        self._studio = studio
+        self.id = order_id
+
+    def __repr__(self) -> str:
+        row = self._row()
+        return (f"<Order {self.id} {row['model_id']} {row['status']}: {row['generation_count']} generations, "
+                f"{row['complete_count']} complete, {row['failed_count']} failed, "
+                f"{row['cancelled_count']} cancelled>")
+
+    def _row(self) -> dict:
+        row = self._studio._order_row(self.id)
+        if row is None:
+            raise LookupError(f"order {self.id} is not in this studio's catalog")
+        return row
+
+    @property
+    def status(self) -> str:
+        """pending, processing, underway, fulfilled, cancelled or failed."""
+        return self._row()["status"]
+
+    @property
+    def model(self) -> str:
+        return self._row()["model_id"]
+
+    @property
+    def base_params(self) -> dict:
+        """The parameters as typed, SmartParameter syntax included."""
+        return self._row()["base_params"]
+
+    @property
+    def rng_seed(self) -> int:
+        """Seed of the random picks: ordering again with it gives the same generations."""
+        return self._row()["rng_seed"]
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("fulfilled", "cancelled", "failed")
+
+    @property
+    def generations(self) -> pd.DataFrame:
+        """One row per generation: status, parameter sets, errors, timings."""
+        return self._studio._generations(self.id)
+
+    @property
+    def products(self) -> list[Product]:
+        """Products of this order in generation order (those finished so far)."""
+        return self._studio._order_products(self.id)
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """Failed generations with their error type and message."""
+        g = self.generations
+        return g[g["status"] == "failed"][["id", "seq", "params", "error_type", "error_message"]]
+
+    def wait(self, timeout: float | None = None) -> "Order":
+        """Block until every generation is finished and recorded; TimeoutError after ``timeout`` s."""
+        if not self._studio._wait(self.id, timeout):
+            raise TimeoutError(f"order {self.id} not finished after {timeout} s (status {self.status}); "
+                               "it keeps running: wait again, or order.cancel()")
+        return self
+
+    def cancel(self) -> "Order":
+        """Cancel the order: queued generations at once, running ones at their next step."""
+        self._studio.cancel(self)
+        return self
+
+    def progress(self, *, timeout: float | None = None) -> "Order":
+        """Show a tqdm progress bar (a widget in notebooks) until the order is done; return self."""
+        from tqdm.auto import tqdm
+
+        row = self._row()
+        total = int(row["generation_count"])
+        listener = self._studio.bus.listen(lambda e: getattr(e, "order_id", None) == self.id)
+        try:
+            finished = int(row["complete_count"] + row["failed_count"] + row["cancelled_count"])
+            counts = self._studio._live_counts(self.id)
+            if counts is not None:
+                finished = counts
+            with tqdm(total=total, initial=finished, desc=f"order {self.id[-6:]}", unit="gen") as bar:
+                if self.done:
+                    bar.n = total
+                    bar.refresh()
+                    return self
+                import time
+
+                deadline = None if timeout is None else time.monotonic() + timeout
+                while True:
+                    event = listener.get(timeout=0.5)
+                    if isinstance(event, GenerationProgress):
+                        bar.set_postfix_str(f"step {event.step}/{event.total}", refresh=False)
+                    elif isinstance(event, GenerationFinished):
+                        bar.update(1)
+                    elif isinstance(event, OrderFinished):
+                        bar.set_postfix_str(event.status)
+                        break
+                    elif event is None and self.done:
+                        break
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise TimeoutError(f"order {self.id} not finished after {timeout} s")
+        finally:
+            listener.close()
+        return self
+
+
+class Project:
+    """A project: a named group of orders."""
+
+    def __init__(self, studio: "Studio", project_id: str):
+        self._studio = studio
+        self.id = project_id
+
+    def _row(self) -> dict:
+        return self._studio._project_row(self.id)
+
+    def __repr__(self) -> str:
+        row = self._row()
+        return f"<Project {row['name']!r} ({row['status']})>"
+
+    @property
+    def name(self) -> str:
+        return self._row()["name"]
+
+    @property
+    def description(self) -> str:
+        return self._row()["description"]
+
+    @property
+    def status(self) -> str:
+        return self._row()["status"]
+
+    def update(self, *, name: str | None = None, description: str | None = None) -> "Project":
+        """Rename or describe the project."""
+        self._studio._update_project(self.id, name=name, description=description)
+        return self
+
+    def archive(self) -> "Project":
+        """Hide the project from the active list (its orders and products stay)."""
+        self._studio._update_project(self.id, status="archived")
+        return self
+
+    def unarchive(self) -> "Project":
+        """Make an archived project active again."""
+        self._studio._update_project(self.id, status="active")
+        return self
+
+    def order(self, model: str, **params) -> Order:
+        """Place an order in this project (same arguments as :meth:`Studio.order`)."""
+        return self._studio.order(model, project=self, **params)
+
+    @property
+    def products(self) -> pd.DataFrame:
+        """This project's products, newest first (gallery columns)."""
+        return self._studio.gallery(project_id=self.id, limit=1_000_000)
+
+
+class Collection:
+    """A user-curated set of products."""
+
+    def __init__(self, studio: "Studio", collection_id: str, name: str):
+        self._studio = studio
+        self.id = collection_id
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<Collection {self.name!r}: {len(self.product_ids)} products>"
+
+    @property
+    def product_ids(self) -> list[str]:
+        return self._studio._collection_products(self.id)
+
+    @property
+    def products(self) -> list[Product]:
+        """The collection's products, in the order they were added."""
+        return self._studio.products(self.product_ids)
+
+    def add(self, products: "Iterable[Product | str] | Product | str") -> int:
+        """Add products (handles or ids); return how many were new to the collection."""
+        return self._studio._collection_change(self.id, products, add=True)
+
+    def remove(self, products: "Iterable[Product | str] | Product | str") -> int:
+        """Remove products; return how many were removed."""
+        return self._studio._collection_change(self.id, products, add=False)

@@ -1,0 +1,127 @@
+"""The Provider / Factory interfaces every provider implements, built-in or third-party.
+
+A provider offers models (:class:`~imagen_nb.core.records.ModelInfo`) and makes a
+:class:`Factory` for each. The executor hands a factory a batch of validated requests and a
+:class:`RunContext`; the factory returns one result (or exception) per request. Providers never
+touch the catalog or the widgets: they see bytes, parameter sets and the run context only.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Hashable, Literal, Mapping, Protocol, Sequence
+
+from ..core.errors import UnknownModelError, did_you_mean
+from ..core.records import Event, GenerationRequest, GenerationResult, ModelInfo
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What a provider is given when the Studio creates it.
+
+    Args:
+        home: the studio's home folder; a provider may keep caches under ``home / "providers" / name``.
+        settings: this provider's settings from the studio (``device``, ``dtype``, keys…).
+    """
+
+    home: Path
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def cache_dir(self, provider: str) -> Path:
+        """A folder this provider may write to, created on demand."""
+        path = self.home / "providers" / provider
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class RunContext(Protocol):
+    """Given to :meth:`Factory.run` by the executor."""
+
+    def progress(self, generation_id: str, step: int, total: int) -> None:
+        """Report that ``step`` of ``total`` steps of a generation are done."""
+
+    def cancelled(self, generation_id: str) -> bool:
+        """True when the user cancelled this generation; the factory should stop at once."""
+
+    def publish(self, event: Event) -> None:
+        """Publish an event (e.g. :class:`~imagen_nb.core.records.ModelLoaded`) on the bus."""
+
+
+class Factory(abc.ABC):
+    """Runs one model: validates parameter sets and turns requests into results."""
+
+    def __init__(self, model: ModelInfo):
+        self.model = model
+
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a generation parameter set against the model's spec; return it with defaults filled.
+
+        Raises :class:`~imagen_nb.core.errors.ValidationError` naming the parameter and what is allowed.
+        """
+        from .spec import validate_params
+
+        return validate_params(self.model.spec, params, model_id=self.model.id)
+
+    def batch_key(self, params: Mapping[str, Any]) -> Hashable | None:
+        """Requests whose keys are equal (and not None) may be handed to :meth:`run` together."""
+        return None
+
+    @abc.abstractmethod
+    def run(
+        self, requests: Sequence[GenerationRequest], ctx: RunContext
+    ) -> list[GenerationResult | BaseException]:
+        """Run the requests; return one result, or the exception that failed it, per request.
+
+        A factory raises :class:`~imagen_nb.core.errors.GenerationCancelled` (or returns it for
+        the request) when ``ctx.cancelled(id)`` turned true while it ran.
+        """
+
+
+class Provider(abc.ABC):
+    """A service that runs models: local diffusers, fal, replicate…
+
+    Subclasses set :attr:`name` and register under the entry point group
+    ``imagen_nb.providers`` (the built-ins do the same).
+    """
+
+    name: ClassVar[str]
+    #: ``local`` providers get one worker per device; ``remote`` ones ``concurrency`` workers.
+    execution: ClassVar[Literal["local", "remote"]] = "remote"
+
+    def __init__(self, context: ProviderContext):
+        self.context = context
+
+    @abc.abstractmethod
+    def models(self) -> list[ModelInfo]:
+        """The models this provider offers without being asked for a particular one."""
+
+    def model(self, name: str) -> ModelInfo:
+        """The model called ``name``; raises UnknownModelError with a suggestion when there is none."""
+        known = {m.name: m for m in self.models()}
+        if name in known:
+            return known[name]
+        raise UnknownModelError(
+            f"provider {self.name!r} has no model {name!r}.{did_you_mean(name, known)}"
+            f" Known: {', '.join(sorted(known)) or 'none'}."
+        )
+
+    @abc.abstractmethod
+    def factory(self, model: ModelInfo) -> Factory:
+        """The factory that runs ``model``; cheap to call again (cache heavy state in the provider)."""
+
+    def lane(self, model: ModelInfo) -> str:
+        """Name of the executor lane that runs this model (one per device for local providers)."""
+        return self.name
+
+    @property
+    def concurrency(self) -> int:
+        """How many workers serve one lane of this provider."""
+        return int(self.context.settings.get("concurrency", 1 if self.execution == "local" else 4))
+
+    def close(self) -> None:
+        """Free what the provider holds (pipelines, sessions). Called by ``Studio.close``."""
+
+
+ProviderFactory = Callable[[ProviderContext], Provider]

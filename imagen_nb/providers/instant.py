@@ -1,0 +1,103 @@
+"""The ``instant`` provider: colour swatches made in-process in microseconds.
+
+For trying the studio, its panels and SmartParameters without a GPU or any download, and for
+measuring the orchestration around the model (benchmarks). Each image is a two-colour
+gradient derived from the prompt and the seed, so different parameters look different.
+``step_seconds`` simulates a model's time per step, with progress and cancellation per step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import time
+from typing import Any, Mapping, Sequence
+
+from ..core.errors import GenerationCancelled
+from ..core.records import GenerationRequest, GenerationResult, ModelInfo, Output
+from .base import Factory, Provider, RunContext
+
+SPEC: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "properties": {
+        "prompt": {"type": "string", "description": "What to draw (chooses the colours)."},
+        "negative_prompt": {"type": "string", "default": ""},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1,
+                 "description": "Seed; chosen at random and recorded when omitted."},
+        "width": {"type": "integer", "minimum": 8, "maximum": 2048, "multipleOf": 8, "default": 64},
+        "height": {"type": "integer", "minimum": 8, "maximum": 2048, "multipleOf": 8, "default": 64},
+        "num_inference_steps": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
+        "guidance_scale": {"type": "number", "minimum": 0, "maximum": 30, "default": 7.5},
+        "num_images_per_prompt": {"type": "integer", "minimum": 1, "maximum": 8, "default": 1},
+        "step_seconds": {"type": "number", "minimum": 0, "maximum": 60, "default": 0,
+                         "description": "Simulated time per step."},
+    },
+    "required": ["prompt"],
+    "additionalProperties": False,
+}
+
+MODEL = ModelInfo(provider="instant", name="swatch", type="text-to-image", family="swatch", spec=SPEC,
+                  description="Colour swatches made instantly in-process: for trying the studio without a GPU.")
+
+
+def swatch_png(prompt: str, seed: int, width: int, height: int, index: int = 0) -> bytes:
+    """A deterministic two-colour gradient PNG for (prompt, seed)."""
+    from PIL import Image
+
+    digest = hashlib.blake2b(f"{prompt}\0{seed}\0{index}".encode(), digest_size=6).digest()
+    a, b = digest[:3], digest[3:]
+    top = Image.new("RGB", (width, height), tuple(a))
+    bottom = Image.new("RGB", (width, height), tuple(b))
+    mask = Image.linear_gradient("L").resize((width, height))
+    image = Image.composite(bottom, top, mask)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+class InstantFactory(Factory):
+    """Makes swatches; reports each simulated step and stops when cancelled."""
+
+    def run(self, requests: Sequence[GenerationRequest], ctx: RunContext) -> list[GenerationResult | BaseException]:
+        results: list[GenerationResult | BaseException] = []
+        for req in requests:
+            results.append(self._one(req, ctx))
+        return results
+
+    def _one(self, req: GenerationRequest, ctx: RunContext) -> GenerationResult | BaseException:
+        params: dict[str, Any] = dict(req.params)
+        if params.get("seed") is None:
+            params["seed"] = secrets.randbelow(2**32)
+        started = time.perf_counter()
+        steps = int(params["num_inference_steps"])
+        for step in range(steps):
+            if ctx.cancelled(req.generation_id):
+                return GenerationCancelled(f"cancelled at step {step} of {steps}")
+            if params["step_seconds"]:
+                time.sleep(params["step_seconds"])
+            if steps > 1 or params["step_seconds"]:
+                ctx.progress(req.generation_id, step + 1, steps)
+        outputs = tuple(
+            Output(swatch_png(params["prompt"], params["seed"], params["width"], params["height"], i))
+            for i in range(params["num_images_per_prompt"]))
+        return GenerationResult(outputs, actual=params,
+                                returned={"seed": params["seed"], "seconds": time.perf_counter() - started})
+
+
+class InstantProvider(Provider):
+    """Provider ``instant`` with the single model ``instant:swatch``."""
+
+    name = "instant"
+    execution = "remote"
+
+    def models(self) -> list[ModelInfo]:
+        return [MODEL]
+
+    def factory(self, model: ModelInfo) -> Factory:
+        return InstantFactory(model)
+
+    @property
+    def concurrency(self) -> int:
+        return int(self.context.settings.get("concurrency", 1))

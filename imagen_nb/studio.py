@@ -1,0 +1,491 @@
+"""The Studio: the public Python API that wires catalog, store, providers and executor."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import pandas as pd
+
+from .catalog import Catalog
+from .catalog import collections as q_collections
+from .catalog import models as q_models
+from .catalog import orders as q_orders
+from .catalog import products as q_products
+from .catalog import projects as q_projects
+from .catalog import tokens as q_tokens
+from .catalog.usersql import run_user_sql
+from .core.errors import ImagenError, SmartParameterError, ValidationError, did_you_mean
+from .core.ids import new_id
+from .core.records import Event, ModelInfo
+from .core.smart import expand
+from .engine.bus import EventBus, Subscription
+from .engine.executor import Executor
+from .engine.recorder import Recorder
+from .engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
+from .engine.tracker import Tracker
+from .handles import Collection, Order, Product, Project
+from .providers.base import Provider, ProviderContext
+from .providers.registry import load_providers, split_model_id
+from .store import ProductStore
+from .store.imports import inspect_file
+
+log = logging.getLogger(__name__)
+
+HOME_ENV = "IMAGEN_NB_HOME"
+
+
+def default_home() -> Path:
+    """``$IMAGEN_NB_HOME``, else the platform's user data folder for imagen-nb."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("imagen-nb", appauthor=False))
+
+
+class Tokens(MutableMapping):
+    """Smart tokens stored in the catalog: ``studio.tokens["animal"] = ["cat", "dog"]``."""
+
+    def __init__(self, studio: "Studio"):
+        self._studio = studio
+
+    def _all(self) -> dict[str, list[str]]:
+        return q_tokens.all_tokens(self._studio.catalog.cursor())
+
+    def __getitem__(self, name: str) -> list[str]:
+        tokens = self._all()
+        if name not in tokens:
+            raise KeyError(f"no smart token {name!r}.{did_you_mean(name, tokens)}")
+        return tokens[name]
+
+    def __setitem__(self, name: str, values: Sequence[str] | str) -> None:
+        if not isinstance(name, str) or not name.strip() or any(c in name for c in "[]|,?\\ "):
+            raise ValidationError("name", f"a token name is a word without spaces or []|,?\\; got {name!r}")
+        if isinstance(values, str):
+            values = [values]
+        values = [str(v) for v in values]
+        if not values:
+            raise ValidationError(name, "a smart token needs at least one value")
+        q_tokens.put(self._studio.catalog.cursor(), name, values)
+
+    def __delitem__(self, name: str) -> None:
+        if not q_tokens.delete(self._studio.catalog.cursor(), name):
+            raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"Tokens({self._all()!r})"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (list, tuple, range)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+class Studio:
+    """A workbench over one home folder: catalog, product files, providers and the executor.
+
+    Args:
+        home: folder for the catalog and product files; default ``$IMAGEN_NB_HOME`` or the
+            platform's user data folder.
+        limit: most generations one order may expand to (per-order ``limit=`` overrides).
+        recovery: what to do with generations a crashed process left running:
+            ``"requeue"`` (run them again) or ``"fail"`` (mark them failed).
+        providers: settings per provider, e.g. ``{"diffusers": {"device": "cpu"}}``.
+        start: resume unfinished orders of this home at once (default True).
+
+    Use it as a context manager, or call :meth:`close`, to release the home for other processes.
+    """
+
+    def __init__(self, home: str | os.PathLike | None = None, *, limit: int = 1000,
+                 recovery: str = "requeue", providers: Mapping[str, Mapping[str, Any]] | None = None,
+                 start: bool = True):
+        if recovery not in ("requeue", "fail"):
+            raise ValueError(f"recovery must be 'requeue' or 'fail', not {recovery!r}")
+        self.home = Path(home).expanduser() if home is not None else default_home()
+        self.limit = limit
+        self.catalog = Catalog(self.home)
+        try:
+            self.store = ProductStore(self.home)
+            self.bus = EventBus()
+            self.tracker = Tracker()
+            self.recorder = Recorder(self.catalog, self.bus, self.tracker)
+            self.executor = Executor(self.store, self.recorder, self.bus, self.tracker)
+            self.providers: dict[str, Provider] = load_providers(ProviderContext(self.home), providers)
+            self.tokens = Tokens(self)
+            self.recovery = RecoveryReport()
+            reconcile_files(self.catalog, self.store, self.recovery)
+            if start:
+                self._resume(recovery)
+        except BaseException:
+            self.catalog.close()
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self, timeout: float = 30) -> None:
+        """Stop the workers (running generations stop at their next step and are resumed by the
+        next Studio on this home), commit what is recorded and release the home."""
+        if self.catalog.closed:
+            return
+        self.executor.close(timeout)
+        self.recorder.close(timeout)
+        for provider in self.providers.values():
+            try:
+                provider.close()
+            except Exception:
+                log.exception("closing provider %s failed", provider.name)
+        self.catalog.close()
+
+    def __enter__(self) -> "Studio":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.catalog.closed else "open"
+        return f"<Studio {self.home} ({state})>"
+
+    def _resume(self, mode: str) -> None:
+        for order in interrupted_orders(self.catalog, self.recovery, mode=mode):
+            try:
+                provider, name = split_model_id(order["model_id"], self.providers)
+                model = provider.model(name)
+                factory = provider.factory(model)
+                gens = [(g["id"], g["seq"], factory.validate(g["params"])) for g in order["open"]]
+            except Exception as exc:
+                log.error("cannot resume order %s: %s", order["id"], exc)
+                self._fail_open(order, exc)
+                continue
+            self.executor.submit(provider, model, factory, order["id"], gens, project_id=order["project_id"],
+                                 total=order["generation_count"], done=order["done"])
+            self.recovery.resumed_orders.append(order["id"])
+
+    def _fail_open(self, order: dict, exc: Exception) -> None:
+        from .engine.recorder import Finished
+
+        self.tracker.begin(order["id"], order["generation_count"], complete=order["done"].get("complete", 0),
+                           failed=order["done"].get("failed", 0), cancelled=order["done"].get("cancelled", 0))
+        for g in order["open"]:
+            self.recorder.put(Finished(order["id"], g["id"], "failed", error_type=type(exc).__name__,
+                                       error_message=f"could not resume after a restart: {exc}"))
+        self.recorder.flush()
+
+    # -- models ----------------------------------------------------------------------------
+    def models(self) -> pd.DataFrame:
+        """Every model the installed providers offer: id, provider, type, family, description."""
+        rows = []
+        for provider in self.providers.values():
+            try:
+                models = provider.models()
+            except Exception as exc:  # one broken provider must not hide the others
+                log.warning("provider %s could not list its models: %s", provider.name, exc)
+                continue
+            for m in models:
+                rows.append({"id": m.id, "provider": m.provider, "type": m.type, "family": m.family,
+                             "description": m.description})
+        return pd.DataFrame(rows, columns=["id", "provider", "type", "family", "description"])
+
+    def model(self, model_id: str) -> ModelInfo:
+        """The model with this id (``diffusers:tiny``…), with its parameter spec."""
+        provider, name = split_model_id(model_id, self.providers)
+        return provider.model(name)
+
+    # -- ordering --------------------------------------------------------------------------
+    def expand(self, model: str | None = None, *, limit: int | None = None, rng_seed: int | None = None,
+               **params) -> list[dict[str, Any]]:
+        """The generation parameter sets an order with these parameters would make (nothing is run).
+
+        With ``model``, each set is also validated against the model's spec.
+        """
+        gens = expand(params, tokens=dict(self.tokens), rng_seed=rng_seed,
+                      limit=self.limit if limit is None else limit)
+        if model is not None:
+            provider, name = split_model_id(model, self.providers)
+            factory = provider.factory(provider.model(name))
+            for i, g in enumerate(gens):
+                self._validate(factory, g, i, len(gens))
+        return gens
+
+    @staticmethod
+    def _validate(factory, params: Mapping[str, Any], index: int, total: int) -> dict[str, Any]:
+        try:
+            return factory.validate(params)
+        except ValidationError as exc:
+            if total == 1:
+                raise
+            raise ValidationError(exc.param, f"{exc.message} (in generation {index + 1} of {total})") from exc
+
+    def order(self, model: str, *, project: "Project | str | None" = None, limit: int | None = None,
+              rng_seed: int | None = None, **params: Any) -> Order:
+        """Place an order: validate and expand at once, then run the generations in the background.
+
+        Args:
+            model: a model id, e.g. ``"diffusers:tiny"`` (see :meth:`models`).
+            project: a Project, or a project name (created when new).
+            limit: most generations this order may expand to (default: the studio's ``limit``).
+            rng_seed: seed of the random picks ``[a|b]`` / ``[?token]`` (chosen and stored when omitted).
+            **params: the model's parameters; any string may use SmartParameter syntax, and a
+                list, tuple or range is a ``[a,b,c]`` group.
+
+        Raises ``SmartParameterError``, ``ValidationError`` or ``UnknownModelError`` (all
+        ``ValueError``) before anything is queued.
+        """
+        self._check_open()
+        provider, name = split_model_id(model, self.providers)
+        info = provider.model(name)
+        rng_seed = secrets.randbits(63) if rng_seed is None else int(rng_seed)
+        gens = expand(params, tokens=dict(self.tokens), rng_seed=rng_seed,
+                      limit=self.limit if limit is None else limit)
+        factory = provider.factory(info)
+        validated = [self._validate(factory, g, i, len(gens)) for i, g in enumerate(gens)]
+        project_id = self._project_id(project)
+        cur = self.catalog.cursor()
+        q_models.upsert(cur, [info])
+        order_id = new_id()
+        gen_rows = [{"id": new_id(), "order_id": order_id, "seq": i, "model_id": info.id,
+                     "status": "pending", "params": g} for i, g in enumerate(gens)]
+        q_orders.insert_order(cur, {"id": order_id, "project_id": project_id, "model_id": info.id,
+                                    "base_params": _jsonable(params), "rng_seed": rng_seed,
+                                    "status": "pending", "generation_count": len(gens)}, gen_rows)
+        self.executor.submit(provider, info, factory, order_id,
+                             [(r["id"], r["seq"], v) for r, v in zip(gen_rows, validated)],
+                             project_id=project_id)
+        return Order(self, order_id)
+
+    def get_order(self, order_id: str) -> Order:
+        """The order with this id."""
+        if self._order_row(order_id) is None:
+            raise LookupError(f"no order {order_id!r} in {self.home}")
+        return Order(self, order_id)
+
+    def orders(self, limit: int = 100) -> pd.DataFrame:
+        """Recent orders, newest first, with their status and counts."""
+        return q_orders.list_orders(self.catalog.cursor(), limit)
+
+    def cancel(self, target: "Order | str") -> int:
+        """Cancel an order, or one generation (by id); return how many queued generations were dropped.
+
+        Queued generations are cancelled at once; a running one stops at its next step.
+        """
+        target_id = target.id if isinstance(target, Order) else str(target)
+        cur = self.catalog.cursor()
+        if q_orders.get_order(cur, target_id) is not None:
+            n = self.executor.cancel_order(target_id)
+        else:
+            gen = q_orders.get_generation(cur, target_id)
+            if gen is None:
+                raise LookupError(f"no order or generation {target_id!r} in {self.home}")
+            n = self.executor.cancel_generation(gen["order_id"], target_id)
+        self.recorder.flush()
+        return n
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Subscription:
+        """Receive every event (progress, products, outcomes) on a worker thread; keep it quick."""
+        return self.bus.subscribe(callback)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no order is running; False on timeout."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for state in self.tracker.live():
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self.tracker.wait(state.order_id, remaining):
+                return False
+        return True
+
+    # -- internal reads used by handles ----------------------------------------------------
+    def _check_open(self) -> None:
+        if self.catalog.closed:
+            raise ImagenError(f"this Studio on {self.home} is closed; open a new one: inb.Studio()")
+
+    def _order_row(self, order_id: str) -> dict | None:
+        return q_orders.get_order(self.catalog.cursor(), order_id)
+
+    def _generations(self, order_id: str) -> pd.DataFrame:
+        return q_orders.generations_of(self.catalog.cursor(), order_id)
+
+    def _order_products(self, order_id: str) -> list[Product]:
+        return [Product._from_row(r, self) for r in q_products.products_of_order(self.catalog.cursor(), order_id)]
+
+    def _wait(self, order_id: str, timeout: float | None) -> bool:
+        ok = self.tracker.wait(order_id, timeout)
+        if self.recorder.errors:
+            err = self.recorder.errors[-1]
+            raise ImagenError(f"recording outcomes in the catalog failed: {err}") from err
+        return ok
+
+    def _live_counts(self, order_id: str) -> int | None:
+        state = self.tracker.get(order_id)
+        return None if state is None else state.finished
+
+    # -- products --------------------------------------------------------------------------
+    def product(self, product_id: str) -> Product:
+        """The product with this id."""
+        rows = q_products.get_products(self.catalog.cursor(), [product_id])
+        if not rows:
+            raise LookupError(f"no product {product_id!r} in {self.home}")
+        return Product._from_row(rows[0], self)
+
+    def products(self, ids: Iterable[str]) -> list[Product]:
+        """Products by id, in the order given (unknown ids are skipped)."""
+        return [Product._from_row(r, self) for r in q_products.get_products(self.catalog.cursor(), list(ids))]
+
+    def gallery(self, *, limit: int = 50, offset: int = 0, **filters: Any) -> pd.DataFrame:
+        """A page of the gallery, newest first.
+
+        Filters: model, provider, project, project_id, order_id, kind, min_rating, collection,
+        since, until, text (prompt contains, case-insensitive).
+        """
+        return q_products.gallery_page(self.catalog.cursor(), limit=limit, offset=offset, **filters)
+
+    @staticmethod
+    def _ids(products: "Iterable[Product | str] | Product | str") -> list[str]:
+        if isinstance(products, (Product, str)):
+            products = [products]
+        return [p.id if isinstance(p, Product) else str(p) for p in products]
+
+    def rate(self, products: "Iterable[Product | str] | Product | str", rating: int | None) -> int:
+        """Rate products 1–5 (None clears the rating); return how many were rated."""
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+            raise ValidationError("rating", f"a rating is an integer from 1 to 5, or None to clear it; got {rating!r}")
+        return q_products.rate(self.catalog.cursor(), self._ids(products), rating)
+
+    def delete(self, products: "Iterable[Product | str] | Product | str", *, undo: bool = False) -> int:
+        """Soft-delete products (files stay until you empty the trash); ``undo=True`` restores them."""
+        return q_products.soft_delete(self.catalog.cursor(), self._ids(products), undo=undo)
+
+    def import_products(self, paths: "Iterable[str | os.PathLike] | str | os.PathLike", *,
+                        project: "Project | str | None" = None) -> list[Product]:
+        """Copy image files into the studio, reading size and any embedded A1111/imagen-nb parameters.
+
+        Every file is checked before any is copied: a bad path fails the call with nothing imported.
+        """
+        from datetime import datetime, timezone
+
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        inspected = [inspect_file(Path(p)) for p in paths]
+        project_id = self._project_id(project)
+        rows = []
+        now = datetime.now(timezone.utc)
+        for item in inspected:
+            product_id = new_id()
+            stored = self.store.write(product_id, Path(item.path).read_bytes(), item.ext, now)
+            params = dict(item.params or {})
+            rows.append({
+                "id": product_id, "project_id": project_id, "model_id": item.model, "source": "imported",
+                "kind": item.media_type.split("/")[0], "media_type": item.media_type,
+                "path": str(stored.path), "thumb_path": str(stored.thumb_path) if stored.thumb_path else None,
+                "size": stored.size, "width": stored.width or item.width, "height": stored.height or item.height,
+                "sha256": stored.sha256, "params": params or None, "created_at": now,
+                **{k: params.get(k) for k in ("prompt", "negative_prompt", "seed", "num_inference_steps",
+                                              "guidance_scale")},
+            })
+        q_products.insert_products(self.catalog.cursor(), rows)
+        return self.products([r["id"] for r in rows])
+
+    # -- projects and collections ----------------------------------------------------------
+    def project(self, name: str, *, description: str | None = None, create: bool = True) -> Project:
+        """The project called ``name`` (created when new, unless ``create=False``)."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError("project", f"a project name is a non-empty string; got {name!r}")
+        cur = self.catalog.cursor()
+        row = q_projects.get_by_name(cur, name)
+        if row is None:
+            if not create:
+                names = self.projects(include_archived=True)["name"]
+                raise LookupError(f"no project {name!r}.{did_you_mean(name, names)}")
+            project_id = new_id()
+            q_projects.create(cur, project_id, name, description or "")
+            return Project(self, project_id)
+        if description is not None:
+            q_projects.update(cur, row["id"], description=description)
+        return Project(self, row["id"])
+
+    def projects(self, *, include_archived: bool = False) -> pd.DataFrame:
+        """Projects with counts of orders and products and their last activity."""
+        return q_projects.listing(self.catalog.cursor(), include_archived=include_archived)
+
+    def _project_id(self, project: "Project | str | None") -> str | None:
+        if project is None:
+            return None
+        if isinstance(project, Project):
+            return project.id
+        return self.project(project).id
+
+    def _project_row(self, project_id: str) -> dict:
+        row = q_projects.get(self.catalog.cursor(), project_id)
+        if row is None:
+            raise LookupError(f"no project {project_id!r}")
+        return row
+
+    def _update_project(self, project_id: str, **fields) -> None:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        if "name" in fields:
+            other = q_projects.get_by_name(self.catalog.cursor(), fields["name"])
+            if other is not None and other["id"] != project_id:
+                raise ValidationError("name", f"a project called {fields['name']!r} exists already")
+        q_projects.update(self.catalog.cursor(), project_id, **fields)
+
+    def collection(self, name: str, *, description: str = "", create: bool = True) -> Collection:
+        """The collection called ``name`` (created when new, unless ``create=False``)."""
+        cur = self.catalog.cursor()
+        row = q_collections.get_by_name(cur, name)
+        if row is None:
+            if not create:
+                raise LookupError(f"no collection {name!r}")
+            collection_id = new_id()
+            q_collections.create(cur, collection_id, name, description)
+            return Collection(self, collection_id, name)
+        return Collection(self, row["id"], name)
+
+    def collections(self) -> pd.DataFrame:
+        """Collections with their product counts."""
+        return q_collections.listing(self.catalog.cursor())
+
+    def _collection_products(self, collection_id: str) -> list[str]:
+        return q_collections.product_ids(self.catalog.cursor(), collection_id)
+
+    def _collection_change(self, collection_id: str, products, *, add: bool) -> int:
+        ids = self._ids(products)
+        cur = self.catalog.cursor()
+        if add:
+            known = {r["id"] for r in q_products.get_products(cur, ids)}
+            unknown = [i for i in ids if i not in known]
+            if unknown:
+                raise LookupError(f"no product(s) {', '.join(unknown)} in {self.home}")
+            return q_collections.add(cur, collection_id, ids)
+        return q_collections.remove(cur, collection_id, ids)
+
+    # -- SQL -------------------------------------------------------------------------------
+    def sql(self, query: str, params: Sequence[Any] | None = None, *, timeout: float = 10.0,
+            max_rows: int = 100_000) -> pd.DataFrame:
+        """Run one read-only SELECT over the catalog and return a pandas DataFrame.
+
+        Tables: projects, orders, generations, products, collections, collection_products,
+        smart_tokens, models; the view ``gallery`` joins them with the common parameters as
+        columns. Writes, ATTACH, COPY, INSTALL and file readers are refused.
+        """
+        self._check_open()
+        self.recorder.flush()
+        cur = self.catalog.new_cursor()
+        try:
+            return run_user_sql(cur, query, params, timeout=timeout, max_rows=max_rows)
+        finally:
+            cur.close()
