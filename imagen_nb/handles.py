@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
-from .core.records import GenerationFinished, GenerationProgress, OrderFinished
+from .core.records import GenerationProgress, OrderFinished
 
 if TYPE_CHECKING:
     from .studio import Studio
@@ -160,35 +160,36 @@ class Order:
         """Show a tqdm progress bar (a widget in notebooks) until the order is done; return self."""
         from tqdm.auto import tqdm
 
+        import time
+
         row = self._row()
         total = int(row["generation_count"])
         listener = self._studio.bus.listen(lambda e: getattr(e, "order_id", None) == self.id)
-        try:
-            finished = int(row["complete_count"] + row["failed_count"] + row["cancelled_count"])
-            counts = self._studio._live_counts(self.id)
-            if counts is not None:
-                finished = counts
-            with tqdm(total=total, initial=finished, desc=f"order {self.id[-6:]}", unit="gen") as bar:
-                if self.done:
-                    bar.n = total
-                    bar.refresh()
-                    return self
-                import time
 
-                deadline = None if timeout is None else time.monotonic() + timeout
-                while True:
+        def finished() -> int:
+            live = self._studio._live_counts(self.id)
+            if live is not None:
+                return live
+            r = self._row()
+            return int(r["complete_count"] + r["failed_count"] + r["cancelled_count"])
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            with tqdm(total=total, initial=finished(), desc=f"order {self.id[-6:]}", unit="gen") as bar:
+                while not self.done:
                     event = listener.get(timeout=0.5)
                     if isinstance(event, GenerationProgress):
                         bar.set_postfix_str(f"step {event.step}/{event.total}", refresh=False)
-                    elif isinstance(event, GenerationFinished):
-                        bar.update(1)
-                    elif isinstance(event, OrderFinished):
-                        bar.set_postfix_str(event.status)
-                        break
-                    elif event is None and self.done:
+                    # Counts come from the tracker, not from counting events, so events that
+                    # raced with opening the bar are never counted twice.
+                    bar.n = finished()
+                    bar.refresh()
+                    if isinstance(event, OrderFinished):
                         break
                     if deadline is not None and time.monotonic() > deadline:
                         raise TimeoutError(f"order {self.id} not finished after {timeout} s")
+                bar.n = finished()
+                bar.set_postfix_str(self.status)
         finally:
             listener.close()
         return self

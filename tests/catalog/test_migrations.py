@@ -1,0 +1,77 @@
+"""The migrated schema is pinned: a change to it must be a new migration and a change here."""
+
+from __future__ import annotations
+
+from imagen_nb.catalog import Catalog
+from imagen_nb.catalog.migrations import MIGRATIONS
+
+COMMON = ["created_at", "updated_at", "deleted_at"]
+
+PINNED = {
+    "projects": ["id", "name", "description", "status", *COMMON],
+    "models": ["id", "provider", "name", "type", "family", "description", "spec", *COMMON],
+    "orders": ["id", "project_id", "model_id", "base_params", "rng_seed", "status", "generation_count",
+               "complete_count", "failed_count", "cancelled_count", "finished_at", *COMMON],
+    "generations": ["id", "order_id", "seq", "model_id", "status", "params", "actual_params", "return_params",
+                    "error_type", "error_message", "traceback", "attempts", "started_at", "finished_at",
+                    *COMMON],
+    "products": ["id", "generation_id", "order_id", "project_id", "model_id", "source", "kind", "media_type",
+                 "path", "thumb_path", "size", "width", "height", "sha256", "rating", "prompt",
+                 "negative_prompt", "seed", "num_inference_steps", "guidance_scale", "params", *COMMON],
+    "collections": ["id", "name", "description", *COMMON],
+    "collection_products": ["id", "collection_id", "product_id", *COMMON],
+    "smart_tokens": ["id", "name", "values", *COMMON],
+    "schema_migrations": ["name", "applied_at"],
+    "gallery": ["product_id", "prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale",
+                "width", "height", "model", "provider", "family", "model_type", "rating", "collections",
+                "project", "project_id", "order_id", "generation_id", "kind", "media_type", "source", "path",
+                "thumb_path", "size", "sha256", "params", "created_at"],
+}
+
+
+def columns(catalog: Catalog) -> dict[str, list[str]]:
+    rows = catalog.cursor().execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position").fetchall()
+    out: dict[str, list[str]] = {}
+    for table, column in rows:
+        out.setdefault(table, []).append(column)
+    return out
+
+
+def test_blank_catalog_migrates_to_the_pinned_schema(tmp_path):
+    catalog = Catalog(tmp_path)
+    try:
+        assert catalog.applied_migrations == [m.__name__ for m in MIGRATIONS]
+        assert columns(catalog) == PINNED
+        recorded = [r[0] for r in catalog.cursor().execute(
+            "SELECT name FROM schema_migrations ORDER BY applied_at, name").fetchall()]
+        assert recorded == [m.__name__ for m in MIGRATIONS]
+    finally:
+        catalog.close()
+
+
+def test_reopening_applies_nothing_and_keeps_data(tmp_path):
+    catalog = Catalog(tmp_path)
+    catalog.cursor().execute("INSERT INTO projects (id, name) VALUES ('p1', 'kept')")
+    catalog.close()
+    catalog = Catalog(tmp_path)
+    try:
+        assert catalog.applied_migrations == []
+        assert catalog.cursor().execute("SELECT name FROM projects").fetchall() == [("kept",)]
+    finally:
+        catalog.close()
+
+
+def test_statuses_are_checked_by_the_database(tmp_path):
+    import duckdb
+    import pytest
+
+    catalog = Catalog(tmp_path)
+    try:
+        with pytest.raises(duckdb.ConstraintException):
+            catalog.cursor().execute(
+                "INSERT INTO orders (id, model_id, base_params, rng_seed, status, generation_count) "
+                "VALUES ('o', 'm', '{}', 1, 'done', 1)")
+    finally:
+        catalog.close()

@@ -1,0 +1,71 @@
+"""One process owns a home; others get a clear CatalogBusy naming it; dead owners are taken over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import imagen_nb as inb
+
+OPEN_IN_CHILD = textwrap.dedent("""
+    import sys, imagen_nb as inb
+    try:
+        s = inb.Studio(sys.argv[1])
+    except inb.CatalogBusy as e:
+        print("BUSY", e.pid, str(e))
+        sys.exit(3)
+    print("OPENED", flush=True)
+    if len(sys.argv) > 2:
+        sys.stdin.readline()   # hold the home until killed
+    s.close()
+""")
+
+
+def run_child(home, *extra, **kw):
+    return subprocess.run([sys.executable, "-c", OPEN_IN_CHILD, str(home), *extra],
+                          capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_second_process_gets_a_clear_error_naming_the_owner(home):
+    studio = inb.Studio(home)
+    try:
+        result = run_child(home)
+        assert result.returncode == 3, result.stderr
+        out = result.stdout
+        assert f"BUSY {os.getpid()}" in out
+        assert f"in use by process {os.getpid()}" in out
+        assert "studio.close()" in out and "IMAGEN_NB_HOME" in out
+        assert "Conflicting lock" not in out and "IO Error" not in out
+    finally:
+        studio.close()
+    assert "OPENED" in run_child(home).stdout
+
+
+def test_second_studio_in_the_same_process_is_refused(home):
+    studio = inb.Studio(home)
+    try:
+        with pytest.raises(inb.CatalogBusy, match=str(os.getpid())):
+            inb.Studio(home)
+    finally:
+        studio.close()
+
+
+def test_a_killed_owner_is_taken_over(home):
+    child = subprocess.Popen([sys.executable, "-c", OPEN_IN_CHILD, str(home), "hold"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "OPENED"
+        with pytest.raises(inb.CatalogBusy):
+            inb.Studio(home)
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    studio = inb.Studio(home)  # the stale owner (dead pid) is taken over
+    studio.close()
