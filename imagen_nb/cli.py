@@ -137,6 +137,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message on one line (DuckDB's multi-line errors and caret markers folded away)."""
+    text = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
+    lines = [line.strip() for line in text.splitlines()]
+    return " ".join(line for line in lines if line and not set(line) <= {"^"} and not line.startswith("LINE "))
+
+
 def build_parser() -> _Parser:
     parser = _Parser(prog="imagen-nb", description="A workbench for generative image models.")
     parser.add_argument("--home", help="studio home folder (default: $IMAGEN_NB_HOME or the user data folder)")
@@ -177,11 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "order":
             return cmd_order(args, extra)
         return handlers[args.command](args)
-    except UsageError as exc:
-        print(f"imagen-nb: {exc}", file=sys.stderr)
-        return 2
-    except (ImagenError, ValueError, LookupError) as exc:
-        print(f"imagen-nb: {exc}", file=sys.stderr)
+    except (UsageError, ImagenError, ValueError, LookupError) as exc:
+        print(f"imagen-nb: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("imagen-nb: interrupted", file=sys.stderr)

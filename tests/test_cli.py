@@ -1,0 +1,75 @@
+"""The imagen-nb command: models, order, sql, tokens; bad input is one line and exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imagen_nb.cli import main, parse_params
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models(capsys):
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "diffusers:tiny" in out and "instant:swatch" in out
+
+
+def test_order_prints_the_product_paths(capsys, home):
+    code, out, err = run(capsys, "order", "instant:swatch", "--prompt", "a [red,blue] fox", "--seed", "[1,2]",
+                         "--num-inference-steps=2")
+    assert code == 0, err
+    paths = out.split()
+    assert len(paths) == 4 and all(Path(p).exists() and p.startswith(str(home)) for p in paths)
+    assert "4/4" in err  # the progress bar
+
+
+def test_sql_and_tokens(capsys):
+    assert run(capsys, "tokens", "set", "animal", "cat", "dog")[0] == 0
+    code, out, _ = run(capsys, "tokens", "list")
+    assert "animal: cat, dog" in out
+    assert run(capsys, "order", "instant:swatch", "--prompt", "a [animal]")[0] == 0
+    code, out, _ = run(capsys, "sql", "select prompt from gallery order by prompt")
+    assert code == 0 and out.split() == ["prompt", "a", "cat", "a", "dog"]
+    code, out, _ = run(capsys, "sql", "--json", "select count(*) as n from products")
+    assert out.strip() == '[{"n":2}]'
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["order", "instant:swatch", "--prompt", "p", "--width", "65"], "multiple of 8"),
+    (["order", "nope:model", "--prompt", "p"], "no provider 'nope'"),
+    (["order", "instant:swatch", "--prompt", "a [b,c|d]"], "prompt"),
+    (["order", "instant:swatch"], "give the model's parameters"),
+    (["order", "instant:swatch", "--prompt"], "--prompt needs a value"),
+    (["sql", "delete from products"], "DELETE statements are not allowed"),
+    (["sql", "select * from nowhere"], "nowhere"),
+    (["tokens", "set", "animal"], "needs at least one value"),
+    (["frobnicate"], "invalid choice"),
+    (["models", "extra"], "unexpected arguments"),
+])
+def test_bad_input_is_one_line_on_stderr_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert out == ""
+
+
+def test_the_installed_command_exits_2_on_bad_input():
+    result = subprocess.run([sys.executable, "-m", "imagen_nb", "order", "instant:swatch", "--prompt", "p",
+                             "--steps", "4"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.startswith("imagen-nb: ") and "Did you mean 'num_inference_steps'" in result.stderr
+
+
+def test_parse_params_types_numbers_and_keeps_text():
+    assert parse_params(["--seed", "[1,2]", "--num-inference-steps=4", "--guidance_scale", "7.5",
+                         "--prompt", "a cat"]) == {
+        "seed": "[1,2]", "num_inference_steps": 4, "guidance_scale": 7.5, "prompt": "a cat"}

@@ -1,0 +1,138 @@
+"""The Studio facade: home, models, projects, collections, ratings, deletes, imports, gallery."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from PIL import Image, PngImagePlugin
+
+import imagen_nb as inb
+
+
+def test_home_comes_from_the_environment(home):
+    with inb.Studio() as studio:
+        assert studio.home == home
+        assert (home / "catalog.duckdb").exists()
+
+
+def test_default_home_is_the_platform_user_data_dir(monkeypatch):
+    import platformdirs
+
+    from imagen_nb.studio import default_home
+
+    monkeypatch.delenv("IMAGEN_NB_HOME")
+    assert str(default_home()) == platformdirs.user_data_dir("imagen-nb", appauthor=False)
+
+
+def test_models_lists_the_built_ins_with_their_kinds(studio):
+    models = studio.models().set_index("id")
+    assert list(studio.models().columns) == ["id", "provider", "type", "family", "description"]
+    assert models.loc["diffusers:tiny", "type"] == "text-to-image"
+    assert models.loc["diffusers:tiny", "family"] == "stable-diffusion-1"
+    assert "noise" in models.loc["diffusers:tiny", "description"]
+    assert models.loc["instant:swatch", "provider"] == "instant"
+    spec = studio.model("diffusers:tiny").spec
+    assert spec["properties"]["width"]["multipleOf"] == 8
+
+
+def test_closed_studio_says_how_to_go_on(studio):
+    studio.close()
+    with pytest.raises(inb.ImagenError, match="closed; open a new one"):
+        studio.order("instant:swatch", prompt="x")
+
+
+def test_projects_group_orders(studio):
+    project = studio.project("cards", description="a deck")
+    order = studio.order("instant:swatch", project="cards", prompt="card [1..3]").wait(30)
+    project.order("instant:swatch", prompt="one more").wait(30)
+    listing = studio.projects().set_index("name")
+    assert listing.loc["cards", "orders"] == 2 and listing.loc["cards", "products"] == 4
+    assert listing.loc["cards", "description"] == "a deck"
+    assert set(studio.gallery(project="cards").prompt) == {"card 1", "card 2", "card 3", "one more"}
+    assert studio.sql("select distinct project from gallery where order_id = ?", [order.id]).project[0] == "cards"
+    project.update(name="deck").archive()
+    assert "deck" not in set(studio.projects().name)
+    assert studio.projects(include_archived=True).set_index("name").loc["deck", "status"] == "archived"
+    project.unarchive()
+    assert project.status == "active" and project.name == "deck"
+    with pytest.raises(LookupError, match="Did you mean 'deck'"):
+        studio.project("dek", create=False)
+
+
+def test_collections_ratings_and_soft_delete_with_undo(studio):
+    a, b, c = studio.order("instant:swatch", prompt="[a,b,c]").wait(30).products
+    favourites = studio.collection("favourites")
+    assert favourites.add([a, b.id]) == 2
+    assert favourites.add(a) == 0  # already there
+    assert [p.id for p in favourites.products] == [a.id, b.id]
+    assert favourites.remove(a) == 1
+    assert favourites.product_ids == [b.id]
+    with pytest.raises(LookupError, match="no product"):
+        favourites.add("nope")
+
+    assert studio.rate([a, c], 4) == 2
+    assert studio.product(a.id).rating == 4
+    assert list(studio.gallery(min_rating=4).product_id.sort_values()) == sorted([a.id, c.id])
+    with pytest.raises(inb.ValidationError, match="1 to 5"):
+        studio.rate(a, 6)
+
+    assert studio.delete(b) == 1
+    assert b.id not in set(studio.gallery().product_id)
+    assert favourites.product_ids == []
+    assert b.path.exists()  # soft: the file stays
+    assert studio.delete(b, undo=True) == 1
+    assert b.id in set(studio.gallery().product_id)
+    assert studio.gallery(collection="favourites").product_id.tolist() == [b.id]
+
+
+def test_gallery_pages_newest_first_and_filters(studio):
+    studio.order("instant:swatch", prompt="old [1..3]").wait(30)
+    newer = studio.order("instant:swatch", prompt="new fox [1..3]").wait(30)
+    page = studio.gallery(limit=2)
+    assert list(page.prompt) == ["new fox 3", "new fox 2"]
+    assert list(studio.gallery(limit=2, offset=2).prompt) == ["new fox 1", "old 3"]
+    assert set(studio.gallery(text="FOX").order_id) == {newer.id}
+    assert len(studio.gallery(model="instant:swatch", limit=100)) == 6
+    with pytest.raises(ValueError, match="unknown gallery filter"):
+        studio.gallery(colour="red")
+
+
+def a1111_png(path, text: str, size=(96, 64)):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", text)
+    Image.new("RGB", size, (10, 20, 30)).save(path, pnginfo=info)
+    return path
+
+
+def test_import_reads_sizes_and_embedded_parameters(studio, tmp_path):
+    png = a1111_png(tmp_path / "from_a1111.png",
+                    "a castle, at dusk\nNegative prompt: blurry\n"
+                    "Steps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 123, Size: 96x64, Model: sd15")
+    jpg = tmp_path / "photo.jpg"
+    Image.new("RGB", (40, 30), "red").save(jpg)
+    generated = studio.order("instant:swatch", prompt="made here", seed=5).wait(30).products[0]
+    again = tmp_path / "again.png"
+    again.write_bytes(generated.read_bytes())
+
+    imported = studio.import_products([png, jpg, again], project="imports")
+    assert [(p.width, p.height) for p in imported] == [(96, 64), (40, 30), (64, 64)]
+    assert all(p.source == "imported" and p.path.exists() for p in imported)
+    row = studio.sql("select prompt, negative_prompt, seed, num_inference_steps, guidance_scale, project "
+                     "from gallery where product_id = ?", [imported[0].id]).iloc[0]
+    assert (row.prompt, row.negative_prompt, row.seed, row.num_inference_steps, row.guidance_scale,
+            row.project) == ("a castle, at dusk", "blurry", 123, 20, 7.0, "imports")
+    assert imported[2].params["prompt"] == "made here" and imported[2].params["seed"] == 5
+    assert imported[1].params is None
+
+
+def test_import_checks_every_file_before_copying_any(studio, tmp_path):
+    good = a1111_png(tmp_path / "good.png", "ok\nSteps: 1, Seed: 1")
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    with pytest.raises(inb.ValidationError, match="notes.txt"):
+        studio.import_products([good, bad])
+    with pytest.raises(inb.ValidationError, match="missing.png"):
+        studio.import_products([tmp_path / "missing.png"])
+    assert studio.sql("select count(*) as n from products").n[0] == 0
