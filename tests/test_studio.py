@@ -90,9 +90,11 @@ def test_collections_ratings_and_soft_delete_with_undo(studio):
 def test_gallery_pages_newest_first_and_filters(studio):
     studio.order("instant:swatch", prompt="old [1..3]").wait(30)
     newer = studio.order("instant:swatch", prompt="new fox [1..3]").wait(30)
-    page = studio.gallery(limit=2)
-    assert list(page.prompt) == ["new fox 3", "new fox 2"]
-    assert list(studio.gallery(limit=2, offset=2).prompt) == ["new fox 1", "old 3"]
+    whole = studio.gallery(limit=100)
+    assert list(whole.created_at) == sorted(whole.created_at, reverse=True)
+    assert set(whole.prompt[:3]) == {"new fox 1", "new fox 2", "new fox 3"}  # newest order first
+    pages = [studio.gallery(limit=2, offset=o) for o in (0, 2, 4)]
+    assert [pid for page in pages for pid in page.product_id] == list(whole.product_id)
     assert set(studio.gallery(text="FOX").order_id) == {newer.id}
     assert len(studio.gallery(model="instant:swatch", limit=100)) == 6
     with pytest.raises(ValueError, match="unknown gallery filter"):

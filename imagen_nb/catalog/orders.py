@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from .rows import from_json, insert_rows, records, to_json, update_rows
 
@@ -32,7 +33,7 @@ def mark_generating(cur: duckdb.DuckDBPyConnection, started: Sequence[tuple[str,
     """Record that generations started (status ``generating``, ``started_at``, one more attempt)."""
     if not started:
         return
-    frame = pd.DataFrame(started, columns=["id", "started_at"])
+    frame = pa.table({"id": [s[0] for s in started], "started_at": [s[1] for s in started]})
     cur.register("_started", frame)
     try:
         cur.execute("""

@@ -1,4 +1,4 @@
-"""Batch writes: rows go in through a registered DataFrame, never row by row."""
+"""Batch writes: rows go in through a registered Arrow table, never row by row."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 _names = itertools.count()
 
@@ -31,7 +32,7 @@ def insert_rows(cur: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mappi
     """Insert ``rows`` (dicts with ``columns``) into ``table`` in one statement."""
     if not rows:
         return
-    frame = pd.DataFrame.from_records([[r.get(c) for c in columns] for r in rows], columns=list(columns))
+    frame = pa.table({c: [r.get(c) for r in rows] for c in columns})
     name = f"_rows_{next(_names)}"
     cur.register(name, frame)
     try:
@@ -50,8 +51,7 @@ def update_rows(cur: duckdb.DuckDBPyConnection, table: str, rows: Iterable[Mappi
     rows = list(rows)
     if not rows:
         return
-    frame = pd.DataFrame.from_records([[r[key]] + [r.get(c) for c in columns] for r in rows],
-                                      columns=[key, *columns])
+    frame = pa.table({key: [r[key] for r in rows], **{c: [r.get(c) for r in rows] for c in columns}})
     name = f"_rows_{next(_names)}"
     cur.register(name, frame)
     dtypes = dtypes or {}

@@ -8,6 +8,7 @@ gradient derived from the prompt and the seed, so different parameters look diff
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import secrets
@@ -42,16 +43,21 @@ MODEL = ModelInfo(provider="instant", name="swatch", type="text-to-image", famil
                   description="Colour swatches made instantly in-process: for trying the studio without a GPU.")
 
 
+@functools.lru_cache(maxsize=16)
+def _gradient(width: int, height: int):
+    from PIL import Image
+
+    return Image.linear_gradient("L").resize((width, height))
+
+
 def swatch_png(prompt: str, seed: int, width: int, height: int, index: int = 0) -> bytes:
     """A deterministic two-colour gradient PNG for (prompt, seed)."""
     from PIL import Image
 
     digest = hashlib.blake2b(f"{prompt}\0{seed}\0{index}".encode(), digest_size=6).digest()
-    a, b = digest[:3], digest[3:]
-    top = Image.new("RGB", (width, height), tuple(a))
-    bottom = Image.new("RGB", (width, height), tuple(b))
-    mask = Image.linear_gradient("L").resize((width, height))
-    image = Image.composite(bottom, top, mask)
+    top = Image.new("RGB", (width, height), tuple(digest[:3]))
+    bottom = Image.new("RGB", (width, height), tuple(digest[3:]))
+    image = Image.composite(bottom, top, _gradient(width, height))
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
@@ -100,4 +106,4 @@ class InstantProvider(Provider):
 
     @property
     def concurrency(self) -> int:
-        return int(self.context.settings.get("concurrency", 1))
+        return int(self.context.settings.get("concurrency", 4))

@@ -1,0 +1,226 @@
+"""Loading diffusers pipelines and keeping them in memory between orders.
+
+A pipeline is loaded with the real ``from_pretrained`` (a local folder, or the Hugging Face Hub
+for users who can reach it), moved to its device and kept in a :class:`PipelineCache` keyed by
+(model id, device, dtype), so the next order starts at once. torch and diffusers are imported
+inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable
+
+from ...core.errors import ProviderError
+from .schedulers import make_scheduler
+
+_TRUE = {"1", "on", "yes", "true"}
+
+
+@dataclass
+class LoadedPipeline:
+    """A pipeline in memory, with the schedulers made for it and a lock held while it runs.
+
+    A pipeline and its scheduler keep state during a call, so one call at a time uses them.
+    """
+
+    pipe: Any
+    model_id: str
+    location: str
+    device: str
+    dtype: str
+    load_seconds: float
+    base_scheduler_config: dict[str, Any]
+    schedulers: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def use_scheduler(self, name: str):
+        """Put scheduler ``name`` on the pipeline (made once per name from the model's config)."""
+        scheduler = self.schedulers.get(name)
+        if scheduler is None:
+            scheduler = self.schedulers[name] = make_scheduler(name, self.base_scheduler_config)
+        self.pipe.scheduler = scheduler
+        return scheduler
+
+
+class PipelineCache:
+    """Loaded pipelines by key; at most ``per_device`` per device, the least recently used go first.
+
+    Thread-safe: two threads asking for the same key wait for one load.
+    """
+
+    def __init__(self, per_device: int = 2):
+        self.per_device = max(1, per_device)
+        self._lock = threading.Lock()
+        self._loading: dict[Hashable, threading.Lock] = {}
+        self._entries: OrderedDict[Hashable, LoadedPipeline] = OrderedDict()
+
+    def get(self, key: Hashable, device: str, load: Callable[[], LoadedPipeline]) -> tuple[LoadedPipeline, bool]:
+        """The pipeline for ``key``, loading it with ``load()`` when absent; True when it was loaded now.
+
+        Room is made on ``device`` before loading, so two models never sit in memory for the sake of one.
+        """
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key], False
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    return self._entries[key], False
+                evicted = self._evict_for(device)
+            free(evicted)
+            try:
+                entry = load()
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+            with self._lock:
+                self._entries[key] = entry
+        return entry, True
+
+    def _evict_for(self, device: str) -> list[LoadedPipeline]:
+        same = [k for k, e in self._entries.items() if e.device == device]
+        return [self._entries.pop(k) for k in same[: max(0, len(same) - self.per_device + 1)]]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def clear(self) -> list[LoadedPipeline]:
+        """Forget every pipeline; returns them so the caller can free device memory."""
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+        return entries
+
+
+def hub_offline() -> bool:
+    """True when the Hugging Face Hub must not be contacted (``HF_HUB_OFFLINE``)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE:
+        return True
+    try:
+        from huggingface_hub import is_offline_mode
+    except ImportError:
+        return False
+    return bool(is_offline_mode())
+
+
+def _hub_help(repo_id: str) -> str:
+    return (
+        f"Download {repo_id} where the hub can be reached (e.g. `hf download {repo_id}`) and pass its"
+        " local folder as 'diffusers:/path/to/folder', or set HF_HUB_OFFLINE=1 to use only models"
+        " already in the Hugging Face cache."
+    )
+
+
+def check_hub_reachable(repo_id: str) -> None:
+    """Fail at once, before importing diffusers, when offline and ``repo_id`` is not in the cache."""
+    if not hub_offline():
+        return
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo_id, "model_index.json")
+    except Exception:
+        cached = None
+    if not isinstance(cached, str):
+        raise ProviderError(
+            f"cannot load {repo_id}: the Hugging Face Hub cannot be reached (HF_HUB_OFFLINE is set) and"
+            f" {repo_id} is not in the local cache. {_hub_help(repo_id)}"
+        )
+
+
+def load_pipeline(
+    model_id: str, kind: str, location: str, pipeline_class: str, device: str, dtype: str
+) -> LoadedPipeline:
+    """Load a pipeline with ``from_pretrained``, move it to ``device`` and quiet its progress bar.
+
+    Raises ProviderError saying what to do when the files cannot be had.
+    """
+    if kind == "hub":
+        check_hub_reachable(location)
+    from .device import check_device
+
+    check_device(device)
+    import diffusers
+    import torch
+
+    cls = getattr(diffusers, pipeline_class)
+    kwargs: dict[str, Any] = {_dtype_argument(): getattr(torch, dtype)}
+    if kind == "hub" and hub_offline():
+        kwargs["local_files_only"] = True
+    started = time.perf_counter()
+    try:
+        with quiet_progress_bars():
+            pipe = cls.from_pretrained(location, **kwargs)
+    except Exception as exc:
+        if kind == "hub":
+            raise ProviderError(
+                f"cannot load {location} from the Hugging Face Hub ({_short(exc)}); the hub may not be"
+                f" reachable from here. {_hub_help(location)}"
+            ) from exc
+        raise ProviderError(f"cannot load {model_id} from {location}: {_short(exc)}") from exc
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return LoadedPipeline(
+        pipe=pipe,
+        model_id=model_id,
+        location=location,
+        device=device,
+        dtype=dtype,
+        load_seconds=time.perf_counter() - started,
+        base_scheduler_config=dict(pipe.scheduler.config),
+    )
+
+
+@contextlib.contextmanager
+def quiet_progress_bars():
+    """Hide diffusers' and transformers' loading/saving bars: from a worker thread they land in whatever cell runs.
+
+    Only libraries already imported are touched (a library not imported draws no bar).
+    """
+    loggers = [sys.modules.get(name) for name in ("diffusers.utils.logging", "transformers.utils.logging")]
+    switched = [m for m in loggers if m is not None and m.is_progress_bar_enabled()]
+    for module in switched:
+        module.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for module in switched:
+            module.enable_progress_bar()
+
+
+def free(entries: list[LoadedPipeline]) -> None:
+    """Drop pipelines and return cached GPU memory to the driver."""
+    on_cuda = any(e.device.startswith("cuda") for e in entries)
+    entries.clear()
+    if on_cuda:
+        import gc
+
+        import torch
+
+        gc.collect()
+        torch.cuda.empty_cache()
+
+
+def _dtype_argument() -> str:
+    """``dtype`` where diffusers accepts it (it deprecates ``torch_dtype``), else ``torch_dtype``."""
+    try:
+        from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa: F401
+    except ImportError:
+        return "torch_dtype"
+    return "dtype"
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "…"

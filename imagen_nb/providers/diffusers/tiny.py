@@ -1,0 +1,201 @@
+"""The offline tiny Stable Diffusion model behind ``diffusers:tiny`` (DESIGN.md §7).
+
+No weights can be downloaded here, so the model is made on first use: a UNet, a VAE and a CLIP
+text encoder with random (seeded, hence reproducible) weights, a CLIP tokenizer built from a
+vocab.json / merges.txt this module writes, and a DPM++ scheduler. It is saved with
+``save_pretrained`` and loaded back with ``from_pretrained``, so the real loading path runs.
+Its images are noise.
+
+The folder appears atomically: the model is saved into a temporary folder beside the target
+and renamed into place, so a reader never sees half a model and two builders (threads or
+processes) never mix their files; the loser of the race discards its copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ...core.errors import ProviderError
+from .pipelines import quiet_progress_bars
+
+#: Folder name under the provider's cache; bump the suffix when the recipe changes.
+TINY_DIRNAME = "tiny-sd1-v1"
+SEED = 20240501
+#: Tokens the text encoder sees (CLIP's context length).
+MAX_LENGTH = 77
+_STALE_SECONDS = 3600
+_PARTIAL_SUFFIX = ".partial"
+
+# Module init draws from torch's global RNG; builds in one process take turns so that the
+# seeded state is not shared between two threads.
+_build_lock = threading.Lock()
+
+
+def is_model_folder(path: Path) -> bool:
+    """True when ``path`` holds a saved diffusers pipeline (its model_index.json exists)."""
+    return (Path(path) / "model_index.json").is_file()
+
+
+def ensure_tiny_model(cache_dir: str | os.PathLike) -> Path:
+    """The tiny model's folder under ``cache_dir``, built there on first use."""
+    path = Path(cache_dir) / TINY_DIRNAME
+    if is_model_folder(path):
+        return path
+    return build_tiny_model(path)
+
+
+def build_tiny_model(path: str | os.PathLike) -> Path:
+    """Build the tiny model and save it into ``path`` atomically; return ``path``.
+
+    Returns at once when ``path`` already holds a model (another builder won the race).
+    """
+    path = Path(path)
+    if is_model_folder(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(path)
+    partial = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=_PARTIAL_SUFFIX, dir=path.parent))
+    try:
+        pipe = make_tiny_pipeline()
+        with quiet_progress_bars():
+            pipe.save_pretrained(partial)
+        os.chmod(partial, 0o755)  # mkdtemp made it private; the cache is an ordinary folder
+        _publish(partial, path)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return path
+
+
+def _publish(partial: Path, path: Path) -> None:
+    """Rename the finished folder into place, or accept the copy another builder put there first."""
+    try:
+        os.rename(partial, path)
+    except OSError as exc:
+        if is_model_folder(path):
+            return
+        raise ProviderError(
+            f"cannot put the tiny model at {path}: {exc.strerror or exc}. If that folder is left over"
+            " from an interrupted build, delete it and try again."
+        ) from exc
+
+
+def _sweep_stale(path: Path) -> None:
+    """Remove partial folders that crashed builders left behind (old enough to be dead)."""
+    cutoff = time.time() - _STALE_SECONDS
+    for leftover in path.parent.glob(f".{path.name}.*{_PARTIAL_SUFFIX}"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def make_tiny_pipeline():
+    """A new tiny ``StableDiffusionPipeline`` in memory with seeded random weights (not saved)."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DPMSolverMultistepScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    with tempfile.TemporaryDirectory(prefix="imagen-nb-tokenizer-") as tmp:
+        tokenizer = make_tiny_tokenizer(Path(tmp))
+
+    with _build_lock, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        unet = UNet2DConditionModel(
+            sample_size=8,
+            in_channels=4,
+            out_channels=4,
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32,
+            attention_head_dim=8,
+            norm_num_groups=8,
+        )
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            block_out_channels=(8, 16, 16, 16),
+            latent_channels=4,
+            layers_per_block=1,
+            norm_num_groups=4,
+            sample_size=64,
+        )
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                hidden_size=32,
+                intermediate_size=64,
+                num_attention_heads=4,
+                num_hidden_layers=2,
+                projection_dim=32,
+                vocab_size=len(tokenizer),
+                max_position_embeddings=MAX_LENGTH,
+                bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        )
+    scheduler = DPMSolverMultistepScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+    )
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def make_tiny_tokenizer(folder: Path):
+    """Write a small byte-level BPE vocab.json / merges.txt into ``folder`` and load a CLIPTokenizer from it."""
+    from transformers import CLIPTokenizer
+
+    write_tiny_vocab(folder)
+    return CLIPTokenizer.from_pretrained(str(folder), model_max_length=MAX_LENGTH)
+
+
+#: A few merges, so the BPE model has something to merge (enough for a test tokenizer).
+_MERGES = [("t", "h"), ("th", "e</w>"), ("a", "n"), ("i", "n"), ("o", "r"), ("e", "r</w>")]
+
+
+def write_tiny_vocab(folder: Path) -> None:
+    """vocab.json: the 256 byte characters, the same with ``</w>``, the merges, then the specials."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = list(_bytes_to_unicode().values())
+    tokens = chars + [c + "</w>" for c in chars] + [a + b for a, b in _MERGES]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {token: i for i, token in enumerate(tokens)}
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    merges = "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in _MERGES)
+    (folder / "merges.txt").write_text(merges, encoding="utf-8")
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's map of the 256 byte values to printable characters."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars = keep[:]
+    extra = 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return dict(zip(keep, map(chr, chars)))
