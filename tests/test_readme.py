@@ -1,0 +1,47 @@
+"""The README's example runs as written, and its commands exist."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_ten_line_example_runs_as_written(home):
+    block = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    assert block.count("\n") <= 12
+    check = ("\nimport imagen_nb as inb\n"
+             "with inb.Studio() as s:\n"
+             "    df = s.sql(\"select prompt, seed from gallery where project = 'pets' order by prompt, seed\")\n"
+             "    print(len(df), sorted(set(df.prompt)))\n")
+    env = {**os.environ, "IMAGEN_NB_HOME": str(home)}
+    result = subprocess.run([sys.executable, "-c", block + check], capture_output=True, text=True,
+                            env=env, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "12 ['a black cat', 'a black dog', 'a black fox', 'a brown cat', 'a brown dog', 'a brown fox']" \
+        in result.stdout
+
+
+def test_the_two_commands_are_the_ones_dev_sh_and_ci_use():
+    assert "./dev.sh demo" in README and "./dev.sh test" in README
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "./dev.sh test" in ci
+    dev = (ROOT / "dev.sh").read_text()
+    assert "demo)" in dev and "test)" in dev and "torch==2.13.0" in dev
+
+
+def test_cli_examples_parse(capsys):
+    from imagen_nb.cli import build_parser
+
+    for line in re.search(r"```bash\nimagen-nb models\n(.*?)```", README, re.S).group(1).splitlines():
+        argv = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', line)][1:]
+        args, extra = build_parser().parse_known_args(argv)
+        assert args.command in {"order", "sql", "tokens"}
