@@ -116,7 +116,8 @@ class Studio:
                  start: bool = True):
         if recovery not in ("requeue", "fail"):
             raise ValueError(f"recovery must be 'requeue' or 'fail', not {recovery!r}")
-        self.home = Path(home).expanduser() if home is not None else default_home()
+        # Absolute: product paths in the catalog must not depend on the working directory.
+        self.home = (Path(home).expanduser() if home is not None else default_home()).absolute()
         self.limit = limit
         self.catalog = Catalog(self.home)
         try:

@@ -17,6 +17,15 @@ def test_home_comes_from_the_environment(home):
         assert (home / "catalog.duckdb").exists()
 
 
+def test_a_relative_home_is_stored_as_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with inb.Studio("rel-home") as studio:
+        product = studio.order("instant:swatch", prompt="p").wait(30).products[0]
+    assert product.path.is_absolute() and str(product.path).startswith(str(tmp_path / "rel-home"))
+    monkeypatch.chdir("/")
+    assert product.path.exists()
+
+
 def test_default_home_is_the_platform_user_data_dir(monkeypatch):
     import platformdirs
 
