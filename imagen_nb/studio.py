@@ -217,19 +217,8 @@ class Studio:
                       limit=self.limit if limit is None else limit)
         if model is not None:
             provider, name = split_model_id(model, self.providers)
-            factory = provider.factory(provider.model(name))
-            for i, g in enumerate(gens):
-                self._validate(factory, g, i, len(gens))
+            provider.factory(provider.model(name)).validate_many(gens)
         return gens
-
-    @staticmethod
-    def _validate(factory, params: Mapping[str, Any], index: int, total: int) -> dict[str, Any]:
-        try:
-            return factory.validate(params)
-        except ValidationError as exc:
-            if total == 1:
-                raise
-            raise ValidationError(exc.param, f"{exc.message} (in generation {index + 1} of {total})") from exc
 
     def order(self, model: str, *, project: "Project | str | None" = None, limit: int | None = None,
               rng_seed: int | None = None, **params: Any) -> Order:
@@ -253,7 +242,7 @@ class Studio:
         gens = expand(params, tokens=dict(self.tokens), rng_seed=rng_seed,
                       limit=self.limit if limit is None else limit)
         factory = provider.factory(info)
-        validated = [self._validate(factory, g, i, len(gens)) for i, g in enumerate(gens)]
+        validated = factory.validate_many(gens)
         project_id = self._project_id(project)
         cur = self.catalog.cursor()
         q_models.upsert(cur, [info])

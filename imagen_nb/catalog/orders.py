@@ -44,20 +44,38 @@ def mark_generating(cur: duckdb.DuckDBPyConnection, started: Sequence[tuple[str,
         cur.unregister("_started")
 
 
-FINISH_COLUMNS = ("status", "actual_params", "return_params", "error_type", "error_message",
-                  "traceback", "finished_at")
-
-
 def finish_generations(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Record final statuses: dicts with id, status, actual/return params, error fields, finished_at."""
-    update_rows(
-        cur, "generations",
-        [{**r, "actual_params": to_json(r.get("actual_params")),
-          "return_params": to_json(r.get("return_params"))} for r in rows],
-        FINISH_COLUMNS,
-        dtypes={"actual_params": "JSON", "return_params": "JSON", "error_type": "VARCHAR",
-                "error_message": "VARCHAR", "traceback": "VARCHAR", "finished_at": "TIMESTAMPTZ"},
-    )
+    """Record final statuses in one statement.
+
+    Each row: id, status, actual_params, return_params (dicts), error_type, error_message,
+    traceback, finished_at, and optionally started_at (for a generation that started and
+    finished within one batch: it saves a second UPDATE of the same row).
+    """
+    if not rows:
+        return
+    table = pa.table({
+        "id": [r["id"] for r in rows],
+        "status": [str(r["status"]) for r in rows],
+        "actual_params": [to_json(r.get("actual_params")) for r in rows],
+        "return_params": [to_json(r.get("return_params")) for r in rows],
+        "error_type": pa.array([r.get("error_type") for r in rows], pa.string()),
+        "error_message": pa.array([r.get("error_message") for r in rows], pa.string()),
+        "traceback": pa.array([r.get("traceback") for r in rows], pa.string()),
+        "finished_at": [r.get("finished_at") for r in rows],
+        "started_at": pa.array([r.get("started_at") for r in rows], pa.timestamp("us", tz="UTC")),
+        "bump": [1 if r.get("started_at") is not None else 0 for r in rows],
+    })
+    cur.register("_finished", table)
+    try:
+        cur.execute("""
+            UPDATE generations SET status = u.status, actual_params = CAST(u.actual_params AS JSON),
+                return_params = CAST(u.return_params AS JSON), error_type = u.error_type,
+                error_message = u.error_message, traceback = u.traceback, finished_at = u.finished_at,
+                started_at = coalesce(u.started_at, generations.started_at),
+                attempts = generations.attempts + u.bump, updated_at = current_timestamp
+            FROM _finished u WHERE generations.id = u.id""")
+    finally:
+        cur.unregister("_finished")
 
 
 def set_order_status(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:

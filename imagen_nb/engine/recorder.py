@@ -118,8 +118,11 @@ class Recorder:
                 f.done.set()
 
     def _commit(self, ops: list) -> None:
-        started = [(op.generation_id, op.at) for op in ops if isinstance(op, Started)]
         finished = [op for op in ops if isinstance(op, Finished)]
+        started_at = {op.generation_id: op.at for op in ops if isinstance(op, Started)}
+        # A generation that started and finished within this batch is written once, not twice.
+        finished_ids = {op.generation_id for op in finished}
+        started = [(gid, at) for gid, at in started_at.items() if gid not in finished_ids]
         status_changes = [op for op in ops if isinstance(op, OrderStatusChange)]
         order_done: list[OrderFinished] = []
         for op in finished:
@@ -143,7 +146,8 @@ class Recorder:
             q_orders.finish_generations(cur, [
                 {"id": op.generation_id, "status": op.status, "actual_params": op.actual_params,
                  "return_params": op.return_params, "error_type": op.error_type,
-                 "error_message": op.error_message, "traceback": op.traceback, "finished_at": op.at}
+                 "error_message": op.error_message, "traceback": op.traceback, "finished_at": op.at,
+                 "started_at": started_at.get(op.generation_id)}
                 for op in finished])
             q_orders.set_order_status(cur, [
                 {"id": d.order_id, "status": d.status, "complete_count": d.complete,

@@ -64,6 +64,55 @@ class Factory(abc.ABC):
 
         return validate_params(self.model.spec, params, model_id=self.model.id)
 
+    def validate_many(self, param_sets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Validate the generation parameter sets of one order; errors say which generation.
+
+        When the spec's properties constrain only themselves (no ``allOf``, ``if``,
+        ``dependentRequired``…) and :meth:`validate` is not overridden, each distinct value of
+        each parameter is checked once: an order of 100 prompts × 100 seeds costs 200 checks,
+        not 10,000. Otherwise every set is validated in full.
+        """
+        from ..core.errors import ValidationError
+
+        total = len(param_sets)
+
+        def located(exc: ValidationError, index: int) -> ValidationError:
+            if total == 1:
+                return exc
+            return ValidationError(exc.param, f"{exc.message} (in generation {index + 1} of {total})")
+
+        if total < 8 or type(self).validate is not Factory.validate or not _independent(self.model.spec):
+            return [self._validate_at(p, i, located) for i, p in enumerate(param_sets)]
+        keys = tuple(param_sets[0])
+        if any(tuple(p) != keys for p in param_sets):
+            return [self._validate_at(p, i, located) for i, p in enumerate(param_sets)]
+        base = param_sets[0]
+        first = self._validate_at(base, 0, located)
+        coerced: dict[str, dict[Any, Any]] = {k: {} for k in keys}
+        out: list[dict[str, Any]] = []
+        for i, p in enumerate(param_sets):
+            row = dict(first)
+            for k in keys:
+                value = p[k]
+                marker = _marker(value)
+                if marker is None:  # unhashable: check this one on its own
+                    row[k] = self._validate_at({**base, k: value}, i, located)[k]
+                    continue
+                known = coerced[k]
+                if marker not in known:
+                    known[marker] = self._validate_at({**base, k: value}, i, located)[k]
+                row[k] = known[marker]
+            out.append(row)
+        return out
+
+    def _validate_at(self, params, index, located):
+        from ..core.errors import ValidationError
+
+        try:
+            return self.validate(params)
+        except ValidationError as exc:
+            raise located(exc, index) from exc
+
     def batch_key(self, params: Mapping[str, Any]) -> Hashable | None:
         """Requests whose keys are equal (and not None) may be handed to :meth:`run` together."""
         return None
@@ -77,6 +126,25 @@ class Factory(abc.ABC):
         A factory raises :class:`~imagen_nb.core.errors.GenerationCancelled` (or returns it for
         the request) when ``ctx.cancelled(id)`` turned true while it ran.
         """
+
+
+_CROSS_PROPERTY = {"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentRequired",
+                   "dependentSchemas", "dependencies", "minProperties", "maxProperties",
+                   "patternProperties", "propertyNames", "unevaluatedProperties", "$ref"}
+
+
+def _independent(spec: Mapping[str, Any]) -> bool:
+    """True when each property of ``spec`` is constrained only by its own subschema."""
+    return not (_CROSS_PROPERTY & set(spec))
+
+
+def _marker(value: Any):
+    """A hashable stand-in for a value that tells 1, 1.0 and True apart; None when unhashable."""
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return (type(value), value)
 
 
 class Provider(abc.ABC):

@@ -196,3 +196,19 @@ def test_multiple_images_per_generation(studio):
     order = studio.order("instant:swatch", prompt="many", num_images_per_prompt=3).wait(30)
     assert len(order.products) == 3
     assert len({p.sha256 for p in order.products}) == 3
+
+
+def test_validation_of_a_large_order_names_the_generation_and_coerces_values(studio):
+    # 3 widths x 4 seeds: each distinct value checked once, errors still point at a generation.
+    with pytest.raises(inb.ValidationError, match=r"width must be a multiple of 8.*generation 9 of 12"):
+        studio.order("instant:swatch", prompt="p", width="[64,72,65]", seed="[1..4]")
+    sets = studio.expand("instant:swatch", prompt="p", width="[64,72]", seed="[1..4]")
+    assert len(sets) == 8
+    order = studio.order("instant:swatch", prompt="p", width="[64,72]", seed="[1..4]",
+                         guidance_scale=7).wait(30)
+    actual = list(order.generations.actual_params)
+    assert [(a["width"], a["seed"]) for a in actual] == [(w, s) for w in (64, 72) for s in (1, 2, 3, 4)]
+    assert all(a["height"] == 64 and a["num_inference_steps"] == 1 for a in actual)  # defaults filled
+    assert {p.width for p in order.products} == {64, 72}
+    gens = order.generations
+    assert gens.started_at.notna().all() and (gens.attempts == 1).all()
