@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -61,7 +63,7 @@ class Recorder:
     """Drains a queue of outcomes, commits each batch in one transaction, then publishes."""
 
     def __init__(self, catalog: Catalog, bus: EventBus, tracker: Tracker, *, max_batch: int = 2000,
-                 linger: float = 0.02):
+                 linger: float = 0.1):
         self.catalog = catalog
         self.bus = bus
         self.tracker = tracker
@@ -97,15 +99,23 @@ class Recorder:
             if first is None and self._stop:
                 return
             batch = [first] if first is not None else []
-            # Let a burst accumulate briefly so one commit covers many outcomes.
+            # Let outcomes accumulate for up to `linger` after the first, so one commit covers
+            # several generations; stop waiting as soon as someone waits for the result: a
+            # flush(), close(), or the last outcome of an order (order.wait()).
+            finished: Counter[str] = Counter()
+            urgent = self._urgent(first, finished)
+            deadline = time.monotonic() + self.linger
             while len(batch) < self.max_batch:
+                remaining = 0.0 if urgent else deadline - time.monotonic()
                 try:
-                    op = self._queue.get(timeout=self.linger if len(batch) < 2 else 0)
+                    op = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if op is None:
+                    urgent = urgent or self._stop
                     continue
                 batch.append(op)
+                urgent = self._urgent(op, finished) or urgent
             flushes = [op for op in batch if isinstance(op, _Flush)]
             work = [op for op in batch if not isinstance(op, _Flush)]
             if work:
@@ -116,6 +126,19 @@ class Recorder:
                     self.errors.append(exc)
             for f in flushes:
                 f.done.set()
+
+    def _urgent(self, op, finished: Counter) -> bool:
+        """True when ``op`` is a flush, or the last outstanding outcome of its order.
+
+        ``finished`` counts the batch's Finished outcomes per order; ``op`` is added to it.
+        """
+        if isinstance(op, _Flush):
+            return True
+        if not isinstance(op, Finished):
+            return False
+        finished[op.order_id] += 1
+        state = self.tracker.get(op.order_id)
+        return state is None or state.finished + finished[op.order_id] >= state.total
 
     def _commit(self, ops: list) -> None:
         finished = [op for op in ops if isinstance(op, Finished)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,16 +39,22 @@ def reconcile_files(catalog: Catalog, store: ProductStore, report: RecoveryRepor
     """
     report.temp_files_removed = store.clean_temp_files()
     cur = catalog.cursor()
+    # Strings, not Path objects: at 100,000 products building Paths costs seconds.
+    norm = os.path.normpath
     rows = q_products.product_files(cur)
-    known = {Path(p) for p in rows["path"]}
+    live = [(pid, norm(path)) for pid, path in zip(rows["id"], rows["path"])]
+    known = {path for _, path in live}
     # Rows of soft-deleted products keep their files (undo must work): count them as known.
-    cur.execute("SELECT path, thumb_path FROM products WHERE deleted_at IS NOT NULL")
-    for path, _thumb in cur.fetchall():
-        known.add(Path(path))
+    cur.execute("SELECT path FROM products WHERE deleted_at IS NOT NULL")
+    known.update(norm(path) for (path,) in cur.fetchall())
+    on_disk = set()
     for path in store.iter_product_files():
-        if path not in known:
+        on_disk.add(norm(path))
+        if norm(path) not in known:
             report.orphan_files.append(store.move_to_trash(path))
-    missing = [pid for pid, path in zip(rows["id"], rows["path"]) if not Path(path).exists()]
+    # A row whose file was not walked (a path outside products/, or a spelling of it that
+    # differs) is checked on the disk itself.
+    missing = [pid for pid, path in live if path not in on_disk and not os.path.exists(path)]
     if missing:
         q_products.mark_missing(cur, missing)
         report.missing_files = missing
