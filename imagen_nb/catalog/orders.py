@@ -78,6 +78,17 @@ def finish_generations(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[st
         cur.unregister("_finished")
 
 
+def change_status(cur: duckdb.DuckDBPyConnection, order_id: str, status: str,
+                  only_from: Sequence[str] = ()) -> None:
+    """Set an order's status (only when it is in one of ``only_from``, if given)."""
+    if only_from:
+        cur.execute("UPDATE orders SET status = ?, updated_at = current_timestamp "
+                    "WHERE id = ? AND status IN (SELECT unnest(?))", [status, order_id, list(only_from)])
+    else:
+        cur.execute("UPDATE orders SET status = ?, updated_at = current_timestamp WHERE id = ?",
+                    [status, order_id])
+
+
 def set_order_status(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Update orders: dicts with id, status, complete/failed/cancelled counts, finished_at."""
     update_rows(cur, "orders", rows,

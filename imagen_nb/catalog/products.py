@@ -49,6 +49,12 @@ def product_files(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "SELECT id, path, thumb_path, generation_id FROM products WHERE deleted_at IS NULL").df()
 
 
+def deleted_paths(cur: duckdb.DuckDBPyConnection) -> list[str]:
+    """Paths of soft-deleted products (their files stay so that undo works)."""
+    cur.execute("SELECT path FROM products WHERE deleted_at IS NOT NULL")
+    return [path for (path,) in cur.fetchall()]
+
+
 def mark_missing(cur: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> None:
     """Soft-delete products whose file vanished from disk."""
     if ids:

@@ -153,32 +153,23 @@ class Recorder:
             if done is not None:
                 order_done.append(done)
         now = datetime.now(timezone.utc)
-        cur = self.catalog.cursor()
-        cur.execute("BEGIN TRANSACTION")
         try:
-            for change in status_changes:
-                if change.only_from:
-                    cur.execute("UPDATE orders SET status = ?, updated_at = current_timestamp "
-                                "WHERE id = ? AND status IN (SELECT unnest(?))",
-                                [change.status, change.order_id, list(change.only_from)])
-                else:
-                    cur.execute("UPDATE orders SET status = ?, updated_at = current_timestamp WHERE id = ?",
-                                [change.status, change.order_id])
-            q_orders.mark_generating(cur, started)
-            q_products.insert_products(cur, [p for op in finished for p in op.products])
-            q_orders.finish_generations(cur, [
-                {"id": op.generation_id, "status": op.status, "actual_params": op.actual_params,
-                 "return_params": op.return_params, "error_type": op.error_type,
-                 "error_message": op.error_message, "traceback": op.traceback, "finished_at": op.at,
-                 "started_at": started_at.get(op.generation_id)}
-                for op in finished])
-            q_orders.set_order_status(cur, [
-                {"id": d.order_id, "status": d.status, "complete_count": d.complete,
-                 "failed_count": d.failed, "cancelled_count": d.cancelled, "finished_at": now}
-                for d in order_done])
-            cur.execute("COMMIT")
+            with self.catalog.transaction() as cur:
+                for change in status_changes:
+                    q_orders.change_status(cur, change.order_id, change.status, change.only_from)
+                q_orders.mark_generating(cur, started)
+                q_products.insert_products(cur, [p for op in finished for p in op.products])
+                q_orders.finish_generations(cur, [
+                    {"id": op.generation_id, "status": op.status, "actual_params": op.actual_params,
+                     "return_params": op.return_params, "error_type": op.error_type,
+                     "error_message": op.error_message, "traceback": op.traceback, "finished_at": op.at,
+                     "started_at": started_at.get(op.generation_id)}
+                    for op in finished])
+                q_orders.set_order_status(cur, [
+                    {"id": d.order_id, "status": d.status, "complete_count": d.complete,
+                     "failed_count": d.failed, "cancelled_count": d.cancelled, "finished_at": now}
+                    for d in order_done])
         except BaseException:
-            cur.execute("ROLLBACK")
             # Waiters must not hang on rows that will never come: wake them; Studio reports the error.
             self.tracker.committed([d.order_id for d in order_done])
             raise

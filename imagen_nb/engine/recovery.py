@@ -45,8 +45,7 @@ def reconcile_files(catalog: Catalog, store: ProductStore, report: RecoveryRepor
     live = [(pid, norm(path)) for pid, path in zip(rows["id"], rows["path"])]
     known = {path for _, path in live}
     # Rows of soft-deleted products keep their files (undo must work): count them as known.
-    cur.execute("SELECT path FROM products WHERE deleted_at IS NOT NULL")
-    known.update(norm(path) for (path,) in cur.fetchall())
+    known.update(norm(path) for path in q_products.deleted_paths(cur))
     on_disk = set()
     for path in store.iter_product_files():
         on_disk.add(norm(path))
