@@ -64,12 +64,14 @@ def _table(frame) -> str:
 
 
 def cmd_models(args) -> int:
+    """``imagen-nb models``: a table of every provider's models."""
     with _studio(args) as studio:
         print(_table(studio.models()))
     return 0
 
 
 def cmd_order(args, extra: Sequence[str]) -> int:
+    """``imagen-nb order MODEL --name value …``: progress on stderr, product paths on stdout."""
     params = parse_params(extra)
     if not params:
         raise UsageError("give the model's parameters, e.g. --prompt 'a [red,blue] fox' --seed '[1,2]'")
@@ -90,6 +92,7 @@ def cmd_order(args, extra: Sequence[str]) -> int:
 
 
 def cmd_sql(args) -> int:
+    """``imagen-nb sql QUERY``: one read-only SELECT, printed as a table or JSON."""
     with _studio(args) as studio:
         frame = studio.sql(args.query, max_rows=args.max_rows)
         if args.json:
@@ -100,6 +103,7 @@ def cmd_sql(args) -> int:
 
 
 def cmd_tokens(args) -> int:
+    """``imagen-nb tokens list|set|delete``: manage smart tokens."""
     with _studio(args) as studio:
         if args.action == "set":
             if not args.values:
@@ -145,6 +149,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def build_parser() -> _Parser:
+    """The argument parser of the ``imagen-nb`` command."""
     parser = _Parser(prog="imagen-nb", description="A workbench for generative image models.")
     parser.add_argument("--home", help="studio home folder (default: $IMAGEN_NB_HOME or the user data folder)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)

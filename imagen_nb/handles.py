@@ -57,10 +57,12 @@ class Product:
 
     @property
     def prompt(self) -> str | None:
+        """The prompt this product was made with (None for imports without one)."""
         return (self.params or {}).get("prompt")
 
     @property
     def seed(self) -> int | None:
+        """The seed actually used."""
         return (self.params or {}).get("seed")
 
     def read_bytes(self) -> bytes:
@@ -112,6 +114,7 @@ class Order:
 
     @property
     def model(self) -> str:
+        """The model id the order runs."""
         return self._row()["model_id"]
 
     @property
@@ -126,6 +129,7 @@ class Order:
 
     @property
     def done(self) -> bool:
+        """True once the order is fulfilled, cancelled or failed."""
         return self.status in ("fulfilled", "cancelled", "failed")
 
     @property
@@ -211,14 +215,17 @@ class Project:
 
     @property
     def name(self) -> str:
+        """The project's name."""
         return self._row()["name"]
 
     @property
     def description(self) -> str:
+        """The project's description."""
         return self._row()["description"]
 
     @property
     def status(self) -> str:
+        """``active`` or ``archived``."""
         return self._row()["status"]
 
     def update(self, *, name: str | None = None, description: str | None = None) -> "Project":
@@ -259,6 +266,7 @@ class Collection:
 
     @property
     def product_ids(self) -> list[str]:
+        """Ids of the collection's live products, in the order they were added."""
         return self._studio._collection_products(self.id)
 
     @property

@@ -124,6 +124,7 @@ class Catalog:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` ran."""
         return self._con is None
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ _COMMON = """
 
 
 def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    """The tables of DESIGN.md §2, each with id, created_at, updated_at, deleted_at."""
     con.execute(f"""
     CREATE TABLE projects (
         id VARCHAR PRIMARY KEY,
@@ -123,6 +124,7 @@ def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def m002_gallery_view(con: duckdb.DuckDBPyConnection) -> None:
+    """The ``gallery`` view: one row per live product with the common parameters as columns."""
     con.execute("""
     CREATE VIEW gallery AS
     WITH product_collections AS (

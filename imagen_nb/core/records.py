@@ -88,6 +88,7 @@ class Event:
 
 @dataclass(frozen=True)
 class OrderQueued(Event):
+    """An order's generations were queued on a lane."""
     order_id: str
     generations: int
 
@@ -103,6 +104,7 @@ class ModelLoaded(Event):
 
 @dataclass(frozen=True)
 class GenerationStarted(Event):
+    """A worker started a generation."""
     order_id: str
     generation_id: str
 
@@ -140,6 +142,7 @@ class GenerationFinished(Event):
 
 @dataclass(frozen=True)
 class OrderFinished(Event):
+    """Every generation of an order is final and committed; ``status`` is the order's."""
     order_id: str
     status: str
     complete: int

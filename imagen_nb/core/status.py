@@ -17,6 +17,7 @@ class OrderStatus(StrEnum):
 
     @property
     def done(self) -> bool:
+        """True for the final statuses."""
         return self in (OrderStatus.FULFILLED, OrderStatus.CANCELLED, OrderStatus.FAILED)
 
 
@@ -31,6 +32,7 @@ class GenerationStatus(StrEnum):
 
     @property
     def done(self) -> bool:
+        """True for the final statuses."""
         return self in (GenerationStatus.COMPLETE, GenerationStatus.FAILED, GenerationStatus.CANCELLED)
 
 

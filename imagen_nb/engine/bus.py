@@ -22,6 +22,7 @@ class Subscription:
         self.callback = callback
 
     def close(self) -> None:
+        """Stop receiving events."""
         self._bus._remove(self)
 
     def __enter__(self) -> "Subscription":

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Started:
+    """A generation started (written as status ``generating``)."""
     order_id: str
     generation_id: str
     at: datetime
@@ -35,6 +36,7 @@ class Started:
 
 @dataclass(frozen=True)
 class Finished:
+    """A generation reached a final status, with its parameter sets, error and product rows."""
     order_id: str
     generation_id: str
     status: str
@@ -49,6 +51,7 @@ class Finished:
 
 @dataclass(frozen=True)
 class OrderStatusChange:
+    """Move an order to ``status`` (only from ``only_from`` when given)."""
     order_id: str
     status: str
     only_from: tuple[str, ...] = ()

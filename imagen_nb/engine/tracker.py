@@ -27,6 +27,7 @@ class OrderState:
 
     @property
     def finished(self) -> int:
+        """Generations of the order that reached a final status."""
         return self.complete + self.failed + self.cancelled
 
 
@@ -40,6 +41,7 @@ class Tracker:
 
     def begin(self, order_id: str, total: int, *, complete: int = 0, failed: int = 0,
               cancelled: int = 0, generation_ids=()) -> OrderState:
+        """Start tracking an order of ``total`` generations (some maybe already finished)."""
         with self._cond:
             state = OrderState(order_id, total, complete, failed, cancelled,
                                generation_ids=set(generation_ids))
@@ -47,6 +49,7 @@ class Tracker:
             return state
 
     def get(self, order_id: str) -> OrderState | None:
+        """The state of a tracked order, or None."""
         return self._orders.get(order_id)
 
     def mark_started(self, order_id: str) -> bool:
@@ -59,6 +62,7 @@ class Tracker:
             return True
 
     def request_cancel(self, order_id: str) -> OrderState | None:
+        """Flag an order and its generations as cancelled by the user."""
         with self._cond:
             state = self._orders.get(order_id)
             if state is not None and state.final_status is None:
@@ -67,6 +71,7 @@ class Tracker:
             return state
 
     def is_cancelled(self, order_id: str, generation_id: str) -> bool:
+        """True when the generation or its order was cancelled."""
         if generation_id in self.cancelled_generations:
             return True
         state = self._orders.get(order_id)
@@ -124,5 +129,6 @@ class Tracker:
                 self._cond.wait(remaining if remaining is not None else 1.0)
 
     def live(self) -> list[OrderState]:
+        """Orders not yet finished and committed."""
         with self._cond:
             return [s for s in self._orders.values() if not s.final_committed]

@@ -67,6 +67,7 @@ class InstantFactory(Factory):
     """Makes swatches; reports each simulated step and stops when cancelled."""
 
     def run(self, requests: Sequence[GenerationRequest], ctx: RunContext) -> list[GenerationResult | BaseException]:
+        """Make one swatch set per request, reporting each simulated step."""
         results: list[GenerationResult | BaseException] = []
         for req in requests:
             results.append(self._one(req, ctx))
@@ -99,11 +100,14 @@ class InstantProvider(Provider):
     execution = "remote"
 
     def models(self) -> list[ModelInfo]:
+        """``instant:swatch``."""
         return [MODEL]
 
     def factory(self, model: ModelInfo) -> Factory:
+        """The swatch factory."""
         return InstantFactory(model)
 
     @property
     def concurrency(self) -> int:
+        """Workers of the instant lane (setting ``concurrency``, default 4: file writes overlap)."""
         return int(self.context.settings.get("concurrency", 4))
