@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from .rows import from_json, insert_rows, records, to_json, update_rows
+from .rows import SMALL_BATCH, from_json, insert_rows, records, to_json, update_rows
 
 ORDER_COLUMNS = ("id", "project_id", "model_id", "base_params", "rng_seed", "status", "generation_count")
 GENERATION_COLUMNS = ("id", "order_id", "seq", "model_id", "status", "params")
@@ -33,6 +33,11 @@ def mark_generating(cur: duckdb.DuckDBPyConnection, started: Sequence[tuple[str,
     """Record that generations started (status ``generating``, ``started_at``, one more attempt)."""
     if not started:
         return
+    if len(started) <= SMALL_BATCH:
+        for gid, at in started:
+            cur.execute("UPDATE generations SET status = 'generating', started_at = ?, attempts = attempts + 1, "
+                        "updated_at = current_timestamp WHERE id = ?", [at, gid])
+        return
     frame = pa.table({"id": [s[0] for s in started], "started_at": [s[1] for s in started]})
     cur.register("_started", frame)
     try:
@@ -52,6 +57,18 @@ def finish_generations(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[st
     finished within one batch: it saves a second UPDATE of the same row).
     """
     if not rows:
+        return
+    if len(rows) <= SMALL_BATCH:
+        for r in rows:
+            cur.execute("""
+                UPDATE generations SET status = ?, actual_params = CAST(? AS JSON),
+                    return_params = CAST(? AS JSON), error_type = ?, error_message = ?, traceback = ?,
+                    finished_at = ?, started_at = coalesce(?, started_at), attempts = attempts + ?,
+                    updated_at = current_timestamp
+                WHERE id = ?""", [str(r["status"]), to_json(r.get("actual_params")),
+                                  to_json(r.get("return_params")), r.get("error_type"), r.get("error_message"),
+                                  r.get("traceback"), r.get("finished_at"), r.get("started_at"),
+                                  1 if r.get("started_at") is not None else 0, r["id"]])
         return
     table = pa.table({
         "id": [r["id"] for r in rows],

@@ -12,6 +12,10 @@ import pyarrow as pa
 
 _names = itertools.count()
 
+#: Up to this many rows, one parameterised statement per row beats registering an Arrow table
+#: (about 1–1.5 ms against 3 ms a statement, measured on the 2-core VM of benchmarks/RESULTS.md).
+SMALL_BATCH = 2
+
 
 def to_json(value: Any) -> str | None:
     """JSON text for a JSON column (None stays NULL); non-JSON values become their ``str``."""
@@ -32,11 +36,16 @@ def insert_rows(cur: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mappi
     """Insert ``rows`` (dicts with ``columns``) into ``table`` in one statement."""
     if not rows:
         return
+    cols = ", ".join(f'"{c}"' for c in columns)
+    if len(rows) <= SMALL_BATCH:
+        marks = ", ".join("?" for _ in columns)
+        for r in rows:
+            cur.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", [r.get(c) for c in columns])
+        return
     frame = pa.table({c: [r.get(c) for r in rows] for c in columns})
     name = f"_rows_{next(_names)}"
     cur.register(name, frame)
     try:
-        cols = ", ".join(f'"{c}"' for c in columns)
         cur.execute(f'INSERT INTO {table} ({cols}) SELECT {cols} FROM {name}')
     finally:
         cur.unregister(name)
