@@ -212,3 +212,23 @@ def test_validation_of_a_large_order_names_the_generation_and_coerces_values(stu
     assert {p.width for p in order.products} == {64, 72}
     gens = order.generations
     assert gens.started_at.notna().all() and (gens.attempts == 1).all()
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_concurrency_per_provider_is_a_setting(home, concurrency):
+    running, peak = set(), []
+    lock = threading.Lock()
+
+    def on_event(e):
+        with lock:
+            if isinstance(e, GenerationStarted):
+                running.add(e.generation_id)
+                peak.append(len(running))
+            elif isinstance(e, GenerationProgress) and e.step == e.total:
+                running.discard(e.generation_id)  # its last step: the worker is free again
+
+    with inb.Studio(providers={"instant": {"concurrency": concurrency}}) as studio:
+        studio.subscribe(on_event)
+        studio.order("instant:swatch", prompt="c", seed="[1..6]", num_inference_steps=2,
+                     step_seconds=0.1).wait(60)
+    assert max(peak) == concurrency
