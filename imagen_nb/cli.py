@@ -1,4 +1,4 @@
-"""The ``imagen-nb`` command line: models, order, sql, tokens, demo."""
+"""The ``imagen-nb`` command line: models, order, sql, tokens, keys, demo."""
 
 from __future__ import annotations
 
@@ -121,6 +121,37 @@ def cmd_tokens(args) -> int:
     return 0
 
 
+def cmd_keys(args) -> int:
+    """``imagen-nb keys list|set|delete``: API keys of remote providers (never printed)."""
+    from .providers.keys import ENV_VARS, KeyStore
+    from .studio import default_home
+
+    store = KeyStore(Path(args.home).expanduser() if args.home else default_home())
+    if args.action == "set":
+        if not args.name:
+            raise UsageError("keys set needs a provider name, e.g. `imagen-nb keys set fal`")
+        key = args.key
+        if key is None:
+            if sys.stdin.isatty():
+                import getpass
+
+                key = getpass.getpass(f"{args.name} key (input hidden): ")
+            else:
+                key = sys.stdin.readline()
+        store.set(args.name, key)
+        print(f"{args.name}: key stored in {store.path} (mode 0600)")
+    elif args.action == "delete":
+        if not args.name:
+            raise UsageError("keys delete needs a provider name")
+        if not store.delete(args.name):
+            raise UsageError(f"no stored key for {args.name!r}")
+    else:
+        names = sorted(set(store.names()) | set(ENV_VARS))
+        for name in names:
+            print(f"{name}: {store.source(name) or 'not set'}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     """The main job on a fresh machine: an order on the offline tiny model, then SQL over it."""
     from .studio import Studio
@@ -168,6 +199,10 @@ def build_parser() -> _Parser:
     p.add_argument("action", choices=["list", "set", "delete"])
     p.add_argument("name", nargs="?")
     p.add_argument("values", nargs="*")
+    p = sub.add_parser("keys", help="list, set or delete API keys of remote providers (fal, replicate)")
+    p.add_argument("action", choices=["list", "set", "delete"])
+    p.add_argument("name", nargs="?", help="provider: fal or replicate")
+    p.add_argument("key", nargs="?", help="the key (omit it to type it hidden, or pipe it on stdin)")
     sub.add_parser("demo", help="run an order on the offline tiny model and query it")
     return parser
 
@@ -185,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"unexpected arguments: {' '.join(extra)}")
         if args.command == "tokens" and args.action in ("set", "delete") and not args.name:
             raise UsageError(f"tokens {args.action} needs a NAME")
-        handlers = {"models": cmd_models, "sql": cmd_sql, "tokens": cmd_tokens, "demo": cmd_demo}
+        handlers = {"models": cmd_models, "sql": cmd_sql, "tokens": cmd_tokens, "keys": cmd_keys,
+                    "demo": cmd_demo}
         if args.command == "order":
             return cmd_order(args, extra)
         return handlers[args.command](args)

@@ -30,6 +30,7 @@ from .engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
 from .engine.tracker import Tracker
 from .handles import Collection, Order, Product, Project
 from .providers.base import Provider, ProviderContext
+from .providers.keys import KeyStore
 from .providers.registry import load_providers, split_model_id
 from .store import ProductStore
 from .store.imports import inspect_file
@@ -47,6 +48,21 @@ def default_home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("imagen-nb", appauthor=False))
+
+
+class CatalogSpecCache:
+    """Fetched parameter specs of remote models, kept in the catalog's ``models`` table."""
+
+    def __init__(self, catalog: Catalog):
+        self._catalog = catalog
+
+    def get(self, model_id: str):
+        """The cached model and when its spec was fetched, or None."""
+        return q_models.get_fetched(self._catalog.cursor(), model_id)
+
+    def put(self, model: ModelInfo) -> None:
+        """Remember a model whose spec was just fetched."""
+        q_models.put_fetched(self._catalog.cursor(), model)
 
 
 class Tokens(MutableMapping):
@@ -126,7 +142,9 @@ class Studio:
             self.tracker = Tracker()
             self.recorder = Recorder(self.catalog, self.bus, self.tracker)
             self.executor = Executor(self.store, self.recorder, self.bus, self.tracker)
-            self.providers: dict[str, Provider] = load_providers(ProviderContext(self.home), providers)
+            self.providers: dict[str, Provider] = load_providers(
+                ProviderContext(self.home, spec_cache=CatalogSpecCache(self.catalog)), providers)
+            self.keys = KeyStore(self.home)
             self.tokens = Tokens(self)
             self.recovery = RecoveryReport()
             reconcile_files(self.catalog, self.store, self.recovery)

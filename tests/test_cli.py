@@ -73,3 +73,31 @@ def test_parse_params_types_numbers_and_keeps_text():
     assert parse_params(["--seed", "[1,2]", "--num-inference-steps=4", "--guidance_scale", "7.5",
                          "--prompt", "a cat"]) == {
         "seed": "[1,2]", "num_inference_steps": 4, "guidance_scale": 7.5, "prompt": "a cat"}
+
+
+def test_keys_are_stored_0600_and_never_printed(capsys, home, monkeypatch):
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+    secret = "fal-id-1234:very-secret-5678"
+    code, out, err = run(capsys, "keys", "set", "fal", secret)
+    assert code == 0 and secret not in out + err
+    keys_file = home / "keys.json"
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+    code, out, _ = run(capsys, "keys", "list")
+    assert f"fal: {keys_file}" in out and "replicate: not set" in out and "very-secret" not in out
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_token_abcdef")
+    assert "replicate: env REPLICATE_API_TOKEN" in run(capsys, "keys", "list")[1]
+    assert run(capsys, "keys", "delete", "fal")[0] == 0
+    code, _, err = run(capsys, "keys", "delete", "fal")
+    assert code == 2 and "no stored key" in err
+
+
+def test_keys_set_reads_a_piped_key(capsys, home, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("piped-key-123456\n"))
+    assert run(capsys, "keys", "set", "replicate")[0] == 0
+    from imagen_nb.providers.keys import KeyStore
+
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+    assert KeyStore(home).get("replicate") == "piped-key-123456"

@@ -16,7 +16,7 @@ ALLOWED = {
     "engine": {"core", "catalog", "store", "providers"},
     "handles": {"core", "studio"},  # the studio layer's own handles (a type-only import)
     "studio": {"core", "catalog", "store", "providers", "engine", "handles"},
-    "cli": {"core", "studio"},
+    "cli": {"core", "studio", "providers"},  # keys are managed without opening (locking) a studio
     "__init__": {"core", "handles", "studio"},
     "__main__": {"cli"},
 }

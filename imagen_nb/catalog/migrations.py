@@ -155,9 +155,30 @@ def m002_gallery_view(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m003_api_calls(con: duckdb.DuckDBPyConnection) -> None:
+    """Remote providers' HTTP calls per generation, and when each model's spec was fetched."""
+    con.execute(f"""
+    CREATE TABLE api_calls (
+        id VARCHAR PRIMARY KEY,
+        generation_id VARCHAR,
+        order_id VARCHAR,
+        provider VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        endpoint VARCHAR NOT NULL,
+        status_code INTEGER,
+        duration_ms DOUBLE NOT NULL,
+        request_id VARCHAR,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        error VARCHAR,
+        {_COMMON}
+    )""")
+    con.execute("CREATE INDEX api_calls_generation ON api_calls (generation_id)")
+    con.execute("ALTER TABLE models ADD COLUMN spec_fetched_at TIMESTAMPTZ")
+
+
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view]
+MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

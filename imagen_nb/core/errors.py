@@ -56,6 +56,10 @@ class ProviderError(ImagenError):
     """A provider failed to run a generation."""
 
 
+class MissingKey(ImagenError, ValueError):
+    """A remote provider needs an API key and none is set; the message says how to set one."""
+
+
 class RateLimited(ProviderError):
     """The provider asked us to slow down; retry after ``retry_after`` seconds."""
 

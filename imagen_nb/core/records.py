@@ -148,3 +148,23 @@ class OrderFinished(Event):
     complete: int
     failed: int
     cancelled: int
+
+
+@dataclass(frozen=True)
+class ApiCall(Event):
+    """One HTTP call a remote provider made for a generation (recorded in the ``api_calls`` table).
+
+    ``endpoint`` never carries a key or a signed query string; ``error`` is the provider's
+    message when the call failed.
+    """
+
+    provider: str
+    generation_id: str
+    method: str
+    endpoint: str
+    status_code: int | None
+    duration: float
+    request_id: str | None = None
+    attempt: int = 1
+    error: str | None = None
+    order_id: str = ""

@@ -11,13 +11,14 @@ import logging
 import threading
 import traceback as tb
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from ..core.errors import GenerationCancelled
 from ..core.ids import new_id
 from ..core.records import (
+    ApiCall,
     Event, GenerationProgress, GenerationRequest, GenerationResult, GenerationStarted, ModelInfo,
     OrderQueued,
 )
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif",
               "video/mp4": "mp4", "video/webm": "webm", "audio/wav": "wav", "audio/x-wav": "wav",
-              "audio/mpeg": "mp3", "audio/flac": "flac", "audio/ogg": "ogg"}
+              "audio/mpeg": "mp3", "audio/flac": "flac", "audio/ogg": "ogg", "audio/mp4": "m4a"}
 
 COMMON = ("prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale")
 
@@ -104,6 +105,10 @@ class _RunContext:
             self._orders.get(generation_id, ""), generation_id)
 
     def publish(self, event: Event) -> None:
+        if isinstance(event, ApiCall):
+            if not event.order_id:
+                event = replace(event, order_id=self._orders.get(event.generation_id, ""))
+            self._ex.recorder.put(event)  # recorded in the api_calls table with the next batch
         self._ex.bus.publish(event)
 
 

@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..catalog import Catalog
+from ..catalog import api_calls as q_api_calls
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
-from ..core.records import Event, GenerationFinished, OrderFinished, ProductReady
+from ..core.records import ApiCall, Event, GenerationFinished, OrderFinished, ProductReady
 from .bus import EventBus
 from .tracker import Tracker
 
@@ -79,7 +80,7 @@ class Recorder:
         self._thread.start()
 
     def put(self, op) -> None:
-        """Queue an outcome (Started, Finished or OrderStatusChange)."""
+        """Queue an outcome (Started, Finished, OrderStatusChange or an ApiCall event)."""
         self._queue.put(op)
 
     def flush(self, timeout: float | None = 30) -> bool:
@@ -150,6 +151,7 @@ class Recorder:
         finished_ids = {op.generation_id for op in finished}
         started = [(gid, at) for gid, at in started_at.items() if gid not in finished_ids]
         status_changes = [op for op in ops if isinstance(op, OrderStatusChange)]
+        calls = [op for op in ops if isinstance(op, ApiCall)]
         order_done: list[OrderFinished] = []
         for op in finished:
             done = self.tracker.count(op.order_id, op.status)
@@ -161,6 +163,7 @@ class Recorder:
                 for change in status_changes:
                     q_orders.change_status(cur, change.order_id, change.status, change.only_from)
                 q_orders.mark_generating(cur, started)
+                q_api_calls.insert(cur, calls)
                 q_products.insert_products(cur, [p for op in finished for p in op.products])
                 q_orders.finish_generations(cur, [
                     {"id": op.generation_id, "status": op.status, "actual_params": op.actual_params,

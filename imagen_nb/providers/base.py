@@ -28,6 +28,8 @@ class ProviderContext:
 
     home: Path
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Where remote providers keep fetched specs (a ``remote.SpecCache``; the Studio's catalog).
+    spec_cache: Any = None
 
     def cache_dir(self, provider: str) -> Path:
         """A folder this provider may write to, created on demand."""
@@ -51,6 +53,10 @@ class RunContext(Protocol):
 
 class Factory(abc.ABC):
     """Runs one model: validates parameter sets and turns requests into results."""
+
+    #: True when :meth:`validate` judges each parameter on its own (then large orders check each
+    #: distinct value once); None: only when ``validate`` is not overridden.
+    per_value_validation: bool | None = None
 
     def __init__(self, model: ModelInfo):
         self.model = model
@@ -81,7 +87,10 @@ class Factory(abc.ABC):
                 return exc
             return ValidationError(exc.param, f"{exc.message} (in generation {index + 1} of {total})")
 
-        if total < 8 or type(self).validate is not Factory.validate or not _independent(self.model.spec):
+        per_value = self.per_value_validation
+        if per_value is None:
+            per_value = type(self).validate is Factory.validate
+        if total < 8 or not per_value or not _independent(self.model.spec):
             return [self._validate_at(p, i, located) for i, p in enumerate(param_sets)]
         keys = tuple(param_sets[0])
         if any(tuple(p) != keys for p in param_sets):

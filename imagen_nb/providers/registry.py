@@ -45,7 +45,8 @@ def load_providers(context: ProviderContext, settings: Mapping[str, Mapping] | N
     settings = settings or {}
     out: dict[str, Provider] = {}
     for name, cls in provider_classes().items():
-        ctx = ProviderContext(home=context.home, settings=dict(settings.get(name, {})))
+        ctx = ProviderContext(home=context.home, settings=dict(settings.get(name, {})),
+                              spec_cache=context.spec_cache)
         out[name] = cls(ctx)
     return out
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from imagen_nb.store import thumbs
+from imagen_nb.store.media_thumbs import media_thumbnail
 
 TEMP_PREFIX = ".tmp-"
 """Names starting with this are files being written; :meth:`ProductStore.clean_temp_files`
@@ -40,6 +41,9 @@ _MEDIA_TYPES = {
     "webm": "video/webm",
     "wav": "audio/wav",
     "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "m4a": "audio/mp4",
     "txt": "text/plain",
     "json": "application/json",
 }
@@ -145,6 +149,8 @@ class ProductStore:
                     thumb, _, _ = thumbs.thumbnail_of(im, self.thumb_size)
             except ValueError:
                 pass  # documented on StoredFile: keep the product, go without a thumbnail
+        else:
+            thumb = media_thumbnail(data, media_type_of(ext), self.thumb_size)
         thumb_path = None
         if thumb is not None:
             thumb_path = self.thumb_path(product_id, created)

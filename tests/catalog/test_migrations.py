@@ -9,7 +9,9 @@ COMMON = ["created_at", "updated_at", "deleted_at"]
 
 PINNED = {
     "projects": ["id", "name", "description", "status", *COMMON],
-    "models": ["id", "provider", "name", "type", "family", "description", "spec", *COMMON],
+    "models": ["id", "provider", "name", "type", "family", "description", "spec", *COMMON, "spec_fetched_at"],
+    "api_calls": ["id", "generation_id", "order_id", "provider", "method", "endpoint", "status_code",
+                  "duration_ms", "request_id", "attempt", "error", *COMMON],
     "orders": ["id", "project_id", "model_id", "base_params", "rng_seed", "status", "generation_count",
                "complete_count", "failed_count", "cancelled_count", "finished_at", *COMMON],
     "generations": ["id", "order_id", "seq", "model_id", "status", "params", "actual_params", "return_params",

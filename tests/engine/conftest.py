@@ -40,3 +40,33 @@ def flaky():
     registry.register(FlakyProvider)
     yield "flaky:swatch"
     registry.unregister("flaky")
+
+
+class CallingFactory(InstantFactory):
+    """Reports two HTTP calls per generation, as a remote provider does."""
+
+    def _one(self, req, ctx):
+        from imagen_nb.core.records import ApiCall
+
+        for endpoint, code in (("/queue/submit", 201), ("/queue/result", 200)):
+            ctx.publish(ApiCall(provider="calling", generation_id=req.generation_id, method="POST",
+                                endpoint=endpoint, status_code=code, duration=0.001,
+                                request_id=f"req-{req.generation_id}"))
+        return super()._one(req, ctx)
+
+
+class CallingProvider(InstantProvider):
+    name = "calling"
+
+    def models(self):
+        return [ModelInfo("calling", "swatch", "text-to-image", "swatch", SPEC, "reports API calls")]
+
+    def factory(self, model):
+        return CallingFactory(model)
+
+
+@pytest.fixture
+def calling():
+    registry.register(CallingProvider)
+    yield "calling:swatch"
+    registry.unregister("calling")

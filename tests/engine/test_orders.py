@@ -232,3 +232,16 @@ def test_concurrency_per_provider_is_a_setting(home, concurrency):
         studio.order("instant:swatch", prompt="c", seed="[1..6]", num_inference_steps=2,
                      step_seconds=0.1).wait(60)
     assert max(peak) == concurrency
+
+
+
+def test_api_calls_published_by_a_provider_land_in_the_catalog(home, calling):
+    with inb.Studio() as studio:
+        order = studio.order(calling, prompt="[a,b]").wait(30)
+        calls = studio.sql("select generation_id, order_id, provider, method, endpoint, status_code, "
+                           "duration_ms, request_id, attempt from api_calls order by endpoint, generation_id")
+        gens = set(order.generations.id)
+    assert len(calls) == 4 and set(calls.generation_id) == gens and set(calls.order_id) == {order.id}
+    assert list(calls.endpoint.unique()) == ["/queue/result", "/queue/submit"]
+    assert set(calls.status_code) == {200, 201} and (calls.duration_ms >= 0).all()
+    assert set(calls.request_id) == {f"req-{g}" for g in gens}
