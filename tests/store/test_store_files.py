@@ -85,11 +85,14 @@ def test_write_with_fsync_gives_the_same_result(tmp_path):
     assert stored.thumb_path.exists()
 
 
-def test_non_image_media_are_stored_without_thumbnail(tmp_path):
+def test_video_gets_an_icon_thumbnail_and_other_media_none(tmp_path):
     stored = ProductStore(tmp_path).write("clip", b"\x00\x00\x00\x18ftypmp42", "mp4", CREATED)
     assert stored.path == tmp_path / "products" / "2025" / "03" / "clip.mp4"
-    assert (stored.thumb_path, stored.width, stored.height) == (None, None, None)
+    assert stored.thumb_path == tmp_path / "thumbs" / "2025" / "03" / "clip.webp"
+    assert (stored.width, stored.height) == (None, None)
     assert stored.media_type == "video/mp4"
+    text = ProductStore(tmp_path).write("notes", b"{}", "json", CREATED)
+    assert (text.thumb_path, text.width, text.height) == (None, None, None)
 
 
 def test_an_image_that_does_not_decode_is_kept_without_thumbnail(tmp_path):
