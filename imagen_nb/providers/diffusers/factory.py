@@ -1,4 +1,4 @@
-"""The factory that runs a diffusers text-to-image model: one pipeline call per request."""
+"""The factory that runs a diffusers text-to-image model: one pipeline call per batch of requests."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ PIPELINE_ARGS = (
     "num_images_per_prompt",
 )
 SEED_LIMIT = 2**32
+#: Parameters that must be equal for generations to share one pipeline call.
+BATCH_KEY = ("width", "height", "num_inference_steps", "guidance_scale", "scheduler")
 
 
 class DiffusersFactory(Factory):
@@ -35,78 +37,116 @@ class DiffusersFactory(Factory):
         super().__init__(model)
         self.provider = provider
 
+    def batch_key(self, params: Mapping[str, Any]):
+        """Generations that share size, steps, guidance and scheduler run as one pipeline call.
+
+        Prompts, negative prompts and seeds may differ within a batch (each sample has its own
+        generator). Setting ``batch: false`` turns batching off.
+        """
+        if self.provider.context.settings.get("batch", True) is False:
+            return None
+        if int(params.get("num_images_per_prompt", 1) or 1) != 1:
+            return None
+        return tuple(params.get(k) for k in BATCH_KEY)
+
     def run(
         self, requests: Sequence[GenerationRequest], ctx: RunContext
     ) -> list[GenerationResult | BaseException]:
-        """Run each request in turn; a request that fails gets its exception, the others go on."""
+        """Run the requests as one pipeline call; if that call fails, each request fails alone."""
+        try:
+            return self._run_many(list(requests), ctx)
+        except Exception as exc:
+            if len(requests) == 1:
+                return [_explain(exc, requests[0])]
+        # A batch failed as a whole: run its requests one by one so only the bad one fails.
         results: list[GenerationResult | BaseException] = []
         for request in requests:
             try:
-                results.append(self._run_one(request, ctx))
+                results.extend(self._run_many([request], ctx))
             except Exception as exc:  # recorded on that generation by the worker, which keeps going
                 results.append(_explain(exc, request))
         return results
 
-    def _run_one(self, request: GenerationRequest, ctx: RunContext) -> GenerationResult | GenerationCancelled:
-        gid = request.generation_id
-        if ctx.cancelled(gid):
-            return GenerationCancelled(f"generation {gid} was cancelled before it started")
-        params = self.validate(request.params)
-        if params.get("seed") is None:
-            params["seed"] = secrets.randbelow(SEED_LIMIT)
+    def _run_many(self, requests: list[GenerationRequest], ctx: RunContext) -> list[GenerationResult | BaseException]:
+        gids = [r.generation_id for r in requests]
+        live = [i for i, gid in enumerate(gids) if not ctx.cancelled(gid)]
+        results: list[GenerationResult | BaseException] = [
+            GenerationCancelled(f"generation {gid} was cancelled before it started") for gid in gids]
+        if not live:
+            return results
+        requests = [requests[i] for i in live]
+        gids = [gids[i] for i in live]
+        param_sets = []
+        for request in requests:
+            params = self.validate(request.params)
+            if params.get("seed") is None:
+                params["seed"] = secrets.randbelow(SEED_LIMIT)
+            param_sets.append(params)
         loaded = self.provider.pipeline(self.model, ctx)
 
         import diffusers
         import torch
 
-        state = {"done": 0, "total": int(params["num_inference_steps"]), "interrupted": False}
+        first = param_sets[0]
+        state = {"done": 0, "total": int(first["num_inference_steps"]), "interrupted": False}
 
         def on_step_end(pipe, step: int, timestep, tensors: Mapping[str, Any]) -> dict:
             state["done"] = step + 1
             state["total"] = int(getattr(pipe, "num_timesteps", None) or state["total"])
-            ctx.progress(gid, step + 1, state["total"])
-            if ctx.cancelled(gid):
+            for gid in gids:
+                ctx.progress(gid, step + 1, state["total"])
+            if all(ctx.cancelled(gid) for gid in gids):
                 # The pipeline skips the remaining steps but still decodes the latents: the
                 # result of an interrupted call is discarded below.
                 pipe._interrupt = True
                 state["interrupted"] = True
             return {}
 
+        batched = len(requests) > 1
         with loaded.lock:
-            scheduler = loaded.use_scheduler(params["scheduler"])
+            scheduler = loaded.use_scheduler(first["scheduler"])
             generator_device = str(self.provider.context.settings.get("generator_device") or loaded.device)
-            generator = torch.Generator(generator_device).manual_seed(int(params["seed"]))
+            generators = [torch.Generator(generator_device).manual_seed(int(p["seed"])) for p in param_sets]
+            args = {name: first[name] for name in PIPELINE_ARGS if name in first}
+            if batched:
+                args["prompt"] = [p["prompt"] for p in param_sets]
+                args["negative_prompt"] = [p.get("negative_prompt") or "" for p in param_sets]
             started = time.perf_counter()
             output = loaded.pipe(
-                **{name: params[name] for name in PIPELINE_ARGS if name in params},
-                generator=generator,
+                **args,
+                generator=generators if batched else generators[0],
                 callback_on_step_end=on_step_end,
                 output_type="pil",
             )
             seconds = time.perf_counter() - started
 
-        if state["interrupted"] or ctx.cancelled(gid):
-            return GenerationCancelled(
-                f"generation {gid} was cancelled after step {state['done']} of {state['total']}"
-            )
-        returned: dict[str, Any] = {
-            "seed": params["seed"],
-            "scheduler": params["scheduler"],
-            "scheduler_class": type(scheduler).__name__,
-            "pipeline_class": type(loaded.pipe).__name__,
-            "device": loaded.device,
-            "generator_device": generator_device,
-            "dtype": loaded.dtype,
-            "torch": torch.__version__,
-            "diffusers": diffusers.__version__,
-            "seconds": round(seconds, 4),
-            "model_path": loaded.location,
-        }
+        per_prompt = 1 if batched else int(first.get("num_images_per_prompt", 1) or 1)
         nsfw = getattr(output, "nsfw_content_detected", None)
-        if nsfw is not None:
-            returned["nsfw_content_detected"] = [bool(flag) for flag in nsfw]
-        outputs = tuple(Output(_png(image), "image/png") for image in output.images)
-        return GenerationResult(outputs=outputs, actual=params, returned=returned)
+        for k, (gid, params) in enumerate(zip(gids, param_sets)):
+            if state["interrupted"] or ctx.cancelled(gid):
+                results[live[k]] = GenerationCancelled(
+                    f"generation {gid} was cancelled after step {state['done']} of {state['total']}")
+                continue
+            returned: dict[str, Any] = {
+                "seed": params["seed"],
+                "scheduler": params["scheduler"],
+                "scheduler_class": type(scheduler).__name__,
+                "pipeline_class": type(loaded.pipe).__name__,
+                "device": loaded.device,
+                "generator_device": generator_device,
+                "dtype": loaded.dtype,
+                "torch": torch.__version__,
+                "diffusers": diffusers.__version__,
+                "seconds": round(seconds / len(gids), 4),
+                "batch_size": len(gids),
+                "model_path": loaded.location,
+            }
+            images = output.images[k * per_prompt:(k + 1) * per_prompt]
+            if nsfw is not None:
+                returned["nsfw_content_detected"] = [bool(f) for f in nsfw[k * per_prompt:(k + 1) * per_prompt]]
+            results[live[k]] = GenerationResult(outputs=tuple(Output(_png(im), "image/png") for im in images),
+                                                actual=params, returned=returned)
+        return results
 
 
 def _png(image) -> bytes:
