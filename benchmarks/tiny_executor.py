@@ -9,7 +9,8 @@ Both sides run the same pipeline code on the same parameter sets (the tiny model
   then ``.wait()`` (validation, catalog rows, worker thread, PNG metadata, files, thumbnails).
 
 Each measurement runs in a fresh process, after the pipeline is loaded and warmed up there (a
-warm-up order on the executor side); the two sides alternate, 3 times each. Target: order /
+warm-up order of the same size on the executor side, so the batch shapes it runs (the executor
+batches up to 8 generations into one pipeline call) are warm too); the two sides alternate, 3 times each. Target: order /
 plain loop ≤ 1.15× (wall clock, medians). CPU seconds of the whole measured process (all
 threads) are reported beside them.
 
@@ -106,7 +107,7 @@ def child(side: str, home: Path, params_file: Path) -> None:
         import imagen_nb as inb
 
         with inb.Studio(home) as studio:
-            studio.order("diffusers:tiny", prompt="warm-up", seed="[1..2]", num_inference_steps=STEPS).wait()
+            studio.order("diffusers:tiny", prompt="warm-up", seed="[101..120]", num_inference_steps=STEPS).wait()
             queued, wall, cpu = studio_order(studio)
         result = {"wall": wall, "cpu": cpu, "queued": queued}
     result["threads"] = torch.get_num_threads()
@@ -134,7 +135,7 @@ def same_process(home: Path, params: list[dict], repeats: int) -> dict[str, list
     with inb.Studio(home) as studio:
         provider = new_provider(home)
         plain_loop(provider, params[:2])
-        studio.order("diffusers:tiny", prompt="warm-up", seed="[1..2]", num_inference_steps=STEPS).wait()
+        studio.order("diffusers:tiny", prompt="warm-up", seed="[101..120]", num_inference_steps=STEPS).wait()
         for i in range(repeats):
             wall, cpu = plain_loop(provider, params)
             runs["plain"].append({"wall": wall, "cpu": cpu, "threads": torch.get_num_threads()})
