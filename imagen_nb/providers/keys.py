@@ -97,7 +97,8 @@ def redact(text: str, *secrets: str | None) -> str:
     for secret in secrets:
         if not secret:
             continue
-        for part in {secret, *secret.split(":")}:
+        # Longest first: the whole key becomes one "***", then any part of it echoed alone.
+        for part in sorted({secret, *secret.split(":")}, key=len, reverse=True):
             if len(part) >= 6:
                 text = text.replace(part, "***")
     return text

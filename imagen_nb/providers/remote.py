@@ -134,14 +134,19 @@ def sniff_media_type(head: bytes, declared: str | None = None) -> str | None:
     return None
 
 
-def download(url: str, *, client, max_bytes: int = MAX_OUTPUT_BYTES, timeout: float = 120.0) -> Output:
+def download(url: str, *, client, max_bytes: int = MAX_OUTPUT_BYTES, timeout: float = 120.0,
+             deadline: float | None = None) -> Output:
     """Stream ``url`` with an ``httpx.Client``; size-checked, typed from its content.
+
+    ``timeout`` bounds each read; ``deadline`` (a ``time.monotonic()`` value, default now +
+    ``timeout``) bounds the whole download, so a server trickling bytes cannot hold it forever.
 
     Raises TransientError for 5xx and connection failures, ProviderError for 4xx, an output
     over ``max_bytes`` or content that is not an image, video or audio file.
     """
     import httpx
 
+    deadline = time.monotonic() + timeout if deadline is None else deadline
     try:
         with client.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
             if response.status_code >= 500:
@@ -159,6 +164,9 @@ def download(url: str, *, client, max_bytes: int = MAX_OUTPUT_BYTES, timeout: fl
                     raise ProviderError(f"the output {url} is over the limit of {max_bytes:,} bytes; "
                                         "raise max_output_bytes in the provider settings")
                 chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise TransientError(f"downloading {url} took longer than its time limit "
+                                         f"({size:,} bytes so far)")
             declared = response.headers.get("content-type")
     except (httpx.TransportError, httpx.TimeoutException) as exc:
         raise TransientError(f"downloading {url} failed: {type(exc).__name__}") from exc

@@ -102,6 +102,15 @@ def test_media_type_comes_from_content(head, declared, kind):
 
 class _Files(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path == "/trickle":  # a byte at a time: each read is quick, the whole is not
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"\x89PNG\r\n\x1a\n")
+            for _ in range(40):
+                self.wfile.write(b"0")
+                self.wfile.flush()
+                time.sleep(0.05)
+            return
         body = {"/png": b"\x89PNG\r\n\x1a\n" + b"0" * 100, "/html": b"<html></html>",
                 "/big": b"\x89PNG\r\n\x1a\n" + b"0" * 5000}.get(self.path)
         if self.path == "/boom":
@@ -145,6 +154,10 @@ def test_download_types_sizes_and_errors(files_url):
             download(f"{files_url}/boom", client=client)
         with pytest.raises(ProviderError, match="not an image, video or audio"):
             download(f"{files_url}/html", client=client)
+        t0 = time.monotonic()
+        with pytest.raises(TransientError, match="longer than its time limit"):
+            download(f"{files_url}/trickle", client=client, timeout=0.5)
+        assert time.monotonic() - t0 < 1.5
         with pytest.raises(TransientError, match="ConnectError"):
             download("http://127.0.0.1:9/nothing", client=client, timeout=2)
 
@@ -164,5 +177,5 @@ def test_keystore_env_first_then_file_and_teaching_error(tmp_path, monkeypatch):
 
 def test_redact_hides_keys_and_their_parts():
     text = "401 for key id123456:secret987654 (secret987654)"
-    assert redact(text, "id123456:secret987654") == "401 for key ***:*** (***)"
+    assert redact(text, "id123456:secret987654") == "401 for key *** (***)"
     assert redact("nothing here", None, "") == "nothing here"
