@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import entry_points
 from typing import Mapping
 
@@ -9,6 +10,8 @@ from ..core.errors import UnknownModelError, did_you_mean
 from .base import Provider, ProviderContext
 
 GROUP = "imagen_nb.providers"
+
+log = logging.getLogger(__name__)
 
 _extra: dict[str, type[Provider]] = {}
 
@@ -28,7 +31,11 @@ def provider_classes() -> dict[str, type[Provider]]:
     """Every provider class known: entry points first, then explicit registrations."""
     found: dict[str, type[Provider]] = {}
     for ep in entry_points(group=GROUP):
-        found[ep.name] = ep.load()
+        try:
+            found[ep.name] = ep.load()
+        except Exception as exc:  # a broken plugin must not take the studio down with it
+            log.warning("provider plugin %r (%s) could not be loaded: %s: %s",
+                        ep.name, ep.value, type(exc).__name__, exc)
     if "diffusers" not in found:
         # Running from a source tree that was never pip-installed: the built-ins still work.
         from .diffusers import DiffusersProvider
