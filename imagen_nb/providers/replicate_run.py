@@ -1,0 +1,292 @@
+"""Running one Replicate prediction per request: create, poll, cancel, download (see ``replicate.py``)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import mimetypes
+import os
+import re
+import secrets
+import time
+import urllib.parse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
+
+from ..core.errors import GenerationCancelled, ProviderError, ValidationError
+from ..core.records import GenerationRequest, GenerationResult, Output
+from .base import RunContext
+from .keys import redact
+from .remote import ApiRecorder, RemoteFactory, RetryPolicy, download, sniff_media_type
+from .replicate_http import is_remote, scrubbed
+from .replicate_specs import NAME_EXT, file_inputs, replicate_inputs, target
+
+if TYPE_CHECKING:
+    from .replicate import ReplicateProvider
+
+T = TypeVar("T")
+
+TERMINAL = frozenset({"succeeded", "failed", "canceled"})
+#: Characters of a prediction's logs kept in its returned parameters (the end is kept).
+LOG_LIMIT = 20_000
+_SEED = re.compile(r"using seed\s*[:=]?\s*(-?\d+)", re.IGNORECASE)
+
+
+class _TimedOut(Exception):
+    """The generation's own deadline (setting ``timeout``) passed."""
+
+
+class ReplicateFactory(RemoteFactory):
+    """Runs one Replicate model: a prediction per request, polled to its end, outputs downloaded."""
+
+    provider: ReplicateProvider
+
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Spec validation; file inputs must be URLs, data URIs or existing files (made absolute)."""
+        if isinstance(params, Mapping):
+            params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in params.items()}
+        out = super().validate(params)
+        for name in file_inputs(self.model.spec):
+            value = out.get(name)
+            if isinstance(value, str) and not is_remote(value):
+                path = Path(value).expanduser()
+                if not path.is_file():
+                    raise ValidationError(name, f"{name} takes an http(s) URL, a data: URI or the path of an "
+                                                f"existing file; {value!r} is none of those")
+                out[name] = str(path.resolve())
+        return out
+
+    def run(self, requests: Sequence[GenerationRequest], ctx: RunContext) -> list[GenerationResult | BaseException]:
+        """One prediction per request, in turn; each failure is returned for its request, never raised."""
+        results: list[GenerationResult | BaseException] = []
+        for req in requests:
+            try:
+                results.append(_Generation(self, req, ctx).run())
+            except Exception as exc:  # _Generation returns its errors; this is the last guard
+                results.append(exc)
+        return results
+
+
+class _Generation:
+    """One request: create the prediction, poll it, download its outputs; cancel it on the way out."""
+
+    def __init__(self, factory: ReplicateFactory, req: GenerationRequest, ctx: RunContext):
+        self.p = factory.provider
+        self.model = factory.model
+        self.req = req
+        self.ctx = ctx
+        self.gid = req.generation_id
+        self.deadline = time.monotonic() + self.p.timeout
+        self.key: str | None = None
+        self.client: Any = None
+        self.recorder: ApiRecorder | None = None
+        self.prediction_id: str | None = None
+        self.finished = False
+
+    def run(self) -> GenerationResult | BaseException:
+        try:
+            self.key = self.p.keys.require(self.p.name)
+            self.recorder = ApiRecorder(self.p.name, self.ctx, self.gid, self.req.order_id, secrets=(self.key,))
+            self.client = self.p.client(self.key)
+            return self._run()
+        except GenerationCancelled as exc:
+            cancelled = self._cancel_remote()
+            return GenerationCancelled(redact(str(exc), self.key) + cancelled)
+        except _TimedOut:
+            finished, cancelled = self.finished, self._cancel_remote()
+            limit = f"within {self.p.timeout:g} s (setting `timeout` of the replicate provider)"
+            if finished:
+                return ProviderError(f"the outputs of Replicate prediction {self.prediction_id} could not be "
+                                     f"downloaded {limit}")
+            what = f"Replicate prediction {self.prediction_id}" if self.prediction_id else "The Replicate prediction"
+            return ProviderError(f"{what} did not finish {limit}{cancelled}")
+        except Exception as exc:
+            self._cancel_remote()
+            return scrubbed(exc, (self.key,))
+
+    def _run(self) -> GenerationResult:
+        spec = self.model.spec
+        props = spec.get("properties") or {}
+        actual = replicate_inputs(spec, self.req.params)
+        if "seed" in props and "seed" not in actual:
+            # Picked here, not left to the model, so the product records a seed that reproduces it.
+            actual["seed"] = _pick_seed(props["seed"])
+        sent, files = dict(actual), {}
+        for name in file_inputs(spec):
+            theirs = props[name].get(NAME_EXT, name)
+            value = actual.get(theirs)
+            if isinstance(value, str) and not is_remote(value):
+                sent[theirs], files[theirs] = self._file(Path(value))
+        where = target(spec)
+        ref = where.get("model") or self.model.name.split(":")[0]
+        version = where.get("version")
+        if not version and not where.get("official"):
+            version = self._latest_version(ref)
+        self.ctx.progress(self.gid, 0, 1)
+        if version:
+            prediction = self._api(lambda: self.client.predictions.create(version=version, input=sent),
+                                   "POST", "/v1/predictions")
+        else:
+            prediction = self._api(lambda: self.client.models.predictions.create(model=ref, input=sent),
+                                   "POST", f"/v1/models/{ref}/predictions")
+        self.prediction_id = prediction.id
+        prediction = self._poll(prediction)
+        self.finished = True
+        pid = prediction.id
+        if prediction.status == "failed":
+            raise ProviderError(f"Replicate prediction {pid} failed: {prediction.error or 'no error message given'}")
+        if prediction.status == "canceled":
+            raise GenerationCancelled(f"Replicate prediction {pid} was cancelled on Replicate")
+        urls = _output_urls(prediction.output)
+        if not urls:
+            raise ProviderError(f"Replicate prediction {pid} succeeded but its output holds no file URL: "
+                                f"{str(prediction.output)[:200]!r}")
+        outputs = []
+        for url in urls:
+            if self.ctx.cancelled(self.gid):
+                raise GenerationCancelled(f"cancelled while downloading the outputs of prediction {pid}")
+            outputs.append(self._download(url, pid))
+        self.ctx.progress(self.gid, 1, 1)
+        logs = redact(prediction.logs or "", self.key)
+        metrics = dict(prediction.metrics or {})
+        returned = {"seed": _seed(logs, prediction.output, actual.get("seed")), "prediction_id": pid,
+                    "status": prediction.status, "model": prediction.model, "version": prediction.version,
+                    "metrics": metrics, "predict_time": metrics.get("predict_time"), "logs": logs[-LOG_LIMIT:]}
+        if files:
+            returned["inputs"] = files
+        return GenerationResult(tuple(outputs), actual=actual, returned=returned)
+
+    # ---- steps -------------------------------------------------------------------------------
+    def _api(self, fn: Callable[[], T], method: str, path: str, *, quiet=None, request_id=None) -> T:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise _TimedOut()
+        policy = self.p.retry_policy
+        policy = dataclasses.replace(policy, deadline=min(policy.deadline, remaining))
+        return self.p.call(fn, method=method, path=path, recorder=self.recorder, policy=policy,
+                           cancelled=lambda: self.ctx.cancelled(self.gid), quiet=quiet, request_id=request_id,
+                           hidden=(self.key,))
+
+    def _poll(self, prediction):
+        last: tuple[int, int] | None = None
+        while prediction.status not in TERMINAL:
+            self._sleep(self.p.poll_interval)
+            before = prediction.status
+            prediction = self._api(lambda: self.client.predictions.get(self.prediction_id), "GET",
+                                   f"/v1/predictions/{self.prediction_id}", quiet=lambda p: p.status == before)
+            progress = _progress(prediction)
+            if progress is not None and progress != last:
+                last = progress
+                self.ctx.progress(self.gid, *progress)
+        return prediction
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while True:
+            if self.ctx.cancelled(self.gid):
+                raise GenerationCancelled(f"cancelled while prediction {self.prediction_id} ran")
+            now = time.monotonic()
+            if now >= self.deadline:
+                raise _TimedOut()
+            if now >= end:
+                return
+            time.sleep(min(end - now, 0.05))
+
+    def _latest_version(self, ref: str) -> str:
+        return self.p.latest_version(ref, lambda: self._api(lambda: self.client.models.get(ref), "GET",
+                                                            f"/v1/models/{ref}"))
+
+    def _file(self, path: Path) -> tuple[str, str]:
+        """(what to send, what to record) for a local file input."""
+        size = path.stat().st_size
+        if size <= self.p.data_uri_max_bytes:
+            data = path.read_bytes()
+            kind = sniff_media_type(data[:64]) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}", f"data URI ({size:,} bytes)"
+        uploaded = self._api(lambda: self.client.files.create(path), "POST", "/v1/files")
+        url = (uploaded.urls or {}).get("get")
+        if not url:
+            raise ProviderError(f"Replicate's files API returned no URL for the upload of {path}")
+        return url, url
+
+    def _download(self, url: str, pid: str) -> Output:
+        if url.startswith("data:"):
+            return _decode_data_uri(url, self.p.max_output_bytes)
+        return self._api(lambda: download(url, client=self.p.downloader(), max_bytes=self.p.max_output_bytes,
+                                          timeout=self.p.request_timeout), "GET", url, request_id=pid)
+
+    def _cancel_remote(self) -> str:
+        """Cancel the prediction if it is still running; a note for the error message."""
+        if self.prediction_id is None or self.finished or self.client is None:
+            return ""
+        self.finished = True
+        pid = self.prediction_id
+        try:
+            # A short policy of its own: the generation's deadline may have passed already.
+            self.p.call(lambda: self.client.predictions.cancel(pid), method="POST",
+                        path=f"/v1/predictions/{pid}/cancel", recorder=self.recorder,
+                        policy=RetryPolicy(attempts=2, base=0.2, cap=1.0, deadline=5.0), hidden=(self.key,))
+        except Exception as exc:  # recorded as an ApiCall; the generation's own outcome matters more
+            return f"; cancelling it on Replicate failed ({redact(str(exc), self.key)}): cancel it on replicate.com"
+        return f"; prediction {pid} was cancelled on Replicate"
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _progress(prediction) -> tuple[int, int] | None:
+    try:
+        found = prediction.progress
+    except Exception:  # logs in a shape the client's parser does not expect
+        return None
+    if found is None or found.total <= 0:
+        return None
+    return min(found.current, found.total), found.total
+
+
+def _pick_seed(prop: Mapping[str, Any]) -> int:
+    """A random seed within the property's range (and below 2**31: some models keep seeds in an int32)."""
+    low = max(0, int(prop.get("minimum", 0)))
+    high = min(2**31 - 1, int(prop.get("maximum", 2**31 - 1)))
+    return low + secrets.randbelow(max(1, high - low + 1))
+
+
+def _seed(logs: str, output: Any, sent: Any) -> int | None:
+    found = _SEED.findall(logs or "")
+    if found:
+        return int(found[-1])
+    if isinstance(output, Mapping) and isinstance(output.get("seed"), int):
+        return output["seed"]
+    return sent if isinstance(sent, int) else None
+
+
+def _output_urls(output: Any) -> list[str]:
+    """Every file URL in a prediction's output: a string, a list, or a mapping's values, in order."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            if is_remote(value):
+                found.append(value)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(output)
+    return found
+
+
+def _decode_data_uri(uri: str, max_bytes: int) -> Output:
+    header, _, payload = uri.partition(",")
+    meta = header[len("data:"):]
+    data = base64.b64decode(payload) if meta.endswith(";base64") else urllib.parse.unquote_to_bytes(payload)
+    if len(data) > max_bytes:
+        raise ProviderError(f"an output data URI holds {len(data):,} bytes, over the limit of {max_bytes:,}; "
+                            "raise max_output_bytes in the provider settings")
+    kind = sniff_media_type(data[:64], meta.split(";")[0])
+    if kind is None:
+        raise ProviderError(f"an output data URI ({meta.split(';')[0] or 'no type'}) is not an image, video or audio file")
+    return Output(data, kind)
