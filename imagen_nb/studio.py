@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -38,6 +39,8 @@ from .store.imports import inspect_file
 log = logging.getLogger(__name__)
 
 HOME_ENV = "IMAGEN_NB_HOME"
+
+_PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
 
 
 def default_home() -> Path:
@@ -185,7 +188,8 @@ class Studio:
                 provider, name = split_model_id(order["model_id"], self.providers)
                 model = provider.model(name)
                 factory = provider.factory(model)
-                gens = [(g["id"], g["seq"], factory.validate(g["params"])) for g in order["open"]]
+                resolved = self._with_input_files(model, [g["params"] for g in order["open"]])
+                gens = [(g["id"], g["seq"], factory.validate(p)) for g, p in zip(order["open"], resolved)]
             except Exception as exc:
                 log.error("cannot resume order %s: %s", order["id"], exc)
                 self._fail_open(order, exc)
@@ -260,7 +264,7 @@ class Studio:
         gens = expand(params, tokens=dict(self.tokens), rng_seed=rng_seed,
                       limit=self.limit if limit is None else limit)
         factory = provider.factory(info)
-        validated = factory.validate_many(gens)
+        validated = factory.validate_many(self._with_input_files(info, gens))
         project_id = self._project_id(project)
         cur = self.catalog.cursor()
         q_models.upsert(cur, [info])
@@ -274,6 +278,29 @@ class Studio:
                              [(r["id"], r["seq"], v) for r, v in zip(gen_rows, validated)],
                              project_id=project_id)
         return Order(self, order_id)
+
+    def _with_input_files(self, model: ModelInfo, param_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Parameter sets with product ids in file inputs replaced by the products' paths.
+
+        A file input is a spec property with ``format: uri`` or an ``x-*-file`` flag. The
+        generation parameter set keeps the id (what was asked); the provider gets the file.
+        """
+        props = model.spec.get("properties", {}) if isinstance(model.spec, Mapping) else {}
+        inputs = [name for name, prop in props.items() if isinstance(prop, Mapping) and (
+            prop.get("format") == "uri" or any(k.startswith("x-") and k.endswith("-file") and v
+                                              for k, v in prop.items()))]
+        wanted = {p[name] for p in param_sets for name in inputs
+                  if isinstance(p.get(name), str) and _PRODUCT_ID.fullmatch(p[name])}
+        if not wanted:
+            return param_sets
+        paths = {r["id"]: r["path"] for r in q_products.get_products(self.catalog.cursor(), sorted(wanted))
+                 if r.get("deleted_at") is None}
+        missing = sorted(wanted - set(paths))
+        if missing:
+            raise ValidationError(inputs[0], f"no product {missing[0]} in this studio (deleted, or from another "
+                                             "home); give a product id from studio.gallery(), a file path or a URL")
+        return [{k: paths.get(v, v) if k in inputs and isinstance(v, str) else v for k, v in p.items()}
+                for p in param_sets]
 
     def get_order(self, order_id: str) -> Order:
         """The order with this id."""

@@ -315,6 +315,18 @@ def test_image_to_image_uploads_a_local_file_and_sends_its_url(fal, open_studio,
     assert order.products[0].image.size == (32, 32)  # the output, not the input echoed back
 
 
+def test_a_product_of_the_studio_is_an_image_input(fal, open_studio):
+    studio = open_studio()
+    made = studio.order("instant:swatch", prompt="a start", width=48, height=32).wait(20).products[0]
+    order = studio.order("fal:fal-ai/fast-sdxl/image-to-image", image=made.id, prompt="in winter").wait(20)
+    assert order.status == "fulfilled"
+    (upload,) = fal.requests("upload")
+    assert upload.body == made.read_bytes()
+    assert order.generations.params[0]["image"] == made.id  # what was asked stays in the record
+    with pytest.raises(ValidationError, match="no product 0000000000000000000000dead"):
+        studio.order("fal:fal-ai/fast-sdxl/image-to-image", image="0000000000000000000000dead", prompt="x")
+
+
 def test_a_missing_input_file_is_refused_at_order(fal, open_studio, tmp_path):
     with pytest.raises(ValidationError) as err:
         open_studio().order("fal:fal-ai/fast-sdxl/image-to-image", image=str(tmp_path / "nope.png"), prompt="x")
