@@ -69,6 +69,12 @@ class Product:
         """The file's bytes."""
         return self.path.read_bytes()
 
+    def vary(self, n: int = 4, strength: float = 0.5, **overrides: Any) -> "Order":
+        """Order ``n`` variations of this product (image-to-image from it, new seeds): see :meth:`Studio.vary`."""
+        if self._studio is None:
+            raise RuntimeError("this Product handle has no Studio; get it from studio.product(id)")
+        return self._studio.vary(self, n=n, strength=strength, **overrides)
+
     @property
     def image(self):
         """The image as a ``PIL.Image.Image`` (loaded from disk)."""

@@ -33,6 +33,7 @@ from .handles import Collection, Order, Product, Project
 from .providers.base import Provider, ProviderContext
 from .providers.keys import KeyStore
 from .providers.registry import load_providers, split_model_id
+from .providers.spec import whole_lists
 from .store import ProductStore
 from .store.imports import inspect_file
 
@@ -228,6 +229,23 @@ class Studio:
         provider, name = split_model_id(model_id, self.providers)
         return provider.model(name)
 
+    def add_model(self, path: str | os.PathLike, name: str | None = None) -> str:
+        """Register a local model so it is listed and can be ordered; return its id (``diffusers:<name>``).
+
+        Args:
+            path: a diffusers folder (it holds model_index.json) or a single-file ``.safetensors`` /
+                ``.ckpt`` checkpoint. It is linked from the diffusers model folder (setting
+                ``model_dir``, default ``<home>/models``), not copied.
+            name: the model's name; default the folder's name or the file's stem.
+
+        Raises ``UnknownModelError`` saying what is wrong (nothing there, not a model, an unknown
+        family, a name already taken).
+        """
+        provider = self.providers.get("diffusers")
+        if provider is None or not hasattr(provider, "add_model"):
+            raise ImagenError("the diffusers provider is not installed here; local models need it.")
+        return provider.add_model(path, name).id
+
     # -- ordering --------------------------------------------------------------------------
     def expand(self, model: str | None = None, *, limit: int | None = None, rng_seed: int | None = None,
                **params) -> list[dict[str, Any]]:
@@ -235,11 +253,15 @@ class Studio:
 
         With ``model``, each set is also validated against the model's spec.
         """
-        gens = expand(params, tokens=dict(self.tokens), rng_seed=rng_seed,
-                      limit=self.limit if limit is None else limit)
+        info = None
         if model is not None:
             provider, name = split_model_id(model, self.providers)
-            provider.factory(provider.model(name)).validate_many(gens)
+            info = provider.model(name)
+            params = whole_lists(info.spec, params)  # a list given to a list-typed parameter is one value
+        gens = expand(params, tokens=dict(self.tokens), rng_seed=rng_seed,
+                      limit=self.limit if limit is None else limit)
+        if info is not None:
+            provider.factory(info).validate_many(gens)
         return gens
 
     def order(self, model: str, *, project: "Project | str | None" = None, limit: int | None = None,
@@ -252,7 +274,8 @@ class Studio:
             limit: most generations this order may expand to (default: the studio's ``limit``).
             rng_seed: seed of the random picks ``[a|b]`` / ``[?token]`` (chosen and stored when omitted).
             **params: the model's parameters; any string may use SmartParameter syntax, and a
-                list, tuple or range is a ``[a,b,c]`` group.
+                list, tuple or range is a ``[a,b,c]`` group (except for a list-typed parameter such as
+                ``loras``, whose list is its value; a list of lists varies it).
 
         Raises ``SmartParameterError``, ``ValidationError`` or ``UnknownModelError`` (all
         ``ValueError``) before anything is queued.
@@ -261,7 +284,7 @@ class Studio:
         provider, name = split_model_id(model, self.providers)
         info = provider.model(name)
         rng_seed = secrets.randbits(63) if rng_seed is None else int(rng_seed)
-        gens = expand(params, tokens=dict(self.tokens), rng_seed=rng_seed,
+        gens = expand(whole_lists(info.spec, params), tokens=dict(self.tokens), rng_seed=rng_seed,
                       limit=self.limit if limit is None else limit)
         factory = provider.factory(info)
         validated = factory.validate_many(self._with_input_files(info, gens))
@@ -278,6 +301,40 @@ class Studio:
                              [(r["id"], r["seq"], v) for r, v in zip(gen_rows, validated)],
                              project_id=project_id)
         return Order(self, order_id)
+
+    def vary(self, product: "Product | str", n: int = 4, strength: float = 0.5, *, model: str | None = None,
+             project: "Project | str | None" = None, limit: int | None = None, rng_seed: int | None = None,
+             **overrides: Any) -> Order:
+        """Order ``n`` variations of a product: image-to-image from it, with its parameters and new seeds.
+
+        Args:
+            product: a Product or a product id.
+            n: how many variations; each is one generation with a seed of its own (recorded as a list).
+            strength: how much of the image is redrawn, from 0 (kept) to 1 (replaced).
+            model: the model to run; default the one that made the product (needed for imports without one).
+            project: default the product's project.
+            **overrides: parameters that replace the product's (``prompt=``, ``num_inference_steps=``…).
+
+        Raises ``ValidationError`` when the model cannot start from an image (its spec has no ``image``).
+        """
+        from .core import variations
+
+        self._check_open()
+        source = product if isinstance(product, Product) else self.product(str(product))
+        if source.deleted:
+            raise ValidationError("image", f"product {source.id} is deleted; restore it first: "
+                                           "studio.delete(product, undo=True)")
+        model_id = model or source.model_id
+        if not model_id:
+            raise ValidationError("model", f"product {source.id} was imported without a model; say which model "
+                                           "makes the variations: product.vary(model='diffusers:tiny')")
+        info = self.model(model_id)
+        variations.check_model(info, source.id)
+        params = variations.variation_params(source.params, product_id=source.id, model=info,
+                                             seeds=variations.draw_seeds(n), strength=strength, overrides=overrides)
+        if project is None and source.project_id is not None:
+            project = Project(self, source.project_id)
+        return self.order(info.id, project=project, limit=limit, rng_seed=rng_seed, **params)
 
     def _with_input_files(self, model: ModelInfo, param_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Parameter sets with product ids in file inputs replaced by the products' paths.

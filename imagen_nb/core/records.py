@@ -42,6 +42,19 @@ class ModelInfo:
         """``<provider>:<name>``."""
         return f"{self.provider}:{self.name}"
 
+    @property
+    def supports_image_to_image(self) -> bool:
+        """True when the model also starts from an image: its spec has an ``image`` file input.
+
+        Diffusers models take an optional ``image`` (and ``strength``) besides their text-to-image
+        parameters; variations (``product.vary()``) need such a model.
+        """
+        props = self.spec.get("properties", {}) if isinstance(self.spec, Mapping) else {}
+        image = props.get("image") if isinstance(props, Mapping) else None
+        return isinstance(image, Mapping) and (
+            image.get("format") == "uri"
+            or any(k.startswith("x-") and k.endswith("-file") and v for k, v in image.items()))
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
@@ -100,6 +113,18 @@ class ModelLoaded(Event):
     model_id: str
     device: str
     seconds: float
+
+
+@dataclass(frozen=True)
+class ModelUnloaded(Event):
+    """A provider dropped a model from memory to make room for another; bytes its weights held,
+    seconds freeing took and why (``memory_budget`` or ``max_loaded``)."""
+
+    model_id: str
+    device: str
+    nbytes: int
+    seconds: float
+    reason: str
 
 
 @dataclass(frozen=True)

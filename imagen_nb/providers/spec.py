@@ -148,6 +148,26 @@ def spec_defaults(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {name: copy.deepcopy(prop["default"]) for name, prop in props.items() if "default" in prop}
 
 
+def whole_lists(spec: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` ready for SmartParameter expansion, with lists given to list-typed parameters kept whole.
+
+    A list is a ``[a,b,c]`` group everywhere else, but for a parameter whose spec type is
+    ``array`` (``loras``, ``image_urls``…) it is the value itself: ``loras=[A, B]`` is one
+    generation using both. A list of lists stays a group of values to vary over:
+    ``loras=[[A], [A, B]]`` makes two generations.
+    """
+    props = spec.get("properties", {}) if isinstance(spec, Mapping) else {}
+    out = dict(params)
+    for name, value in params.items():
+        prop = props.get(name)
+        if not isinstance(prop, Mapping) or "array" not in _types(prop) or not isinstance(value, (list, tuple)):
+            continue
+        if value and all(isinstance(item, (list, tuple)) for item in value):
+            continue
+        out[name] = [list(value)]
+    return out
+
+
 def check_spec(spec: Mapping[str, Any]) -> None:
     """Raise ``jsonschema.SchemaError`` when ``spec`` is not a valid draft 2020-12 schema."""
     from jsonschema import Draft202012Validator

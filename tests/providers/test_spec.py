@@ -52,6 +52,7 @@ def test_defaults_are_filled_in_spec_order_without_touching_the_input(spec):
         "guidance_scale": 7.5,
         "num_images_per_prompt": 1,
         "scheduler": "DPM++ 2M",
+        "strength": 0.6,  # the spec's default; the diffusers factory keeps it only with an image
     }
     assert list(out) == [k for k in spec["properties"] if k in out]
     assert "seed" not in out  # no default: the factory picks one and records it

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from ...core.errors import GenerationCancelled, ProviderError
 from ...core.records import GenerationRequest, GenerationResult, Output
 from ..base import Factory, RunContext
+from . import img2img
+from .loras import LoraSet, LoraValidation, lora_key
 
 if TYPE_CHECKING:
     from ...core.records import ModelInfo
@@ -27,18 +29,22 @@ PIPELINE_ARGS = (
 )
 SEED_LIMIT = 2**32
 #: Parameters that must be equal for generations to share one pipeline call.
-BATCH_KEY = ("width", "height", "num_inference_steps", "guidance_scale", "scheduler")
+#: Text-to-image and image-to-image never share a call (``image`` is None for the first).
+BATCH_KEY = ("width", "height", "num_inference_steps", "guidance_scale", "scheduler", "image", "strength")
 
 
-class DiffusersFactory(Factory):
-    """Runs one diffusers model with the pipeline its provider keeps in memory."""
+class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
+    """Runs one diffusers model with the pipeline its provider keeps in memory.
+
+    With an ``image`` a generation runs image-to-image (see :mod:`.img2img`).
+    """
 
     def __init__(self, model: ModelInfo, provider: DiffusersProvider):
         super().__init__(model)
         self.provider = provider
 
     def batch_key(self, params: Mapping[str, Any]):
-        """Generations that share size, steps, guidance and scheduler run as one pipeline call.
+        """Generations that share size, steps, guidance, scheduler and LoRA set run as one pipeline call.
 
         Prompts, negative prompts and seeds may differ within a batch (each sample has its own
         generator). Setting ``batch: false`` turns batching off.
@@ -47,7 +53,7 @@ class DiffusersFactory(Factory):
             return None
         if int(params.get("num_images_per_prompt", 1) or 1) != 1:
             return None
-        return tuple(params.get(k) for k in BATCH_KEY)
+        return tuple(params.get(k) for k in BATCH_KEY) + (lora_key(params.get("loras")),)
 
     def run(
         self, requests: Sequence[GenerationRequest], ctx: RunContext
@@ -82,13 +88,16 @@ class DiffusersFactory(Factory):
             if params.get("seed") is None:
                 params["seed"] = secrets.randbelow(SEED_LIMIT)
             param_sets.append(params)
+        # Input images are read before the model loads: a missing file fails at once.
+        param_sets, inputs = img2img.load_inputs(param_sets, self.model.spec)
+        lora_set = LoraSet.of(param_sets[0], self.provider.context)  # LoRA files found and hashed likewise
         loaded = self.provider.pipeline(self.model, ctx)
 
         import diffusers
         import torch
 
         first = param_sets[0]
-        state = {"done": 0, "total": int(first["num_inference_steps"]), "interrupted": False}
+        state = {"done": 0, "total": img2img.steps_run(first), "interrupted": False}
 
         def on_step_end(pipe, step: int, timestep, tensors: Mapping[str, Any]) -> dict:
             state["done"] = step + 1
@@ -105,14 +114,16 @@ class DiffusersFactory(Factory):
         batched = len(requests) > 1
         with loaded.lock:
             scheduler = loaded.use_scheduler(first["scheduler"])
+            lora_seconds = lora_set.apply(loaded.pipe, self.model)  # before any step: a misfit fails here
             generator_device = str(self.provider.context.settings.get("generator_device") or loaded.device)
             generators = [torch.Generator(generator_device).manual_seed(int(p["seed"])) for p in param_sets]
             args = {name: first[name] for name in PIPELINE_ARGS if name in first}
             if batched:
                 args["prompt"] = [p["prompt"] for p in param_sets]
                 args["negative_prompt"] = [p.get("negative_prompt") or "" for p in param_sets]
+            pipe, args = img2img.prepare_call(loaded, args, param_sets, inputs)
             started = time.perf_counter()
-            output = loaded.pipe(
+            output = pipe(
                 **args,
                 generator=generators if batched else generators[0],
                 callback_on_step_end=on_step_end,
@@ -131,7 +142,7 @@ class DiffusersFactory(Factory):
                 "seed": params["seed"],
                 "scheduler": params["scheduler"],
                 "scheduler_class": type(scheduler).__name__,
-                "pipeline_class": type(loaded.pipe).__name__,
+                "pipeline_class": type(pipe).__name__,
                 "device": loaded.device,
                 "generator_device": generator_device,
                 "dtype": loaded.dtype,
@@ -144,6 +155,8 @@ class DiffusersFactory(Factory):
             images = output.images[k * per_prompt:(k + 1) * per_prompt]
             if nsfw is not None:
                 returned["nsfw_content_detected"] = [bool(f) for f in nsfw[k * per_prompt:(k + 1) * per_prompt]]
+            returned.update(img2img.returned_fields(params, inputs[k]))
+            returned.update(lora_set.returned_fields(lora_seconds))
             results[live[k]] = GenerationResult(outputs=tuple(Output(_png(im), "image/png") for im in images),
                                                 actual=params, returned=returned)
         return results

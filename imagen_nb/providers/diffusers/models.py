@@ -4,7 +4,9 @@ A model name is one of:
 
 - ``tiny``: the offline tiny model, built on first use (see :mod:`.tiny`);
 - a local folder saved with ``save_pretrained`` (it holds ``model_index.json``);
-- a Hugging Face Hub id ``owner/name``, downloaded by diffusers on first load.
+- a single-file ``.safetensors`` / ``.ckpt`` checkpoint (see :mod:`.checkpoints`);
+- a Hugging Face Hub id ``owner/name``, downloaded by diffusers on first load;
+- the name of a folder or file in the provider's model folder (see :mod:`.folders`).
 
 Nothing here imports torch or diffusers: listing and resolving models reads JSON files only.
 """
@@ -20,7 +22,7 @@ from typing import Any, Literal
 
 from ...core.errors import UnknownModelError
 from ...core.records import ModelInfo
-from .specs import FAMILIES, PIPELINE_FAMILIES, SD1, SDXL, text_to_image_spec, tiny_spec
+from .specs import FAMILIES, PIPELINE_FAMILIES, SD1, SD2, SDXL, text_to_image_spec, tiny_spec
 
 PROVIDER = "diffusers"
 TINY = "tiny"
@@ -37,7 +39,7 @@ _XL = re.compile(r"(^|[^a-z])(sd)?xl($|[^a-z])|sdxl|xl[_-]")
 class ModelSource:
     """Where a model's files are: ``tiny`` (the provider's cache), a ``folder`` or a ``hub`` id."""
 
-    kind: Literal["tiny", "folder", "hub"]
+    kind: Literal["tiny", "folder", "file", "hub"]
     location: str
     pipeline_class: str
 
@@ -58,10 +60,9 @@ def resolve_model(name: str) -> ModelInfo:
     if folder.is_dir():
         return folder_model(folder)
     if folder.is_file():
-        raise UnknownModelError(
-            f"diffusers model {name!r} is a file; pass a folder saved with `save_pretrained` (it holds"
-            " model_index.json). Single-file .safetensors/.ckpt checkpoints are not supported yet."
-        )
+        from .checkpoints import file_model
+
+        return file_model(folder)
     if _looks_like_path(name):
         raise UnknownModelError(
             f"diffusers model {name!r}: no folder at {folder.resolve()}. Pass a folder saved with"
@@ -84,10 +85,12 @@ def folder_model(folder: Path) -> ModelInfo:
     if not index.is_file():
         raise UnknownModelError(
             f"{folder} is not a diffusers model folder: it has no model_index.json. Pass a folder saved"
-            " with `save_pretrained` (single-file .safetensors/.ckpt checkpoints are not supported yet)."
+            " with `save_pretrained`, or a single-file .safetensors/.ckpt checkpoint."
         )
     class_name = _read_json(index).get("_class_name", "?")
     family = PIPELINE_FAMILIES.get(class_name)
+    if family == SD1 and _cross_attention_dim(folder) == 1024:
+        family = SD2
     if family is None:
         raise UnknownModelError(
             f"{folder} holds a {class_name}; the diffusers provider runs"
@@ -127,7 +130,7 @@ def model_source(model: ModelInfo) -> ModelSource:
     if model.name == TINY:
         return ModelSource("tiny", "", pipeline_class)
     if Path(model.name).is_absolute():
-        return ModelSource("folder", model.name, pipeline_class)
+        return ModelSource("file" if Path(model.name).is_file() else "folder", model.name, pipeline_class)
     return ModelSource("hub", model.name, pipeline_class)
 
 
@@ -157,6 +160,15 @@ def _native_size(folder: Path) -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return size if 64 <= size <= 2048 and size % 8 == 0 else None
+
+
+def _cross_attention_dim(folder: Path) -> int | None:
+    """The width the folder's UNet attends to (768: SD 1, 1024: SD 2), from unet/config.json."""
+    try:
+        value = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8")).get("cross_attention_dim")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def _cached_family(repo_id: str) -> str | None:

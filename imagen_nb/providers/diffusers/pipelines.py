@@ -1,9 +1,9 @@
 """Loading diffusers pipelines and keeping them in memory between orders.
 
 A pipeline is loaded with the real ``from_pretrained`` (a local folder, or the Hugging Face Hub
-for users who can reach it), moved to its device and kept in a :class:`PipelineCache` keyed by
-(model id, device, dtype), so the next order starts at once. torch and diffusers are imported
-inside the functions.
+for users who can reach it), moved to its device and kept in a :class:`~.memory.PipelineCache` keyed
+by (model id, device, dtype), within a memory budget, so the next order starts at once. torch and
+diffusers are imported inside the functions.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import os
 import sys
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any
 
 from ...core.errors import ProviderError
 from .schedulers import make_scheduler
@@ -39,6 +38,8 @@ class LoadedPipeline:
     base_scheduler_config: dict[str, Any]
     schedulers: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Other pipelines over the same modules (``img2img``), made on first use.
+    views: dict[str, Any] = field(default_factory=dict)
 
     def use_scheduler(self, name: str):
         """Put scheduler ``name`` on the pipeline (made once per name from the model's config)."""
@@ -48,59 +49,18 @@ class LoadedPipeline:
         self.pipe.scheduler = scheduler
         return scheduler
 
+    def img2img(self):
+        """The image-to-image pipeline over this pipeline's modules (``from_pipe``: nothing is reloaded).
 
-class PipelineCache:
-    """Loaded pipelines by key; at most ``per_device`` per device, the least recently used go first.
-
-    Thread-safe: two threads asking for the same key wait for one load.
-    """
-
-    def __init__(self, per_device: int = 2):
-        self.per_device = max(1, per_device)
-        self._lock = threading.Lock()
-        self._loading: dict[Hashable, threading.Lock] = {}
-        self._entries: OrderedDict[Hashable, LoadedPipeline] = OrderedDict()
-
-    def get(self, key: Hashable, device: str, load: Callable[[], LoadedPipeline]) -> tuple[LoadedPipeline, bool]:
-        """The pipeline for ``key``, loading it with ``load()`` when absent; True when it was loaded now.
-
-        Room is made on ``device`` before loading, so two models never sit in memory for the sake of one.
+        Made once; it gets the scheduler last put on the text-to-image pipeline.
         """
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key], False
-            key_lock = self._loading.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                if key in self._entries:
-                    self._entries.move_to_end(key)
-                    return self._entries[key], False
-                evicted = self._evict_for(device)
-            free(evicted)
-            try:
-                entry = load()
-            finally:
-                with self._lock:
-                    self._loading.pop(key, None)
-            with self._lock:
-                self._entries[key] = entry
-        return entry, True
+        view = self.views.get("img2img")
+        if view is None:
+            from .img2img import image_to_image_view
 
-    def _evict_for(self, device: str) -> list[LoadedPipeline]:
-        same = [k for k, e in self._entries.items() if e.device == device]
-        return [self._entries.pop(k) for k in same[: max(0, len(same) - self.per_device + 1)]]
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-    def clear(self) -> list[LoadedPipeline]:
-        """Forget every pipeline; returns them so the caller can free device memory."""
-        with self._lock:
-            entries = list(self._entries.values())
-            self._entries.clear()
-        return entries
+            view = self.views["img2img"] = image_to_image_view(self.pipe)
+        view.scheduler = self.pipe.scheduler
+        return view
 
 
 def hub_offline() -> bool:
@@ -200,16 +160,10 @@ def quiet_progress_bars():
 
 
 def free(entries: list[LoadedPipeline]) -> None:
-    """Drop pipelines and return cached GPU memory to the driver."""
-    on_cuda = any(e.device.startswith("cuda") for e in entries)
-    entries.clear()
-    if on_cuda:
-        import gc
+    """Drop pipelines and return cached GPU memory to the driver (see :func:`.memory.release`)."""
+    from .memory import release
 
-        import torch
-
-        gc.collect()
-        torch.cuda.empty_cache()
+    release(entries)
 
 
 def _dtype_argument() -> str:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
-from ...core.records import ModelInfo, ModelLoaded
+from ...core.errors import ProviderError
+from ...core.records import ModelInfo, ModelLoaded, ModelUnloaded
 from ..base import Provider, ProviderContext, RunContext
 from .factory import DiffusersFactory
 from .models import model_source, resolve_model, tiny_model
-from .pipelines import LoadedPipeline, PipelineCache, free, load_pipeline
+from . import folders
+from .memory import Eviction, MemoryBudget, PipelineCache, estimate_bytes, release
+from .models import ModelSource
+from .pipelines import LoadedPipeline, load_pipeline
 from .tiny import ensure_tiny_model
 
 
@@ -17,7 +22,14 @@ class DiffusersProvider(Provider):
 
     Settings: ``device`` (``auto``, ``cuda``, ``cuda:1``, ``mps``, ``cpu``), ``dtype`` (``auto``,
     ``float16``, ``bfloat16``, ``float32``), ``generator_device`` (where the seeded noise is drawn;
-    the run device by default), ``max_loaded`` (pipelines kept in memory per device, default 2).
+    the run device by default), ``memory_budget`` (bytes of weights kept loaded per device: an int,
+    ``"6GB"``, ``"80%"``; default 80% of a GPU, half the RAM on the CPU: the least recently used
+    pipelines are dropped to make room), ``max_loaded`` (most pipelines kept per device; no cap by
+    default), ``model_dir`` (the model folder listed by :meth:`models`, default ``<home>/models``),
+    ``single_file_configs`` (family → a local diffusers folder whose configs single-file checkpoints of
+    that family load with, offline; by default a fitting folder of the model folder).
+    ``lora_dir`` (where ``loras=[{"name": …}]`` looks, default ``<home>/loras``), ``max_loras``
+    (LoRAs kept loaded per pipeline, default 8; see :mod:`.loras`).
     """
 
     name = "diffusers"
@@ -25,17 +37,28 @@ class DiffusersProvider(Provider):
 
     def __init__(self, context: ProviderContext):
         super().__init__(context)
-        self._pipelines = PipelineCache(int(context.settings.get("max_loaded", 2)))
+        self._pipelines = PipelineCache(MemoryBudget(context.settings.get("memory_budget")),
+                                        _max_loaded(context.settings.get("max_loaded")))
         self._device: str | None = None
         self._tiny_lock = threading.Lock()
 
     def models(self) -> list[ModelInfo]:
-        """``tiny`` (other models are named by folder or hub id; they are not listed)."""
-        return [tiny_model()]
+        """``tiny`` and the models of the model folder (others are named by path or hub id)."""
+        return [tiny_model()] + [m.info for m in folders.scan(self.model_dir)]
 
     def model(self, name: str) -> ModelInfo:
-        """``tiny``, a local folder holding model_index.json, or a hub id ``owner/name``."""
-        return resolve_model(name)
+        """``tiny``, a name in the model folder, a local folder or checkpoint, or a hub id ``owner/name``."""
+        local = folders.find(self.model_dir, name.strip()) if isinstance(name, str) else None
+        return local.info if local is not None else resolve_model(name)
+
+    @property
+    def model_dir(self) -> Path:
+        """The model folder (setting ``model_dir``, default ``<home>/models``)."""
+        return folders.model_dir(self.context.settings, self.context.home)
+
+    def add_model(self, path, name: str | None = None) -> ModelInfo:
+        """Link the diffusers folder or checkpoint at ``path`` into the model folder as ``name``."""
+        return folders.add_model(self.model_dir, path, name).info
 
     def factory(self, model: ModelInfo) -> DiffusersFactory:
         """A factory for ``model``; pipelines stay in this provider, so this is cheap."""
@@ -72,17 +95,58 @@ class DiffusersProvider(Provider):
         Each load publishes :class:`ModelLoaded` on ``ctx``.
         """
         device, dtype = self.device, self.dtype
-        source = model_source(model)
+        source = self._source(model)
 
         def load() -> LoadedPipeline:
             location = str(self.tiny_path()) if source.kind == "tiny" else source.location
+            if source.kind == "file":
+                return self._load_file(model, location, device, dtype)
             return load_pipeline(model.id, source.kind, location, source.pipeline_class, device, dtype)
 
-        loaded, fresh = self._pipelines.get((model.id, device, dtype), device, load)
+        def estimate() -> int | None:
+            return estimate_bytes(self.tiny_path() if source.kind == "tiny" else source.location, dtype)
+
+        def evicted(record: Eviction, seconds: float) -> None:
+            if ctx is not None:
+                ctx.publish(ModelUnloaded(model_id=record.model_id, device=record.device, nbytes=record.nbytes,
+                                          seconds=seconds, reason=record.reason))
+
+        loaded, fresh = self._pipelines.get((model.id, device, dtype), device, load, estimate=estimate,
+                                            on_evict=evicted)
         if fresh and ctx is not None:
             ctx.publish(ModelLoaded(model_id=model.id, device=device, seconds=loaded.load_seconds))
         return loaded
 
+    def _source(self, model: ModelInfo) -> ModelSource:
+        """Where ``model``'s files are: the model folder first, then what its name says."""
+        local = folders.find(self.model_dir, model.name) if model.name != "tiny" and "/" not in model.name else None
+        if local is not None:
+            return ModelSource(local.kind, str(local.path), model_source(model).pipeline_class)
+        return model_source(model)
+
+    def _load_file(self, model: ModelInfo, location: str, device: str, dtype: str) -> LoadedPipeline:
+        """Load a single-file checkpoint, with the configs of a fitting folder in the model folder if any."""
+        from .checkpoints import load_single_file
+
+        configs = self.context.settings.get("single_file_configs") or {}
+        config = configs.get(model.family) if isinstance(configs, dict) else None
+        if config is None and self.model_dir.is_dir():
+            config = folders.config_folder(self.model_dir, model.family, Path(location))
+        return load_single_file(model.id, location, model.family, device, dtype, config=config)
+
     def close(self) -> None:
         """Drop every loaded pipeline and give cached GPU memory back."""
-        free(self._pipelines.clear())
+        release(self._pipelines.clear())
+
+
+def _max_loaded(value) -> int | None:
+    """The ``max_loaded`` setting as a count ≥ 1, or None (no count cap)."""
+    if value is None:
+        return None
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if isinstance(value, bool) or count < 1:
+        raise ProviderError(f"diffusers setting max_loaded={value!r} is not a count ≥ 1; leave it unset for no cap.")
+    return count

@@ -13,19 +13,26 @@ from ..spec import (
     seed_property,
     string_property,
 )
+from .img2img import image_properties
+from .loras import lora_property
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 
 SD1 = "stable-diffusion-1"
+SD2 = "stable-diffusion-2"
 SDXL = "sdxl"
 
 #: family → (pipeline class, default width/height, default guidance scale).
 FAMILIES: dict[str, tuple[str, int, float]] = {
     SD1: ("StableDiffusionPipeline", 512, 7.5),
     SDXL: ("StableDiffusionXLPipeline", 1024, 5.0),
+    SD2: ("StableDiffusionPipeline", 768, 7.5),
 }
 
-#: ``_class_name`` in a folder's model_index.json → family.
-PIPELINE_FAMILIES = {cls: family for family, (cls, _, _) in FAMILIES.items()}
+#: ``_class_name`` in a folder's model_index.json → family (the first family of a class: SD 2
+#: shares SD 1's pipeline class and is told apart by its UNet's cross-attention width).
+PIPELINE_FAMILIES: dict[str, str] = {}
+for _family, (_cls, _, _) in FAMILIES.items():
+    PIPELINE_FAMILIES.setdefault(_cls, _family)
 
 
 def text_to_image_spec(
@@ -67,6 +74,9 @@ def text_to_image_spec(
             "scheduler": enum_property(
                 list(SCHEDULERS), DEFAULT_SCHEDULER, "The sampler that steps through the noise.", title="Sampler"
             ),
+            "loras": lora_property(),
+            # Optional: with an image the generation runs image-to-image (see img2img.py).
+            **image_properties(),
         },
         required=["prompt"],
         title=f"{family} text-to-image",
