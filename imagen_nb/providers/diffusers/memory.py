@@ -210,6 +210,8 @@ def estimate_bytes(location: str | os.PathLike, dtype: str) -> int | None:
     ``location`` is a diffusers folder (its component subfolders are read) or a single
     ``.safetensors`` / ``.ckpt`` file.
     """
+    if not location:
+        return None
     path = Path(location)
     itemsize = _ITEMSIZE.get(dtype, 4)
     try:
@@ -228,6 +230,17 @@ def estimate_bytes(location: str | os.PathLike, dtype: str) -> int | None:
         if folder.is_dir():
             total += _folder_bytes(folder, itemsize)
     return total or None
+
+
+def hub_snapshot(repo_id: str) -> str:
+    """The folder of a hub model in the Hugging Face cache ("" when it was never downloaded)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo_id, "model_index.json")
+    except Exception:  # an old huggingface_hub or a broken cache: no estimate
+        return ""
+    return str(Path(cached).parent) if isinstance(cached, str) else ""
 
 
 def _folder_bytes(folder: Path, itemsize: int) -> int:

@@ -9,10 +9,9 @@ from ...core.errors import ProviderError
 from ...core.records import ModelInfo, ModelLoaded, ModelUnloaded
 from ..base import Provider, ProviderContext, RunContext
 from .factory import DiffusersFactory
-from .models import model_source, resolve_model, tiny_model
 from . import folders
-from .memory import Eviction, MemoryBudget, PipelineCache, estimate_bytes, release
-from .models import ModelSource
+from .memory import Eviction, MemoryBudget, PipelineCache, estimate_bytes, hub_snapshot, release
+from .models import ModelSource, model_source, resolve_model, tiny_model
 from .pipelines import LoadedPipeline, load_pipeline
 from .tiny import ensure_tiny_model
 
@@ -27,7 +26,7 @@ class DiffusersProvider(Provider):
     pipelines are dropped to make room), ``max_loaded`` (most pipelines kept per device; no cap by
     default), ``model_dir`` (the model folder listed by :meth:`models`, default ``<home>/models``),
     ``single_file_configs`` (family → a local diffusers folder whose configs single-file checkpoints of
-    that family load with, offline; by default a fitting folder of the model folder).
+    that family load with, offline; by default a fitting folder of the model folder),
     ``lora_dir`` (where ``loras=[{"name": …}]`` looks, default ``<home>/loras``), ``max_loras``
     (LoRAs kept loaded per pipeline, default 8; see :mod:`.loras`).
     """
@@ -95,16 +94,25 @@ class DiffusersProvider(Provider):
         Each load publishes :class:`ModelLoaded` on ``ctx``.
         """
         device, dtype = self.device, self.dtype
-        source = self._source(model)
+        found: list[ModelSource] = []
+
+        def source() -> ModelSource:  # looked up only when the pipeline is not loaded
+            if not found:
+                found.append(self._source(model))
+            return found[0]
 
         def load() -> LoadedPipeline:
-            location = str(self.tiny_path()) if source.kind == "tiny" else source.location
-            if source.kind == "file":
+            where = source()
+            location = str(self.tiny_path()) if where.kind == "tiny" else where.location
+            if where.kind == "file":
                 return self._load_file(model, location, device, dtype)
-            return load_pipeline(model.id, source.kind, location, source.pipeline_class, device, dtype)
+            return load_pipeline(model.id, where.kind, location, where.pipeline_class, device, dtype)
 
         def estimate() -> int | None:
-            return estimate_bytes(self.tiny_path() if source.kind == "tiny" else source.location, dtype)
+            where = source()
+            if where.kind == "hub":
+                return estimate_bytes(hub_snapshot(where.location), dtype)
+            return estimate_bytes(self.tiny_path() if where.kind == "tiny" else where.location, dtype)
 
         def evicted(record: Eviction, seconds: float) -> None:
             if ctx is not None:
