@@ -242,3 +242,9 @@ def test_a_single_file_that_cannot_be_built_from_its_configs_says_to_convert_it(
     assert isinstance(result, ProviderError)
     assert "cannot load diffusers:realistic from the single file" in str(result)
     assert "from_single_file(path).save_pretrained(folder)" in str(result)
+
+
+def test_a_mistyped_name_suggests_the_model_folder_names(provider, model_dir):
+    write_folder(model_dir / "dreamy-sd15")
+    with pytest.raises(UnknownModelError, match=r"no model 'dreamy-sd1'\. Did you mean 'dreamy-sd15'\?.*add_model"):
+        provider.model("dreamy-sd1")

@@ -79,6 +79,23 @@ def find(folder: Path, name: str) -> LocalModel | None:
     return None
 
 
+def is_plain_name(name: str) -> bool:
+    """True when ``name`` could be a model folder name (not a path, not a hub id)."""
+    return bool(_NAME.match(name))
+
+
+def unknown_name(folder: Path, name: str) -> UnknownModelError:
+    """The error for a name that is neither ``tiny`` nor in the model folder, with the names there."""
+    from ...core.errors import did_you_mean
+
+    names = [m.name for m in scan(folder)]
+    return UnknownModelError(
+        f"provider 'diffusers' has no model {name!r}.{did_you_mean(name, [TINY, *names])} Use 'tiny', a name in"
+        f" the model folder {folder} ({', '.join(names) or 'empty'}; `studio.add_model(path)` adds one), a local"
+        " folder or checkpoint path, or a Hugging Face Hub id 'owner/name'."
+    )
+
+
 def _entries(folder: Path, only: str | None = None) -> Iterator[tuple[str, Path]]:
     """(model name, entry path) for each entry of ``folder``; folders before files of the same name."""
     if only is not None:
@@ -173,15 +190,14 @@ def add_model(folder: Path, path: str | os.PathLike, name: str | None = None) ->
             f"the model folder {folder} already has a model called {name!r} ({existing.path}); pass another name='…'."
         )
     folder.mkdir(parents=True, exist_ok=True)
-    if source.parent == folder.resolve() and source.stem == name:
-        entry = source  # already in the model folder under that name
-    else:
-        entry = folder / f"{name}{suffix}"
-        try:
-            os.symlink(source, entry, target_is_directory=source.is_dir())
-        except OSError:  # no symlinks here (Windows without developer mode): a marker file instead
-            entry = folder / f"{name}{LINK_SUFFIX}"
-            entry.write_text(json.dumps({"path": str(source)}), encoding="utf-8")
+    entry = folder / f"{name}{suffix}"
+    if entry.exists() or entry.is_symlink():
+        raise UnknownModelError(f"{entry} is in the way (it is not a model); pass another name='…' or move it.")
+    try:
+        os.symlink(source, entry, target_is_directory=source.is_dir())
+    except OSError:  # no symlinks here (Windows without developer mode): a marker file instead
+        entry = folder / f"{name}{LINK_SUFFIX}"
+        entry.write_text(json.dumps({"path": str(source)}), encoding="utf-8")
     model = _local_model(name, entry)
     assert model is not None
     return model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ...core.errors import ProviderError
+from ...core.errors import ProviderError, UnknownModelError
 from ...core.records import ModelInfo, ModelLoaded, ModelUnloaded
 from ..base import Provider, ProviderContext, RunContext
 from .factory import DiffusersFactory
@@ -48,7 +48,14 @@ class DiffusersProvider(Provider):
     def model(self, name: str) -> ModelInfo:
         """``tiny``, a name in the model folder, a local folder or checkpoint, or a hub id ``owner/name``."""
         local = folders.find(self.model_dir, name.strip()) if isinstance(name, str) else None
-        return local.info if local is not None else resolve_model(name)
+        if local is not None:
+            return local.info
+        try:
+            return resolve_model(name)
+        except UnknownModelError as exc:
+            if not isinstance(name, str) or not folders.is_plain_name(name.strip()):
+                raise
+            raise folders.unknown_name(self.model_dir, name.strip()) from exc
 
     @property
     def model_dir(self) -> Path:
