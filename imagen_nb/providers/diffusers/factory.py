@@ -26,11 +26,13 @@ PIPELINE_ARGS = (
     "num_inference_steps",
     "guidance_scale",
     "num_images_per_prompt",
+    "clip_skip",
 )
 SEED_LIMIT = 2**32
 #: Parameters that must be equal for generations to share one pipeline call.
 #: Text-to-image and image-to-image never share a call (``image`` is None for the first).
-BATCH_KEY = ("width", "height", "num_inference_steps", "guidance_scale", "scheduler", "image", "strength")
+BATCH_KEY = ("width", "height", "num_inference_steps", "guidance_scale", "scheduler", "image", "strength",
+             "clip_skip")
 
 
 class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
@@ -122,6 +124,8 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
                 args["prompt"] = [p["prompt"] for p in param_sets]
                 args["negative_prompt"] = [p.get("negative_prompt") or "" for p in param_sets]
             pipe, args = img2img.prepare_call(loaded, args, param_sets, inputs)
+            if args.get("clip_skip"):
+                _clip_skip_compat(pipe)
             started = time.perf_counter()
             output = pipe(
                 **args,
@@ -142,6 +146,8 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
                 "seed": params["seed"],
                 "scheduler": params["scheduler"],
                 "scheduler_class": type(scheduler).__name__,
+                "scheduler_config": {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")},
+                "model_hash": loaded.fingerprint(),
                 "pipeline_class": type(pipe).__name__,
                 "device": loaded.device,
                 "generator_device": generator_device,
@@ -160,6 +166,19 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
             results[live[k]] = GenerationResult(outputs=tuple(Output(_png(im), "image/png") for im in images),
                                                 actual=params, returned=returned)
         return results
+
+
+def _clip_skip_compat(pipe) -> None:
+    """Let diffusers' clip_skip path find the final layer norm under transformers 5.
+
+    diffusers 0.42 reads ``text_encoder.text_model.final_layer_norm``; transformers 5 flattened
+    CLIPTextModel so the norm sits on the model itself. The alias goes in ``__dict__`` (not
+    ``_modules``), so it adds no submodule cycle to state dicts or ``.modules()``.
+    """
+    for name in ("text_encoder", "text_encoder_2"):
+        encoder = getattr(pipe, name, None)
+        if encoder is not None and "text_model" not in dir(encoder) and hasattr(encoder, "final_layer_norm"):
+            object.__setattr__(encoder, "text_model", encoder)
 
 
 def _png(image) -> bytes:

@@ -40,6 +40,16 @@ class LoadedPipeline:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Other pipelines over the same modules (``img2img``), made on first use.
     views: dict[str, Any] = field(default_factory=dict)
+    #: sha256 fingerprint of the model's files, computed on first use (see :func:`fingerprint`).
+    model_hash: str | None = None
+
+    def fingerprint(self) -> str | None:
+        """The model files' fingerprint (None for a model not loaded from a local path)."""
+        if self.model_hash is None:
+            from .fingerprint import fingerprint
+
+            self.model_hash = fingerprint(self.location)
+        return self.model_hash or None
 
     def use_scheduler(self, name: str):
         """Put scheduler ``name`` on the pipeline (made once per name from the model's config)."""

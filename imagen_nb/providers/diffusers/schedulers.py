@@ -21,6 +21,8 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "Euler a": ("EulerAncestralDiscreteScheduler", {}),
     "DDIM": ("DDIMScheduler", {}),
     "UniPC": ("UniPCMultistepScheduler", {}),
+    # For LCM-distilled models and LCM LoRAs (4–8 steps, guidance ≈ 1–2).
+    "LCM": ("LCMScheduler", {}),
 }
 
 DEFAULT_SCHEDULER = "DPM++ 2M"

@@ -74,6 +74,11 @@ def text_to_image_spec(
             "scheduler": enum_property(
                 list(SCHEDULERS), DEFAULT_SCHEDULER, "The sampler that steps through the noise.", title="Sampler"
             ),
+            "clip_skip": {
+                "type": "integer", "minimum": 1, "maximum": 11, "title": "Clip skip",
+                "description": "Text-encoder layers to skip from the end, in diffusers' counting: "
+                               "1 uses the layer before the last (A1111's 'Clip skip: 2').",
+            },
             "loras": lora_property(),
             # Optional: with an image the generation runs image-to-image (see img2img.py).
             **image_properties(),
