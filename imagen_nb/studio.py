@@ -155,6 +155,11 @@ class Studio:
             if start:
                 self._resume(recovery)
         except BaseException:
+            # Nothing may outlive a failed open: stop the threads, then release the home.
+            if hasattr(self, "executor"):
+                self.executor.close(timeout=5)
+            if hasattr(self, "recorder"):
+                self.recorder.close(timeout=5)
             self.catalog.close()
             raise
 

@@ -39,3 +39,26 @@ def test_lcm_sampler_and_clip_skip(studio):
     assert np.abs(pixels(skip.products[0]) - pixels(base.products[0])).max() > 0
     with pytest.raises(inb.ValidationError, match="clip_skip"):
         studio.order("diffusers:tiny", prompt="a fox", clip_skip=0)
+
+
+def test_vae_tiling_for_large_images_and_slicing_settings(home):
+    import imagen_nb as inb
+
+    settings = {"diffusers": {"vae_tiling_min_pixels": 96 * 96}}
+    with inb.Studio(providers=settings) as studio:
+        small = studio.order("diffusers:tiny", prompt="a fox", seed=1).wait(300)
+        large = studio.order("diffusers:tiny", prompt="a fox", seed=1, width=128, height=128).wait(300)
+        assert small.generations.return_params[0]["vae_tiling"] is False
+        ret = large.generations.return_params[0]
+        assert ret["vae_tiling"] is True and ret["attention_slicing"] is False  # CPU: no slicing
+        assert large.products[0].image.size == (128, 128)
+        after = studio.order("diffusers:tiny", prompt="a fox", seed=1).wait(300)  # tiling switched back off
+        assert after.generations.return_params[0]["vae_tiling"] is False
+        assert np.array_equal(pixels(after.products[0]), pixels(small.products[0]))
+    with inb.Studio(providers={"diffusers": {"vae_slicing": True, "vae_tiling": False}}) as forced:
+        ret = forced.order("diffusers:tiny", prompt="x", seed=2, width=128, height=128).wait(300) \
+            .generations.return_params[0]
+        assert (ret["vae_tiling"], ret["vae_slicing"]) == (False, True)
+    with pytest.raises(inb.ProviderError, match="vae_tiling must be 'auto', True or False"):
+        inb.Studio(providers={"diffusers": {"vae_tiling": "sometimes"}})
+    inb.Studio().close()  # the failed open released the home

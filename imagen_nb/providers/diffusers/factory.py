@@ -126,6 +126,9 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
             pipe, args = img2img.prepare_call(loaded, args, param_sets, inputs)
             if args.get("clip_skip"):
                 _clip_skip_compat(pipe)
+            memory = memory_options(pipe, self.provider.context.settings, loaded.device,
+                                    int(first.get("width") or 0) * int(first.get("height") or 0),
+                                    len(param_sets) * (1 if batched else int(first.get("num_images_per_prompt") or 1)))
             started = time.perf_counter()
             output = pipe(
                 **args,
@@ -148,6 +151,7 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
                 "scheduler_class": type(scheduler).__name__,
                 "scheduler_config": {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")},
                 "model_hash": loaded.fingerprint(),
+                **memory,
                 "pipeline_class": type(pipe).__name__,
                 "device": loaded.device,
                 "generator_device": generator_device,
@@ -166,6 +170,43 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
             results[live[k]] = GenerationResult(outputs=tuple(Output(_png(im), "image/png") for im in images),
                                                 actual=params, returned=returned)
         return results
+
+
+#: Above this many pixels the VAE decodes in tiles (setting ``vae_tiling_min_pixels``).
+VAE_TILING_MIN_PIXELS = 1024 * 1024
+
+
+def _choice(settings, name: str):
+    value = settings.get(name, "auto")
+    if value not in ("auto", True, False):
+        raise ProviderError(f"diffusers setting {name} must be 'auto', True or False; got {value!r}")
+    return value
+
+
+def memory_options(pipe, settings, device: str, pixels: int, images: int) -> dict[str, bool]:
+    """Switch VAE tiling/slicing and attention slicing for this call; return what was chosen.
+
+    ``auto`` (the default of settings ``vae_tiling``, ``vae_slicing``, ``attention_slicing``):
+    tiling for images above ``vae_tiling_min_pixels`` (1024² by default), where a whole-image
+    decode spikes memory; slicing the VAE batch when several images decode on a GPU; attention
+    slicing only on Apple MPS, where it lowers peak memory (on CUDA, SDPA attention is already
+    memory-efficient and slicing only costs time).
+    """
+    tiling, slicing, attention = (_choice(settings, n) for n in ("vae_tiling", "vae_slicing", "attention_slicing"))
+    gpu = not device.startswith("cpu")
+    if tiling == "auto":
+        tiling = pixels > int(settings.get("vae_tiling_min_pixels", VAE_TILING_MIN_PIXELS))
+    if slicing == "auto":
+        slicing = gpu and images > 1
+    if attention == "auto":
+        attention = device.startswith("mps")
+    vae = getattr(pipe, "vae", None)
+    if vae is not None:
+        vae.enable_tiling() if tiling else vae.disable_tiling()
+        vae.enable_slicing() if slicing else vae.disable_slicing()
+    if hasattr(pipe, "enable_attention_slicing"):
+        pipe.enable_attention_slicing() if attention else pipe.disable_attention_slicing()
+    return {"vae_tiling": bool(tiling), "vae_slicing": bool(slicing), "attention_slicing": bool(attention)}
 
 
 def _clip_skip_compat(pipe) -> None:

@@ -40,6 +40,10 @@ class DiffusersProvider(Provider):
                                         _max_loaded(context.settings.get("max_loaded")))
         self._device: str | None = None
         self._tiny_lock = threading.Lock()
+        from .factory import _choice
+
+        for name in ("vae_tiling", "vae_slicing", "attention_slicing"):
+            _choice(context.settings, name)  # a bad value fails when the studio opens, not mid-order
 
     def models(self) -> list[ModelInfo]:
         """``tiny`` and the models of the model folder (others are named by path or hub id)."""
