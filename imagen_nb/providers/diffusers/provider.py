@@ -28,7 +28,9 @@ class DiffusersProvider(Provider):
     ``single_file_configs`` (family → a local diffusers folder whose configs single-file checkpoints of
     that family load with, offline; by default a fitting folder of the model folder),
     ``lora_dir`` (where ``loras=[{"name": …}]`` looks, default ``<home>/loras``), ``max_loras``
-    (LoRAs kept loaded per pipeline, default 8; see :mod:`.loras`).
+    (LoRAs kept loaded per pipeline, default 8; see :mod:`.loras`), ``batch`` (False: one pipeline
+    call per generation), ``vae_tiling`` / ``vae_slicing`` / ``attention_slicing`` (``auto``, True or
+    False; see :func:`.factory.memory_options`) and ``vae_tiling_min_pixels``.
     """
 
     name = "diffusers"
