@@ -42,7 +42,6 @@ on a CPU (~12 s per UNet step) is refused unless ``--allow-cpu-full`` is given.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import subprocess

@@ -20,7 +20,7 @@ from .catalog import products as q_products
 from .catalog import projects as q_projects
 from .catalog import tokens as q_tokens
 from .catalog.usersql import run_user_sql
-from .core.errors import ImagenError, SmartParameterError, ValidationError, did_you_mean
+from .core.errors import ImagenError, ValidationError, did_you_mean
 from .core.ids import new_id
 from .core.records import Event, ModelInfo
 from .core.smart import expand

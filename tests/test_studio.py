@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import os
 
 import pytest
 from PIL import Image, PngImagePlugin

@@ -23,7 +23,6 @@ Settings (``Studio(providers={"fal": {...}})``), besides RemoteProvider's ``conc
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
 import time
@@ -65,22 +64,6 @@ class FalProvider(RemoteProvider):
     def openapi_url(self) -> str:
         """Template of an endpoint's OpenAPI URL (setting ``openapi_url``; ``{app}`` is the app id)."""
         return str(self.context.settings.get("openapi_url") or OPENAPI_URL)
-
-    @property
-    def request_timeout(self) -> float:
-        """Most seconds one HTTP request may take (setting ``request_timeout``, default 30)."""
-        return float(self.context.settings.get("request_timeout", 30))
-
-    @property
-    def poll_interval(self) -> float:
-        """Seconds between status polls (setting ``poll_interval``, default 0.5)."""
-        return float(self.context.settings.get("poll_interval", 0.5))
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """RemoteProvider's policy, with the first backoff ceiling from ``retry_base``."""
-        policy = super().retry_policy
-        return dataclasses.replace(policy, base=float(self.context.settings.get("retry_base", policy.base)))
 
     # -- models ----------------------------------------------------------------------------
     def model(self, name: str) -> ModelInfo:

@@ -13,7 +13,7 @@ import hashlib
 import io
 import secrets
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from ..core.errors import GenerationCancelled
 from ..core.records import GenerationRequest, GenerationResult, ModelInfo, Output

@@ -215,7 +215,8 @@ class RemoteProvider(Provider):
     """Base of providers that run models over HTTP: keys, curated models, cached specs.
 
     Settings: ``concurrency`` (requests in flight, default 4), ``timeout`` (seconds per
-    generation, default 600), ``retries`` (attempts per call, default 4), ``spec_ttl_days``
+    generation, default 600), ``retries`` (attempts per call, default 4), ``retry_base``,
+    ``request_timeout``, ``poll_interval``, ``spec_ttl_days``
     (refetch specs older than this, default 30), ``max_output_bytes``.
     """
 
@@ -234,9 +235,21 @@ class RemoteProvider(Provider):
 
     @property
     def retry_policy(self) -> RetryPolicy:
-        """How calls are retried (setting ``retries``: attempts per call)."""
+        """How calls are retried (settings ``retries``: attempts per call; ``retry_base``: first
+        backoff ceiling in seconds, default 0.5)."""
         return RetryPolicy(attempts=int(self.context.settings.get("retries", 4)),
+                           base=float(self.context.settings.get("retry_base", 0.5)),
                            deadline=min(60.0, self.timeout))
+
+    @property
+    def request_timeout(self) -> float:
+        """Most seconds one HTTP request may take (setting ``request_timeout``, default 30)."""
+        return float(self.context.settings.get("request_timeout", 30))
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between status polls of a running request (setting ``poll_interval``, default 0.5)."""
+        return float(self.context.settings.get("poll_interval", 0.5))
 
     @property
     def max_output_bytes(self) -> int:

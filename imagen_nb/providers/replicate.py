@@ -48,7 +48,6 @@ and those of :class:`~imagen_nb.providers.remote.RemoteProvider`: ``timeout`` (p
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import time
@@ -97,25 +96,9 @@ class ReplicateProvider(RemoteProvider):
         return str(url).rstrip("/")
 
     @property
-    def poll_interval(self) -> float:
-        """Seconds between two polls of a running prediction (setting ``poll_interval``)."""
-        return float(self.context.settings.get("poll_interval", 0.5))
-
-    @property
-    def request_timeout(self) -> float:
-        """Seconds one HTTP request may take to connect, or to send or receive a chunk."""
-        return float(self.context.settings.get("request_timeout", 30))
-
-    @property
     def data_uri_max_bytes(self) -> int:
         """Local files up to this size are sent as data URIs; larger ones are uploaded."""
         return int(self.context.settings.get("data_uri_max_bytes", DATA_URI_MAX_BYTES))
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """RemoteProvider's policy, with setting ``retry_base`` as the first backoff (seconds)."""
-        policy = super().retry_policy
-        return dataclasses.replace(policy, base=float(self.context.settings.get("retry_base", policy.base)))
 
     # ---- HTTP plumbing -----------------------------------------------------------------------
     def _timeout(self):

@@ -18,7 +18,6 @@ import re
 import struct
 import zlib
 from os import PathLike
-from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
 from PIL import Image

@@ -9,7 +9,7 @@ import pytest
 
 import imagen_nb as inb
 from imagen_nb.core.records import (
-    GenerationFinished, GenerationProgress, GenerationStarted, OrderFinished, ProductReady,
+    GenerationFinished, GenerationProgress, GenerationStarted, ProductReady,
 )
 
 

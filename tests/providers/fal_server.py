@@ -18,16 +18,16 @@ and consumed in order by the requests they match.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
 import uuid
-import wave
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from media import png_bytes, wav_bytes  # noqa: F401  (re-exported to the tests)
 from urllib.parse import parse_qs, urlsplit
 
 CDN_TOKEN = "cdn-token-0123456789"
@@ -96,22 +96,6 @@ class Job:
     fault: str | None = None
 
 
-def png_bytes(width: int, height: int, color=(200, 40, 40)) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def wav_bytes(seconds: float = 0.05, rate: int = 8000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\x00\x00" * int(seconds * rate))
-    return buf.getvalue()
 
 
 class FalServer:

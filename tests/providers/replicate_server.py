@@ -15,38 +15,20 @@ Every request is recorded (:attr:`ReplicateServer.requests`) for assertions.
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import re
 import threading
 import time
-import wave
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from media import png_bytes, wav_bytes  # noqa: F401  (re-exported to the tests)
+
 MP4 = b"\x00\x00\x00\x18ftypisom" + b"\x00\x00\x02\x00isomiso2mp41" + bytes(64)
 
 
-def png_bytes(color=(200, 40, 40), size=(16, 16)) -> bytes:
-    """A real PNG made with Pillow."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def wav_bytes(seconds: float = 0.05, rate: int = 8000) -> bytes:
-    """A real mono 16-bit WAV of silence made with the stdlib."""
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(bytes(2 * int(seconds * rate)))
-    return buf.getvalue()
 
 
 def openapi(properties: dict[str, Any], required=(), enums: dict[str, dict] | None = None,

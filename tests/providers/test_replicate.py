@@ -284,7 +284,7 @@ def test_cancelling_a_running_generation_cancels_the_prediction(token, server, o
 
 def test_a_local_image_is_sent_as_a_data_uri(token, server, open_studio, tmp_path):
     source = tmp_path / "start.png"
-    source.write_bytes(png_bytes((10, 200, 10)))
+    source.write_bytes(png_bytes(color=(10, 200, 10)))
     studio = open_studio()
     gen = _done(studio.order("replicate:stability-ai/sdxl", prompt="a garden", image=source, prompt_strength=0.4))[0]
     assert gen["status"] == "complete", gen["error_message"]
@@ -301,7 +301,7 @@ def test_a_local_image_is_sent_as_a_data_uri(token, server, open_studio, tmp_pat
 
 def test_a_large_local_image_is_uploaded_with_the_files_api(token, server, open_studio, tmp_path):
     source = tmp_path / "start.png"
-    source.write_bytes(png_bytes((10, 10, 200)))
+    source.write_bytes(png_bytes(color=(10, 10, 200)))
     studio = open_studio(data_uri_max_bytes=0)
     gen = _done(studio.order("replicate:black-forest-labs/flux-kontext-pro", prompt="make it night",
                              input_image=str(source)))[0]

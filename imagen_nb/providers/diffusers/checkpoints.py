@@ -166,7 +166,7 @@ def load_single_file(model_id: str, path: str, family: str, device: str, dtype: 
     must be in the Hugging Face cache or the hub reachable, else ProviderError at once.
     """
     from .device import check_device
-    from .pipelines import LoadedPipeline, _dtype_argument, quiet_progress_bars
+    from .pipelines import _dtype_argument, quiet_progress_bars, ready
 
     repo = CONFIG_REPOS.get(family)
     kwargs: dict[str, Any] = {}
@@ -192,17 +192,7 @@ def load_single_file(model_id: str, path: str, family: str, device: str, dtype: 
             f" where the hub can be reached (`{cls.__name__}.from_single_file(path).save_pretrained(folder)`)"
             " and add that folder instead."
         ) from exc
-    pipe = pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)
-    return LoadedPipeline(
-        pipe=pipe,
-        model_id=model_id,
-        location=path,
-        device=device,
-        dtype=dtype,
-        load_seconds=time.perf_counter() - started,
-        base_scheduler_config=dict(pipe.scheduler.config),
-    )
+    return ready(pipe, model_id, path, device, dtype, started)
 
 
 def _offline_help(model_id: str, path: str, family: str, repo: str | None) -> str:

@@ -139,6 +139,14 @@ def load_pipeline(
                 f" reachable from here. {_hub_help(location)}"
             ) from exc
         raise ProviderError(f"cannot load {model_id} from {location}: {_short(exc)}") from exc
+    return ready(pipe, model_id, location, device, dtype, started)
+
+
+def ready(pipe, model_id: str, location: str, device: str, dtype: str, started: float) -> LoadedPipeline:
+    """Move a freshly loaded pipeline to ``device``, silence its bars and wrap it.
+
+    ``started`` is the ``time.perf_counter()`` value taken when the load began.
+    """
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     return LoadedPipeline(
