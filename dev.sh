@@ -2,6 +2,7 @@
 # Set up imagen-nb in ./.venv and run something with it.
 #   ./dev.sh demo      set up, then run an order on the offline tiny model (the main job)
 #   ./dev.sh test      set up with the test tools, then run the whole test suite
+#   ./dev.sh serve     set up, then serve the panels as a web app on http://127.0.0.1:5006/
 #   ./dev.sh bench     set up, then run the CPU benchmarks
 # Needs Python 3.11+ and network access to the package registry; nothing else.
 set -euo pipefail
@@ -33,6 +34,23 @@ setup() {
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
 }
 
+# The browser tests drive Debian's Chromium (playwright cannot download browsers here).
+ensure_chromium() {
+    if [ -x "${IMAGEN_NB_CHROMIUM:-/usr/bin/chromium}" ]; then
+        return
+    fi
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+        sudo="sudo -n"
+    fi
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "installing chromium for the browser tests (apt-get)" >&2
+        $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    else
+        echo "no apt-get: install Chromium and set IMAGEN_NB_CHROMIUM=/path/to/chromium" >&2
+    fi
+}
+
 command="${1:-demo}"
 shift || true
 case "$command" in
@@ -40,8 +58,13 @@ case "$command" in
         setup local
         exec .venv/bin/imagen-nb demo "$@"
         ;;
+    serve)
+        setup "local,panel"
+        exec .venv/bin/imagen-nb serve "$@"
+        ;;
     test)
         setup dev
+        ensure_chromium
         exec .venv/bin/python -m pytest "$@"
         ;;
     bench)
@@ -52,7 +75,7 @@ case "$command" in
         done
         ;;
     *)
-        echo "usage: ./dev.sh demo | test [pytest args] | bench" >&2
+        echo "usage: ./dev.sh demo | test [pytest args] | serve [options] | bench" >&2
         exit 2
         ;;
 esac

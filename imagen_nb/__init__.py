@@ -26,8 +26,30 @@ from .studio import Studio
 
 __version__ = "0.1.0"
 
+_PANELS = ("Gallery", "OrderPanel", "Production", "Projects", "StudioWidget")
+
+
+def _studio_widget(studio: Studio):
+    try:
+        from .ui import StudioWidget
+    except ImportError as exc:
+        raise ImportError("the panels need the panel extra: pip install 'imagen-nb[panel]'") from exc
+    return StudioWidget(studio)
+
+
+Studio._widget_factory = staticmethod(_studio_widget)
+
+
+def __getattr__(name: str):
+    # The panels import anywidget: load them when first asked for, not with the package.
+    if name in _PANELS:
+        from . import ui
+
+        return getattr(ui, name)
+    raise AttributeError(f"module 'imagen_nb' has no attribute {name!r}")
+
 __all__ = [
     "CatalogBusy", "Collection", "GenerationCancelled", "ImagenError", "Order", "OrderTooLarge", "Product",
     "Project", "ProviderError", "RateLimited", "SmartParameterError", "SqlError", "SqlRefused", "SqlTimeout", "Studio",
-    "UnknownModelError", "ValidationError", "expand",
+    "UnknownModelError", "ValidationError", "expand", *_PANELS,
 ]

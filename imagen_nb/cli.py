@@ -1,4 +1,4 @@
-"""The ``imagen-nb`` command line: models, order, sql, tokens, keys, demo."""
+"""The ``imagen-nb`` command line: models, order, sql, tokens, keys, demo, serve."""
 
 from __future__ import annotations
 
@@ -172,6 +172,25 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """Serve the four panels as a Panel app in the browser, until interrupted."""
+    if args.address not in ("127.0.0.1", "localhost", "::1") and not args.password and not args.no_auth:
+        raise UsageError(f"serving on {args.address} lets anyone who reaches it use this studio: "
+                         "set --password (or $IMAGEN_NB_PASSWORD), or pass --no-auth if the network is trusted")
+    try:
+        from .app import serve
+    except ImportError as exc:
+        raise UsageError(f"serve needs the panel extra: pip install 'imagen-nb[panel]' ({exc})") from exc
+    from .studio import Studio
+
+    with Studio(home=args.home) as studio:
+        where = f"http://{args.address}:{args.port}/"
+        print(f"imagen-nb: serving {studio.home} at {where} (Ctrl+C stops)", flush=True)
+        serve(studio, address=args.address, port=args.port, password=args.password, show=args.show,
+              allow_websocket_origin=args.allow_websocket_origin)
+    return 0
+
+
 def _one_line(exc: BaseException) -> str:
     """The message on one line (DuckDB's multi-line errors and caret markers folded away)."""
     text = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
@@ -204,6 +223,15 @@ def build_parser() -> _Parser:
     p.add_argument("name", nargs="?", help="provider: fal or replicate")
     p.add_argument("key", nargs="?", help="the key (omit it to type it hidden, or pipe it on stdin)")
     sub.add_parser("demo", help="run an order on the offline tiny model and query it")
+    p = sub.add_parser("serve", help="serve the panels as a web app (Panel), on 127.0.0.1 by default")
+    p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--password", default=os.environ.get("IMAGEN_NB_PASSWORD"),
+                   help="require this password on a login page (default $IMAGEN_NB_PASSWORD)")
+    p.add_argument("--no-auth", action="store_true", help="allow serving beyond 127.0.0.1 without a password")
+    p.add_argument("--allow-websocket-origin", action="append", metavar="HOST[:PORT]",
+                   help="host names the page may be opened under (repeatable; for proxies)")
+    p.add_argument("--show", action="store_true", help="open a browser tab")
     return parser
 
 
@@ -221,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "tokens" and args.action in ("set", "delete") and not args.name:
             raise UsageError(f"tokens {args.action} needs a NAME")
         handlers = {"models": cmd_models, "sql": cmd_sql, "tokens": cmd_tokens, "keys": cmd_keys,
-                    "demo": cmd_demo}
+                    "demo": cmd_demo, "serve": cmd_serve}
         if args.command == "order":
             return cmd_order(args, extra)
         return handlers[args.command](args)

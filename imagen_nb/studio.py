@@ -184,6 +184,25 @@ class Studio:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    #: builds the Studio widget; set by the package (imagen_nb/__init__.py) so this layer stays below ui/
+    _widget_factory: Callable[["Studio"], Any] | None = None
+
+    def widget(self):
+        """The Studio widget over this studio (the same one each time): four tabs, Projects |
+        Order | Production | Gallery. Showing ``studio`` in a notebook cell displays it."""
+        if getattr(self, "_widget", None) is None:
+            if Studio._widget_factory is None:
+                raise ImportError("the panels are not available; import imagen_nb (not imagen_nb.studio) first")
+            self._widget = Studio._widget_factory(self)
+        return self._widget
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        try:
+            widget = self.widget()
+        except ImportError:  # no panel extra: show the text form
+            return {"text/plain": repr(self)}
+        return widget._repr_mimebundle_(include=include, exclude=exclude)
+
     def __repr__(self) -> str:
         state = "closed" if self.catalog.closed else "open"
         return f"<Studio {self.home} ({state})>"
@@ -447,9 +466,31 @@ class Studio:
         """A page of the gallery, newest first.
 
         Filters: model, provider, project, project_id, order_id, kind, min_rating, collection,
-        since, until, text (prompt contains, case-insensitive).
+        since, until, text (prompt contains, case-insensitive), ids (a list of product ids), and
+        the flags no_project=True / no_collection=True.
         """
         return q_products.gallery_page(self.catalog.cursor(), limit=limit, offset=offset, **filters)
+
+    def gallery_count(self, **filters: Any) -> int:
+        """How many products :meth:`gallery` would list with these filters, over all pages."""
+        return q_products.gallery_count(self.catalog.cursor(), **filters)
+
+    def gallery_groups(self, by: str, **filters: Any) -> pd.DataFrame:
+        """The gallery's products counted per ``by``: ``"project"``, ``"collection"``, ``"model"`` or ``"kind"``.
+
+        Columns key, label, products, newest; largest group first, the group without a project,
+        collection or model (key None) last. A product in several collections counts in each.
+        Filters as in :meth:`gallery`.
+        """
+        return q_products.gallery_groups(self.catalog.cursor(), by, **filters)
+
+    def generation(self, generation_id: str) -> dict[str, Any]:
+        """One generation as a dict: its order, seq, status, the generation, actual and return
+        parameter sets (``params``, ``actual_params``, ``return_params``), error and timings."""
+        row = q_orders.get_generation(self.catalog.cursor(), generation_id)
+        if row is None:
+            raise LookupError(f"no generation {generation_id!r} in {self.home}")
+        return row
 
     @staticmethod
     def _ids(products: "Iterable[Product | str] | Product | str") -> list[str]:

@@ -1,4 +1,4 @@
-"""Layers point down only (DESIGN.md §4): core ← catalog, store, providers ← engine ← studio ← cli."""
+"""Layers point down only (DESIGN.md §4): core ← catalog, store, providers ← engine ← studio ← ui, app, cli."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ ALLOWED = {
     "engine": {"core", "catalog", "store", "providers"},
     "handles": {"core", "studio"},  # the studio layer's own handles (a type-only import)
     "studio": {"core", "catalog", "store", "providers", "engine", "handles"},
-    "cli": {"core", "studio", "providers"},  # keys are managed without opening (locking) a studio
-    "__init__": {"core", "handles", "studio"},
+    "ui": {"core"},  # panels get the Studio passed in and talk to it only (DESIGN §4)
+    "app": {"core", "ui"},
+    "cli": {"core", "studio", "providers", "app"},  # keys are managed without opening (locking) a studio
+    "__init__": {"core", "handles", "studio", "ui"},
     "__main__": {"cli"},
 }
 

@@ -1,0 +1,120 @@
+"""The panels as a Panel app: the same JavaScript and controllers as in JupyterLab, with no Jupyter.
+
+``imagen-nb serve`` serves it on 127.0.0.1; ``panel serve notebooks/studio.ipynb`` serves the
+notebook that builds it. Every browser tab gets its own panels over one shared Studio (one
+process owns a home at a time).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, Callable, Sequence
+
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+from .ui import assets
+from .ui.bridge import Controller
+from .ui.gallery import GalleryController
+from .ui.order import OrderController
+from .ui.production import ProductionController
+from .ui.projects import ProjectsController
+from .ui.shell import ShellController
+
+log = logging.getLogger(__name__)
+
+_CONTROLLERS: dict[str, Callable[[Any], list[Controller]]] = {
+    "studio": lambda s: [ShellController(s), ProjectsController(s), OrderController(s),
+                         ProductionController(s), GalleryController(s)],
+    "projects": lambda s: [ProjectsController(s)],
+    "order": lambda s: [OrderController(s)],
+    "production": lambda s: [ProductionController(s)],
+    "gallery": lambda s: [GalleryController(s)],
+}
+
+
+class _ComponentTransport:
+    def __init__(self, component: "PanelHost"):
+        self.component = component
+        # The session's document: updates from worker threads are handed to its event loop.
+        self.doc = pn.state.curdoc
+
+    def send(self, content: dict, buffers: Sequence[bytes] = ()) -> None:
+        self.component._send_msg({"content": content, "buffers": [bytes(b) for b in buffers]})
+
+    def schedule(self, fn: Callable[[], None]) -> None:
+        if self.doc is None or self.doc.session_context is None:
+            fn()  # not served (a script or a notebook cell): nobody else owns the models
+        else:
+            self.doc.add_next_tick_callback(fn)
+
+
+class PanelHost(JSComponent):
+    """A Panel component showing one panel (or all four as tabs) over a Studio."""
+
+    entry = param.Selector(default="studio", objects=list(_CONTROLLERS), constant=True)
+
+    _esm = assets.esm("studio", "panel")
+    _stylesheets = [assets.css("studio"), ":host { display: block; width: 100%; }"]
+
+    def __init__(self, studio, **params):
+        params.setdefault("sizing_mode", "stretch_width")
+        super().__init__(**params)
+        self.studio = studio
+        self.controllers = {c.name: c for c in _CONTROLLERS[self.entry](studio)}
+        transport = _ComponentTransport(self)
+        for controller in self.controllers.values():
+            controller.attach(transport)
+
+    def _handle_msg(self, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("content"), dict):
+            return
+        content = data["content"]
+        controller = self.controllers.get(content.get("panel"))
+        if controller is not None:
+            controller.handle(content, [bytes(b) for b in data.get("buffers") or []])
+
+    def close(self) -> None:
+        """Stop following the Studio (called when the browser session ends)."""
+        for controller in self.controllers.values():
+            controller.close()
+
+
+def _panel_host_class(entry: str) -> type[PanelHost]:
+    if entry == "studio":
+        return PanelHost
+    return type(f"{entry.title()}PanelHost", (PanelHost,), {
+        "_esm": assets.esm(entry, "panel"),
+        "_stylesheets": [assets.css(entry), ":host { display: block; width: 100%; }"],
+    })
+
+
+def studio_app(studio, entry: str = "studio") -> pn.viewable.Viewable:
+    """The Panel app for ``studio``: the four panels as tabs (or one, by ``entry``).
+
+    >>> studio_app(inb.Studio()).servable()      # in a notebook served with `panel serve`
+    """
+    if entry not in _CONTROLLERS:
+        raise ValueError(f"no panel {entry!r}; choose one of {', '.join(_CONTROLLERS)}")
+    host = _panel_host_class(entry)(studio, entry=entry)
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda _ctx: host.close())
+    return pn.Column(host, sizing_mode="stretch_width", styles={"padding": "12px"})
+
+
+def serve(studio, *, address: str = "127.0.0.1", port: int = 5006, password: str | None = None,
+          show: bool = False, allow_websocket_origin: Sequence[str] | None = None, **kwargs) -> Any:
+    """Serve the Studio app until interrupted (blocks). ``password`` turns on Panel's basic auth
+    (a login page); use it whenever ``address`` is not 127.0.0.1."""
+    pn.extension(design=None)
+    options: dict[str, Any] = dict(address=address, port=port, show=show, title="imagen-nb",
+                                   threaded=False, **kwargs)
+    if allow_websocket_origin:
+        options["websocket_origin"] = list(allow_websocket_origin)
+    elif address not in ("127.0.0.1", "localhost"):
+        options["websocket_origin"] = ["*"]
+    if password:
+        options.update(basic_auth=password, cookie_secret=secrets.token_urlsafe(32))
+    return pn.serve({"/": lambda: studio_app(studio)}, **options)

@@ -1,0 +1,46 @@
+"""The panels' JavaScript and CSS, put together for a host (anywidget or Panel).
+
+Each panel is one ESM file and one CSS file in ``static/``. They are plain modules with no
+build step: ``common.js`` defines the shared helpers (``INB``) and each panel file registers a
+mount function in ``INB.panels``. A host gets one module: common + the panels it shows + a
+footer exporting ``render`` in the host's dialect.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+STATIC = Path(__file__).with_name("static")
+PANELS = ("projects", "order", "production", "gallery")
+
+_FOOTERS = {
+    # anywidget: render({model, el}) may return a cleanup function.
+    "anywidget": "\nexport default { render({ model, el }) { return INB.mount(%r, INB.anywidgetTransport(model), el); } };\n",
+    # Panel's JSComponent: render({model, el}); cleanup on the component's "remove" lifecycle event.
+    "panel": "\nexport function render({ model, el }) {\n"
+             "  const cleanup = INB.mount(%r, INB.panelTransport(model), el);\n"
+             "  model.on('remove', cleanup);\n}\n",
+}
+
+
+def _parts(entry: str) -> list[str]:
+    if entry == "studio":
+        return ["common", *PANELS, "studio"]
+    if entry not in PANELS:
+        raise ValueError(f"no panel {entry!r}; choose one of {', '.join(PANELS)} or 'studio'")
+    return ["common", entry]
+
+
+@lru_cache(maxsize=None)
+def esm(entry: str, host: str = "anywidget") -> str:
+    """The ES module for ``entry`` (a panel name or ``"studio"``) in the dialect of ``host``."""
+    body = "\n".join((STATIC / f"{name}.js").read_text() for name in _parts(entry))
+    return body + _FOOTERS[host] % entry
+
+
+@lru_cache(maxsize=None)
+def css(entry: str) -> str:
+    """The style sheet for ``entry``: the shared theme plus each panel's own rules."""
+    return "\n".join((STATIC / f"{name}.css").read_text() for name in _parts(entry)
+                     if (STATIC / f"{name}.css").exists())

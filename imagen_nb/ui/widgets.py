@@ -1,0 +1,117 @@
+"""The panels as anywidgets for JupyterLab: each alone, or the four together as tabs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+import anywidget
+
+from . import assets
+from .bridge import Controller
+from .gallery import GalleryController
+from .order import OrderController
+from .production import ProductionController
+from .projects import ProjectsController
+from .shell import ShellController
+
+log = logging.getLogger(__name__)
+
+
+def kernel_schedule(fn: Callable[[], None]) -> None:
+    """Run ``fn`` on the kernel's IO loop (comm sends belong there), or at once outside a kernel."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+    except ImportError:  # no IPython: a plain script or a test
+        kernel = None
+    loop = getattr(kernel, "io_loop", None)
+    if loop is None:
+        fn()
+    else:
+        loop.add_callback(fn)
+
+
+class _WidgetTransport:
+    def __init__(self, widget: anywidget.AnyWidget):
+        self.widget = widget
+
+    def send(self, content: dict, buffers: Sequence[bytes] = ()) -> None:
+        if self.widget.comm is not None:
+            self.widget.send(content, list(buffers) or None)
+
+    def schedule(self, fn: Callable[[], None]) -> None:
+        kernel_schedule(fn)
+
+
+class _Host(anywidget.AnyWidget):
+    """An anywidget that routes each message to the controller of the panel it names."""
+
+    _entry = ""
+
+    def __init__(self, studio, **kwargs):
+        super().__init__(**kwargs)
+        self.studio = studio
+        self.controllers: dict[str, Controller] = {c.name: c for c in self._controllers(studio)}
+        transport = _WidgetTransport(self)
+        for controller in self.controllers.values():
+            controller.attach(transport)
+        self.on_msg(self._route)
+
+    @staticmethod
+    def _controllers(studio) -> list[Controller]:
+        """The controllers of the panels this host shows (set by each host)."""
+        return []
+
+    def _route(self, _widget, content, buffers) -> None:
+        if not isinstance(content, dict):
+            return
+        controller = self.controllers.get(content.get("panel"))
+        if controller is not None:
+            controller.handle(content, buffers or ())
+
+    def close(self) -> None:
+        """Stop following the Studio and close the widget's views."""
+        for controller in self.controllers.values():
+            controller.close()
+        super().close()
+
+
+def _host(entry: str, doc: str, make: Callable) -> type[_Host]:
+    cls = type(entry.title(), (_Host,), {
+        "__doc__": doc, "_entry": entry, "_esm": assets.esm(entry), "_css": assets.css(entry),
+        "_controllers": staticmethod(make),
+    })
+    return cls
+
+
+Projects = _host("projects", "The Projects panel: project cards with counts; create, rename, archive; jump to "
+                 "Order or Gallery.\n\n>>> inb.Projects(studio)", lambda s: [ProjectsController(s)])
+OrderPanel = _host("order", "The Order panel: a model's form with SmartParameters, live expansion preview, "
+                   "presets and the session's products.\n\n>>> inb.OrderPanel(studio)", lambda s: [OrderController(s)])
+Production = _host("production", "The Production panel: recent orders and their generations, live, with cancel and "
+                   "retry.\n\n>>> inb.Production(studio)", lambda s: [ProductionController(s)])
+Gallery = _host("gallery", "The Gallery panel: thumbnails with search, filters, details, rating, collections and "
+                "bulk actions.\n\n>>> inb.Gallery(studio)", lambda s: [GalleryController(s)])
+
+
+class StudioWidget(_Host):
+    """The four panels as tabs (Projects | Order | Production | Gallery): what ``studio`` shows in a cell.
+
+    >>> studio.widget().show("gallery", project="cats")
+    """
+
+    _entry = "studio"
+    _esm = assets.esm("studio")
+    _css = assets.css("studio")
+
+    @staticmethod
+    def _controllers(studio) -> list[Controller]:
+        return [ShellController(studio), ProjectsController(studio), OrderController(studio),
+                ProductionController(studio), GalleryController(studio)]
+
+    def show(self, tab: str, **payload) -> "StudioWidget":
+        """Switch to a tab, e.g. ``show("gallery", project="cats")`` or ``show("order", product=id)``."""
+        self.controllers["studio"].navigate(tab, payload)
+        return self
