@@ -18,9 +18,10 @@ from .catalog import models as q_models
 from .catalog import orders as q_orders
 from .catalog import products as q_products
 from .catalog import projects as q_projects
+from .catalog import presets as q_presets
 from .catalog import tokens as q_tokens
 from .catalog.usersql import run_user_sql
-from .core.errors import ImagenError, ValidationError, did_you_mean
+from .core.errors import ImagenError, MissingKey, ValidationError, did_you_mean
 from .core.ids import new_id
 from .core.records import Event, ModelInfo
 from .core.smart import expand
@@ -108,6 +109,59 @@ class Tokens(MutableMapping):
         return f"Tokens({self._all()!r})"
 
 
+class Presets(MutableMapping):
+    """Named parameter sets saved for reuse (the Order panel's presets), kept in the catalog.
+
+    A preset is ``{"model": model id or None, "params": {...}}``; params are base parameters as
+    typed, SmartParameter syntax included::
+
+        studio.presets["square"] = {"model": "diffusers:tiny", "params": {"width": 512, "height": 512}}
+        studio.presets["square"]["params"]      # {'width': 512, 'height': 512}
+        del studio.presets["square"]
+
+    A mapping without ``"params"`` is taken as the params themselves (no model).
+    """
+
+    def __init__(self, studio: "Studio"):
+        self._studio = studio
+
+    def _all(self) -> dict[str, dict[str, Any]]:
+        return q_presets.all_presets(self._studio.catalog.cursor())
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        presets = self._all()
+        if name not in presets:
+            raise KeyError(f"no preset {name!r}.{did_you_mean(name, presets)}")
+        return presets[name]
+
+    def __setitem__(self, name: str, preset: Mapping[str, Any]) -> None:
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise ValidationError("name", f"a preset name is non-empty text without outer spaces; got {name!r}")
+        if not isinstance(preset, Mapping):
+            raise ValidationError("params", f"a preset is a mapping {{'model': ..., 'params': {{...}}}}; "
+                                            f"got {type(preset).__name__}")
+        model = preset.get("model") if "params" in preset else None
+        params = preset["params"] if "params" in preset else preset
+        if model is not None and not isinstance(model, str):
+            raise ValidationError("model", f"a preset's model is a model id such as 'diffusers:tiny'; got {model!r}")
+        if not isinstance(params, Mapping):
+            raise ValidationError("params", f"a preset's params are a mapping of name → value; got {params!r}")
+        q_presets.put(self._studio.catalog.cursor(), name, model, _jsonable(params))
+
+    def __delitem__(self, name: str) -> None:
+        if not q_presets.delete(self._studio.catalog.cursor(), name):
+            raise KeyError(f"no preset {name!r}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return f"Presets({self._all()!r})"
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple, range)):
         return [_jsonable(v) for v in value]
@@ -150,6 +204,7 @@ class Studio:
                 ProviderContext(self.home, spec_cache=CatalogSpecCache(self.catalog)), providers)
             self.keys = KeyStore(self.home)
             self.tokens = Tokens(self)
+            self.presets = Presets(self)
             self.recovery = RecoveryReport()
             reconcile_files(self.catalog, self.store, self.recovery)
             if start:
@@ -252,6 +307,18 @@ class Studio:
         """The model with this id (``diffusers:tiny``…), with its parameter spec."""
         provider, name = split_model_id(model_id, self.providers)
         return provider.model(name)
+
+    def missing_key(self, provider: str) -> str | None:
+        """How to set ``provider``'s API key when it needs one and none is set (the ``MissingKey``
+        message an order would raise), else None. Local providers need no key."""
+        keys = getattr(self.providers.get(provider), "keys", None)
+        if keys is None:
+            return None
+        try:
+            keys.require(provider)
+        except MissingKey as exc:
+            return str(exc)
+        return None
 
     def add_model(self, path: str | os.PathLike, name: str | None = None) -> str:
         """Register a local model so it is listed and can be ordered; return its id (``diffusers:<name>``).
@@ -409,6 +476,96 @@ class Studio:
             n = self.executor.cancel_generation(gen["order_id"], target_id)
         self.recorder.flush()
         return n
+
+    def retry(self, order: "Order | str", generations: "Iterable[str] | None" = None) -> Order:
+        """Run an order's failed and cancelled generations again, with their stored parameter sets.
+
+        The same generation rows are queued again (status ``pending``, last error cleared,
+        ``attempts`` counting on), so the order keeps its id and products and finishes again
+        with new counts; a finished order goes back to ``processing``. An order still running
+        takes them back at once. Returns the order (nothing is queued when none failed).
+
+        Args:
+            order: an Order or an order id.
+            generations: ids of the generations to run again (each failed or cancelled);
+                default every failed or cancelled generation of the order.
+
+        Raises ``LookupError`` for an unknown order, ``ValidationError`` for a generation that
+        is not a failed or cancelled one of this order.
+        """
+        from .engine.recorder import Reopened
+
+        self._check_open()
+        order_id = order.id if isinstance(order, Order) else str(order)
+        self.recorder.flush()  # statuses read below are the committed ones
+        cur = self.catalog.cursor()
+        row = q_orders.get_order(cur, order_id)
+        if row is None:
+            raise LookupError(f"no order {order_id!r} in {self.home}")
+        retryable = q_orders.generation_page(cur, order_id, status=("failed", "cancelled"))
+        by_id = {r["id"]: r for r in retryable.to_dict("records")}
+        if generations is None:
+            chosen = list(by_id.values())
+        else:
+            wanted = [generations] if isinstance(generations, str) else [str(g) for g in generations]
+            wrong = [g for g in wanted if g not in by_id]
+            if wrong:
+                raise ValidationError("generations", f"generation {wrong[0]} is not a failed or cancelled "
+                                                     f"generation of order {order_id}; see order.errors")
+            chosen = [by_id[g] for g in dict.fromkeys(wanted)]
+        if not chosen:
+            return Order(self, order_id)
+        provider, name = split_model_id(row["model_id"], self.providers)
+        model = provider.model(name)
+        factory = provider.factory(model)
+        validated = factory.validate_many(self._with_input_files(model, [g["params"] for g in chosen]))
+        try:
+            counts = self.tracker.reopen(order_id, {g["id"]: g["status"] for g in chosen},
+                                         total=int(row["generation_count"]),
+                                         done=q_orders.generation_counts(cur, order_id))
+        except RuntimeError as exc:
+            raise ImagenError(str(exc)) from None
+        self.recorder.put(Reopened(order_id, tuple(g["id"] for g in chosen), counts))
+        self.recorder.flush()
+        self.executor.enqueue(provider, model, factory, order_id,
+                              [(g["id"], int(g["seq"]), v) for g, v in zip(chosen, validated)],
+                              project_id=row["project_id"])
+        return Order(self, order_id)
+
+    def order_summaries(self, *, limit: int = 50, before: str | None = None,
+                        ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Recent orders, newest first, with their generations counted per status as they are now.
+
+        Columns: id, model, project_id, project, status, generation_count, prompt (as typed),
+        base_params, pending, generating, complete, failed, cancelled, created_at, started_at,
+        finished_at. ``before``: the page after this order id; ``ids``: only these orders.
+        """
+        return q_orders.summaries(self.catalog.cursor(), limit=limit, before=before,
+                                  ids=None if ids is None else list(ids))
+
+    def generations(self, order: "Order | str", *, offset: int = 0, limit: int | None = None,
+                    status: "Iterable[str] | None" = None, ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """A page of an order's generations in expansion order, each with its first product.
+
+        Columns: id, seq, status, params, error_type, error_message, attempts, started_at,
+        finished_at, product_id, products. ``status``: only these statuses (``"failed"``…);
+        ``ids``: only these generations. Use :meth:`generation` for one with its traceback.
+        """
+        order_id = order.id if isinstance(order, Order) else str(order)
+        return q_orders.generation_page(self.catalog.cursor(), order_id, offset=offset, limit=limit,
+                                        status=None if status is None else list(status),
+                                        ids=None if ids is None else list(ids))
+
+    def queue_positions(self, generations: Iterable[str] | None = None) -> dict[str, int]:
+        """Where queued generations wait: id → 0-based position in their lane (0 runs next).
+
+        Only queued generations appear (of these ids, or all of them).
+        """
+        return self.executor.queue_positions(None if generations is None else list(generations))
+
+    def active_generations(self) -> int:
+        """How many generations are queued or running in this studio right now."""
+        return self.tracker.unfinished()
 
     def subscribe(self, callback: Callable[[Event], None]) -> Subscription:
         """Receive every event (progress, products, outcomes) on a worker thread; keep it quick."""
@@ -617,7 +774,7 @@ class Studio:
         """Run one read-only SELECT over the catalog and return a pandas DataFrame.
 
         Tables: projects, orders, generations, products, collections, collection_products,
-        smart_tokens, models; the view ``gallery`` joins them with the common parameters as
+        smart_tokens, presets, models; the view ``gallery`` joins them with the common parameters as
         columns. Writes, ATTACH, COPY, INSTALL and file readers are refused.
         """
         self._check_open()

@@ -176,9 +176,21 @@ def m003_api_calls(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE models ADD COLUMN spec_fetched_at TIMESTAMPTZ")
 
 
+def m004_presets(con: duckdb.DuckDBPyConnection) -> None:
+    """Presets: named parameter sets (with the model they were saved for) saved from the Order panel."""
+    con.execute(f"""
+    CREATE TABLE presets (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        model_id VARCHAR,
+        params JSON NOT NULL,
+        {_COMMON}
+    )""")
+
+
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls]
+MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls, m004_presets]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -196,3 +196,104 @@ def fail_interrupted(cur: duckdb.DuckDBPyConnection, order_id: str, message: str
                    error_message = ?, finished_at = current_timestamp, updated_at = current_timestamp
                    WHERE order_id = ? AND status = 'generating' RETURNING id""", [message, order_id])
     return len(cur.fetchall())
+
+
+def summaries(cur: duckdb.DuckDBPyConnection, *, limit: int = 50, before: str | None = None,
+              ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Orders newest first with their generations counted per status, as they are now.
+
+    Unlike the ``*_count`` columns of ``orders`` (written when an order finishes), the counts
+    ``pending``, ``generating``, ``complete``, ``failed`` and ``cancelled`` come from the
+    generations, so they are right while an order runs. ``before``: only orders older than this
+    order id (the next page); ``ids``: only these orders. ``prompt`` is the base prompt as typed.
+    """
+    where = ["o.deleted_at IS NULL"]
+    args: list[Any] = []
+    if before is not None:
+        where.append("o.id < ?")
+        args.append(before)
+    if ids is not None:
+        where.append("o.id IN (SELECT unnest(?))")
+        args.append(list(ids))
+    args.append(int(limit))
+    frame = cur.execute(f"""
+        WITH page AS (
+            SELECT * FROM orders o WHERE {' AND '.join(where)} ORDER BY o.id DESC LIMIT ?
+        ), counts AS (
+            SELECT g.order_id,
+                   count(*) FILTER (WHERE g.status = 'pending') AS pending,
+                   count(*) FILTER (WHERE g.status = 'generating') AS generating,
+                   count(*) FILTER (WHERE g.status = 'complete') AS complete,
+                   count(*) FILTER (WHERE g.status = 'failed') AS failed,
+                   count(*) FILTER (WHERE g.status = 'cancelled') AS cancelled,
+                   min(g.started_at) AS started_at
+            FROM generations g
+            WHERE g.order_id IN (SELECT id FROM page) AND g.deleted_at IS NULL
+            GROUP BY g.order_id
+        )
+        SELECT o.id, o.model_id AS model, o.project_id, pr.name AS project, o.status,
+               o.generation_count, json_extract_string(o.base_params, '$.prompt') AS prompt,
+               o.base_params,
+               coalesce(c.pending, 0) AS pending, coalesce(c.generating, 0) AS generating,
+               coalesce(c.complete, 0) AS complete, coalesce(c.failed, 0) AS failed,
+               coalesce(c.cancelled, 0) AS cancelled,
+               o.created_at, c.started_at, o.finished_at
+        FROM page o LEFT JOIN projects pr ON pr.id = o.project_id LEFT JOIN counts c ON c.order_id = o.id
+        ORDER BY o.id DESC""", args).df()
+    frame["base_params"] = frame["base_params"].map(from_json)
+    return frame
+
+
+def generation_page(cur: duckdb.DuckDBPyConnection, order_id: str, *, offset: int = 0, limit: int | None = None,
+                    status: Sequence[str] | None = None, ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """A page of an order's generations in expansion order, each with its first product.
+
+    Columns: id, seq, status, params (parsed), error_type, error_message, attempts, started_at,
+    finished_at, product_id (the first live product, None while it has none) and products (how
+    many). ``status``: only generations in these statuses; ``ids``: only these generations.
+    """
+    where = ["g.order_id = ?", "g.deleted_at IS NULL"]
+    args: list[Any] = [order_id, order_id]
+    if status:
+        where.append("g.status IN (SELECT unnest(?))")
+        args.append([str(s) for s in status])
+    if ids is not None:
+        where.append("g.id IN (SELECT unnest(?))")
+        args.append(list(ids))
+    page = "LIMIT ? OFFSET ?" if limit is not None else "OFFSET ?"
+    args.extend([int(limit), int(offset)] if limit is not None else [int(offset)])
+    frame = cur.execute(f"""
+        WITH made AS (
+            SELECT generation_id, min(id) AS product_id, count(*) AS products
+            FROM products WHERE order_id = ? AND deleted_at IS NULL GROUP BY generation_id
+        )
+        SELECT g.id, g.seq, g.status, g.params, g.error_type, g.error_message, g.attempts,
+               g.started_at, g.finished_at, m.product_id, coalesce(m.products, 0) AS products
+        FROM generations g LEFT JOIN made m ON m.generation_id = g.id
+        WHERE {' AND '.join(where)} ORDER BY g.seq {page}""", args).df()
+    frame["params"] = frame["params"].map(from_json)
+    return frame
+
+
+def reopen_generations(cur: duckdb.DuckDBPyConnection, order_id: str, generation_ids: Sequence[str],
+                       order_counts: Mapping[str, int] | None = None) -> int:
+    """Put failed or cancelled generations back to ``pending`` to run them again; return how many.
+
+    Their error and parameter sets of the last run are cleared; ``attempts`` keeps counting.
+    With ``order_counts`` (complete, failed, cancelled) the finished order is reopened too:
+    status ``pending``, those counts, no ``finished_at``.
+    """
+    cur.execute("""
+        UPDATE generations SET status = 'pending', error_type = NULL, error_message = NULL, traceback = NULL,
+            actual_params = NULL, return_params = NULL, started_at = NULL, finished_at = NULL,
+            updated_at = current_timestamp
+        WHERE order_id = ? AND id IN (SELECT unnest(?)) AND status IN ('failed', 'cancelled')
+        RETURNING id""", [order_id, list(generation_ids)])
+    n = len(cur.fetchall())
+    if order_counts is not None:
+        cur.execute("""
+            UPDATE orders SET status = 'pending', complete_count = ?, failed_count = ?, cancelled_count = ?,
+                finished_at = NULL, updated_at = current_timestamp
+            WHERE id = ?""", [int(order_counts.get("complete", 0)), int(order_counts.get("failed", 0)),
+                               int(order_counts.get("cancelled", 0)), order_id])
+    return n

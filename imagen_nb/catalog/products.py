@@ -92,22 +92,79 @@ GALLERY_FILTERS = {
     "since": "created_at >= ?",
     "until": "created_at < ?",
     "text": "prompt ILIKE '%' || ? || '%'",
+    "ids": "product_id IN (SELECT unnest(?))",
+    # Flags (no value bound): given as True, ignored when None or False.
+    "no_project": "project_id IS NULL",
+    "no_collection": "len(collections) = 0",
+}
+
+#: What :func:`gallery_groups` can group by: the key column and the label shown for it.
+GALLERY_GROUPS = {
+    "project": ("project_id", "project"),
+    "model": ("model", "model"),
+    "kind": ("kind", "kind"),
 }
 
 
-def gallery_page(cur: duckdb.DuckDBPyConnection, *, limit: int = 50, offset: int = 0,
-                 **filters: Any) -> pd.DataFrame:
-    """Newest products first, filtered by ``GALLERY_FILTERS`` keys (None values are ignored)."""
+def _gallery_where(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """The WHERE clause (or "") and its bound arguments for ``GALLERY_FILTERS`` keys."""
     where, args = [], []
     for key, value in filters.items():
         if value is None:
             continue
         if key not in GALLERY_FILTERS:
             raise ValueError(f"unknown gallery filter {key!r}; use one of {', '.join(GALLERY_FILTERS)}")
-        where.append(GALLERY_FILTERS[key])
-        args.append(value)
-    sql = "SELECT * EXCLUDE (params) FROM gallery"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+        clause = GALLERY_FILTERS[key]
+        if "?" not in clause:
+            if value is False:
+                continue
+            where.append(clause)
+            continue
+        where.append(clause)
+        args.append(list(value) if key == "ids" else value)
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+def gallery_page(cur: duckdb.DuckDBPyConnection, *, limit: int = 50, offset: int = 0,
+                 **filters: Any) -> pd.DataFrame:
+    """Newest products first, filtered by ``GALLERY_FILTERS`` keys (None values are ignored)."""
+    where, args = _gallery_where(filters)
+    sql = "SELECT * EXCLUDE (params) FROM gallery" + where
     sql += " ORDER BY created_at DESC, product_id DESC LIMIT ? OFFSET ?"
     return cur.execute(sql, [*args, limit, offset]).df()
+
+
+def gallery_count(cur: duckdb.DuckDBPyConnection, **filters: Any) -> int:
+    """How many live products match the filters (the same keys as :func:`gallery_page`)."""
+    where, args = _gallery_where(filters)
+    return int(cur.execute("SELECT count(*) FROM gallery" + where, args).fetchone()[0])
+
+
+def gallery_groups(cur: duckdb.DuckDBPyConnection, by: str, **filters: Any) -> pd.DataFrame:
+    """Matching products counted per project, collection, model or kind, largest group first.
+
+    Columns: ``key`` (project id, collection name, model id or kind; None for products with no
+    project / in no collection / imported without a model), ``label``, ``products`` and
+    ``newest`` (the latest ``created_at`` in the group). A product in several collections counts
+    in each.
+    """
+    where, args = _gallery_where(filters)
+    if by == "collection":
+        sql = f"""
+            SELECT c AS key, c AS label, count(*) AS products, max(created_at) AS newest
+            FROM (SELECT created_at, unnest(CASE WHEN len(collections) = 0 THEN [NULL::VARCHAR]
+                                                 ELSE collections END) AS c
+                  FROM gallery{where})
+            GROUP BY c ORDER BY c IS NULL, products DESC, label"""
+    elif by in GALLERY_GROUPS:
+        key, label = GALLERY_GROUPS[by]
+        sql = f"""
+            SELECT {key} AS key, any_value({label}) AS label, count(*) AS products, max(created_at) AS newest
+            FROM gallery{where} GROUP BY {key} ORDER BY {key} IS NULL, products DESC, label"""
+    else:
+        raise ValueError(f"cannot group the gallery by {by!r}; use one of "
+                         f"{', '.join(['collection', *GALLERY_GROUPS])}")
+    frame = cur.execute(sql, args).df()
+    for col in ("key", "label"):  # None, not NaN, for "no project" and the like
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    return frame

@@ -40,13 +40,19 @@ def update(cur: duckdb.DuckDBPyConnection, project_id: str, **fields: Any) -> No
 
 
 def listing(cur: duckdb.DuckDBPyConnection, *, include_archived: bool = False) -> pd.DataFrame:
-    """Projects with counts of orders and products and their last activity."""
+    """Projects with counts of orders and products, their last activity and a sample product.
+
+    ``sample_product_id`` is the project's best-rated live product, the newest among equals
+    (None for a project without products): what a project card shows.
+    """
     return cur.execute("""
         SELECT pr.id, pr.name, pr.description, pr.status,
                (SELECT count(*) FROM orders o WHERE o.project_id = pr.id AND o.deleted_at IS NULL) AS orders,
                (SELECT count(*) FROM products p WHERE p.project_id = pr.id AND p.deleted_at IS NULL) AS products,
                greatest(pr.updated_at,
-                        (SELECT max(o.updated_at) FROM orders o WHERE o.project_id = pr.id)) AS last_activity
+                        (SELECT max(o.updated_at) FROM orders o WHERE o.project_id = pr.id)) AS last_activity,
+               (SELECT p.id FROM products p WHERE p.project_id = pr.id AND p.deleted_at IS NULL
+                ORDER BY p.rating DESC NULLS LAST, p.id DESC LIMIT 1) AS sample_product_id
         FROM projects pr
         WHERE pr.deleted_at IS NULL AND (? OR pr.status = 'active')
         ORDER BY last_activity DESC""", [include_archived]).df()

@@ -15,7 +15,7 @@ from ..core.errors import SqlError, SqlRefused, SqlTimeout
 _ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
 _ADVICE = ("studio.sql runs one read-only SELECT over the catalog (tables projects, orders, generations, "
-           "products, collections, collection_products, smart_tokens, models and the view gallery); "
+           "products, collections, collection_products, smart_tokens, presets, models and the view gallery); "
            "change data through the Studio's methods instead")
 
 

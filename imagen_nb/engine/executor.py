@@ -145,6 +145,12 @@ class Executor:
         self.tracker.begin(order_id, total if total is not None else len(generations),
                            complete=done.get("complete", 0), failed=done.get("failed", 0),
                            cancelled=done.get("cancelled", 0), generation_ids=[g[0] for g in generations])
+        self.enqueue(provider, model, factory, order_id, generations, project_id=project_id)
+
+    def enqueue(self, provider: Provider, model: ModelInfo, factory: Factory, order_id: str,
+                generations: Sequence[tuple[str, int, Mapping[str, Any]]], *, project_id: str | None) -> None:
+        """Queue generations of an order the tracker already follows (:meth:`submit` does both;
+        a retry reopens the order in the tracker, then enqueues)."""
         self.recorder.put(OrderStatusChange(order_id, OrderStatus.PROCESSING,
                                             only_from=(OrderStatus.PENDING,)))
         lane = self._lane(provider, model)
@@ -204,6 +210,20 @@ class Executor:
                     if job.generation_id == generation_id:
                         return i
         return None
+
+    def queue_positions(self, generation_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """0-based positions of queued generations in their lanes (of these ids, or of all), in one
+        pass over each lane: what a panel shows for a thousand queued generations."""
+        wanted = None if generation_ids is None else set(generation_ids)
+        with self._lock:
+            lanes = list(self._lanes.values())
+        out: dict[str, int] = {}
+        for lane in lanes:
+            with lane.cond:
+                for i, job in enumerate(lane.jobs):
+                    if wanted is None or job.generation_id in wanted:
+                        out[job.generation_id] = i
+        return out
 
     # -- working ---------------------------------------------------------------------------
     def _work(self, lane: Lane) -> None:

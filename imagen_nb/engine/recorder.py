@@ -59,6 +59,15 @@ class OrderStatusChange:
 
 
 @dataclass(frozen=True)
+class Reopened:
+    """Failed or cancelled generations go back to ``pending`` (a retry); with ``order_counts``
+    the finished order is reopened too (see :func:`catalog.orders.reopen_generations`)."""
+    order_id: str
+    generation_ids: tuple[str, ...]
+    order_counts: dict | None = None
+
+
+@dataclass(frozen=True)
 class _Flush:
     done: threading.Event
 
@@ -80,7 +89,7 @@ class Recorder:
         self._thread.start()
 
     def put(self, op) -> None:
-        """Queue an outcome (Started, Finished, OrderStatusChange or an ApiCall event)."""
+        """Queue an outcome (Started, Finished, OrderStatusChange, Reopened or an ApiCall event)."""
         self._queue.put(op)
 
     def flush(self, timeout: float | None = 30) -> bool:
@@ -151,6 +160,7 @@ class Recorder:
         finished_ids = {op.generation_id for op in finished}
         started = [(gid, at) for gid, at in started_at.items() if gid not in finished_ids]
         status_changes = [op for op in ops if isinstance(op, OrderStatusChange)]
+        reopened = [op for op in ops if isinstance(op, Reopened)]
         calls = [op for op in ops if isinstance(op, ApiCall)]
         order_done: list[OrderFinished] = []
         for op in finished:
@@ -160,6 +170,8 @@ class Recorder:
         now = datetime.now(timezone.utc)
         try:
             with self.catalog.transaction() as cur:
+                for op in reopened:  # queued before the retried generations start: first
+                    q_orders.reopen_generations(cur, op.order_id, op.generation_ids, op.order_counts)
                 for change in status_changes:
                     q_orders.change_status(cur, change.order_id, change.status, change.only_from)
                 q_orders.mark_generating(cur, started)

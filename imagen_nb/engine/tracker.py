@@ -128,7 +128,49 @@ class Tracker:
                     return False
                 self._cond.wait(remaining if remaining is not None else 1.0)
 
+    def reopen(self, order_id: str, generations: dict[str, str], *, total: int,
+               done: dict[str, int]) -> dict[str, int] | None:
+        """Track generations of an order that run again (a retry); ``generations`` maps id → old status.
+
+        A live order gets them back (its failed/cancelled counts drop, so it cannot finish before
+        they do) and None is returned. A finished order (or one not tracked in this process, whose
+        ``total`` and finished counts ``done`` come from the catalog) is tracked afresh; the counts
+        it starts from are returned, for the catalog's order row. Raises ``RuntimeError`` while
+        the order is being cancelled.
+        """
+        removed = {"failed": 0, "cancelled": 0}
+        for status in generations.values():
+            removed[str(status)] = removed.get(str(status), 0) + 1
+        with self._cond:
+            state = self._orders.get(order_id)
+            # An order whose last outcome is being committed right now: wait for it, then start afresh.
+            while state is not None and state.final_status is not None and not state.final_committed:
+                self._cond.wait(1.0)
+                state = self._orders.get(order_id)
+            if state is not None and state.final_status is None and state.cancel_requested:
+                raise RuntimeError(f"order {order_id} is being cancelled; retry when it has stopped")
+            self.cancelled_generations.difference_update(generations)
+            if state is not None and state.final_status is None:
+                state.failed -= removed["failed"]
+                state.cancelled -= removed["cancelled"]
+                state.generation_ids.update(generations)
+                return None
+            if state is not None:
+                total = state.total
+                done = {"complete": state.complete, "failed": state.failed, "cancelled": state.cancelled}
+            counts = {"complete": done.get("complete", 0),
+                      "failed": done.get("failed", 0) - removed["failed"],
+                      "cancelled": done.get("cancelled", 0) - removed["cancelled"]}
+            self._orders[order_id] = OrderState(order_id, total, counts["complete"], counts["failed"],
+                                                counts["cancelled"], generation_ids=set(generations))
+            return counts
+
     def live(self) -> list[OrderState]:
         """Orders not yet finished and committed."""
         with self._cond:
             return [s for s in self._orders.values() if not s.final_committed]
+
+    def unfinished(self) -> int:
+        """Generations of live orders not yet finished (queued or running)."""
+        with self._cond:
+            return sum(max(0, s.total - s.finished) for s in self._orders.values() if s.final_status is None)

@@ -23,6 +23,7 @@ PINNED = {
     "collections": ["id", "name", "description", *COMMON],
     "collection_products": ["id", "collection_id", "product_id", *COMMON],
     "smart_tokens": ["id", "name", "values", *COMMON],
+    "presets": ["id", "name", "model_id", "params", *COMMON],
     "schema_migrations": ["name", "applied_at"],
     "gallery": ["product_id", "prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale",
                 "width", "height", "model", "provider", "family", "model_type", "rating", "collections",

@@ -225,14 +225,54 @@ def jupyter_server(tmp_path, home):
     env = _server_env(home)
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")
     env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "jupyter-runtime")
+    # No "would you like news?" prompt over the page (and no fetch for it).
+    settings = tmp_path / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     proc = subprocess.Popen([
         sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--ServerApp.open_browser=False",
+        "--ServerApp.open_browser=False", "--allow-root", "--LabApp.extension_manager=readonly",
     ], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc)
         yield f"http://127.0.0.1:{port}", token, root
     finally:
         stop(proc)
+
+
+@pytest.fixture
+def served(studio):
+    """The Panel app over the test's own ``studio``, served in this process on a free loopback
+    port, so a test can click in the browser and check the catalog at once: yields the URL."""
+    pn = pytest.importorskip("panel")
+    from imagen_nb.app import studio_app
+
+    port = free_port()
+    server = pn.serve({"/": lambda: studio_app(studio)}, address="127.0.0.1", port=port, show=False,
+                      threaded=True, title="imagen-nb")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/"
+    server.stop()
+
+
+@pytest.fixture
+def open_studio():
+    """open_studio(tab, url, panel): open the app and switch to ``panel``'s tab -> its locator."""
+    return _open_studio
+
+
+def _open_studio(tab: "Tab", url: str, panel: str):
+    tab.page.goto(url)
+    tab.page.locator(".inb-studio").wait_for(timeout=30_000)
+    tab.page.locator(f'.inb-tab[data-tab="{panel}"]').click()
+    body = tab.page.locator(f'.inb-tabbody[data-panel="{panel}"]')
+    body.wait_for(state="visible")
+    return body

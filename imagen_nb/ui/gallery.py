@@ -1,0 +1,447 @@
+"""The Gallery panel's controller: pages of thumbnails, filters, groups, details and actions.
+
+Only thumbnails travel with a page (the product's thumbnail file, or a small image itself),
+as binary buffers; the original file is sent when the details view or a download asks for it.
+New products are announced by a ``new_products`` push (ids only, at most ten a second); the
+page decides whether to fetch and prepend them or to show a notice.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..core.records import Event, ProductReady
+from .bridge import Controller, PanelRequestError, Reply
+
+#: products per page of the grid (the page may ask for up to MAX_PAGE)
+PAGE_SIZE = 60
+MAX_PAGE = 200
+#: an image without a thumbnail file is sent whole in the grid only up to this size
+INLINE_THUMB_BYTES = 256 * 1024
+#: the largest original the details view or a download fetches over the comm
+MAX_ORIGINAL_BYTES = 512 * 1024 * 1024
+#: a prompt longer than this is cut in the grid (the details view shows it whole)
+GRID_PROMPT_CHARS = 300
+#: new product ids one push carries at most (the page fetches only those it shows)
+MAX_NEW_IDS = 200
+
+KINDS = ("image", "video", "audio")
+GROUP_BY = ("project", "collection", "model", "kind")
+FILTER_KEYS = ("text", "kind", "project_id", "no_project", "collection", "collection_id", "no_collection",
+               "model", "min_rating", "since", "until", "order_id", "ids")
+_THUMB_TYPES = {".webp": "image/webp", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                ".gif": "image/gif"}
+_BROWSER_IMAGES = frozenset(_THUMB_TYPES.values())
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able Python value for a pandas/numpy cell (NaN and NaT become None)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if hasattr(value, "isoformat"):  # datetime, pandas Timestamp
+        try:
+            return value.isoformat()
+        except ValueError:  # NaT
+            return None
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return _plain(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _ids(ids: Any, field: str = "ids") -> list[str]:
+    if isinstance(ids, str):
+        ids = [ids]
+    if not isinstance(ids, (list, tuple)) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise PanelRequestError("choose at least one product", field=field)
+    return list(dict.fromkeys(ids))
+
+
+def _when(value: Any, field: str, *, end_of_day: bool = False) -> datetime | None:
+    """An aware datetime from an ISO date or datetime; a date alone means local midnight
+    (the next midnight for ``until``, so the day itself is included)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise PanelRequestError(f"{field} is a date like 2025-01-31; got {value!r}", field=field)
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day) + (timedelta(days=1) if end_of_day else timedelta())
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PanelRequestError(f"{field} is a date like 2025-01-31; got {value!r}", field=field) from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+class GalleryController(Controller):
+    """Serves the Gallery panel: pages, groups, details, originals, rating, collections, delete, vary."""
+
+    name = "gallery"
+
+    def __init__(self, studio):
+        super().__init__(studio)
+        self._lock = threading.Lock()
+        self._new: list[str] = []
+
+    # -- filters ---------------------------------------------------------------------------
+    def _filters(self, raw: Any) -> dict[str, Any]:
+        """The page's filters as :meth:`Studio.gallery` keywords; bad values name their control."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise PanelRequestError("filters are an object of filter names and values", field="filters")
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key not in FILTER_KEYS:
+                raise PanelRequestError(f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}", field=key)
+            if value in (None, "", False, []) and key != "ids":
+                continue
+            if key == "text":
+                out["text"] = str(value).strip()[:500] or None
+            elif key == "kind":
+                if value not in KINDS:
+                    raise PanelRequestError(f"type is one of {', '.join(KINDS)}; got {value!r}", field="kind")
+                out["kind"] = value
+            elif key in ("no_project", "no_collection"):
+                out[key] = True
+            elif key == "min_rating":
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+                    raise PanelRequestError(f"the lowest rating is 1 to 5; got {value!r}", field="min_rating")
+                out["min_rating"] = value
+            elif key == "since":
+                out["since"] = _when(value, "since")
+            elif key == "until":
+                out["until"] = _when(value, "until", end_of_day=True)
+            elif key == "collection_id":
+                names = self._collection_names()
+                if value not in names:
+                    raise PanelRequestError(f"no collection with id {value!r}; it may have been deleted",
+                                            field="collection")
+                out["collection"] = names[value]
+            elif key == "ids":
+                out["ids"] = [str(i) for i in (value if isinstance(value, (list, tuple)) else [value])]
+            else:
+                if not isinstance(value, str):
+                    raise PanelRequestError(f"{key} is a string; got {value!r}", field=key)
+                out[key] = value
+        if out.get("since") and out.get("until") and out["since"] >= out["until"]:
+            raise PanelRequestError("'until' is before 'since'", field="until")
+        return {k: v for k, v in out.items() if v is not None}
+
+    def _collection_names(self) -> dict[str, str]:
+        frame = self.studio.collections()
+        return dict(zip(frame["id"], frame["name"]))
+
+    # -- items -----------------------------------------------------------------------------
+    @staticmethod
+    def _thumb(row: dict) -> tuple[bytes, str] | None:
+        """The bytes to show in the grid: the thumbnail file, or a small browser image itself."""
+        candidates = []
+        if row.get("thumb_path"):
+            candidates.append(Path(row["thumb_path"]))
+        if (row.get("media_type") in _BROWSER_IMAGES and row.get("path")
+                and (row.get("size") or 0) <= INLINE_THUMB_BYTES):
+            candidates.append(Path(row["path"]))
+        for path in candidates:
+            try:
+                data = path.read_bytes()
+            except OSError:  # a file removed behind our back: show the placeholder
+                continue
+            return data, _THUMB_TYPES.get(path.suffix.lower(), "image/webp")
+        return None
+
+    @staticmethod
+    def _item(row: dict) -> dict[str, Any]:
+        prompt = row.get("prompt")
+        if isinstance(prompt, str) and len(prompt) > GRID_PROMPT_CHARS:
+            prompt = prompt[:GRID_PROMPT_CHARS] + "…"
+        return {
+            "id": row["product_id"], "kind": row.get("kind"), "media_type": row.get("media_type"),
+            "prompt": prompt, "model": row.get("model"), "project": row.get("project"),
+            "project_id": row.get("project_id"), "order_id": row.get("order_id"), "rating": row.get("rating"),
+            "collections": row.get("collections") or [], "width": row.get("width"), "height": row.get("height"),
+            "size": row.get("size"), "created_at": row.get("created_at"), "source": row.get("source"),
+            "name": Path(row["path"]).name if row.get("path") else None,
+        }
+
+    def _rows(self, limit: int, offset: int, filters: dict) -> list[dict]:
+        frame = self.studio.gallery(limit=limit, offset=offset, **filters)
+        return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+    def _items(self, rows: Iterable[dict], reply: Reply) -> list[dict]:
+        items = []
+        for row in rows:
+            item = self._item(row)
+            thumb = self._thumb(row)
+            item["thumb"] = reply.add(thumb[0]) if thumb else None
+            item["thumb_type"] = thumb[1] if thumb else None
+            items.append(item)
+        return items
+
+    def _page(self, filters: dict, offset: int, limit: int, total: bool, reply: Reply) -> dict:
+        rows = self._rows(limit, offset, filters) if limit else []
+        count = self.studio.gallery_count(**filters) if total else None
+        more = len(rows) == limit and limit > 0
+        if count is not None:
+            more = offset + len(rows) < count
+        return {"items": self._items(rows, reply), "offset": offset, "total": count,
+                "next_offset": offset + len(rows) if more else None}
+
+    def _live_rows(self, ids: list[str], field: str = "ids") -> list[dict]:
+        rows = self._rows(len(ids), 0, {"ids": ids})
+        found = {r["product_id"] for r in rows}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise PanelRequestError(f"no product {missing[0]} in the gallery (deleted, or from another studio)",
+                                    field=field)
+        return rows
+
+    # -- requests --------------------------------------------------------------------------
+    def rpc_init(self, filters: dict | None = None, limit: int = PAGE_SIZE) -> Reply:
+        """The menus of the filters and the first page, in one reply so the grid shows at once."""
+        reply = Reply()
+        page = self._page(self._filters(filters), 0, self._limit(limit), True, reply)
+        reply.result = {"options": self.rpc_options(), "page": page, "page_size": PAGE_SIZE,
+                        "kinds": list(KINDS), "group_by": list(GROUP_BY)}
+        return reply
+
+    @staticmethod
+    def _limit(limit: Any) -> int:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_PAGE:
+            raise PanelRequestError(f"a page holds 0 to {MAX_PAGE} products; got {limit!r}", field="limit")
+        return limit
+
+    def rpc_page(self, filters: dict | None = None, offset: int = 0, limit: int = PAGE_SIZE,
+                 total: bool = True) -> Reply:
+        """One page of products, newest first: ``{items, offset, total, next_offset}``; thumbnails as buffers.
+
+        ``total`` (a count over all pages) is computed when asked, i.e. for the first page.
+        """
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise PanelRequestError(f"offset is a whole number ≥ 0; got {offset!r}", field="offset")
+        reply = Reply()
+        reply.result = self._page(self._filters(filters), offset, self._limit(limit), bool(total), reply)
+        return reply
+
+    def rpc_groups(self, by: str, filters: dict | None = None) -> dict:
+        """Section headers for a grouped view: ``{by, total, groups: [{key, label, count, filter}]}``.
+
+        Each group's ``filter`` is what to add to the page's filters to list that section.
+        """
+        if by not in GROUP_BY:
+            raise PanelRequestError(f"group by one of {', '.join(GROUP_BY)}; got {by!r}", field="group")
+        flt = self._filters(filters)
+        frame = self.studio.gallery_groups(by, **flt)
+        ids = {name: cid for cid, name in self._collection_names().items()} if by == "collection" else {}
+        groups = []
+        for row in frame.to_dict("records"):
+            key, label, count = _plain(row["key"]), _plain(row["label"]), int(row["products"])
+            if by == "project":
+                section = {"project_id": key} if key is not None else {"no_project": True}
+                label = label or "No project"
+            elif by == "collection":
+                section = {"collection_id": ids.get(key)} if key is not None else {"no_collection": True}
+                key = ids.get(key, key)
+                label = label or "In no collection"
+            elif by == "model":
+                if key is None:  # imports without a model: no filter can select only them
+                    continue
+                section = {"model": key}
+            else:
+                section = {"kind": key}
+            groups.append({"key": key, "label": label, "count": count, "filter": section,
+                           "newest": _plain(row["newest"])})
+        return {"by": by, "groups": groups, "total": self.studio.gallery_count(**flt)}
+
+    def rpc_options(self) -> dict:
+        """What the filter menus offer: projects, collections, models and types, with counts."""
+        projects = self.studio.projects(include_archived=True)
+        collections = self.studio.collections()
+        models = self.studio.gallery_groups("model")
+        kinds = self.studio.gallery_groups("kind")
+        return {
+            "projects": [{"id": r["id"], "name": r["name"], "status": r["status"], "products": int(r["products"])}
+                         for r in projects.to_dict("records")],
+            "collections": [{"id": r["id"], "name": r["name"], "products": int(r["products"])}
+                            for r in collections.to_dict("records")],
+            "models": [{"id": _plain(r["key"]), "products": int(r["products"])}
+                       for r in models.to_dict("records") if _plain(r["key"]) is not None],
+            "kinds": [{"id": _plain(r["key"]), "products": int(r["products"])} for r in kinds.to_dict("records")],
+            "total": self.studio.gallery_count(),
+        }
+
+    def rpc_details(self, product_id: str) -> Reply:
+        """Everything about one product: its record, parameter sets, order and model; the thumbnail as buffer 0.
+
+        The original file is not included: ask :meth:`rpc_original` for it.
+        """
+        if not isinstance(product_id, str) or not product_id:
+            raise PanelRequestError("choose a product", field="product_id")
+        row = self._live_rows([product_id], field="product_id")[0]
+        product = self.studio.product(product_id)
+        reply = Reply()
+        item = self._item(row)
+        item.update(prompt=row.get("prompt"), negative_prompt=row.get("negative_prompt"), seed=row.get("seed"),
+                    path=str(product.path), sha256=row.get("sha256"), params=_plain(product.params),
+                    generation_id=row.get("generation_id"), provider=row.get("provider"))
+        thumb = self._thumb(row)
+        item["thumb"] = reply.add(thumb[0]) if thumb else None
+        item["thumb_type"] = thumb[1] if thumb else None
+        generation = order = None
+        if product.generation_id:
+            try:
+                gen = self.studio.generation(product.generation_id)
+                generation = {"id": gen["id"], "seq": gen["seq"], "status": gen["status"],
+                              "params": _plain(gen["params"]), "actual": _plain(gen["actual_params"]),
+                              "returned": _plain(gen["return_params"]),
+                              "started_at": _plain(gen["started_at"]), "finished_at": _plain(gen["finished_at"])}
+            except LookupError:
+                generation = None
+        if product.order_id:
+            try:
+                handle = self.studio.get_order(product.order_id)
+                order = {"id": handle.id, "model": handle.model, "status": handle.status,
+                         "base_params": _plain(handle.base_params)}
+            except LookupError:
+                order = None
+        model = {"id": product.model_id, "known": False, "type": None, "supports_image_to_image": False}
+        if product.model_id:
+            try:
+                info = self.studio.model(product.model_id)
+                model.update(known=True, type=info.type, family=info.family, description=info.description,
+                             supports_image_to_image=bool(info.supports_image_to_image))
+            except Exception:  # a provider that is not installed (or broken) here: no vary, still details
+                pass
+        reply.result = {"product": item, "generation": generation, "order": order, "model": model,
+                        "can_vary": model["supports_image_to_image"]}
+        return reply
+
+    def rpc_original(self, product_id: str) -> Reply:
+        """The product's file as buffer 0 (for the full image, playback and downloads): ``{id, name, media_type, size}``."""
+        if not isinstance(product_id, str) or not product_id:
+            raise PanelRequestError("choose a product", field="product_id")
+        products = self.studio.products([product_id])
+        if not products:
+            raise PanelRequestError(f"no product {product_id} in this studio", field="product_id")
+        product = products[0]
+        if product.size > MAX_ORIGINAL_BYTES:
+            raise PanelRequestError(f"the file is {product.size / 2**20:.0f} MB, too large to send to the page; "
+                                    f"open it from disk: {product.path}", field="product_id")
+        try:
+            data = product.path.read_bytes()
+        except OSError as exc:
+            raise PanelRequestError(f"cannot read {product.path}: {exc.strerror or exc}", field="product_id") from exc
+        reply = Reply()
+        reply.result = {"id": product.id, "name": product.path.name, "media_type": product.media_type,
+                        "size": len(data), "buf": reply.add(data)}
+        return reply
+
+    def rpc_rate(self, ids: list[str], rating: int | None) -> dict:
+        """Rate products 1–5 (None clears): ``{rated, rating, ids}``."""
+        ids = _ids(ids)
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+            raise PanelRequestError(f"a rating is 1 to 5 stars (or none); got {rating!r}", field="rating")
+        self._live_rows(ids)
+        return {"rated": self.studio.rate(ids, rating), "rating": rating, "ids": ids}
+
+    def _collection_name(self, collection: Any) -> str:
+        if not isinstance(collection, str) or not collection.strip():
+            raise PanelRequestError("name the collection", field="collection")
+        name = collection.strip()
+        if len(name) > 100:
+            raise PanelRequestError("a collection name is at most 100 characters", field="collection")
+        return name
+
+    def rpc_collect(self, ids: list[str], collection: str, create: bool = False) -> dict:
+        """Add products to a collection (by name; ``create=True`` makes a new one):
+        ``{collection: {id, name}, added, created, ids}``."""
+        ids = _ids(ids)
+        name = self._collection_name(collection)
+        self._live_rows(ids)
+        existing = name in self._collection_names().values()
+        if not existing and not create:
+            raise PanelRequestError(f"no collection {name!r}; create it first", field="collection")
+        handle = self.studio.collection(name, create=True)
+        added = handle.add(ids)
+        return {"collection": {"id": handle.id, "name": handle.name}, "added": added, "created": not existing,
+                "ids": ids}
+
+    def rpc_uncollect(self, ids: list[str], collection: str) -> dict:
+        """Remove products from a collection (by name): ``{collection: {id, name}, removed, ids}``."""
+        ids = _ids(ids)
+        name = self._collection_name(collection)
+        try:
+            handle = self.studio.collection(name, create=False)
+        except LookupError:
+            raise PanelRequestError(f"no collection {name!r}", field="collection") from None
+        return {"collection": {"id": handle.id, "name": handle.name}, "removed": handle.remove(ids), "ids": ids}
+
+    def rpc_delete(self, ids: list[str]) -> dict:
+        """Soft-delete products (``restore`` undoes it): ``{deleted, ids}``."""
+        ids = _ids(ids)
+        self._live_rows(ids)
+        return {"deleted": self.studio.delete(ids), "ids": ids}
+
+    def rpc_restore(self, ids: list[str]) -> dict:
+        """Undo a delete: ``{restored, ids}``."""
+        ids = _ids(ids)
+        known = {p.id for p in self.studio.products(ids)}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise PanelRequestError(f"no product {missing[0]} in this studio", field="ids")
+        return {"restored": self.studio.delete(ids, undo=True), "ids": ids}
+
+    def rpc_vary(self, product_id: str, n: int = 4, strength: float = 0.5) -> dict:
+        """Order ``n`` variations of a product (image-to-image from it): ``{order_id, generations, model}``.
+
+        Refused, naming ``model``, when the product's model cannot start from an image.
+        """
+        if not isinstance(product_id, str) or not product_id:
+            raise PanelRequestError("choose a product", field="product_id")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 16:
+            raise PanelRequestError(f"ask for 1 to 16 variations; got {n!r}", field="n")
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
+            raise PanelRequestError(f"strength is from 0 (keep) to 1 (redraw all); got {strength!r}",
+                                    field="strength")
+        self._live_rows([product_id], field="product_id")
+        order = self.studio.vary(product_id, n=n, strength=float(strength))
+        return {"order_id": order.id, "generations": n, "model": order.model}
+
+    # -- live updates ----------------------------------------------------------------------
+    def on_event(self, event: Event) -> bool:
+        """Note new products (on a worker thread); the page is told in :meth:`flush`."""
+        if isinstance(event, ProductReady):
+            with self._lock:
+                self._new.append(event.product_id)
+            return True
+        return False
+
+    def flush(self) -> None:
+        """Push ``new_products`` ``{ids, count}``: the products made since the last push, newest first."""
+        with self._lock:
+            new, self._new = self._new, []
+        if not new:
+            return
+        ids = list(dict.fromkeys(reversed(new)))
+        self.push("new_products", {"ids": ids[:MAX_NEW_IDS], "count": len(ids)})

@@ -1,0 +1,62 @@
+"""Each panel clicked in headless Chromium (the Panel app, in this process over the test's studio)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_projects_create_rename_archive_by_clicking(studio, served, tab, open_studio):
+    studio.project("Book covers", description="Moody covers")
+    projects = open_studio(tab, served, "projects")
+    projects.locator(".inb-projects-card", has_text="Book covers").wait_for()
+
+    projects.get_by_role("button", name="+ New project").click()
+    projects.get_by_label("Project name").fill("Book covers")            # taken: error at the field
+    projects.get_by_role("button", name="Create project").click()
+    projects.locator(".inb-field-error").wait_for()
+    assert "exists" in projects.locator(".inb-field-error").inner_text()
+
+    projects.get_by_label("Project name").fill("Card deck")
+    projects.get_by_label("Project description").first.fill("54 cards")
+    projects.get_by_role("button", name="Create project").click()
+    projects.locator(".inb-projects-card", has_text="Card deck").wait_for()
+    tab.shot("projects", projects)
+    assert studio.project("Card deck", create=False).description == "54 cards"
+
+    # "New order" on a card opens the Order panel with the project chosen.
+    projects.locator(".inb-projects-card", has_text="Card deck").get_by_role("button", name="New order").click()
+    order = tab.page.locator('.inb-tabbody[data-panel="order"]')
+    order.wait_for(state="visible")
+    project_select = order.locator('[data-field="project"] select, select[aria-label="Project"]').first
+    tab.page.wait_for_function("(el) => el.selectedOptions[0] && el.selectedOptions[0].text.includes('Card deck')",
+                               arg=project_select.element_handle())
+    assert not tab.errors, tab.errors
+
+
+def test_production_shows_progress_and_cancels_by_clicking(studio, served, tab, open_studio):
+    order = studio.order("instant:swatch", prompt="slow [1..40]", num_inference_steps=20, step_seconds=0.05)
+    production = open_studio(tab, served, "production")
+    row = production.locator(f'.inb-production-order[data-id="{order.id}"]')
+    row.wait_for()
+    # Live: the counts move while we watch, and the tab shows a badge of active generations.
+    first = row.locator(".inb-production-counts").inner_text()
+    tab.page.wait_for_function(
+        "([el, before]) => el.innerText !== before", arg=[row.locator(".inb-production-counts").element_handle(), first],
+        timeout=15_000)
+    assert tab.page.locator(".inb-tab-badge").is_visible()
+    row.locator(".inb-production-orow").click()                      # expand: generations with progress
+    production.locator(".inb-production-gen").first.wait_for()
+    tab.shot("production", production)
+    # Cancel one generation (the last one, still queued), then the whole order.
+    last = production.locator(".inb-production-gen").last
+    gen_id = last.get_attribute("data-id")
+    last.get_by_role("button", name="Cancel", exact=True).click()
+    last.locator(".inb-production-gstate", has_text="cancelled").wait_for(timeout=10_000)
+    assert studio.sql("select status from generations where id = ?", [gen_id])["status"][0] == "cancelled"
+    row.locator(".inb-production-orow").get_by_role("button", name="Cancel", exact=True).click()
+    order.wait(timeout=30)
+    assert order.status == "cancelled"
+    row.locator(".inb-production-state", has_text="cancelled").wait_for(timeout=10_000)
+    assert not tab.errors, tab.errors

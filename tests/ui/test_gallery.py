@@ -1,0 +1,333 @@
+"""The Gallery panel's messages, driven through the real protocol against a real Studio."""
+
+from __future__ import annotations
+
+import io
+import wave
+from datetime import date, datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image
+
+from imagen_nb.ui.gallery import GalleryController
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def is_webp(data: bytes) -> bool:
+    return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+
+
+@pytest.fixture
+def filled(studio):
+    """Two projects, a product without one, big products (with WEBP thumbnails) and small ones."""
+    cats = studio.order("instant:swatch", project="cats", prompt="a [red,blue] cat", seed=[1, 2]).wait(30)
+    dogs = studio.order("instant:swatch", project="dogs", prompt="a dog [1..3]", width=512, height=512).wait(30)
+    fox = studio.order("instant:swatch", prompt="a lone fox", seed=9).wait(30)
+    return SimpleNamespace(studio=studio, cats=cats, dogs=dogs, fox=fox,
+                           all_ids=list(studio.gallery(limit=100).product_id))
+
+
+@pytest.fixture
+def gallery(page, filled):
+    return page(GalleryController(filled.studio))
+
+
+def ids_of(result) -> list[str]:
+    return [item["id"] for item in result["items"]]
+
+
+def test_init_sends_the_first_page_with_thumbnails_and_the_menus(gallery, filled):
+    result, buffers = gallery.call_with_buffers("init")
+    first = result["page"]
+    assert first["total"] == 8 and first["offset"] == 0 and first["next_offset"] is None
+    # newest first: the fox, then the dogs, then the cats
+    assert ids_of(first)[0] == filled.fox.products[0].id
+    assert [i["created_at"] for i in first["items"]] == sorted((i["created_at"] for i in first["items"]), reverse=True)
+    assert len(buffers) == 8
+    for item in first["items"]:
+        thumb = buffers[item["thumb"]]
+        assert is_webp(thumb) or thumb.startswith(PNG), item
+    big = next(i for i in first["items"] if i["project"] == "dogs")
+    thumb = buffers[big["thumb"]]
+    assert is_webp(thumb) and big["thumb_type"] == "image/webp" and big["width"] == 512
+    assert len(thumb) < big["size"]  # the grid never gets the full image
+    assert Image.open(io.BytesIO(thumb)).size[0] <= 256
+    small = next(i for i in first["items"] if i["project"] == "cats")
+    assert buffers[small["thumb"]].startswith(PNG) and small["thumb_type"] == "image/png"
+    assert small["model"] == "instant:swatch" and small["kind"] == "image" and small["prompt"].endswith("cat")
+
+    options = result["options"]
+    assert {p["name"]: p["products"] for p in options["projects"]} == {"cats": 4, "dogs": 3}
+    assert options["models"] == [{"id": "instant:swatch", "products": 8}]
+    assert options["kinds"] == [{"id": "image", "products": 8}]
+    assert options["collections"] == [] and options["total"] == 8
+    assert result["page_size"] == 60 and "collection" in result["group_by"]
+
+
+def test_pages_follow_offsets_and_count_the_total_once(gallery, filled):
+    first, bufs = gallery.call_with_buffers("page", limit=3)
+    assert first["total"] == 8 and first["next_offset"] == 3 and len(bufs) == 3
+    second = gallery.call("page", offset=3, limit=3, total=False)
+    assert second["total"] is None and second["next_offset"] == 6
+    last = gallery.call("page", offset=6, limit=3, total=False)
+    assert len(last["items"]) == 2 and last["next_offset"] is None
+    assert ids_of(first) + ids_of(second) + ids_of(last) == filled.all_ids
+    assert gallery.error("page", limit=500)["field"] == "limit"
+    assert gallery.error("page", offset=-1)["field"] == "offset"
+
+
+def test_each_filter_and_the_search(gallery, filled):
+    studio = filled.studio
+
+    def listed(**filters):
+        return set(ids_of(gallery.call("page", filters=filters)))
+
+    cats = {p.id for p in filled.cats.products}
+    dogs = {p.id for p in filled.dogs.products}
+    fox = {filled.fox.products[0].id}
+    assert listed(text="FOX") == fox
+    assert listed(text="  cat ") == cats
+    assert listed(project_id=studio.project("cats").id) == cats
+    assert listed(no_project=True) == fox
+    assert listed(order_id=filled.dogs.id) == dogs
+    assert listed(model="instant:swatch") == cats | dogs | fox
+    assert listed(kind="image") == cats | dogs | fox and listed(kind="video") == set()
+    studio.rate(filled.fox.products, 5)
+    studio.rate(filled.cats.products[0], 3)
+    assert listed(min_rating=4) == fox
+    assert listed(min_rating=3) == fox | {filled.cats.products[0].id}
+    picks = studio.collection("picks")
+    picks.add(filled.dogs.products[:2])
+    assert listed(collection_id=picks.id) == {p.id for p in filled.dogs.products[:2]}
+    assert listed(collection="picks", text="dog 1") == {filled.dogs.products[0].id}
+    assert listed(no_collection=True) == cats | fox | {filled.dogs.products[2].id}
+    today, tomorrow = date.today(), date.today() + timedelta(days=1)
+    assert listed(since=today.isoformat(), until=today.isoformat()) == cats | dogs | fox  # the whole day
+    assert listed(since=tomorrow.isoformat()) == set()
+    assert listed(until=(today - timedelta(days=1)).isoformat()) == set()
+    later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    assert listed(until=later) == cats | dogs | fox
+    # empty values mean "any"
+    assert listed(text="", kind=None, min_rating=None, project_id="") == cats | dogs | fox
+    assert gallery.call("page", filters={"text": "dog"})["total"] == 3
+
+
+@pytest.mark.parametrize("filters, field", [
+    ({"min_rating": 7}, "min_rating"),
+    ({"kind": "gif"}, "kind"),
+    ({"since": "last tuesday"}, "since"),
+    ({"since": "2025-02-01", "until": "2025-01-01"}, "until"),
+    ({"colour": "red"}, "colour"),
+    ({"collection_id": "nope"}, "collection"),
+    ({"model": 3}, "model"),
+])
+def test_a_bad_filter_names_its_control(gallery, filters, field):
+    error = gallery.error("page", filters=filters)
+    assert error["field"] == field and error["message"]
+
+
+def test_groups_give_section_headers_whose_filters_list_each_section(gallery, filled):
+    studio = filled.studio
+    studio.collection("picks").add([filled.fox.products[0], filled.cats.products[0]])
+    studio.collection("best").add(filled.fox.products[0])
+
+    by_project = gallery.call("groups", by="project")
+    assert by_project["total"] == 8
+    assert [(g["label"], g["count"]) for g in by_project["groups"]] == [("cats", 4), ("dogs", 3), ("No project", 1)]
+    for group in by_project["groups"]:
+        section = gallery.call("page", filters=group["filter"])
+        assert section["total"] == group["count"]
+    assert ids_of(gallery.call("page", filters=by_project["groups"][2]["filter"])) == [filled.fox.products[0].id]
+
+    by_collection = {g["label"]: g for g in gallery.call("groups", by="collection")["groups"]}
+    assert {k: g["count"] for k, g in by_collection.items()} == {"picks": 2, "best": 1, "In no collection": 6}
+    assert by_collection["picks"]["key"] == studio.collection("picks").id
+    assert gallery.call("page", filters=by_collection["best"]["filter"])["total"] == 1
+    assert gallery.call("page", filters=by_collection["In no collection"]["filter"])["total"] == 6
+
+    # grouping respects the filters
+    assert [(g["label"], g["count"]) for g in gallery.call("groups", by="project", filters={"text": "fox"})["groups"]] \
+        == [("No project", 1)]
+    assert [(g["key"], g["count"]) for g in gallery.call("groups", by="kind")["groups"]] == [("image", 8)]
+    assert [(g["key"], g["count"]) for g in gallery.call("groups", by="model")["groups"]] == [("instant:swatch", 8)]
+    assert gallery.error("groups", by="colour")["field"] == "group"
+
+
+def test_details_show_every_parameter_set_the_order_and_the_file(gallery, filled):
+    product = filled.cats.products[1]
+    result, buffers = gallery.call_with_buffers("details", product_id=product.id)
+    item = result["product"]
+    assert item["prompt"] == "a red cat" and item["seed"] == 2 and item["path"] == str(product.path)
+    assert (item["width"], item["height"], item["size"]) == (64, 64, product.path.stat().st_size)
+    assert item["project"] == "cats" and item["name"] == product.path.name and item["created_at"]
+    assert buffers[item["thumb"]].startswith(PNG)
+    gen = result["generation"]
+    assert gen["params"]["prompt"] == "a red cat" and gen["params"]["seed"] == 2
+    assert gen["actual"]["num_inference_steps"] == 1 and gen["actual"]["width"] == 64  # defaults filled
+    assert gen["returned"]["seed"] == 2 and "seconds" in gen["returned"] and gen["status"] == "complete"
+    order = result["order"]
+    assert order == {"id": filled.cats.id, "model": "instant:swatch", "status": "fulfilled",
+                     "base_params": {"prompt": "a [red,blue] cat", "seed": [1, 2]}}
+    assert result["model"]["id"] == "instant:swatch" and result["model"]["known"]
+    assert result["can_vary"] is False and result["model"]["supports_image_to_image"] is False
+
+    original, bufs = gallery.call_with_buffers("original", product_id=product.id)
+    assert bufs[original["buf"]] == product.path.read_bytes()
+    assert original["media_type"] == "image/png" and original["name"] == product.path.name
+
+
+def test_rating_reaches_the_catalog(gallery, filled):
+    a, b = filled.cats.products[:2]
+    assert gallery.call("rate", ids=[a.id], rating=4) == {"rated": 1, "rating": 4, "ids": [a.id]}
+    assert filled.studio.sql("select rating from gallery where product_id = ?", [a.id]).rating[0] == 4
+    assert gallery.call("page", filters={"ids": [a.id]})["items"][0]["rating"] == 4
+    gallery.call("rate", ids=[a.id, b.id], rating=None)
+    ratings = filled.studio.sql("select rating from products where id in (?, ?)", [a.id, b.id]).rating
+    assert ratings.isna().all()
+    error = gallery.error("rate", ids=[a.id], rating=7)
+    assert error["field"] == "rating" and "1 to 5" in error["message"]
+    assert gallery.error("rate", ids=["nope"], rating=3)["field"] == "ids"
+    assert gallery.error("rate", ids=[], rating=3)["field"] == "ids"
+
+
+def test_collections_add_create_and_remove(gallery, filled):
+    a, b = filled.cats.products[:2]
+    error = gallery.error("collect", ids=[a.id], collection="keepers")
+    assert error["field"] == "collection" and "create" in error["message"]
+    made = gallery.call("collect", ids=[a.id, b.id], collection=" keepers ", create=True)
+    assert made["created"] is True and made["added"] == 2 and made["collection"]["name"] == "keepers"
+    again = gallery.call("collect", ids=[a.id], collection="keepers")
+    assert again == {"collection": made["collection"], "added": 0, "created": False, "ids": [a.id]}
+    assert filled.studio.collection("keepers").product_ids == [a.id, b.id]
+    assert gallery.call("options")["collections"] == [{"id": made["collection"]["id"], "name": "keepers",
+                                                       "products": 2}]
+    assert gallery.call("details", product_id=a.id)["product"]["collections"] == ["keepers"]
+    assert gallery.call("uncollect", ids=[a.id], collection="keepers")["removed"] == 1
+    assert filled.studio.collection("keepers").product_ids == [b.id]
+    assert gallery.error("uncollect", ids=[a.id], collection="nope")["field"] == "collection"
+    assert gallery.error("collect", ids=[a.id], collection="  ", create=True)["field"] == "collection"
+    assert gallery.error("collect", ids=["nope"], collection="keepers")["field"] == "ids"
+
+
+def test_delete_is_soft_and_undone(gallery, filled):
+    victim = filled.fox.products[0]
+    assert gallery.call("delete", ids=[victim.id]) == {"deleted": 1, "ids": [victim.id]}
+    after = gallery.call("page")
+    assert after["total"] == 7 and victim.id not in ids_of(after)
+    assert victim.path.exists()
+    assert gallery.error("details", product_id=victim.id)["field"] == "product_id"
+    assert gallery.call("restore", ids=[victim.id]) == {"restored": 1, "ids": [victim.id]}
+    assert ids_of(gallery.call("page"))[0] == victim.id
+    assert gallery.error("restore", ids=["nope"])["field"] == "ids"
+
+
+def test_bulk_actions_on_many_products(gallery, filled):
+    ids = [p.id for p in filled.dogs.products]
+    assert gallery.call("rate", ids=ids, rating=2)["rated"] == 3
+    assert gallery.call("collect", ids=ids, collection="dogs", create=True)["added"] == 3
+    frame = filled.studio.sql("select rating, collections from gallery where order_id = ?", [filled.dogs.id])
+    assert set(frame.rating) == {2} and all(list(c) == ["dogs"] for c in frame.collections)
+    assert gallery.call("delete", ids=ids)["deleted"] == 3
+    assert gallery.call("page")["total"] == 5
+    assert {p["name"]: p["products"] for p in gallery.call("options")["projects"]} == {"cats": 4, "dogs": 0}
+    assert gallery.call("restore", ids=ids)["restored"] == 3
+    assert gallery.call("page", filters={"collection": "dogs"})["total"] == 3
+
+
+def test_unknown_products_and_requests_are_error_replies(gallery):
+    assert gallery.error("details", product_id="nope")["field"] == "product_id"
+    assert gallery.error("original", product_id="nope")["field"] == "product_id"
+    assert gallery.error("delete", ids=["nope"])["field"] == "ids"
+    assert gallery.error("vary", product_id="nope")["field"] == "product_id"
+    assert "no request" in gallery.error("frobnicate")["message"]
+
+
+def test_vary_is_refused_for_a_model_without_image_to_image(gallery, filled):
+    product = filled.fox.products[0]
+    error = gallery.error("vary", product_id=product.id, n=2)
+    assert error["field"] == "model" and "cannot make variations" in error["message"]
+    assert "instant:swatch" in error["message"]
+    assert gallery.error("vary", product_id=product.id, n=0)["field"] == "n"
+    assert gallery.error("vary", product_id=product.id, strength=1.5)["field"] == "strength"
+    assert len(filled.studio.orders()) == 3  # nothing was ordered
+
+
+def test_vary_orders_variations_when_the_model_starts_from_an_image(gallery, studio, tmp_path):
+    from imagen_nb.store import pngmeta
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buf, format="PNG")
+    params = {"prompt": "a red square", "seed": 1, "width": 64, "height": 64, "num_inference_steps": 4}
+    (tmp_path / "made.png").write_bytes(pngmeta.embed(buf.getvalue(), params, "diffusers:tiny"))
+    product = studio.import_products([tmp_path / "made.png"])[0]
+    details = gallery.call("details", product_id=product.id)
+    assert details["can_vary"] is True and details["generation"] is None and details["order"] is None
+    placed = gallery.call("vary", product_id=product.id, n=2, strength=0.6)
+    try:
+        assert placed["model"] == "diffusers:tiny" and placed["generations"] == 2
+        order = studio.get_order(placed["order_id"])
+        assert order.base_params["image"] == product.id and order.base_params["strength"] == 0.6
+    finally:
+        studio.cancel(placed["order_id"])
+
+
+def test_new_products_are_announced_at_most_ten_times_a_second(gallery, filled):
+    studio = filled.studio
+    order = studio.order("instant:swatch", prompt="fresh [1..30]", step_seconds=0.01, num_inference_steps=2)
+    order.wait(30)
+    made = {p.id for p in order.products}
+    gallery.wait_for(lambda pg: {i for d in pg.pushes("new_products") for i in d["ids"]} >= made)
+    pushes = gallery.pushes("new_products")
+    assert sum(d["count"] for d in pushes) == 30
+    assert len(pushes) < 30  # batched by the throttle, not one message per product
+    assert all(d["ids"] == list(dict.fromkeys(d["ids"])) for d in pushes)
+    # the page fetches the announced products that match its filters, with thumbnails
+    latest = pushes[-1]["ids"]
+    fetched, bufs = gallery.call_with_buffers("page", filters={"ids": latest, "text": "fresh"}, limit=len(latest))
+    assert set(ids_of(fetched)) == set(latest) and len(bufs) == len(latest)
+    assert gallery.call("page", filters={"ids": latest, "project_id": studio.project("cats").id})["total"] == 0
+
+
+def test_audio_products_show_a_waveform_with_their_type(gallery, filled):
+    from imagen_nb.catalog import products as q_products
+    from imagen_nb.core.ids import new_id
+
+    studio = filled.studio
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframes(bytes(range(256)) * 64)
+    data, product_id, now = buf.getvalue(), new_id(), datetime.now(timezone.utc)
+    # No offline model makes audio: store one as a provider's output would be (store + catalog writers).
+    stored = studio.store.write(product_id, data, "wav", now)
+    q_products.insert_products(studio.catalog.cursor(), [{
+        "id": product_id, "source": "imported", "kind": "audio", "media_type": "audio/wav",
+        "path": str(stored.path), "thumb_path": str(stored.thumb_path), "size": stored.size,
+        "sha256": stored.sha256, "prompt": "a beep", "created_at": now}])
+
+    result, bufs = gallery.call_with_buffers("page", filters={"kind": "audio"})
+    assert ids_of(result) == [product_id]
+    item = result["items"][0]
+    assert item["kind"] == "audio" and is_webp(bufs[item["thumb"]])
+    assert {k["id"] for k in gallery.call("options")["kinds"]} == {"image", "audio"}
+    original, bufs = gallery.call_with_buffers("original", product_id=product_id)
+    assert original["media_type"] == "audio/wav" and bufs[original["buf"]] == data
+    assert gallery.call("details", product_id=product_id)["can_vary"] is False
+
+
+def test_the_page_asks_only_for_requests_the_controller_serves():
+    import re
+
+    from imagen_nb.ui import assets
+
+    js = (assets.STATIC / "gallery.js").read_text()
+    asked = set(re.findall(r'ctx\.call\("(\w+)"', js))
+    assert asked >= {"init", "page", "groups", "options", "details", "original", "rate", "collect", "uncollect",
+                     "delete", "restore", "vary"}
+    assert all(hasattr(GalleryController, f"rpc_{name}") for name in asked)
+    assert set(re.findall(r'ctx\.on\("(\w+)"', js)) == {"new_products"}
+    module = assets.esm("gallery")
+    assert "INB.panels.gallery = " in module and module.rstrip().endswith("};")
+    assert ".inb-gallery-grid" in assets.css("gallery")
