@@ -204,15 +204,24 @@ def _server_env(home: Path) -> dict:
 
 @pytest.fixture
 def panel_server(tmp_path, home):
-    """``imagen-nb serve`` on a free loopback port over the test's home: yields its URL."""
+    """``imagen-nb serve`` on a free loopback port over the test's home: yields its URL (a
+    :class:`ServedApp`, whose ``stop()`` ends the server)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "imagen_nb", "serve", "--port", str(port)],
                             env=_server_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    app = ServedApp(f"http://127.0.0.1:{port}/")
+    app.stop = lambda: stop(proc) if proc.poll() is None else ""
     try:
-        wait_http(f"http://127.0.0.1:{port}/", proc)
-        yield f"http://127.0.0.1:{port}/"
+        wait_http(app, proc)
+        yield app
     finally:
-        stop(proc)
+        app.stop()
+
+
+class ServedApp(str):
+    """The URL of a served app; ``stop()`` ends the server (and so releases the studio's home)."""
+
+    stop: "callable"
 
 
 @pytest.fixture
