@@ -55,8 +55,14 @@ def test_jupyterlab_quickstart_then_order_and_rate_by_clicking(jupyter_server, t
     page = tab.page
     page.goto(f"{base}/lab/tree/quickstart.ipynb?token={token}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-Toolbar-kernelStatus").first.wait_for(
-        timeout=60_000)
+    # JupyterLab may ask which kernel to start for a notebook it has not run before.
+    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
+    try:
+        select.wait_for(timeout=10_000)
+        select.click()
+    except Exception:
+        pass  # no dialog: the notebook's kernel started by itself
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     studio_widget = page.locator(".inb-studio").first
