@@ -35,6 +35,17 @@ _CONTROLLERS: dict[str, Callable[[Any], list[Controller]]] = {
 }
 
 
+# In a browser tab of its own the panels take the whole window (in a notebook they keep a
+# comfortable fixed height and scroll inside).
+_FULL_PAGE = """
+:host { display: block; width: 100%; }
+.inb-root { height: calc(100vh - 26px); display: flex; flex-direction: column; }
+.inb-root > .inb-panel, .inb-studio .inb-tabbody > .inb-panel { max-height: none; height: 100%; }
+.inb-tabstack { flex: 1; min-height: 0; }
+.inb-tabbody { height: 100%; }
+"""
+
+
 class _ComponentTransport:
     def __init__(self, component: "PanelHost"):
         self.component = component
@@ -57,7 +68,7 @@ class PanelHost(JSComponent):
     entry = param.Selector(default="studio", objects=list(_CONTROLLERS), constant=True)
 
     _esm = assets.esm("studio", "panel")
-    _stylesheets = [assets.css("studio"), ":host { display: block; width: 100%; }"]
+    _stylesheets = [assets.css("studio"), _FULL_PAGE]
 
     def __init__(self, studio, **params):
         params.setdefault("sizing_mode", "stretch_width")
@@ -87,7 +98,7 @@ def _panel_host_class(entry: str) -> type[PanelHost]:
         return PanelHost
     return type(f"{entry.title()}PanelHost", (PanelHost,), {
         "_esm": assets.esm(entry, "panel"),
-        "_stylesheets": [assets.css(entry), ":host { display: block; width: 100%; }"],
+        "_stylesheets": [assets.css(entry), _FULL_PAGE],
     })
 
 
@@ -116,5 +127,7 @@ def serve(studio, *, address: str = "127.0.0.1", port: int = 5006, password: str
     elif address not in ("127.0.0.1", "localhost"):
         options["websocket_origin"] = ["*"]
     if password:
-        options.update(basic_auth=password, cookie_secret=secrets.token_urlsafe(32))
+        # Our own login page: Panel's loads its logo from a CDN.
+        options.update(basic_auth=password, cookie_secret=secrets.token_urlsafe(32),
+                       basic_login_template=str(assets.STATIC / "login.html"))
     return pn.serve({"/": lambda: studio_app(studio)}, **options)

@@ -53,6 +53,7 @@ def test_sql_and_tokens(capsys):
     (["tokens", "set", "animal"], "needs at least one value"),
     (["frobnicate"], "invalid choice"),
     (["models", "extra"], "unexpected arguments"),
+    (["serve", "--address", "0.0.0.0"], "set --password"),
 ])
 def test_bad_input_is_one_line_on_stderr_and_exit_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)

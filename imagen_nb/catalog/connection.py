@@ -28,6 +28,10 @@ def _describe_pid(pid: int) -> str:
 
 
 def _busy(home: Path, pid: int | None) -> CatalogBusy:
+    if pid == os.getpid():  # e.g. a notebook's "Run All" a second time in the same kernel
+        return CatalogBusy(
+            f"this process already has a Studio open on {home}: keep using that one, or call "
+            "studio.close() on it first (restarting the kernel closes it too).", pid=pid)
     who = _describe_pid(pid) if pid else "another process"
     return CatalogBusy(
         f"the imagen-nb home {home} is in use by {who}. DuckDB allows one owner per catalog: "

@@ -49,8 +49,9 @@ def test_second_process_gets_a_clear_error_naming_the_owner(home):
 def test_second_studio_in_the_same_process_is_refused(home):
     studio = inb.Studio(home)
     try:
-        with pytest.raises(inb.CatalogBusy, match=str(os.getpid())):
+        with pytest.raises(inb.CatalogBusy, match="this process already has a Studio open") as e:
             inb.Studio(home)
+        assert e.value.pid == os.getpid() and "studio.close()" in str(e.value)
     finally:
         studio.close()
 
