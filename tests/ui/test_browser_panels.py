@@ -60,3 +60,34 @@ def test_production_shows_progress_and_cancels_by_clicking(studio, served, tab, 
     assert order.status == "cancelled"
     row.locator(".inb-production-state", has_text="cancelled").wait_for(timeout=10_000)
     assert not tab.errors, tab.errors
+
+
+def test_gallery_search_select_delete_and_undo_by_clicking(studio, served, tab, open_studio):
+    studio.order("instant:swatch", prompt="a [red,blue,green] kite", seed="[1,2]").wait()
+    studio.order("instant:swatch", prompt="a lighthouse", seed="[1..3]").wait()
+    gallery = open_studio(tab, served, "gallery")
+    tiles = gallery.locator(".inb-gallery-tile")
+    tiles.nth(8).wait_for()
+    assert tiles.count() == 9
+
+    gallery.get_by_label("Search prompts").fill("kite")
+    tab.page.wait_for_function("(el) => el.querySelectorAll('.inb-gallery-tile').length === 6",
+                               arg=gallery.element_handle())
+    assert all("kite" in (t.get_attribute("title") or "") for t in tiles.all())
+
+    # Select two tiles with their checkboxes, delete them from the bulk bar, then undo.
+    for i in (0, 1):
+        tiles.nth(i).hover()
+        tiles.nth(i).locator(".inb-gallery-check").click()
+    chosen = [tiles.nth(i).get_attribute("data-id") for i in (0, 1)]
+    tab.shot("gallery-selected", gallery)
+    gallery.locator(".inb-gallery-selbar").get_by_role("button", name="Delete", exact=True).click()
+    tab.page.wait_for_function("(el) => el.querySelectorAll('.inb-gallery-tile').length === 4",
+                               arg=gallery.element_handle())
+    deleted = studio.sql("select id from products where deleted_at is not null")["id"].tolist()
+    assert sorted(deleted) == sorted(chosen)
+    tab.page.locator(".inb-toast").get_by_role("button", name="Undo").click()
+    tab.page.wait_for_function("(el) => el.querySelectorAll('.inb-gallery-tile').length === 6",
+                               arg=gallery.element_handle())
+    assert studio.sql("select count(*) as n from products where deleted_at is not null")["n"][0] == 0
+    assert not tab.errors, tab.errors
