@@ -16,12 +16,11 @@ from typing import Any, Iterable
 
 from ..core.records import Event, ProductReady
 from .bridge import Controller, PanelRequestError, Reply
+from .thumbs import attach, row_thumb
 
 #: products per page of the grid (the page may ask for up to MAX_PAGE)
 PAGE_SIZE = 60
 MAX_PAGE = 200
-#: an image without a thumbnail file is sent whole in the grid only up to this size
-INLINE_THUMB_BYTES = 256 * 1024
 #: the largest original the details view or a download fetches over the comm
 MAX_ORIGINAL_BYTES = 512 * 1024 * 1024
 #: a prompt longer than this is cut in the grid (the details view shows it whole)
@@ -33,9 +32,6 @@ KINDS = ("image", "video", "audio")
 GROUP_BY = ("project", "collection", "model", "kind")
 FILTER_KEYS = ("text", "kind", "project_id", "no_project", "collection", "collection_id", "no_collection",
                "model", "min_rating", "since", "until", "order_id", "ids")
-_THUMB_TYPES = {".webp": "image/webp", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-                ".gif": "image/gif"}
-_BROWSER_IMAGES = frozenset(_THUMB_TYPES.values())
 
 
 def _plain(value: Any) -> Any:
@@ -155,23 +151,6 @@ class GalleryController(Controller):
 
     # -- items -----------------------------------------------------------------------------
     @staticmethod
-    def _thumb(row: dict) -> tuple[bytes, str] | None:
-        """The bytes to show in the grid: the thumbnail file, or a small browser image itself."""
-        candidates = []
-        if row.get("thumb_path"):
-            candidates.append(Path(row["thumb_path"]))
-        if (row.get("media_type") in _BROWSER_IMAGES and row.get("path")
-                and (row.get("size") or 0) <= INLINE_THUMB_BYTES):
-            candidates.append(Path(row["path"]))
-        for path in candidates:
-            try:
-                data = path.read_bytes()
-            except OSError:  # a file removed behind our back: show the placeholder
-                continue
-            return data, _THUMB_TYPES.get(path.suffix.lower(), "image/webp")
-        return None
-
-    @staticmethod
     def _item(row: dict) -> dict[str, Any]:
         prompt = row.get("prompt")
         if isinstance(prompt, str) and len(prompt) > GRID_PROMPT_CHARS:
@@ -193,9 +172,7 @@ class GalleryController(Controller):
         items = []
         for row in rows:
             item = self._item(row)
-            thumb = self._thumb(row)
-            item["thumb"] = reply.add(thumb[0]) if thumb else None
-            item["thumb_type"] = thumb[1] if thumb else None
+            attach(reply, item, row_thumb(row))
             items.append(item)
         return items
 
@@ -305,9 +282,7 @@ class GalleryController(Controller):
         item.update(prompt=row.get("prompt"), negative_prompt=row.get("negative_prompt"), seed=row.get("seed"),
                     path=str(product.path), sha256=row.get("sha256"), params=_plain(product.params),
                     generation_id=row.get("generation_id"), provider=row.get("provider"))
-        thumb = self._thumb(row)
-        item["thumb"] = reply.add(thumb[0]) if thumb else None
-        item["thumb_type"] = thumb[1] if thumb else None
+        attach(reply, item, row_thumb(row))
         generation = order = None
         if product.generation_id:
             try:

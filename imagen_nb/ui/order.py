@@ -1,10 +1,7 @@
 """The Order panel's controller: a model's form, the SmartParameter preview, ordering, presets,
-smart tokens, and the thumbnails of the products this panel ordered (the session strip).
-
-The page edits every parameter as text, so any field may hold SmartParameter syntax
-(``[1,2,3]``, ``[1..4]``, ``[a|b]``, ``[token]``). :func:`params_from_values` turns the form's
-text back into typed values (``"64"`` → 64, ``"true"`` → True) where the text is a plain value;
-:func:`values_from_params` does the reverse for re-orders and presets.
+smart tokens, image inputs, and the thumbnails of the products this panel ordered (the session
+strip). The form itself (fields from a model's JSON Schema, text ↔ typed values) lives in
+:mod:`imagen_nb.ui.forms`.
 
 Requests (``rpc_<name>``), results and pushes are listed in the JSDoc header of
 ``static/order.js``. The session strip is fed by the Studio's events: products of orders placed
@@ -31,22 +28,13 @@ from ..core.errors import (ImagenError, MissingKey, OrderTooLarge, ProviderError
                            ValidationError)
 from ..core.records import Event, GenerationFinished, ModelInfo, OrderFinished, ProductReady
 from ..core.smart import count as smart_count
-from ..core.smart import escape, has_smart_syntax, new_rng_seed
+from ..core.smart import has_smart_syntax, new_rng_seed
 from .bridge import Controller, PanelRequestError, Reply
+from .forms import describe_model, json_types, params_from_values, values_from_params
+from .thumbs import attach, make_thumbnail, product_thumb, row_thumb
 
 log = logging.getLogger(__name__)
 
-#: Fields drawn as text areas.
-PROMPT_NAMES = frozenset({"prompt", "negative_prompt"})
-#: Names that are image inputs even when their spec does not say so.
-IMAGE_NAMES = frozenset({"image", "mask", "mask_image", "control_image", "init_image", "image_url",
-                         "mask_url", "input_image", "first_frame_image"})
-#: Fields shown above the fold; the others go under "Advanced" (a spec may say ``x-advanced``).
-COMMON_NAMES = frozenset({
-    "prompt", "negative_prompt", "image", "mask", "mask_image", "control_image", "strength",
-    "prompt_strength", "width", "height", "aspect_ratio", "image_size", "num_inference_steps",
-    "guidance_scale", "seed", "num_images_per_prompt", "scheduler", "duration", "loras",
-})
 #: The model a newcomer starts with when nothing was ordered yet: instant, no GPU, no key.
 DEFAULT_MODEL = "instant:swatch"
 PREVIEW_ROWS = 5
@@ -58,182 +46,6 @@ PICKER_PAGE = 24
 UPLOAD_MAX_BYTES = 64 * 2**20
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
 _UPLOAD_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
-
-
-# ---- the form, drawn from a model's JSON Schema ------------------------------------------------
-
-
-def _types(prop: Mapping[str, Any]) -> list[str]:
-    kind = prop.get("type")
-    if kind is None:
-        for alt in prop.get("anyOf", ()) or prop.get("oneOf", ()):
-            if isinstance(alt, Mapping) and alt.get("type") not in (None, "null"):
-                return _types(alt)
-        return []
-    kinds = [kind] if isinstance(kind, str) else list(kind)
-    return [k for k in kinds if k != "null"]
-
-
-def is_image_input(name: str, prop: Mapping[str, Any]) -> bool:
-    """Whether a spec property takes an image: ``format: uri``, an image ``contentMediaType``,
-    an ``x-*-file`` flag, or a well-known name (``image``, ``mask_image``, ``control_image``…)."""
-    if "string" not in _types(prop) and _types(prop):
-        return False
-    return (prop.get("format") == "uri" or str(prop.get("contentMediaType", "")).startswith("image/")
-            or any(k.startswith("x-") and k.endswith("-file") and v for k, v in prop.items())
-            or name in IMAGE_NAMES)
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        value = int(value)
-    if isinstance(value, int) and abs(value) >= 10_000:
-        return f"{value:,}"
-    return str(value)
-
-
-def range_text(prop: Mapping[str, Any]) -> str | None:
-    """A number property's range as help text: ``64 – 2,048, step 8``; None when unbounded."""
-    lo = prop.get("minimum", prop.get("exclusiveMinimum"))
-    hi = prop.get("maximum", prop.get("exclusiveMaximum"))
-    parts = []
-    if lo is not None and hi is not None:
-        parts.append(f"{_num(lo)} – {_num(hi)}")
-    elif lo is not None:
-        parts.append(f"{'>' if 'exclusiveMinimum' in prop else '≥'} {_num(lo)}")
-    elif hi is not None:
-        parts.append(f"{'<' if 'exclusiveMaximum' in prop else '≤'} {_num(hi)}")
-    if prop.get("multipleOf") is not None:
-        parts.append(f"step {_num(prop['multipleOf'])}")
-    return ", ".join(parts) or None
-
-
-def _text(value: Any, prop: Mapping[str, Any]) -> str:
-    """One parameter value as the text the form shows (the inverse of :func:`_typed`)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
-    if isinstance(value, str):
-        return value
-    kinds = _types(prop)
-    if isinstance(value, (list, tuple)) and "array" not in kinds:
-        # A list given to a plain parameter is a group of options: seed=[1, 2] is "[1,2]".
-        return "[" + ",".join(escape(_text(v, {})) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def field_of(name: str, prop: Mapping[str, Any], required: bool) -> dict[str, Any]:
-    """How the page draws one parameter: its kind, label, help, range, choices and default."""
-    kinds = _types(prop)
-    if "enum" in prop:
-        kind = "enum"
-    elif is_image_input(name, prop):
-        kind = "image"
-    elif "integer" in kinds:
-        kind = "integer"
-    elif "number" in kinds:
-        kind = "number"
-    elif "boolean" in kinds:
-        kind = "boolean"
-    elif "array" in kinds or "object" in kinds:
-        kind = "json"
-    elif name in PROMPT_NAMES or name.endswith("_prompt"):
-        kind = "prompt"
-    else:
-        kind = "text"
-    default = prop.get("default")
-    advanced = prop.get("x-advanced")
-    if advanced is None:
-        advanced = not (required or name in COMMON_NAMES)
-    return {
-        "name": name,
-        "label": prop.get("title") or name.replace("_", " ").capitalize(),
-        "kind": kind,
-        "required": required,
-        "advanced": bool(advanced),
-        "description": prop.get("description") or "",
-        "range": range_text(prop) if kind in ("integer", "number") else None,
-        "minimum": prop.get("minimum"),
-        "maximum": prop.get("maximum"),
-        "step": prop.get("multipleOf"),
-        "choices": [_text(v, {}) for v in prop["enum"]] if kind == "enum" else
-                   (["true", "false"] if kind == "boolean" else None),
-        "default": _text(default, prop) if "default" in prop else None,
-    }
-
-
-def describe_model(info: ModelInfo, key_missing: str | None = None) -> dict[str, Any]:
-    """The form of a model: its identity and one field per spec property (``x-order`` first)."""
-    spec = info.spec if isinstance(info.spec, Mapping) else {}
-    props = spec.get("properties") or {}
-    required = set(spec.get("required") or ())
-    position = {n: i for i, n in enumerate(props)}
-    names = sorted(props, key=lambda n: (props[n].get("x-order", math.inf) if isinstance(props[n], Mapping)
-                                         else math.inf, position[n]))
-    fields = [field_of(n, props[n], n in required) for n in names if isinstance(props[n], Mapping)]
-    return {
-        "id": info.id, "provider": info.provider, "name": info.name, "type": info.type,
-        "family": info.family, "description": info.description, "title": spec.get("title") or info.id,
-        "key_missing": key_missing, "image_to_image": info.supports_image_to_image, "fields": fields,
-    }
-
-
-def _typed(text: str, prop: Mapping[str, Any]) -> Any:
-    kinds = _types(prop)
-    if not kinds and "enum" in prop:  # an untyped enum: the choice whose text was picked
-        return next((v for v in prop["enum"] if _text(v, {}) == text), text)
-    if "array" in kinds or "object" in kinds:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return text  # a text form the provider reads ("style-a:0.6"), or smart syntax
-        return value if isinstance(value, (list, dict)) else text
-    if has_smart_syntax(text):
-        return text
-    if "integer" in kinds or "number" in kinds:
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            return text  # the spec check says what is wrong, at this field
-        return number if math.isfinite(number) else text
-    if "boolean" in kinds and text.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
-        return text.lower() in ("true", "yes", "on", "1")
-    return text
-
-
-def params_from_values(spec: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """Base parameters from the form's text: blanks are left out (the model's default applies),
-    plain numbers and booleans get their type, SmartParameter syntax stays text."""
-    props = (spec.get("properties") or {}) if isinstance(spec, Mapping) else {}
-    out: dict[str, Any] = {}
-    for name, raw in values.items():
-        if raw is None:
-            continue
-        if not isinstance(raw, str):
-            out[name] = raw
-            continue
-        text = raw.strip()
-        if not text:
-            continue
-        prop = props.get(name)
-        out[name] = _typed(text, prop) if isinstance(prop, Mapping) else text
-    return out
-
-
-def values_from_params(spec: Mapping[str, Any], params: Mapping[str, Any] | None) -> dict[str, str]:
-    """The form's text for base parameters (a re-order or a preset)."""
-    props = (spec.get("properties") or {}) if isinstance(spec, Mapping) else {}
-    return {name: _text(value, props.get(name) or {}) for name, value in (params or {}).items()}
-
-
-# ---- the controller ---------------------------------------------------------------------------
 
 
 class OrderController(Controller):
@@ -249,7 +61,7 @@ class OrderController(Controller):
         self._inbox: list[Event] = []
         self._orders: dict[str, dict[str, Any]] = {}  # orders placed from this panel, by id
         self._placing = 0  # order requests in flight: their first events may come before the id
-        self._session: deque[dict[str, Any]] = deque(maxlen=200)  # products of this panel, newest first
+        self._session: deque = deque(maxlen=200)  # Product handles of this panel's orders, newest first
         self._rng_seed = new_rng_seed()  # the random picks the preview shows are the ones ordered
 
     # -- state --------------------------------------------------------------------------------
@@ -263,9 +75,9 @@ class OrderController(Controller):
             model_id = DEFAULT_MODEL if DEFAULT_MODEL in ids else (ids[0] if ids else None)
         reply = Reply()
         with self._lock:
-            items = [dict(item) for item in list(self._session)[:SESSION_REPLAY]]
+            products = list(self._session)[:SESSION_REPLAY]
             orders = [dict(o) for o in self._orders.values()]
-        self._attach_thumbs(items, reply)
+        items = [self._strip_item(p, reply) for p in products]
         reply.result = {
             **self.rpc_state(),
             "models": models,
@@ -335,7 +147,7 @@ class OrderController(Controller):
         props = spec.get("properties") or {}
         missing = [r for r in spec.get("required") or () if r not in params]
         # Stand-ins for required fields still blank, so the other fields are checked meanwhile.
-        filled = {**{r: "…" for r in missing if "string" in _types(props.get(r) or {})}, **params}
+        filled = {**{r: "…" for r in missing if "string" in json_types(props.get(r) or {})}, **params}
         key_missing = self.studio.missing_key(info.provider)
         result: dict[str, Any] = {"count": 0, "images": 0, "limit": limit, "rows": [], "columns": [],
                                   "missing": missing, "key_missing": key_missing, "too_large": None}
@@ -362,14 +174,14 @@ class OrderController(Controller):
 
     def _expand_unchecked(self, props: Mapping[str, Any], params: dict[str, Any], limit: int) -> list[dict]:
         # A list given to a list-typed parameter is its value, not a group: hide it from expand.
-        held = {k: v for k, v in params.items() if isinstance(v, (list, dict)) and "array" in _types(props.get(k) or {})}
+        held = {k: v for k, v in params.items() if isinstance(v, (list, dict)) and "array" in json_types(props.get(k) or {})}
         marker = object()
         gens = self.studio.expand(None, limit=limit, rng_seed=self._rng_seed,
                                   **{k: (marker if k in held else v) for k, v in params.items()})
         return [{k: (held[k] if v is marker else v) for k, v in g.items()} for g in gens]
 
     def _count(self, props: Mapping[str, Any], params: dict[str, Any]) -> int:
-        plain = {k: (0 if isinstance(v, (list, dict)) and "array" in _types(props.get(k) or {}) else v)
+        plain = {k: (0 if isinstance(v, (list, dict)) and "array" in json_types(props.get(k) or {}) else v)
                  for k, v in params.items()}
         try:
             return smart_count(plain, tokens=dict(self.studio.tokens))
@@ -552,9 +364,10 @@ class OrderController(Controller):
         media_type = product.media_type
         if product.media_type.startswith("image/") and product.path.is_file():
             image = reply.add(product.read_bytes())
-        elif product.thumb_path is not None and product.thumb_path.is_file():
-            data = product.thumb_path.read_bytes()
-            image, media_type = reply.add(data), _mime(data)
+        else:
+            thumb = product_thumb(product)
+            if thumb:
+                image, media_type = reply.add(thumb.data), thumb.media_type
         reply.result = {
             "id": product.id, "image": image, "mime": media_type, "media_type": product.media_type,
             "width": product.width, "height": product.height, "size": product.size,
@@ -576,7 +389,7 @@ class OrderController(Controller):
             item = {"id": row["product_id"], "prompt": _short_prompt(_clean(row.get("prompt"))),
                     "width": _clean(row.get("width")), "height": _clean(row.get("height")),
                     "model": _clean(row.get("model"))}
-            _attach(reply, item, _clean(row.get("thumb_path")))
+            attach(reply, item, row_thumb(row), type_key="mime")
             items.append(item)
         reply.result = {"items": items, "more": len(frame) > limit, "offset": int(offset)}
         return reply
@@ -607,7 +420,7 @@ class OrderController(Controller):
             tmp.write_bytes(data)
             os.replace(tmp, path)
         reply = Reply()
-        thumb = reply.add(_thumbnail(data))
+        thumb = reply.add(make_thumbnail(data))
         reply.result = {"path": str(path), "name": name, "width": width, "height": height, "size": len(data),
                         "thumb": thumb, "mime": "image/webp", "field": field}
         return reply
@@ -625,14 +438,14 @@ class OrderController(Controller):
             if products:
                 p = products[0]
                 result.update(kind="product", label=_short_prompt(p.prompt) or p.id[-8:])
-                _attach(reply, result, p.thumb_path)
+                attach(reply, result, product_thumb(p), type_key="mime")
         elif value.startswith(("http://", "https://", "data:")):
             result.update(kind="url", label=value[:80])
         elif value and not has_smart_syntax(value):
             path = Path(value).expanduser()
             if path.is_file() and path.stat().st_size <= UPLOAD_MAX_BYTES:
                 try:
-                    result.update(kind="file", label=path.name, thumb=reply.add(_thumbnail(path.read_bytes())),
+                    result.update(kind="file", label=path.name, thumb=reply.add(make_thumbnail(path.read_bytes())),
                                   mime="image/webp")
                 except Exception:
                     result.update(kind="file", label=path.name)
@@ -678,26 +491,21 @@ class OrderController(Controller):
                 changed[e.order_id] = dict(state)
         if not changed:
             return
-        items = []
-        for product in reversed(self.studio.products(new_ids)):  # newest first
-            items.append({"id": product.id, "order_id": product.order_id, "width": product.width,
-                          "height": product.height, "media_type": product.media_type,
-                          "prompt": _short_prompt(product.prompt), "thumb_path": product.thumb_path,
-                          "created_at": product.created_at.isoformat()})
+        products = list(reversed(self.studio.products(new_ids)))  # newest first
         with self._lock:
-            self._session.extendleft(reversed(items))
+            self._session.extendleft(reversed(products))
         reply = Reply()
-        sent = [dict(item) for item in items]
-        self._attach_thumbs(sent[:PUSH_THUMBS], reply)
-        for item in sent[PUSH_THUMBS:]:
-            item.pop("thumb_path", None)
-            item["thumb"] = None
+        sent = [self._strip_item(p, reply, with_thumb=i < PUSH_THUMBS) for i, p in enumerate(products)]
         self.push("session", {"products": sent, "orders": list(changed.values())}, reply.buffers)
 
     @staticmethod
-    def _attach_thumbs(items: list[dict[str, Any]], reply: Reply) -> None:
-        for item in items:
-            _attach(reply, item, item.pop("thumb_path", None))
+    def _strip_item(product, reply: Reply, with_thumb: bool = True) -> dict[str, Any]:
+        """A product of the session strip as the page shows it, its thumbnail put in ``reply``."""
+        item = {"id": product.id, "order_id": product.order_id, "width": product.width,
+                "height": product.height, "media_type": product.media_type,
+                "prompt": _short_prompt(product.prompt), "created_at": product.created_at.isoformat()}
+        attach(reply, item, product_thumb(product) if with_thumb else None, type_key="mime")
+        return item
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -721,44 +529,6 @@ def _short_prompt(prompt: Any, n: int = 140) -> str | None:
     if not isinstance(prompt, str):
         return None
     return prompt if len(prompt) <= n else prompt[: n - 1] + "…"
-
-
-def _mime(data: bytes) -> str:
-    """The media type of image bytes, from their signature (small products are their own thumbnail)."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return "application/octet-stream"
-
-
-def _attach(reply: Reply, item: dict[str, Any], path: Any, key: str = "thumb") -> None:
-    """Put a file's bytes in the reply: ``item[key]`` is the buffer index (None when the file is
-    missing) and ``item["mime"]`` its media type."""
-    item[key] = None
-    item.setdefault("mime", None)
-    if not path or not isinstance(path, (str, os.PathLike)):
-        return
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return
-    item[key] = reply.add(data)
-    item["mime"] = _mime(data)
-
-
-def _thumbnail(data: bytes, size: int = 160) -> bytes:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        im.thumbnail((size, size))
-        out = io.BytesIO()
-        im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") else "RGB").save(out, format="WEBP", quality=80)
-        return out.getvalue()
 
 
 def _jsonable(value: Any) -> Any:

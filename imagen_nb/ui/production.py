@@ -29,7 +29,8 @@ from ..core.records import (
     Event, GenerationFinished, GenerationProgress, GenerationStarted, OrderFinished, OrderQueued,
 )
 from .bridge import Controller, PanelRequestError, Reply
-from .projects import epoch, plain, thumbnail
+from .projects import epoch, plain
+from .thumbs import attach, product_thumb
 
 #: orders per page of the list
 ORDER_PAGE = 50
@@ -210,16 +211,12 @@ class ProductionController(Controller):
             item = self._gen_json(page[0] if page else row, varying)
         item.update(order_id=order_id, model=summary[0]["model"] if summary else None,
                     params=plain(row.get("params")), actual_params=plain(row.get("actual_params")),
-                    return_params=plain(row.get("return_params")), traceback=plain(row.get("traceback")),
-                    thumb=None, thumb_type=None)
+                    return_params=plain(row.get("return_params")), traceback=plain(row.get("traceback")))
         if item["status"] == "queued":
             item["position"] = self.studio.queue_positions([generation_id]).get(generation_id)
         reply = Reply(item)
-        if item.get("product_id"):
-            products = self.studio.products([item["product_id"]])
-            thumb = thumbnail(products[0]) if products else None
-            if thumb:
-                item["thumb"], item["thumb_type"] = reply.add(thumb[0]), thumb[1]
+        products = self.studio.products([item["product_id"]]) if item.get("product_id") else []
+        attach(reply, item, product_thumb(products[0]) if products else None)
         return reply
 
     def rpc_thumbs(self, product_ids: Iterable[str]) -> Reply:
@@ -229,9 +226,9 @@ class ProductionController(Controller):
         reply = Reply()
         items = {}
         for product in self.studio.products(list(dict.fromkeys(product_ids))[:MAX_THUMBS]):
-            thumb = thumbnail(product)
+            thumb = product_thumb(product)
             if thumb:
-                items[product.id] = {"buf": reply.add(thumb[0]), "type": thumb[1]}
+                items[product.id] = {"buf": reply.add(thumb.data), "type": thumb.media_type}
         reply.result = {"items": items}
         return reply
 

@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import math
 import threading
-from pathlib import Path
 from typing import Any
 
 from ..core.records import Event, OrderFinished, OrderQueued, ProductReady
 from .bridge import Controller, PanelRequestError, Reply
+from .thumbs import attach, product_thumb
 
 #: longest project name accepted from the page (a card shows about 40 characters)
 MAX_NAME = 120
 #: longest description accepted from the page
 MAX_DESCRIPTION = 4000
-_THUMB_TYPES = {".webp": "image/webp", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-                ".gif": "image/gif"}
-#: an image without a thumbnail file is sent whole only up to this size
-INLINE_THUMB_BYTES = 256 * 1024
 
 
 def epoch(value: Any) -> float | None:
@@ -60,23 +56,6 @@ def plain(value: Any) -> Any:
     if hasattr(value, "timestamp"):
         return epoch(value)
     return str(value)
-
-
-def thumbnail(product) -> tuple[bytes, str] | None:
-    """The bytes a card or a row shows for a product: its thumbnail file, or a small image itself."""
-    candidates = []
-    if product.thumb_path:
-        candidates.append(Path(product.thumb_path))
-    if product.media_type in _THUMB_TYPES.values():
-        candidates.append(Path(product.path))
-    for path in candidates:
-        try:
-            if path == Path(product.path) and path.stat().st_size > INLINE_THUMB_BYTES:
-                continue
-            return path.read_bytes(), _THUMB_TYPES.get(path.suffix.lower(), "image/webp")
-        except OSError:  # a file gone missing: the card shows its placeholder
-            continue
-    return None
 
 
 class ProjectsController(Controller):
@@ -223,10 +202,7 @@ class ProjectsController(Controller):
 
     def _add_thumb(self, card: dict, product_id: str, reply: Reply) -> None:
         products = self.studio.products([product_id])
-        thumb = thumbnail(products[0]) if products else None
-        if thumb:
-            card["thumb"] = reply.add(thumb[0])
-            card["thumb_type"] = thumb[1]
+        attach(reply, card, product_thumb(products[0]) if products else None)
 
     def _cards(self, thumbs_for: str | None) -> Reply:
         """All cards; ``thumbs_for="changed"`` sends thumbnails only for changed samples."""

@@ -117,6 +117,11 @@ def test_listing_the_model_folder_imports_neither_torch_nor_diffusers(model_dir)
     (sd_keys(768), "stable-diffusion-1", "cross-attention 768"),
     (sd_keys(1024), "stable-diffusion-2", "cross-attention 1024"),
     (sdxl_keys(), "sdxl", "conditioner.embedders.1"),
+    # A build of unusual widths (the tiny model as a single file): the text encoder's layout tells.
+    (sd_keys(32, base=32), "stable-diffusion-1", "CLIP (cond_stage_model.transformer) text encoder, cross-attention 32"),
+    ({f"{UNET}input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": np.zeros((2, 64), np.float16),
+      "cond_stage_model.model.positional_embedding": np.zeros((2, 2), np.float16)},
+     "stable-diffusion-2", "OpenCLIP (cond_stage_model.model) text encoder, cross-attention 64"),
     ({"down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight": np.zeros((2, 2048), np.float16),
       "add_embedding.linear_1.weight": np.zeros((2, 2), np.float16)}, "sdxl", "added embedding"),
 ])

@@ -38,6 +38,10 @@ CONFIG_REPOS = {
 _CROSS_DIM = {768: SD1, 1024: SD2, 2048: SDXL}
 _XL_NAME = re.compile(r"(^|[^a-z])(sd)?xl($|[^a-z])|sdxl|xl[_-]|pony|illustrious")
 _FIRST_CONV = ("model.diffusion_model.input_blocks.0.0.weight", "conv_in.weight")
+#: Text encoder key prefix of an original-format checkpoint → (what it is, family): SD 1 has a
+#: transformers CLIP, SD 2 an OpenCLIP model.
+_TEXT_ENCODER_FAMILY = {"cond_stage_model.transformer.": ("CLIP (cond_stage_model.transformer)", SD1),
+                        "cond_stage_model.model.": ("OpenCLIP (cond_stage_model.model)", SD2)}
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,11 @@ def detect_family(shapes: Mapping[str, Any], where: str = "the checkpoint") -> C
 
     SD 1 and SD 2 differ in the width of cross-attention (768, 1024: ``…attn2.to_k.weight`` is
     [channels, width]); SDXL has a second text encoder (``conditioner.embedders.1``) and an
-    added embedding (``label_emb`` / ``add_embedding``) and attends to 2048. Raises
+    added embedding (``label_emb`` / ``add_embedding``) and attends to 2048. A width of no released
+    model (a small or custom build, such as a single-file copy of the tiny model) is told by the
+    text encoder's layout (SD 1: CLIP under ``cond_stage_model.transformer``, SD 2: OpenCLIP
+    under ``cond_stage_model.model``); such a file loads only with the configs of a diffusers
+    folder of the same widths (:func:`config_fits`), never the hub's. Raises
     UnknownModelError naming what the file seems to hold when it is no family this provider runs.
     """
     keys = [k for k in shapes if k != "__metadata__"]
@@ -103,11 +111,21 @@ def detect_family(shapes: Mapping[str, Any], where: str = "the checkpoint") -> C
                                 " SDXL base checkpoints so far.")
     if width in _CROSS_DIM:
         return CheckpointInfo(_CROSS_DIM[width], f"cross-attention {width}", width, base)
+    if width is not None and (text := _TEXT_ENCODER_FAMILY.get(_text_encoder(keys))) is not None:
+        # A width of no released model (a small or custom build): the text encoder's layout tells the
+        # family; it loads with the configs of a diffusers folder of the same widths (see config_fits).
+        what, family = text
+        return CheckpointInfo(family, f"a {what} text encoder, cross-attention {width}", width, base)
     if width is None:
         raise UnknownModelError(f"{where} has no UNet cross-attention weights (no '…attn2.to_k.weight'): it is not"
                                 " a Stable Diffusion checkpoint (a LoRA, a VAE or an embedding?).")
     raise UnknownModelError(f"{where} has cross-attention width {width}; known families are 768 (Stable"
                             " Diffusion 1), 1024 (Stable Diffusion 2) and 2048 (SDXL).")
+
+
+def _text_encoder(keys: list[str]) -> str | None:
+    """The text encoder prefix (a key of _TEXT_ENCODER_FAMILY) the keys use, or None."""
+    return next((p for p in _TEXT_ENCODER_FAMILY if any(k.startswith(p) for k in keys)), None)
 
 
 def checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
@@ -140,6 +158,23 @@ def file_model(path: str | os.PathLike, name: str | None = None) -> ModelInfo:
         f"{info.family} single-file checkpoint {path.name} ({info.how}); loaded with from_single_file, which"
         " needs that family's diffusers configs (a local diffusers folder of the family, the Hugging Face"
         " cache or the hub).",
+    )
+
+
+def usual_widths(info: CheckpointInfo) -> bool:
+    """True when the checkpoint attends at its family's released width (768, 1024, 2048), so the
+    family's hub configs fit it; False for a small or custom build."""
+    return info.cross_attention_dim is None or _CROSS_DIM.get(info.cross_attention_dim) == info.family
+
+
+def unusual_widths_help(model_id: str, path: str | os.PathLike, info: CheckpointInfo) -> str:
+    """The error for a checkpoint of unusual widths with no diffusers folder whose configs fit it."""
+    return (
+        f"cannot load {model_id}: the single file {Path(path).name} is a {info.family} build of unusual widths"
+        f" (cross-attention {info.cross_attention_dim}, first UNet block {info.base_channels} channels), which"
+        " the hub's configs do not fit. Put a diffusers folder of the same architecture in the model folder"
+        " (`studio.add_model(folder)`; its configs and tokenizer are used) or name one in the diffusers setting"
+        f" single_file_configs={{{info.family!r}: '/path/to/folder'}}."
     )
 
 

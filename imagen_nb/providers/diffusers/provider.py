@@ -26,7 +26,8 @@ class DiffusersProvider(Provider):
     pipelines are dropped to make room), ``max_loaded`` (most pipelines kept per device; no cap by
     default), ``model_dir`` (the model folder listed by :meth:`models`, default ``<home>/models``),
     ``single_file_configs`` (family → a local diffusers folder whose configs single-file checkpoints of
-    that family load with, offline; by default a fitting folder of the model folder),
+    that family load with, offline; by default a folder of the model folder with the same family and
+    widths; a checkpoint of unusual widths, such as a single-file copy of the tiny model, needs one),
     ``lora_dir`` (where ``loras=[{"name": …}]`` looks, default ``<home>/loras``), ``max_loras``
     (LoRAs kept loaded per pipeline, default 8; see :mod:`.loras`), ``batch`` (False: one pipeline
     call per generation), ``vae_tiling`` / ``vae_slicing`` / ``attention_slicing`` (``auto``, True or
@@ -147,12 +148,16 @@ class DiffusersProvider(Provider):
 
     def _load_file(self, model: ModelInfo, location: str, device: str, dtype: str) -> LoadedPipeline:
         """Load a single-file checkpoint, with the configs of a fitting folder in the model folder if any."""
-        from .checkpoints import load_single_file
+        from .checkpoints import checkpoint_info, load_single_file, unusual_widths_help, usual_widths
 
         configs = self.context.settings.get("single_file_configs") or {}
         config = configs.get(model.family) if isinstance(configs, dict) else None
         if config is None and self.model_dir.is_dir():
             config = folders.config_folder(self.model_dir, model.family, Path(location))
+        if config is None and Path(location).suffix == ".safetensors":
+            info = checkpoint_info(location)
+            if not usual_widths(info):  # the hub's configs cannot build it: say so before any download
+                raise ProviderError(unusual_widths_help(model.id, location, info))
         return load_single_file(model.id, location, model.family, device, dtype, config=config)
 
     def close(self) -> None:
