@@ -11,7 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+#: the folder of the panels' ESM and CSS files
 STATIC = Path(__file__).with_name("static")
+#: the panels, in the order the Studio widget shows their tabs
 PANELS = ("projects", "order", "production", "gallery")
 
 _FOOTERS = {

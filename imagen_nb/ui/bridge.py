@@ -60,6 +60,14 @@ class PanelRequestError(ImagenError, ValueError):
         super().__init__(message)
 
 
+def need_id(value: Any, field: str, message: str) -> str:
+    """``value`` when it is a non-empty string (an id the page sent); else a
+    :class:`PanelRequestError` at ``field`` that says ``message``."""
+    if not isinstance(value, str) or not value:
+        raise PanelRequestError(message, field=field)
+    return value
+
+
 def error_payload(exc: BaseException) -> dict:
     """What a panel shows for an error: its type, message, and the field (and column) at fault."""
     payload: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "field": None, "column": None}

@@ -54,6 +54,7 @@ def is_image_input(name: str, prop: Mapping[str, Any]) -> bool:
 
 
 def _num(value: Any) -> str:
+    """A bound as range help shows it: whole floats as ints, separators from 10,000 up."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         value = int(value)
     if isinstance(value, int) and abs(value) >= 10_000:
@@ -151,6 +152,8 @@ def describe_model(info: ModelInfo, key_missing: str | None = None) -> dict[str,
 
 
 def _typed(text: str, prop: Mapping[str, Any]) -> Any:
+    """One field's text as the value its spec wants (the inverse of :func:`_text`); text that
+    is not a plain value of that type (SmartParameter syntax, a typo) stays text."""
     kinds = json_types(prop)
     if not kinds and "enum" in prop:  # an untyped enum: the choice whose text was picked
         return next((v for v in prop["enum"] if _text(v, {}) == text), text)

@@ -8,18 +8,19 @@ page decides whether to fetch and prepend them or to show a notice.
 
 from __future__ import annotations
 
-import math
 import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..core.records import Event, ProductReady
-from .bridge import Controller, PanelRequestError, Reply
+from .bridge import Controller, PanelRequestError, Reply, need_id
+from .jsonable import jsonable
 from .thumbs import attach, row_thumb
 
 #: products per page of the grid (the page may ask for up to MAX_PAGE)
 PAGE_SIZE = 60
+#: most products one ``page`` request returns
 MAX_PAGE = 200
 #: the largest original the details view or a download fetches over the comm
 MAX_ORIGINAL_BYTES = 512 * 1024 * 1024
@@ -28,39 +29,13 @@ GRID_PROMPT_CHARS = 300
 #: new product ids one push carries at most (the page fetches only those it shows)
 MAX_NEW_IDS = 200
 
+#: the product types the type filter offers
 KINDS = ("image", "video", "audio")
+#: what the grid can be grouped by (one section per value)
 GROUP_BY = ("project", "collection", "model", "kind")
+#: the filters a page may send (each maps to a :meth:`Studio.gallery` keyword)
 FILTER_KEYS = ("text", "kind", "project_id", "no_project", "collection", "collection_id", "no_collection",
                "model", "min_rating", "since", "until", "order_id", "ids")
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-able Python value for a pandas/numpy cell (NaN and NaT become None)."""
-    if value is None:
-        return None
-    if isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if hasattr(value, "isoformat"):  # datetime, pandas Timestamp
-        try:
-            return value.isoformat()
-        except ValueError:  # NaT
-            return None
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _plain(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def _ids(ids: Any, field: str = "ids") -> list[str]:
@@ -166,7 +141,7 @@ class GalleryController(Controller):
 
     def _rows(self, limit: int, offset: int, filters: dict) -> list[dict]:
         frame = self.studio.gallery(limit=limit, offset=offset, **filters)
-        return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+        return [{k: jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
     def _items(self, rows: Iterable[dict], reply: Reply) -> list[dict]:
         items = []
@@ -233,7 +208,7 @@ class GalleryController(Controller):
         ids = {name: cid for cid, name in self._collection_names().items()} if by == "collection" else {}
         groups = []
         for row in frame.to_dict("records"):
-            key, label, count = _plain(row["key"]), _plain(row["label"]), int(row["products"])
+            key, label, count = jsonable(row["key"]), jsonable(row["label"]), int(row["products"])
             if by == "project":
                 section = {"project_id": key} if key is not None else {"no_project": True}
                 label = label or "No project"
@@ -248,7 +223,7 @@ class GalleryController(Controller):
             else:
                 section = {"kind": key}
             groups.append({"key": key, "label": label, "count": count, "filter": section,
-                           "newest": _plain(row["newest"])})
+                           "newest": jsonable(row["newest"])})
         return {"by": by, "groups": groups, "total": self.studio.gallery_count(**flt)}
 
     def rpc_options(self) -> dict:
@@ -262,9 +237,9 @@ class GalleryController(Controller):
                          for r in projects.to_dict("records")],
             "collections": [{"id": r["id"], "name": r["name"], "products": int(r["products"])}
                             for r in collections.to_dict("records")],
-            "models": [{"id": _plain(r["key"]), "products": int(r["products"])}
-                       for r in models.to_dict("records") if _plain(r["key"]) is not None],
-            "kinds": [{"id": _plain(r["key"]), "products": int(r["products"])} for r in kinds.to_dict("records")],
+            "models": [{"id": jsonable(r["key"]), "products": int(r["products"])}
+                       for r in models.to_dict("records") if jsonable(r["key"]) is not None],
+            "kinds": [{"id": jsonable(r["key"]), "products": int(r["products"])} for r in kinds.to_dict("records")],
             "total": self.studio.gallery_count(),
         }
 
@@ -273,14 +248,13 @@ class GalleryController(Controller):
 
         The original file is not included: ask :meth:`rpc_original` for it.
         """
-        if not isinstance(product_id, str) or not product_id:
-            raise PanelRequestError("choose a product", field="product_id")
+        need_id(product_id, "product_id", "choose a product")
         row = self._live_rows([product_id], field="product_id")[0]
         product = self.studio.product(product_id)
         reply = Reply()
         item = self._item(row)
         item.update(prompt=row.get("prompt"), negative_prompt=row.get("negative_prompt"), seed=row.get("seed"),
-                    path=str(product.path), sha256=row.get("sha256"), params=_plain(product.params),
+                    path=str(product.path), sha256=row.get("sha256"), params=jsonable(product.params),
                     generation_id=row.get("generation_id"), provider=row.get("provider"))
         attach(reply, item, row_thumb(row))
         generation = order = None
@@ -288,16 +262,16 @@ class GalleryController(Controller):
             try:
                 gen = self.studio.generation(product.generation_id)
                 generation = {"id": gen["id"], "seq": gen["seq"], "status": gen["status"],
-                              "params": _plain(gen["params"]), "actual": _plain(gen["actual_params"]),
-                              "returned": _plain(gen["return_params"]),
-                              "started_at": _plain(gen["started_at"]), "finished_at": _plain(gen["finished_at"])}
+                              "params": jsonable(gen["params"]), "actual": jsonable(gen["actual_params"]),
+                              "returned": jsonable(gen["return_params"]),
+                              "started_at": jsonable(gen["started_at"]), "finished_at": jsonable(gen["finished_at"])}
             except LookupError:
                 generation = None
         if product.order_id:
             try:
                 handle = self.studio.get_order(product.order_id)
                 order = {"id": handle.id, "model": handle.model, "status": handle.status,
-                         "base_params": _plain(handle.base_params)}
+                         "base_params": jsonable(handle.base_params)}
             except LookupError:
                 order = None
         model = {"id": product.model_id, "known": False, "type": None, "supports_image_to_image": False}
@@ -314,8 +288,7 @@ class GalleryController(Controller):
 
     def rpc_original(self, product_id: str) -> Reply:
         """The product's file as buffer 0 (for the full image, playback and downloads): ``{id, name, media_type, size}``."""
-        if not isinstance(product_id, str) or not product_id:
-            raise PanelRequestError("choose a product", field="product_id")
+        need_id(product_id, "product_id", "choose a product")
         products = self.studio.products([product_id])
         if not products:
             raise PanelRequestError(f"no product {product_id} in this studio", field="product_id")
@@ -392,8 +365,7 @@ class GalleryController(Controller):
 
         Refused, naming ``model``, when the product's model cannot start from an image.
         """
-        if not isinstance(product_id, str) or not product_id:
-            raise PanelRequestError("choose a product", field="product_id")
+        need_id(product_id, "product_id", "choose a product")
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 16:
             raise PanelRequestError(f"ask for 1 to 16 variations; got {n!r}", field="n")
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:

@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import re
 import threading
@@ -29,20 +28,24 @@ from ..core.errors import (ImagenError, MissingKey, OrderTooLarge, ProviderError
 from ..core.records import Event, GenerationFinished, ModelInfo, OrderFinished, ProductReady
 from ..core.smart import count as smart_count
 from ..core.smart import has_smart_syntax, new_rng_seed
-from .bridge import Controller, PanelRequestError, Reply
+from .bridge import Controller, PanelRequestError, Reply, need_id
 from .forms import describe_model, json_types, params_from_values, values_from_params
+from .jsonable import jsonable
 from .thumbs import attach, make_thumbnail, product_thumb, row_thumb
 
 log = logging.getLogger(__name__)
 
 #: The model a newcomer starts with when nothing was ordered yet: instant, no GPU, no key.
 DEFAULT_MODEL = "instant:swatch"
+#: Parameter sets the preview table shows (the count covers them all).
 PREVIEW_ROWS = 5
 #: Thumbnails sent with one live update at most (older ones of a burst stay in the Gallery).
 PUSH_THUMBS = 24
 #: Session products a freshly opened view gets back.
 SESSION_REPLAY = 48
+#: Products per page of an image input's gallery picker.
 PICKER_PAGE = 24
+#: Largest image an upload (or a local file's preview) accepts.
 UPLOAD_MAX_BYTES = 64 * 2**20
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
 _UPLOAD_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
@@ -99,7 +102,7 @@ class OrderController(Controller):
     def _models(self) -> list[dict[str, Any]]:
         frame = self.studio.models()
         missing = {p: self.studio.missing_key(p) for p in set(frame["provider"])}
-        return [{**{k: (None if v != v else v) for k, v in row.items()}, "key_missing": bool(missing[row["provider"]])}
+        return [{**jsonable(row), "key_missing": bool(missing[row["provider"]])}
                 for row in frame.to_dict("records")]
 
     def _recent_models(self) -> list[str]:
@@ -110,12 +113,17 @@ class OrderController(Controller):
 
     # -- the form -----------------------------------------------------------------------------
     def _info(self, model_id: Any) -> ModelInfo:
-        if not isinstance(model_id, str) or not model_id:
-            raise PanelRequestError("pick a model first", field="model")
+        need_id(model_id, "model", "pick a model first")
         try:
             return self.studio.model(model_id)
         except (UnknownModelError, ProviderError, LookupError) as exc:
             raise PanelRequestError(str(exc), field="model") from exc
+
+    def _product(self, product_id: str):
+        try:
+            return self.studio.product(product_id)
+        except LookupError as exc:
+            raise PanelRequestError(str(exc), field="product") from exc
 
     def _form(self, model_id: str) -> dict[str, Any]:
         info = self._info(model_id)
@@ -169,7 +177,7 @@ class OrderController(Controller):
         result["count"] = len(gens)
         result["images"] = sum(n if isinstance(n, int) else 1 for n in per_gen)
         result["columns"] = self._varying(params, gens)
-        result["rows"] = [_jsonable(g) for g in gens[:PREVIEW_ROWS]]
+        result["rows"] = [jsonable(g) for g in gens[:PREVIEW_ROWS]]
         return result
 
     def _expand_unchecked(self, props: Mapping[str, Any], params: dict[str, Any], limit: int) -> list[dict]:
@@ -246,10 +254,7 @@ class OrderController(Controller):
         Returns ``{model, form, values, project_id, product_id}``; ``form`` is None when the
         product was imported without a model (then the values fill the current form).
         """
-        try:
-            product = self.studio.product(product_id)
-        except LookupError as exc:
-            raise PanelRequestError(str(exc), field="product") from exc
+        product = self._product(product_id)
         model_id, params = product.model_id, product.params
         if product.order_id:
             try:
@@ -355,10 +360,7 @@ class OrderController(Controller):
     def rpc_product(self, product_id: str) -> Reply:
         """One product for the large view: its file's bytes (images; a thumbnail otherwise) and
         its generation parameters."""
-        try:
-            product = self.studio.product(product_id)
-        except LookupError as exc:
-            raise PanelRequestError(str(exc), field="product") from exc
+        product = self._product(product_id)
         reply = Reply()
         image = None
         media_type = product.media_type
@@ -372,7 +374,7 @@ class OrderController(Controller):
             "id": product.id, "image": image, "mime": media_type, "media_type": product.media_type,
             "width": product.width, "height": product.height, "size": product.size,
             "model": product.model_id, "order_id": product.order_id, "project_id": product.project_id,
-            "params": _jsonable(product.params or {}), "created_at": product.created_at.isoformat(),
+            "params": jsonable(product.params or {}), "created_at": product.created_at.isoformat(),
             "path": str(product.path), "rating": product.rating,
         }
         return reply
@@ -386,9 +388,9 @@ class OrderController(Controller):
         reply = Reply()
         items = []
         for row in frame.head(limit).to_dict("records"):
-            item = {"id": row["product_id"], "prompt": _short_prompt(_clean(row.get("prompt"))),
-                    "width": _clean(row.get("width")), "height": _clean(row.get("height")),
-                    "model": _clean(row.get("model"))}
+            item = {"id": row["product_id"], "prompt": _short_prompt(jsonable(row.get("prompt"))),
+                    "width": jsonable(row.get("width")), "height": jsonable(row.get("height")),
+                    "model": jsonable(row.get("model"))}
             attach(reply, item, row_thumb(row), type_key="mime")
             items.append(item)
         reply.result = {"items": items, "more": len(frame) > limit, "offset": int(offset)}
@@ -511,35 +513,7 @@ class OrderController(Controller):
 # ---- helpers ----------------------------------------------------------------------------------
 
 
-def _clean(value: Any) -> Any:
-    """A DataFrame cell as JSON: NaN/NaT → None, numpy numbers → Python ones."""
-    if value is None:
-        return None
-    try:
-        if value != value:  # NaN
-            return None
-    except (TypeError, ValueError):
-        return value
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 def _short_prompt(prompt: Any, n: int = 140) -> str | None:
     if not isinstance(prompt, str):
         return None
     return prompt if len(prompt) <= n else prompt[: n - 1] + "…"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, range)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)

@@ -28,14 +28,15 @@ from typing import Any, Iterable
 from ..core.records import (
     Event, GenerationFinished, GenerationProgress, GenerationStarted, OrderFinished, OrderQueued,
 )
-from .bridge import Controller, PanelRequestError, Reply
-from .projects import epoch, plain
+from .bridge import Controller, PanelRequestError, Reply, need_id
+from .jsonable import epoch, jsonable
 from .thumbs import attach, product_thumb
 
 #: orders per page of the list
 ORDER_PAGE = 50
 #: generations per page of an expanded order (the page asks for more with "show more")
 GEN_PAGE = 100
+#: most generations one ``generations`` request returns
 MAX_GEN_PAGE = 500
 #: thumbnails one ``thumbs`` request returns at most
 MAX_THUMBS = 100
@@ -47,6 +48,7 @@ LABEL_CHARS = 160
 #: the page's words for generation statuses
 GEN_STATUS = {"pending": "queued", "generating": "running", "complete": "complete", "failed": "failed",
               "cancelled": "cancelled"}
+#: the page's status filters, as catalog statuses
 GEN_FILTERS = {"queued": ("pending",), "running": ("generating",), "complete": ("complete",),
                "failed": ("failed",), "cancelled": ("cancelled",)}
 
@@ -200,8 +202,7 @@ class ProductionController(Controller):
 
     def rpc_generation(self, generation_id: str) -> Reply:
         """Everything about one generation: parameter sets, error with traceback, timings, product."""
-        if not isinstance(generation_id, str) or not generation_id:
-            raise PanelRequestError("which generation? (no id given)", field="generation_id")
+        need_id(generation_id, "generation_id", "which generation? (no id given)")
         row = self.studio.generation(generation_id)
         order_id = row["order_id"]
         summary = self.studio.order_summaries(ids=[order_id], limit=1).to_dict("records")
@@ -210,8 +211,8 @@ class ProductionController(Controller):
         with self._lock:
             item = self._gen_json(page[0] if page else row, varying)
         item.update(order_id=order_id, model=summary[0]["model"] if summary else None,
-                    params=plain(row.get("params")), actual_params=plain(row.get("actual_params")),
-                    return_params=plain(row.get("return_params")), traceback=plain(row.get("traceback")))
+                    params=jsonable(row.get("params")), actual_params=jsonable(row.get("actual_params")),
+                    return_params=jsonable(row.get("return_params")), traceback=jsonable(row.get("traceback")))
         if item["status"] == "queued":
             item["position"] = self.studio.queue_positions([generation_id]).get(generation_id)
         reply = Reply(item)
@@ -234,9 +235,7 @@ class ProductionController(Controller):
 
     def rpc_cancel(self, order_id: str | None = None, generation_id: str | None = None) -> dict:
         """Cancel an order or one generation: queued ones at once, a running one at its next step."""
-        target = generation_id or order_id
-        if not isinstance(target, str) or not target:
-            raise PanelRequestError("say which order or generation to cancel", field="order_id")
+        target = need_id(generation_id or order_id, "order_id", "say which order or generation to cancel")
         return {"dropped": self.studio.cancel(target)}
 
     def rpc_retry(self, order_id: str, generation_ids: Iterable[str] | None = None) -> dict:
@@ -315,10 +314,9 @@ class ProductionController(Controller):
         self._push_activity()
 
     # -- helpers ---------------------------------------------------------------------------
-    def _order_id(self, order_id: Any) -> str:
-        if not isinstance(order_id, str) or not order_id:
-            raise PanelRequestError("which order? (no order id given)", field="order_id")
-        return order_id
+    @staticmethod
+    def _order_id(order_id: Any) -> str:
+        return need_id(order_id, "order_id", "which order? (no order id given)")
 
     def _delta(self, gid: str, **fields) -> None:
         delta = self._gen_delta.setdefault(gid, {"id": gid})
@@ -359,10 +357,10 @@ class ProductionController(Controller):
         done = complete + failed + cancelled
         queued = max(0, total - done - running)
         partial = sum((r.get("step") or 0) / r["total"] for r in runs if r.get("total"))
-        prompt = plain(row.get("prompt"))
+        prompt = jsonable(row.get("prompt"))
         return {
-            "id": row["id"], "model": row["model"], "project_id": plain(row.get("project_id")),
-            "project": plain(row.get("project")), "status": row["status"],
+            "id": row["id"], "model": row["model"], "project_id": jsonable(row.get("project_id")),
+            "project": jsonable(row.get("project")), "status": row["status"],
             "prompt": prompt[:300] if isinstance(prompt, str) else prompt, "total": total,
             "counts": {"queued": queued, "running": running, "complete": complete, "failed": failed,
                        "cancelled": cancelled},
@@ -379,9 +377,9 @@ class ProductionController(Controller):
             "id": row["id"], "seq": int(row["seq"]), "status": status, "label": _label(row.get("params"), varying),
             "started": started, "finished": finished,
             "duration": finished - started if started is not None and finished is not None else None,
-            "attempts": int(row.get("attempts") or 0), "error_type": plain(row.get("error_type")),
-            "error_message": plain(row.get("error_message")), "product_id": plain(row.get("product_id")),
-            "products": int(plain(row.get("products")) or 0), "step": None, "total": None, "position": None,
+            "attempts": int(row.get("attempts") or 0), "error_type": jsonable(row.get("error_type")),
+            "error_message": jsonable(row.get("error_message")), "product_id": jsonable(row.get("product_id")),
+            "products": int(jsonable(row.get("products")) or 0), "step": None, "total": None, "position": None,
         }
         run = self._running.get(row["id"])
         if run is not None and status in ("queued", "running"):

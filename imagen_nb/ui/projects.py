@@ -13,49 +13,18 @@ card's sample product changed).
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any
 
 from ..core.records import Event, OrderFinished, OrderQueued, ProductReady
-from .bridge import Controller, PanelRequestError, Reply
+from .bridge import Controller, PanelRequestError, Reply, need_id
+from .jsonable import epoch, jsonable
 from .thumbs import attach, product_thumb
 
 #: longest project name accepted from the page (a card shows about 40 characters)
 MAX_NAME = 120
 #: longest description accepted from the page
 MAX_DESCRIPTION = 4000
-
-
-def epoch(value: Any) -> float | None:
-    """Seconds since the epoch for a timestamp cell (None for NaT/None)."""
-    if value is None:
-        return None
-    try:
-        if value != value:  # NaN / NaT
-            return None
-        return float(value.timestamp())
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def plain(value: Any) -> Any:
-    """A JSON-able value for a pandas/numpy cell (NaN becomes None, numpy scalars Python ones)."""
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if isinstance(value, int):
-        return value
-    if hasattr(value, "item") and not hasattr(value, "__len__"):  # numpy scalar
-        return plain(value.item())
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if hasattr(value, "timestamp"):
-        return epoch(value)
-    return str(value)
 
 
 class ProjectsController(Controller):
@@ -171,8 +140,7 @@ class ProjectsController(Controller):
         return description.strip()
 
     def _project(self, project_id: Any):
-        if not isinstance(project_id, str) or not project_id:
-            raise PanelRequestError("which project? (no project id given)", field="project_id")
+        need_id(project_id, "project_id", "which project? (no project id given)")
         rows = self.studio.projects(include_archived=True)
         row = rows[rows["id"] == project_id]
         if not len(row):
@@ -187,7 +155,7 @@ class ProjectsController(Controller):
         return reply
 
     def _card_json(self, row: dict, reply: Reply, *, with_thumb: bool) -> dict:
-        sample = plain(row.get("sample_product_id"))
+        sample = jsonable(row.get("sample_product_id"))
         card = {
             "id": row["id"], "name": row["name"], "description": row["description"] or "",
             "status": row["status"], "orders": int(row["orders"]), "products": int(row["products"]),
@@ -211,7 +179,7 @@ class ProjectsController(Controller):
         reply = Reply()
         cards = []
         for row in self.studio.projects(include_archived=include_archived).to_dict("records"):
-            sample = plain(row.get("sample_product_id"))
+            sample = jsonable(row.get("sample_product_id"))
             with_thumb = thumbs_for is None or self._sent_samples.get(row["id"], "") != sample
             cards.append(self._card_json(row, reply, with_thumb=with_thumb))
         return Reply({"projects": cards, "all": self._all_card(reply, thumbs_for)}, reply.buffers)

@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 from .bridge import Controller, PanelRequestError
 
+#: the Studio widget's tabs, left to right
 TABS = ("projects", "order", "production", "gallery")
 
 
@@ -15,6 +16,7 @@ class ShellController(Controller):
     name = "studio"
 
     def rpc_init(self) -> dict:
+        """What the tab bar shows on mount: the Studio's home, imagen-nb's version and the tabs."""
         return {"home": str(self.studio.home), "version": version("imagen-nb"), "tabs": list(TABS)}
 
     def navigate(self, tab: str, payload: dict) -> None:

@@ -91,3 +91,19 @@ def test_gallery_search_select_delete_and_undo_by_clicking(studio, served, tab, 
                                arg=gallery.element_handle())
     assert studio.sql("select count(*) as n from products where deleted_at is not null")["n"][0] == 0
     assert not tab.errors, tab.errors
+
+
+def test_gallery_fetches_one_page_then_more_as_you_scroll(studio, served, tab, open_studio):
+    studio.order("instant:swatch", prompt="tile [1..150]", width=64, height=64).wait()
+    gallery = open_studio(tab, served, "gallery")
+    tiles = gallery.locator(".inb-gallery-tile")
+    tiles.nth(59).wait_for()
+    tab.page.wait_for_timeout(500)
+    assert tiles.count() == 60                      # the first page fills the view: no second fetch yet
+    body = gallery.locator(".inb-gallery-body")
+    for _ in range(2):
+        body.evaluate("(el) => el.scrollTo(0, el.scrollHeight)")
+        tab.page.wait_for_timeout(400)
+    tiles.nth(149).wait_for(timeout=10_000)        # scrolling to the end brings the rest
+    assert tiles.count() == 150
+    assert "All 150 shown" in gallery.locator(".inb-gallery-foot").inner_text()

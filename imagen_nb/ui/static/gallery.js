@@ -397,7 +397,7 @@ INB.panels.gallery = (ctx) => {
       sec.loading = false;
       if (epoch === state.epoch) {
         paintFoot(sec);
-        if (!sec.group) requestAnimationFrame(() => nearEnd(sec) && loadSection(sec, state.pageSize));
+        if (!sec.group) requestAnimationFrame(() => wantMore(sec) && loadSection(sec, state.pageSize));
       }
     }
   }
@@ -419,7 +419,7 @@ INB.panels.gallery = (ctx) => {
   const endWatcher = new IntersectionObserver((entries) => {
     for (const entry of entries) {
       const sec = state.sections.find((s) => s.sentinel === entry.target);
-      if (entry.isIntersecting && sec && sec.next !== null) loadSection(sec, state.pageSize);
+      if (entry.isIntersecting && sec && sec.next !== null && (scrolled() || !overflowing())) loadSection(sec, state.pageSize);
     }
   }, { root: body, rootMargin: "0px 0px 900px 0px" });
   function watchEnd(sec) { if (sec.sentinel) endWatcher.observe(sec.sentinel); }
@@ -427,6 +427,19 @@ INB.panels.gallery = (ctx) => {
     if (!sec.sentinel || sec.next === null || !sec.sentinel.isConnected || body.clientHeight === 0) return false;
     return sec.sentinel.getBoundingClientRect().top < body.getBoundingClientRect().bottom + 900;
   }
+  // A first page that already fills the view waits for the user to scroll before the next one
+  // is fetched: opening the panel or changing a filter then costs one page, not two.
+  const scrolled = () => body.scrollTop > 0;
+  const overflowing = () => body.scrollHeight > body.clientHeight + 1;
+  const wantMore = (sec) => nearEnd(sec) && (scrolled() || !overflowing());
+  let scrollCheck = 0;
+  body.addEventListener("scroll", () => {
+    if (scrollCheck) return;
+    scrollCheck = requestAnimationFrame(() => {
+      scrollCheck = 0;
+      for (const sec of state.sections) if (!sec.group && !sec.loading && wantMore(sec)) loadSection(sec, state.pageSize);
+    });
+  }, { passive: true });
 
   // Grouped view: a section loads its first thumbnails when it scrolls near.
   const sectionWatcher = new IntersectionObserver((entries) => {
@@ -1122,7 +1135,7 @@ INB.panels.gallery = (ctx) => {
       state.total = page.total;
       paintFoot(sec);
       fill(content, page.total === 0 ? emptyState() : sec.el);
-      if (page.total) { watchEnd(sec); requestAnimationFrame(() => nearEnd(sec) && loadSection(sec, state.pageSize)); }
+      if (page.total) { watchEnd(sec); requestAnimationFrame(() => wantMore(sec) && loadSection(sec, state.pageSize)); }
       updateCount();
       paintSelection();
     } catch (err) {
