@@ -92,18 +92,18 @@ def test_generations_of_an_order_with_labels_products_and_thumbnails(studio, pag
 def test_progress_of_a_running_order_arrives_as_batched_updates(studio, page):
     p = page(ProductionController(studio))
     p.call("init")
-    order = studio.order("instant:swatch", prompt="p [1..6]", num_inference_steps=4, step_seconds=0.03)
+    order = studio.order("instant:swatch", prompt="p [1..12]", num_inference_steps=4, step_seconds=0.05)
     p.call("generations", order_id=order.id)  # expanded: its rows are in the window
     order.wait(30)
     new = _order_update(p, order.id, lambda o: o["status"] == "fulfilled")
-    assert new[-1]["counts"]["complete"] == 6 and new[-1]["progress"] == 1.0
+    assert new[-1]["counts"]["complete"] == 12 and new[-1]["progress"] == 1.0
     gens = _updates(p, "gens")
     steps = [(g["step"], g["total"]) for g in gens if g.get("step")]
     assert steps and all(total == 4 and 1 <= step <= 4 for step, total in steps)
     running = [o for o in _updates(p, "orders") if o["counts"]["running"]]
     assert running and all(0 <= o["progress"] < 1 for o in running) and any(o["progress"] > 0 for o in running)
     finished = {g["id"]: g for g in gens if g.get("status") == "complete"}
-    assert len(finished) == 6 and all(g["product_id"] and g["duration"] > 0 for g in finished.values())
+    assert len(finished) == 12 and all(g["product_id"] and g["duration"] > 0 for g in finished.values())
     # the Production tab's badge: work started, then stopped
     activity = [a["active"] for a in p.pushes("activity")]
     assert activity[0] == 0 and max(activity) > 0 and activity[-1] == 0
