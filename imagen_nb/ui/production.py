@@ -353,10 +353,14 @@ class ProductionController(Controller):
         complete, failed, cancelled = int(row["complete"]), int(row["failed"]), int(row["cancelled"])
         with self._lock:
             runs = [r for r in self._running.values() if r["order_id"] == row["id"]]
-        running = len(runs)
         done = complete + failed + cancelled
+        # The catalog's counts are committed before the finish event reaches us: a generation can
+        # be counted done while still in the running overlay for a moment. Done wins.
+        runs = runs[:max(0, total - done)]
+        running = len(runs)
         queued = max(0, total - done - running)
-        partial = sum((r.get("step") or 0) / r["total"] for r in runs if r.get("total"))
+        # A generation past its last step is still being saved: it counts as not quite done.
+        partial = sum(min((r.get("step") or 0) / r["total"], 0.99) for r in runs if r.get("total"))
         prompt = jsonable(row.get("prompt"))
         return {
             "id": row["id"], "model": row["model"], "project_id": jsonable(row.get("project_id")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -107,3 +109,23 @@ def test_gallery_fetches_one_page_then_more_as_you_scroll(studio, served, tab, o
     tiles.nth(149).wait_for(timeout=10_000)        # scrolling to the end brings the rest
     assert tiles.count() == 150
     assert "All 150 shown" in gallery.locator(".inb-gallery-foot").inner_text()
+
+
+def test_reorder_from_gallery_details_fills_the_order_form(studio, served, tab, open_studio):
+    studio.order("instant:swatch", prompt="a [red,blue] kite", seed="[7,8]", width=48).wait()
+    gallery = open_studio(tab, served, "gallery")
+    gallery.locator(".inb-gallery-tile").first.click()
+    details = tab.page.locator('[aria-label="Product details"]')
+    details.get_by_role("button", name="Re-order").click()
+    order = tab.page.locator('.inb-tabbody[data-panel="order"]')
+    order.wait_for(state="visible")
+    prompt = order.locator("[data-field=prompt] textarea")
+    # The form is redrawn for the product's model: poll the locator, not one element.
+    deadline = time.monotonic() + 10
+    while prompt.input_value() != "a [red,blue] kite" and time.monotonic() < deadline:
+        tab.page.wait_for_timeout(100)
+    assert prompt.input_value() == "a [red,blue] kite"
+    assert order.locator("[data-field=seed] input").input_value() == "[7,8]"
+    assert order.locator("[data-field=width] input").input_value() == "48"
+    order.locator(".inb-order-count", has_text="4 generations").wait_for(timeout=10_000)
+    assert not tab.errors, tab.errors
