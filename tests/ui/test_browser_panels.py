@@ -73,8 +73,13 @@ def test_gallery_search_select_delete_and_undo_by_clicking(studio, served, tab, 
     assert tiles.count() == 9
 
     gallery.get_by_label("Search prompts").fill("kite")
-    tab.page.wait_for_function("(el) => el.querySelectorAll('.inb-gallery-tile').length === 6",
-                               arg=gallery.element_handle())
+    try:
+        tab.page.wait_for_function("(el) => el.querySelectorAll('.inb-gallery-tile').length === 6",
+                                   arg=gallery.element_handle(), timeout=15_000)
+    except Exception:
+        tab.shot("gallery-search-failed")
+        print("TILES", tiles.count(), tab.errors)
+        raise
     assert all("kite" in (t.get_attribute("title") or "") for t in tiles.all())
 
     # Select two tiles with their checkboxes, delete them from the bulk bar, then undo.

@@ -158,9 +158,12 @@ INB.panels.gallery = (ctx) => {
 
   const filtering = () => Object.keys(requestFilters()).length > 0;
 
+  let searchPending = false;
   function syncControls() {
     const f = state.filters;
-    if (search.value !== f.text) search.value = f.text;
+    // What the user is typing (not yet applied: the box waits 250 ms) is never overwritten
+    // by a refresh that happens to land meanwhile.
+    if (!searchPending && search.value !== f.text) search.value = f.text;
     kindSelect.el.value = f.kind;
     ensureOption(projectSelect.el, f.project, "Project …" + f.project.slice(-6));
     ensureOption(collectionSelect.el, f.collection, "Collection …" + f.collection.slice(-6));
@@ -209,11 +212,11 @@ INB.panels.gallery = (ctx) => {
     reload();
   }
 
-  const searchLater = debounce(() => onFilterChange("text", search.value), 250);
-  search.addEventListener("input", searchLater);
+  const searchLater = debounce(() => { searchPending = false; onFilterChange("text", search.value); }, 250);
+  search.addEventListener("input", () => { searchPending = true; searchLater(); });
   search.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") onFilterChange("text", search.value);
-    if (e.key === "Escape" && search.value) { e.stopPropagation(); search.value = ""; onFilterChange("text", ""); }
+    if (e.key === "Enter") { searchPending = false; onFilterChange("text", search.value); }
+    if (e.key === "Escape" && search.value) { e.stopPropagation(); searchPending = false; search.value = ""; onFilterChange("text", ""); }
   });
   kindSelect.el.addEventListener("change", () => onFilterChange("kind", kindSelect.el.value));
   projectSelect.el.addEventListener("change", () => onFilterChange("project", projectSelect.el.value));
