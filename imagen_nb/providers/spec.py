@@ -19,6 +19,7 @@ import numbers
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..core.errors import ValidationError, did_you_mean
+from ..core.values import parse_number
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -282,7 +283,7 @@ def _normalise(value: Any, prop: Mapping[str, Any]) -> Any:
     if isinstance(value, bool) or not ({"integer", "number"} & set(kinds)):
         return value
     if isinstance(value, str):
-        number = _parse_number(value)
+        number = parse_number(value)
         if number is None:
             return value
         value = number
@@ -294,19 +295,6 @@ def _normalise(value: Any, prop: Mapping[str, Any]) -> Any:
     if "number" in kinds and isinstance(value, numbers.Real):
         return float(value) if not isinstance(value, numbers.Integral) else int(value)
     return value
-
-
-def _parse_number(text: str) -> int | float | None:
-    text = text.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _param_of(error) -> str:

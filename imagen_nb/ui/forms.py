@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from ..core.records import ModelInfo
 from ..core.smart import escape, has_smart_syntax
+from ..core.values import parse_number
 
 #: Fields drawn as text areas.
 PROMPT_NAMES = frozenset({"prompt", "negative_prompt"})
@@ -166,15 +167,8 @@ def _typed(text: str, prop: Mapping[str, Any]) -> Any:
     if has_smart_syntax(text):
         return text
     if "integer" in kinds or "number" in kinds:
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            return text  # the spec check says what is wrong, at this field
-        return number if math.isfinite(number) else text
+        number = parse_number(text)
+        return text if number is None else number  # the spec check says what is wrong, at this field
     if "boolean" in kinds and text.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
         return text.lower() in ("true", "yes", "on", "1")
     return text

@@ -6,48 +6,22 @@ from __future__ import annotations
 import pytest
 
 import imagen_nb as inb
-from imagen_nb.core.records import ModelInfo, OrderQueued
-from imagen_nb.providers import registry
-from imagen_nb.providers.instant import SPEC, InstantFactory, InstantProvider
-
-
-class DownFactory(InstantFactory):
-    """Fails prompts with 'x' while the provider is down (a transient provider fault)."""
-
-    down = True
-
-    def run(self, requests, ctx):
-        return [RuntimeError("service unavailable") if DownFactory.down and "x" in r.params["prompt"]
-                else self._one(r, ctx) for r in requests]
-
-
-class DownProvider(InstantProvider):
-    name = "down"
-
-    def models(self):
-        return [ModelInfo("down", "swatch", "text-to-image", "swatch", SPEC, "fails while down")]
-
-    def factory(self, model):
-        return DownFactory(model)
+from imagen_nb.core.records import OrderQueued
 
 
 @pytest.fixture
-def studio(home):
-    registry.register(DownProvider)
-    DownFactory.down = True
-    s = inb.Studio()
-    yield s
-    s.close()
-    registry.unregister("down")
+def studio(faulty_studio):
+    """Every test here runs on a studio with the ``faulty:swatch`` model (down at first)."""
+    return faulty_studio
 
 
-def test_retry_runs_the_failed_generations_again_in_the_same_rows(studio):
-    order = studio.order("down:swatch", prompt="[a,x1,b,x2]").wait(30)
+def test_retry_runs_the_failed_generations_again_in_the_same_rows(studio, faulty):
+    order = studio.order("faulty:swatch", prompt="[a,x1,b,x2]").wait(30)
     before = order.generations
     assert list(before.status) == ["complete", "failed", "complete", "failed"]
     queued = []
     with studio.subscribe(lambda e: queued.append(e) if isinstance(e, OrderQueued) else None):
-        DownFactory.down = False
+        faulty.down = False
         assert studio.retry(order).wait(30).id == order.id
     after = order.generations
     assert list(after.id) == list(before.id)  # same rows, same order
@@ -63,7 +37,7 @@ def test_retry_runs_the_failed_generations_again_in_the_same_rows(studio):
 
 
 def test_retry_chosen_generations_and_refuse_the_others(studio):
-    order = studio.order("down:swatch", prompt="[x1,x2,a]").wait(30)
+    order = studio.order("faulty:swatch", prompt="[x1,x2,a]").wait(30)
     failed = list(order.errors.id)
     studio.retry(order.id, [failed[1]]).wait(30)
     assert list(order.generations.attempts) == [1, 2, 1]
@@ -83,8 +57,8 @@ def test_retry_a_cancelled_order(studio):
     assert order.status == "fulfilled" and list(order.generations.status) == ["complete"] * 6
 
 
-def test_retry_while_the_order_still_runs(studio):
-    order = studio.order("down:swatch", prompt="[x,a,b,c,d,e]", num_inference_steps=10, step_seconds=0.04)
+def test_retry_while_the_order_still_runs(studio, faulty):
+    order = studio.order("faulty:swatch", prompt="[x,a,b,c,d,e]", num_inference_steps=10, step_seconds=0.04)
     failed = None
     for _ in range(200):  # the 'x' generation fails at once; the others take a while
         studio.recorder.flush()
@@ -93,7 +67,7 @@ def test_retry_while_the_order_still_runs(studio):
             failed = errors.id.iloc[0]
             break
     assert failed is not None and not order.done
-    DownFactory.down = False
+    faulty.down = False
     studio.retry(order, [failed])
     order.wait(30)
     assert order.status == "fulfilled" and list(order.generations.status) == ["complete"] * 6

@@ -203,19 +203,32 @@ def _server_env(home: Path) -> dict:
 
 
 @pytest.fixture
-def panel_server(tmp_path, home):
-    """``imagen-nb serve`` on a free loopback port over the test's home: yields its URL (a
-    :class:`ServedApp`, whose ``stop()`` ends the server)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "imagen_nb", "serve", "--port", str(port)],
-                            env=_server_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    app = ServedApp(f"http://127.0.0.1:{port}/")
-    app.stop = lambda: stop(proc) if proc.poll() is None else ""
-    try:
+def serve_app(home):
+    """serve_app(**env) -> :class:`ServedApp`: ``imagen-nb serve`` on a free loopback port over the
+    test's home, with extra environment variables; every server is stopped after the test."""
+    procs = []
+
+    def start(**env) -> ServedApp:
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "imagen_nb", "serve", "--port", str(port)],
+                                env={**_server_env(home), **env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        procs.append(proc)
+        app = ServedApp(f"http://127.0.0.1:{port}/")
+        app.stop = lambda: stop(proc) if proc.poll() is None else ""
         wait_http(app, proc)
-        yield app
-    finally:
-        app.stop()
+        return app
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            stop(proc)
+
+
+@pytest.fixture
+def panel_server(serve_app):
+    """``imagen-nb serve`` over the test's home: its URL (a :class:`ServedApp`; ``stop()`` ends it)."""
+    return serve_app()
 
 
 class ServedApp(str):

@@ -4,44 +4,7 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-import imagen_nb as inb
-from imagen_nb.core.records import ModelInfo
-from imagen_nb.providers import registry
-from imagen_nb.providers.instant import SPEC, InstantFactory, InstantProvider
 from imagen_nb.ui.production import ProductionController
-
-
-class FaultyFactory(InstantFactory):
-    """Fails generations whose prompt holds 'x' while the provider is down (a fault no real
-    local part produces on demand); they succeed once it is back."""
-
-    down = True
-
-    def run(self, requests, ctx):
-        return [RuntimeError(f"provider down while drawing {r.params['prompt']!r}")
-                if FaultyFactory.down and "x" in r.params["prompt"] else self._one(r, ctx) for r in requests]
-
-
-class FaultyProvider(InstantProvider):
-    name = "faulty"
-
-    def models(self):
-        return [ModelInfo("faulty", "swatch", "text-to-image", "swatch", SPEC, "fails while down")]
-
-    def factory(self, model):
-        return FaultyFactory(model)
-
-
-@pytest.fixture
-def faulty_studio(home):
-    registry.register(FaultyProvider)
-    FaultyFactory.down = True
-    studio = inb.Studio()
-    yield studio
-    studio.close()
-    registry.unregister("faulty")
 
 
 def _updates(p, key):
@@ -160,7 +123,7 @@ def test_cancel_one_generation_queued_or_running(studio, page):
     assert p.error("cancel")["field"] == "order_id"
 
 
-def test_failed_generations_show_their_error_and_retry_runs_them_again(faulty_studio, page):
+def test_failed_generations_show_their_error_and_retry_runs_them_again(faulty_studio, faulty, page):
     studio = faulty_studio
     order = studio.order("faulty:swatch", prompt="[a,x1,b,x2]").wait(30)
     p = page(ProductionController(studio))
@@ -179,7 +142,7 @@ def test_failed_generations_show_their_error_and_retry_runs_them_again(faulty_st
     order.wait(30)
     assert list(order.generations.attempts) == [1, 2, 1, 1]
 
-    FaultyFactory.down = False
+    faulty.down = False
     p.call("generations", order_id=order.id)  # the whole order expanded
     assert p.call("retry", order_id=order.id)["retried"] == 2
     order.wait(30)
