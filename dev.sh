@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Set up imagen-nb in ./.venv and run something with it.
-#   ./dev.sh demo      set up, then run an order on the offline tiny model (the main job)
-#   ./dev.sh test      set up with the test tools, then run the whole test suite
-#   ./dev.sh serve     set up, then serve the panels as a web app on http://127.0.0.1:5006/
-#   ./dev.sh bench     set up, then run the CPU benchmarks
+#   ./dev.sh demo            set up, then run an order on the offline tiny model (the main job)
+#   ./dev.sh test [args]     set up with the test tools, then run the test suite (args go to pytest)
+#   ./dev.sh test --latest   the same on the newest versions pyproject.toml allows, in a throwaway
+#                            environment, without the browser tests: shows the next drift early
+#   ./dev.sh serve           set up, then serve the panels as a web app on http://127.0.0.1:5006/
+#   ./dev.sh bench           set up, then run the CPU benchmarks
+#   ./dev.sh lock            re-resolve requirements.lock from pyproject.toml (after changing a dependency)
 # Needs Python 3.11+ and network access to the package registry; nothing else.
+# Every install takes the versions pinned in requirements.lock (made by uv: see DEVELOPERS.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,18 +24,63 @@ pick_python() {
     exit 2
 }
 
-setup() {
-    local extras="$1"
-    if [ ! -x .venv/bin/python ]; then
-        "$(pick_python)" -m venv .venv
+UV_VERSION=0.13.8
+TORCH_VERSION=2.13.0
+
+# make_venv DIR: a virtual environment with torch and uv in it.
+make_venv() {
+    local venv="$1"
+    if [ ! -x "$venv/bin/python" ]; then
+        "$(pick_python)" -m venv "$venv"
     fi
-    # torch first, pinned: an unpinned torch (or one pulled in by diffusers) brings several GB
-    # of CUDA packages. On a CUDA machine, install your torch build first and set TORCH_SPEC="".
-    local torch_spec="${TORCH_SPEC-torch==2.13.0}"
+    # torch first, pinned, with pip: an unpinned torch (or one pulled in by diffusers) brings
+    # several GB of CUDA packages, and pip is what finds a local CPU wheel (find-links) where a
+    # machine has one. On a CUDA machine, install your torch build first and set TORCH_SPEC="".
+    local torch_spec="${TORCH_SPEC-torch==$TORCH_VERSION}"
     if [ -n "$torch_spec" ]; then
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check "$torch_spec"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$torch_spec"
     fi
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+    if [ "$("$venv/bin/uv" --version 2>/dev/null)" != "uv $UV_VERSION" ]; then
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+    fi
+}
+
+# setup EXTRAS: .venv with imagen-nb[EXTRAS] at exactly the versions of requirements.lock.
+setup() {
+    make_venv .venv
+    .venv/bin/uv pip install --quiet --python .venv/bin/python \
+        --constraint requirements.lock -e ".[$1]"
+}
+
+# The lock is resolved for Linux x86_64 and Python 3.11 (CI's platform) with torch's CPU build,
+# so no CUDA package enters it; torch itself stays out of it (make_venv installs torch).
+lock() {
+    make_venv .venv
+    local torch_source=(--extra-index-url https://download.pytorch.org/whl/cpu)
+    if [ -n "${PIP_FIND_LINKS:-}" ]; then
+        torch_source=(--find-links "$PIP_FIND_LINKS")
+    fi
+    local pin
+    pin="$(mktemp)"
+    echo "torch==$TORCH_VERSION+cpu" >"$pin"
+    .venv/bin/uv pip compile pyproject.toml --extra all --extra dev --quiet \
+        --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+        "${torch_source[@]}" --constraint "$pin" --no-emit-package torch \
+        --custom-compile-command "./dev.sh lock" --output-file requirements.lock "$@"
+    rm -f "$pin"
+}
+
+# test --latest: the newest versions pyproject.toml allows, in a throwaway environment.
+test_latest() {
+    local venv
+    venv="$(mktemp -d)/venv"
+    trap 'rm -rf "$(dirname "$venv")"' EXIT
+    make_venv "$venv"
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" --upgrade -e ".[dev]"
+    echo "== installed here, not as in requirements.lock:" >&2
+    comm -13 <(grep -oE '^[A-Za-z0-9_.-]+==[^ ;]+' requirements.lock | tr 'A-Z_' 'a-z-' | sort) \
+        <("$venv/bin/uv" pip freeze --python "$venv/bin/python" --exclude-editable | tr 'A-Z_' 'a-z-' | sort) >&2
+    IMAGEN_NB_UNLOCKED=1 "$venv/bin/python" -m pytest -m "not browser" "$@"
 }
 
 # The browser tests drive Debian's Chromium (playwright cannot download browsers here).
@@ -63,9 +112,17 @@ case "$command" in
         exec .venv/bin/imagen-nb serve "$@"
         ;;
     test)
+        if [ "${1:-}" = "--latest" ]; then
+            shift
+            test_latest "$@"
+            exit
+        fi
         setup dev
         ensure_chromium
         exec .venv/bin/python -m pytest "$@"
+        ;;
+    lock)
+        lock "$@"
         ;;
     bench)
         setup dev
@@ -75,7 +132,7 @@ case "$command" in
         done
         ;;
     *)
-        echo "usage: ./dev.sh demo | test [pytest args] | serve [options] | bench" >&2
+        echo "usage: ./dev.sh demo | test [--latest] [pytest args] | serve [options] | bench | lock" >&2
         exit 2
         ;;
 esac
