@@ -48,8 +48,25 @@ class UnknownModelError(ImagenError, ValueError):
     """No provider offers the requested model id."""
 
 
-class OrderTooLarge(ImagenError, ValueError):
-    """An order would expand to more generations than the limit allows."""
+class OrderTooLarge(SmartParameterError):
+    """An order would expand to more generations than the limit allows.
+
+    One of the SmartParameter errors (``except SmartParameterError`` catches it), about the
+    whole order rather than one parameter: ``param`` is ``""`` and ``column`` 0.
+
+    Args:
+        message: the count, the parameters that multiply it and the limit.
+        count: how many generations the order would make.
+        limit: the limit it is over.
+    """
+
+    def __init__(self, message: str, count: int | None = None, limit: int | None = None):
+        self.param, self.column, self.reason = "", 0, message
+        self.count, self.limit = count, limit
+        Exception.__init__(self, message)
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.count, self.limit))
 
 
 class ProviderError(ImagenError):

@@ -450,7 +450,8 @@ def expand(
         sizes = ", ".join(f"{key} ×{_format_count(node.size)}" for key, node, _ in compiled if node.size > 1)
         raise OrderTooLarge(
             f"this order would make {_format_count(total)} generations ({sizes}); "
-            f"the limit is {limit:,} — pass limit=… to raise it"
+            f"the limit is {limit:,} — pass limit=… to raise it",
+            count=total, limit=limit,
         )
     keys = [key for key, _, _ in compiled]
     # Values without random picks are built once per parameter and shared by the product;

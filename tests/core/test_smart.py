@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 import time
 
 import pytest
@@ -229,6 +230,19 @@ def test_limit_is_checked_before_anything_is_built():
     assert "the limit is 1,000" in message
     assert "limit=" in message
     assert isinstance(info.value, ValueError)
+    assert (info.value.count, info.value.limit) == (10**12, 1000)
+
+
+def test_order_too_large_is_one_of_the_smart_parameter_errors():
+    """``except SmartParameterError`` is how people catch a bad order value; a too-large order too."""
+    with pytest.raises(SmartParameterError) as info:
+        expand({"seed": "[1..1001]"})
+    error = info.value
+    assert isinstance(error, OrderTooLarge)
+    assert (error.param, error.column, error.count, error.limit) == ("", 0, 1001, 1000)
+    assert str(error).startswith("this order would make 1,001 generations (seed ×1,001)")
+    copy = pickle.loads(pickle.dumps(error))  # crosses processes (CLI, clients, Dask workers)
+    assert (type(copy), str(copy), copy.count, copy.limit) == (OrderTooLarge, str(error), 1001, 1000)
 
 
 def test_limit_is_inclusive_and_settable():
@@ -341,11 +355,11 @@ SMART_ALPHABET = "[[[]]]\\\\,,||..::??- 0123456789animalcoloraxyz"
 def test_any_text_expands_or_raises_our_errors(text, seed):
     try:
         gens = expand({"prompt": text}, tokens=TOKENS, rng_seed=seed)
+    except OrderTooLarge:
+        return
     except SmartParameterError as e:
         assert e.param == "prompt"
         assert 0 <= e.column <= len(text) + 1
-        return
-    except OrderTooLarge:
         return
     assert isinstance(gens, list) and gens
     assert all(isinstance(g, dict) and list(g) == ["prompt"] for g in gens)

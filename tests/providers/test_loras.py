@@ -30,7 +30,7 @@ def make_lora(tiny_path, folder, file_name: str, seed: int, cross_attention_dim:
     import torch
     from diffusers import StableDiffusionPipeline, UNet2DConditionModel
     from diffusers.utils import convert_state_dict_to_diffusers
-    from peft import LoraConfig
+    from peft import LoraConfig, inject_adapter_in_model
     from peft.utils import get_peft_model_state_dict
     from transformers import CLIPTextModel
 
@@ -45,11 +45,15 @@ def make_lora(tiny_path, folder, file_name: str, seed: int, cross_attention_dim:
         unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"],
                                     init_lora_weights=False))
         if text_encoder:
+            # peft directly, not transformers' add_adapter: that one refuses peft releases older
+            # than transformers' own minimum, which says nothing about loading LoRAs for inference.
             encoder = CLIPTextModel.from_pretrained(tiny_path / "text_encoder")
-            encoder.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["q_proj", "k_proj", "v_proj", "out_proj"],
-                                           init_lora_weights=False))
-            extra = {"text_encoder_lora_layers": convert_state_dict_to_diffusers(get_peft_model_state_dict(encoder)),
-                     "text_encoder_lora_adapter_metadata": encoder.peft_config["default"].to_dict()}
+            te_config = LoraConfig(r=4, lora_alpha=4, target_modules=["q_proj", "k_proj", "v_proj", "out_proj"],
+                                   init_lora_weights=False)
+            inject_adapter_in_model(te_config, encoder, adapter_name="default")
+            layers = {k.replace(".default.", "."): v for k, v in encoder.state_dict().items() if ".lora_" in k}
+            extra = {"text_encoder_lora_layers": convert_state_dict_to_diffusers(layers),
+                     "text_encoder_lora_adapter_metadata": te_config.to_dict()}
     StableDiffusionPipeline.save_lora_weights(
         folder, unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)),
         weight_name=file_name,
@@ -391,3 +395,55 @@ def test_an_order_with_two_loras_records_them_with_its_product(lora_dir, provide
         assert [(r.get("name"), r["weight"]) for r in returned["loras"]] == [("style-a", 0.6), (None, 0.4)]
         assert all(len(r["sha256"]) == 64 for r in returned["loras"])
         assert order.products[0].params["loras"][0] == {"name": "style-a", "weight": 0.6}
+
+
+# ---- an environment whose transformers/peft pair cannot load LoRAs ---------------------------------
+# A real mismatched pair cannot be installed beside the locked one, so these move the libraries'
+# own minimums (the fault), and the rest is the real loading path.
+
+
+def _versions():
+    from importlib import metadata
+
+    return metadata.version("transformers"), metadata.version("peft")
+
+
+def test_a_peft_older_than_diffusers_needs_fails_before_any_step_naming_both_versions(provider, ctx, request_for,
+                                                                                      monkeypatch):
+    import diffusers.utils.constants
+
+    monkeypatch.setattr(diffusers.utils.constants, "MIN_PEFT_VERSION", "99.0")
+    model = provider.model("tiny")
+    request = request_for(model, prompt=PROMPT, seed=1, loras="style-a")
+    (result,) = provider.factory(model).run([request], ctx)
+    assert isinstance(result, ProviderError)
+    message = str(result)
+    transformers_version, peft_version = _versions()
+    assert "\n" not in message
+    assert message.startswith("LoRAs cannot load in this environment: diffusers ")
+    assert "needs peft >= 99.0" in message
+    assert f"transformers {transformers_version}, peft {peft_version}" in message
+    assert "requirements.lock" in message
+    assert [c for c in ctx.progress_calls if c[0] == request.generation_id] == []
+
+
+def test_a_librarys_own_peft_version_refusal_becomes_the_same_one_line(fresh, ctx, request_for, monkeypatch):
+    """What transformers >= 5.24 raises with peft 0.21 (its check, its words) reaches the user as one line."""
+    from transformers.utils.peft_utils import check_peft_version
+
+    provider = fresh
+    model = provider.model("tiny")
+    pipe = provider.pipeline(model).pipe
+
+    def refuse(*args, **kwargs):
+        check_peft_version(min_version="99.0")
+
+    monkeypatch.setattr(pipe, "load_lora_weights", refuse)
+    request = request_for(model, prompt=PROMPT, seed=2, loras="styles/ink")
+    (result,) = provider.factory(model).run([request], ctx)
+    assert isinstance(result, ProviderError)
+    transformers_version, peft_version = _versions()
+    assert str(result).startswith("LoRAs cannot load in this environment: The version of PEFT you are using"
+                                  " is not compatible, please use a version >= 99.0")
+    assert f"transformers {transformers_version}, peft {peft_version}" in str(result)
+    assert [c for c in ctx.progress_calls if c[0] == request.generation_id] == []

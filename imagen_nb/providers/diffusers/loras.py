@@ -36,10 +36,13 @@ import struct
 import threading
 import time
 import weakref
+from importlib import metadata
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from packaging.version import Version
 
 from ...core.errors import ProviderError, ValidationError, did_you_mean
 
@@ -411,10 +414,39 @@ def _adapters(pipe) -> set[str]:
 
 
 def _check_backend() -> None:
+    """Refuse before any step when this environment's peft cannot load LoRAs, naming the versions."""
     from diffusers.utils import USE_PEFT_BACKEND
+    from diffusers.utils.constants import MIN_PEFT_VERSION
 
     if not USE_PEFT_BACKEND:
         raise ProviderError("LoRAs need the peft package (>= 0.13): pip install 'imagen-nb[local]' or pip install peft.")
+    peft = _installed("peft")
+    if Version(peft) < Version(MIN_PEFT_VERSION):
+        raise ProviderError(_version_message(f"diffusers {_installed('diffusers')} needs peft >= {MIN_PEFT_VERSION}"))
+
+
+def _installed(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _version_message(problem: str) -> str:
+    """One line: what cannot work, both versions of the transformers/peft pair, and the fix."""
+    return (
+        f"LoRAs cannot load in this environment: {problem} (installed: transformers {_installed('transformers')},"
+        f" peft {_installed('peft')}). Install a pair that works together, e.g. the versions pinned in"
+        f" imagen-nb's requirements.lock (./dev.sh does), or pip install -U 'imagen-nb[local]'."
+    )
+
+
+def _peft_version_error(exc: BaseException) -> str | None:
+    """The one-line message for a library's own "version of PEFT … not compatible" error, else None."""
+    text = str(exc)
+    if "version of PEFT" in text or "PEFT version" in text or "peft version" in text.lower():
+        return _version_message(text.strip().rstrip("."))
+    return None
 
 
 def _load(pipe, ref: LoraRef, model: ModelInfo) -> float:
@@ -426,6 +458,9 @@ def _load(pipe, ref: LoraRef, model: ModelInfo) -> float:
     except Exception as exc:
         with _quiet_loading():
             _forget(pipe, ref.adapter)
+        versions = _peft_version_error(exc)
+        if versions:
+            raise ProviderError(versions) from exc
         raise ProviderError(
             f"LoRA {ref.label!r} ({ref.path}) could not be loaded into {model.id} ({model.family}):"
             f" {_short(exc)} Is it a LoRA made for {model.family}?"
