@@ -13,6 +13,7 @@ import traceback as tb
 from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import PurePath
 from typing import Any, Mapping, Sequence
 
 from ..core.errors import GenerationCancelled
@@ -300,7 +301,8 @@ class Executor:
             if output.media_type == "image/png":
                 data = pngmeta.embed(data, actual, job.model.id,
                                      extra={"generation_id": job.generation_id, "order_id": job.order_id,
-                                            "product_id": product_id})
+                                            "product_id": product_id},
+                                     **_infotext_hashes(result.returned))
             ext = EXTENSIONS.get(output.media_type, "bin")
             stored = self.store.write(product_id, data, ext, now)
             row = {
@@ -334,3 +336,14 @@ class Executor:
         for lane in lanes:
             for t in lane.threads:
                 t.join(timeout)
+
+
+def _infotext_hashes(returned: Mapping[str, Any]) -> dict[str, Any]:
+    """The model and LoRA hashes a provider reported, as :func:`pngmeta.embed` takes them."""
+    loras = []
+    for lora in returned.get("loras") or ():
+        if isinstance(lora, Mapping) and lora.get("a1111_hash"):
+            name = lora.get("name") or PurePath(str(lora.get("file") or "lora")).stem
+            loras.append((str(name), str(lora["a1111_hash"])))
+    model_hash = returned.get("model_hash")
+    return {"model_hash": model_hash if isinstance(model_hash, str) and model_hash else None, "loras": loras}

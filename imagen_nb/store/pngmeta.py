@@ -18,7 +18,7 @@ import re
 import struct
 import zlib
 from os import PathLike
-from typing import Any, BinaryIO, Mapping
+from typing import Any, BinaryIO, Mapping, Sequence
 
 from PIL import Image
 
@@ -61,24 +61,40 @@ _NEGATIVE = "Negative prompt:"
 _PARAM_RE = re.compile(r'\s*(\w[\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
 _PARAMS_LINE_RE = re.compile(r'(?:\s*\w[\w \-/]*:\s*(?:"(?:\\.|[^\\"])*"|[^,]*)(?:,|$))+')
 _KNOWN_KEYS = frozenset({"Steps", "Sampler", "CFG scale", "Seed", "Size", "Model"})
+# Keys infotext() writes after the parameters; a parameter of the same name would be ambiguous.
+_TRAILING = ("Provider", "Lora hashes", "Hashes")
+# Civitai's JSON form of the hashes, which A1111's "Key: value" pattern cannot read.
+_HASHES_RE = re.compile(r",?\s*Hashes:\s*(\{[^{}]*\})\s*$")
 
 
 # ---- infotext --------------------------------------------------------------------------------
 
 
-def infotext(params: Mapping[str, Any], model: str) -> str:
-    """Write ``params`` as an A1111 infotext.
+def infotext(
+    params: Mapping[str, Any],
+    model: str,
+    *,
+    model_hash: str | None = None,
+    loras: Sequence[tuple[str, str]] = (),
+) -> str:
+    """Write ``params`` as an A1111 infotext, the way AUTOMATIC1111 writes it.
 
     Line 1 (and following, for multi-line prompts) is the prompt; then
     ``Negative prompt: …`` when there is one; the last line is
-    ``Steps: N, Sampler: X, CFG scale: G, Seed: S, Size: WxH, Model: M`` followed by the
-    other scalar parameters as ``Key: value`` (``clip_skip`` → ``Clip skip``). Absent and
-    ``None`` values are left out, and so are lists and mappings (they live in the JSON chunk).
-    Values containing ``,``, ``:``, ``"`` or a newline are written as JSON strings, as A1111 does.
+    ``Steps: N, Sampler: X, CFG scale: G, Seed: S, Size: WxH, Model hash: H, Model: M`` followed
+    by the other scalar parameters as ``Key: value`` (``clip_skip`` → ``Clip skip``), then
+    ``Provider: P``, ``Lora hashes: "name: hash, …"`` and ``Hashes: {"model": …, "lora:name": …}``
+    (the JSON form Civitai and sd-parsers read). Absent and ``None`` values are left out, and so
+    are lists and mappings (they live in the JSON chunk). Values containing ``,``, ``:``, ``"`` or
+    a newline are written as JSON strings, as A1111 does.
 
     Args:
         params: generation parameters under diffusers' names.
-        model: the model id (``diffusers:tiny``), written as ``Model``.
+        model: the model id (``diffusers:tiny``): ``Model`` is its name (``tiny``, no colon, so
+            readers that split on ``:`` keep it) and ``Provider`` the rest.
+        model_hash: the checkpoint's sha256 (or a folder model's fingerprint); ``Model hash`` is
+            its first 10 hex digits, as A1111's.
+        loras: ``(name, hash)`` of each LoRA used, the hash as A1111 computes it (12 hex digits).
     """
     lines = [_text(params.get("prompt"))]
     negative = params.get("negative_prompt")
@@ -91,22 +107,34 @@ def infotext(params: Mapping[str, Any], model: str) -> str:
     else:
         # Only one side known: keep it rather than lose it, under its own name.
         fields += [("Width", width), ("Height", height)]
-    fields.append(("Model", model or None))
-    used = {key for key, _ in fields}
-    for name, value in params.items():
-        key = _display_key(name)
-        if name in _PLACED or key in used:
+    provider, _, name = (model or "").rpartition(":") if ":" in (model or "") else ("", "", model or "")
+    short_hash = model_hash[:10] if model_hash else None
+    fields += [("Model hash", short_hash), ("Model", name or None)]
+    used = {key for key, _ in fields} | set(_TRAILING)
+    for param, value in params.items():
+        key = _display_key(param)
+        if param in _PLACED or key in used:
             continue
         used.add(key)
         fields.append((key, value))
-    lines.append(
-        ", ".join(
-            f"{key}: {_quote(value)}"
-            for key, value in fields
-            if value is not None and isinstance(value, (str, int, float))
-        )
+    names = [(_lora_name(n), h) for n, h in loras]
+    fields += [
+        ("Provider", provider or None),
+        ("Lora hashes", ", ".join(f"{n}: {h}" for n, h in names) or None),
+    ]
+    last = ", ".join(
+        f"{key}: {_quote(value)}" for key, value in fields if value is not None and isinstance(value, (str, int, float))
     )
+    hashes = ({"model": short_hash} if short_hash else {}) | {f"lora:{n}": h for n, h in names}
+    if hashes:
+        last += f", Hashes: {json.dumps(hashes, ensure_ascii=False)}"
+    lines.append(last)
     return "\n".join(lines)
+
+
+def _lora_name(name: str) -> str:
+    # A1111 drops the characters its own infotext uses as separators.
+    return re.sub(r"[:,{}\"]", "", name)
 
 
 def parse_infotext(text: str) -> dict[str, Any]:
@@ -115,7 +143,9 @@ def parse_infotext(text: str) -> dict[str, Any]:
     Returns a dict with ``prompt`` (always), and when present ``negative_prompt``,
     ``num_inference_steps`` (int), ``guidance_scale`` (float), ``seed`` (int), ``width`` and
     ``height`` (ints from ``Size``), ``scheduler`` (the ``Sampler``), ``model``, and every other
-    key in snake case (``Model hash`` → ``model_hash``) with its value as a string.
+    key in snake case (``Model hash`` → ``model_hash``, ``Lora hashes`` → ``lora_hashes``) with its
+    value as a string; ``hashes`` is the ``Hashes: {…}`` JSON as a dict. ``Provider: P`` with
+    ``Model: M`` (as imagen-nb writes them) read back as the model id ``P:M``.
     Accepts infotexts of other tools: multi-line prompts, CRLF line ends, quoted values with
     commas. A value that does not convert (``Seed: -1x``) is kept as a string.
 
@@ -124,6 +154,11 @@ def parse_infotext(text: str) -> dict[str, Any]:
     """
     lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
     fields: list[tuple[str, str]] = []
+    hashes = _HASHES_RE.search(lines[-1])
+    if hashes and _is_params_line(lines[-1][: hashes.start()]):
+        lines[-1] = lines[-1][: hashes.start()]
+    else:
+        hashes = None
     if _is_params_line(lines[-1]):
         fields = _PARAM_RE.findall(lines.pop())
     prompt: list[str] = []
@@ -158,6 +193,14 @@ def parse_infotext(text: str) -> dict[str, Any]:
             out[key.lower()] = _convert(int, value)
         else:
             others.setdefault(_snake_key(key), value)
+    provider = others.pop("provider", None)
+    if provider and out.get("model"):
+        out["model"] = f"{provider}:{out['model']}"  # imagen-nb writes the id in two parts
+    if hashes:
+        try:
+            out["hashes"] = {str(k): str(v) for k, v in json.loads(hashes.group(1)).items()}
+        except (ValueError, AttributeError):
+            others.setdefault("hashes", hashes.group(1))
     # Other keys never override the ones above (a tool may write e.g. its own "Prompt: …").
     for name, value in others.items():
         out.setdefault(name, value)
@@ -217,6 +260,9 @@ def embed(
     params: Mapping[str, Any],
     model: str,
     extra: Mapping[str, Any] | None = None,
+    *,
+    model_hash: str | None = None,
+    loras: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """Return ``png_bytes`` with the ``parameters`` infotext and ``imagen_nb`` JSON chunks added.
 
@@ -231,6 +277,7 @@ def embed(
             (numpy scalars are converted).
         model: the model id, e.g. ``diffusers:tiny``.
         extra: more top-level JSON keys, e.g. ``generation_id`` and ``order_id``.
+        model_hash, loras: the hashes the infotext carries (see :func:`infotext`).
 
     Raises:
         ValueError: ``png_bytes`` is not a PNG, or ``extra`` uses the keys ``model``/``params``.
@@ -241,7 +288,7 @@ def embed(
     if "model" in extra or "params" in extra:
         raise ValueError("extra must not contain the keys 'model' or 'params'; pass them as arguments")
     payload = {"model": model, "params": dict(params), **extra}
-    chunks = _text_chunk(PARAMETERS_KEY, infotext(params, model)) + _text_chunk(
+    chunks = _text_chunk(PARAMETERS_KEY, infotext(params, model, model_hash=model_hash, loras=loras)) + _text_chunk(
         IMAGEN_NB_KEY, json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_json_default)
     )
     parts: list[bytes] = []

@@ -395,6 +395,25 @@ def test_an_order_with_two_loras_records_them_with_its_product(lora_dir, provide
         assert [(r.get("name"), r["weight"]) for r in returned["loras"]] == [("style-a", 0.6), (None, 0.4)]
         assert all(len(r["sha256"]) == 64 for r in returned["loras"])
         assert order.products[0].params["loras"][0] == {"name": "style-a", "weight": 0.6}
+        png = order.products[0].path.read_bytes()
+
+    # Other tools read the model, its hash and the LoRAs' A1111 hashes from the PNG (sd-parsers here).
+    from sd_parsers import ParserManager
+
+    with Image.open(io.BytesIO(png)) as im:
+        (sampler,) = ParserManager().parse(im).samplers
+        hashes = ParserManager().parse(im).metadata["Hashes"]
+    assert (sampler.model.name, sampler.model.hash) == ("tiny", returned["model_hash"][:10])
+    assert hashes == {"model": returned["model_hash"][:10],
+                      "lora:style-a": a1111_lora_hash(lora_dir / "style-a.safetensors"),
+                      "lora:style-b": a1111_lora_hash(lora_dir / "style-b.safetensors")}
+    assert [r["a1111_hash"] for r in returned["loras"]] == [hashes["lora:style-a"], hashes["lora:style-b"]]
+
+
+def a1111_lora_hash(path) -> str:
+    """A1111's hash of a .safetensors LoRA (hashes.addnet_hash_safetensors): sha256 after the header, 12 digits."""
+    data = path.read_bytes()
+    return hashlib.sha256(data[8 + int.from_bytes(data[:8], "little"):]).hexdigest()[:12]
 
 
 # ---- an environment whose transformers/peft pair cannot load LoRAs ---------------------------------

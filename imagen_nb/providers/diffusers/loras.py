@@ -274,9 +274,10 @@ class LoraRef:
         return self.name or self.path.name
 
     def record(self) -> dict[str, Any]:
-        """What the return parameter set keeps of it."""
+        """What the return parameter set keeps of it (``a1111_hash``: see :func:`a1111_hash`)."""
         out: dict[str, Any] = {"name": self.name} if self.name else {}
-        out.update(file=str(self.path), sha256=self.sha256, weight=self.weight, adapter=self.adapter)
+        out.update(file=str(self.path), sha256=self.sha256, a1111_hash=a1111_hash(self.path), weight=self.weight,
+                   adapter=self.adapter)
         return out
 
 
@@ -296,7 +297,7 @@ def resolve_loras(value: Any, context: ProviderContext) -> list[LoraRef]:
     return refs
 
 
-_hashes: dict[tuple[str, int, int], str] = {}
+_hashes: dict[tuple, str] = {}
 _hash_lock = threading.Lock()
 
 
@@ -314,6 +315,31 @@ def file_sha256(path: Path) -> str:
             digest.update(block)
     with _hash_lock:
         _hashes[key] = digest.hexdigest()
+    return _hashes[key]
+
+
+def a1111_hash(path: Path) -> str:
+    """A LoRA file's hash as AUTOMATIC1111 writes it in ``Lora hashes`` (Civitai's AutoV3).
+
+    For ``.safetensors``: the first 12 hex digits of the sha256 of the file after its header (so
+    editing the metadata keeps the hash); for other files, of the whole file. Cached as
+    :func:`file_sha256` is.
+    """
+    stat = path.stat()
+    key = ("a1111", str(path), stat.st_size, stat.st_mtime_ns)
+    with _hash_lock:
+        known = _hashes.get(key)
+    if known:
+        return known
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        if path.suffix == ".safetensors":
+            (size,) = struct.unpack("<Q", f.read(8))
+            f.seek(8 + size)
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    with _hash_lock:
+        _hashes[key] = digest.hexdigest()[:12]
     return _hashes[key]
 
 
