@@ -70,16 +70,21 @@ lock() {
     rm -f "$pin"
 }
 
-# test --latest: the newest versions pyproject.toml allows, in a throwaway environment.
+# test --latest: the newest versions pyproject.toml allows, in a throwaway environment (torch
+# stays at the version make_venv installed: a newer one is a CUDA build of several GB).
 test_latest() {
-    local venv
-    venv="$(mktemp -d)/venv"
-    trap 'rm -rf "$(dirname "$venv")"' EXIT
+    LATEST_DIR="$(mktemp -d)"
+    trap 'rm -rf "$LATEST_DIR"' EXIT
+    local venv="$LATEST_DIR/venv"
     make_venv "$venv"
-    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" --upgrade -e ".[dev]"
-    echo "== installed here, not as in requirements.lock:" >&2
+    "$venv/bin/python" -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' \
+        >"$LATEST_DIR/torch.txt"
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" --upgrade \
+        --constraint "$LATEST_DIR/torch.txt" -e ".[dev]"
+    echo "== newer than requirements.lock (or not in it):" >&2
     comm -13 <(grep -oE '^[A-Za-z0-9_.-]+==[^ ;]+' requirements.lock | tr 'A-Z_' 'a-z-' | sort) \
-        <("$venv/bin/uv" pip freeze --python "$venv/bin/python" --exclude-editable | tr 'A-Z_' 'a-z-' | sort) >&2
+        <("$venv/bin/uv" pip freeze --quiet --python "$venv/bin/python" --exclude-editable |
+         tr 'A-Z_' 'a-z-' | grep -vE '^(pip|uv|torch)==' | sort) >&2
     IMAGEN_NB_UNLOCKED=1 "$venv/bin/python" -m pytest -m "not browser" "$@"
 }
 

@@ -35,7 +35,8 @@ def test_the_two_commands_are_the_ones_dev_sh_and_ci_use():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "./dev.sh test" in ci
     dev = (ROOT / "dev.sh").read_text()
-    assert "demo)" in dev and "test)" in dev and "torch==2.13.0" in dev
+    assert "demo)" in dev and "test)" in dev and "TORCH_VERSION=2.13.0" in dev
+    assert "--constraint requirements.lock" in dev  # every install takes the locked versions
 
 
 def test_cli_examples_parse(capsys):

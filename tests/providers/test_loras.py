@@ -230,9 +230,12 @@ def test_the_return_set_records_each_file_its_hash_and_weight(run, lora_dir):
     result = run(loras=[{"name": "style-b", "weight": 0.3}, {"path": str(lora_dir / "style-a.safetensors")}])
     files = [lora_dir / "style-b.safetensors", lora_dir / "style-a.safetensors"]
     hashes = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    a1111 = [a1111_lora_hash(f) for f in files]
     assert result.returned["loras"] == [
-        {"name": "style-b", "file": str(files[0]), "sha256": hashes[0], "weight": 0.3, "adapter": f"lora_{hashes[0][:16]}"},
-        {"file": str(files[1]), "sha256": hashes[1], "weight": 1.0, "adapter": f"lora_{hashes[1][:16]}"},
+        {"name": "style-b", "file": str(files[0]), "sha256": hashes[0], "a1111_hash": a1111[0], "weight": 0.3,
+         "adapter": f"lora_{hashes[0][:16]}"},
+        {"file": str(files[1]), "sha256": hashes[1], "a1111_hash": a1111[1], "weight": 1.0,
+         "adapter": f"lora_{hashes[1][:16]}"},
     ]
     assert result.actual["loras"][1] == {"path": str(files[1]), "weight": 1.0}
     assert "loras" not in run().returned
