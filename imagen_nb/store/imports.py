@@ -18,7 +18,13 @@ from typing import Any, Callable, Mapping
 from PIL import Image
 
 from imagen_nb.core.errors import ValidationError
-from imagen_nb.core.limits import MAX_IMPORT_PIXELS, MAX_PARAMS_DEPTH, MAX_PARAMS_JSON_BYTES, MAX_PROMPT_CHARS
+from imagen_nb.core.limits import (
+    MAX_IMPORT_PIXELS,
+    MAX_PARAMS_DEPTH,
+    MAX_PARAMS_JSON_BYTES,
+    MAX_PROMPT_CHARS,
+    MAX_TEXT_CHUNK_BYTES,
+)
 from imagen_nb.store import pngmeta
 from imagen_nb.store.thumbs import _DECODE_ERRORS
 
@@ -112,6 +118,12 @@ def _check_decodes(p: Path, meta: Mapping[str, Any]) -> None:
                 im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
             im.load()
     except _DECODE_ERRORS as e:
+        if "MAX_TEXT_" in str(e):  # Pillow's own limits on PNG text: PngImagePlugin.MAX_TEXT_CHUNK/MEMORY
+            raise ValidationError(
+                "paths", f"{p} holds PNG text that inflates past {MAX_TEXT_CHUNK_BYTES:,} bytes (a "
+                "decompression bomb), so it was not imported; strip its metadata first (e.g. "
+                "exiftool -all= FILE) to import the picture"
+            ) from e
         ignored = "; ".join(meta["warnings"])
         raise ValidationError(
             "paths", f"{p} does not decode as an image ({e}{'; ' + ignored if ignored else ''}): it is "
@@ -125,6 +137,7 @@ def _check_decodes(p: Path, meta: Mapping[str, Any]) -> None:
 _INT64 = (-(2**63), 2**63 - 1)
 _INT32 = (1, 2**31 - 1)
 _MAX_MODEL_CHARS = 256
+_MAX_WARNINGS = 20
 
 
 class _Drop(Exception):
@@ -216,6 +229,8 @@ def clean_metadata(params: Mapping[str, Any] | None, model: Any) -> tuple[dict[s
         del out[key]
         warnings.append(f"{key} takes {sizes[key]:,} bytes of JSON, more than the parameters may hold "
                         f"({MAX_PARAMS_JSON_BYTES:,} bytes in all); dropped")
+    if len(warnings) > _MAX_WARNINGS:  # a file with 100,000 bad keys gets a few lines, not 100,000
+        warnings[_MAX_WARNINGS:] = [f"and {len(warnings) - _MAX_WARNINGS:,} more keys dropped or changed"]
     return out, clean_model, warnings
 
 

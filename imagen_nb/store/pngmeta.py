@@ -222,6 +222,7 @@ def _snake_key(key: str) -> str:
 _KEY_COLON = re.compile(r"(?<![\w \-/])[ \-/]*+(\w[\w \-/]*+):")
 _SPACE = re.compile(r"\s*")
 _QUOTED_BODY = re.compile(r'(?:\\.|[^\\"])*+')
+_MAX_PAIRS = 1_000
 
 
 def _param_pairs(line: str) -> tuple[list[tuple[str, str]], bool]:
@@ -229,7 +230,8 @@ def _param_pairs(line: str) -> tuple[list[tuple[str, str]], bool]:
 
     Gives what ``re.findall`` of A1111's pattern
     ``\s*(\w[\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)`` gives, and whether the pairs
-    cover the whole line (nothing but white space between them).
+    cover the whole line (nothing but white space between them). Reading stops after
+    :data:`_MAX_PAIRS` pairs (A1111 writes a few dozen), the rest of such a line is ignored.
     """
     pairs: list[tuple[str, str]] = []
     n, pos, whole = len(line), 0, True
@@ -237,6 +239,9 @@ def _param_pairs(line: str) -> tuple[list[tuple[str, str]], bool]:
     # span is an escaped one the search stepped over, so its closing quote is the same.
     span_start, span_end, closing = -1, -1, -1
     while pos < n:
+        if len(pairs) == _MAX_PAIRS:
+            whole = False
+            break
         found = _KEY_COLON.search(line, pos)
         if found is None:
             whole = False
