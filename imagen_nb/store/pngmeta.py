@@ -61,16 +61,6 @@ _NEGATIVE = "Negative prompt:"
 # quotes (it may contain commas) or runs to the next comma. _param_pairs reads them in linear
 # time; the regex itself backtracks quadratically over a long line without a colon.
 _KNOWN_KEYS = frozenset({"Steps", "Sampler", "CFG scale", "Seed", "Size", "Model"})
-# Standard keys of the last line other than Size: our name and the type a value converts to.
-_CONVERTED = {
-    "Steps": ("num_inference_steps", int),
-    "Sampler": ("scheduler", None),
-    "CFG scale": ("guidance_scale", float),
-    "Seed": ("seed", int),
-    "Model": ("model", None),
-    "Width": ("width", int),
-    "Height": ("height", int),
-}
 
 
 # ---- infotext --------------------------------------------------------------------------------
@@ -130,7 +120,8 @@ def parse_infotext(text: str) -> dict[str, Any]:
     commas. A value that does not convert (``Seed: -1x``) is kept as a string.
 
     The prompt and negative prompt are stripped of surrounding whitespace, as A1111 does;
-    the JSON chunk keeps them exactly.
+    the JSON chunk keeps them exactly. The time is linear in the text's length (a megabyte
+    on one line parses in milliseconds), and at most 1,000 pairs of the last line are read.
     """
     lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
     fields, whole = _param_pairs(lines[-1])
@@ -215,6 +206,17 @@ def _display_key(name: str) -> str:
 def _snake_key(key: str) -> str:
     return re.sub(r"\W+", "_", key.strip().lower())
 
+
+# Standard keys of the last line other than Size: our name and the type a value converts to.
+_CONVERTED = {
+    "Steps": ("num_inference_steps", int),
+    "Sampler": ("scheduler", None),
+    "CFG scale": ("guidance_scale", float),
+    "Seed": ("seed", int),
+    "Model": ("model", None),
+    "Width": ("width", int),
+    "Height": ("height", int),
+}
 
 # A key: the first word character of a run of key characters (word characters, space, "-", "/")
 # to the run's end, followed by a colon. The lookbehind lets a match start only where a run
