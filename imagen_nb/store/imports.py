@@ -120,9 +120,9 @@ def _check_decodes(p: Path, meta: Mapping[str, Any]) -> None:
     except _DECODE_ERRORS as e:
         if "MAX_TEXT_" in str(e):  # Pillow's own limits on PNG text: PngImagePlugin.MAX_TEXT_CHUNK/MEMORY
             raise ValidationError(
-                "paths", f"{p} holds PNG text that inflates past {MAX_TEXT_CHUNK_BYTES:,} bytes (a "
-                "decompression bomb), so it was not imported; strip its metadata first (e.g. "
-                "exiftool -all= FILE) to import the picture"
+                "paths", f"{p} holds more PNG text than is safe to read (a chunk inflating past "
+                f"{MAX_TEXT_CHUNK_BYTES:,} bytes, or 64 MB in all: a decompression bomb?), so it was not "
+                "imported; strip its metadata first (e.g. exiftool -all= FILE) to import the picture"
             ) from e
         ignored = "; ".join(meta["warnings"])
         raise ValidationError(
