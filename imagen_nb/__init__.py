@@ -10,6 +10,7 @@ from .core.errors import (
     CatalogBusy,
     GenerationCancelled,
     ImagenError,
+    MetadataWarning,
     OrderTooLarge,
     ProviderError,
     RateLimited,

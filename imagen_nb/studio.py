@@ -21,7 +21,7 @@ from .catalog import projects as q_projects
 from .catalog import presets as q_presets
 from .catalog import tokens as q_tokens
 from .catalog.usersql import run_user_sql
-from .core.errors import ImagenError, MissingKey, ValidationError, did_you_mean
+from .core.errors import ImagenError, MetadataWarning, MissingKey, ValidationError, did_you_mean
 from .core.ids import new_id
 from .core.records import Event, ModelInfo
 from .core.smart import expand
@@ -669,8 +669,14 @@ class Studio:
                         project: "Project | str | None" = None) -> list[Product]:
         """Copy image files into the studio, reading size and any embedded A1111/imagen-nb parameters.
 
-        Every file is checked before any is copied: a bad path fails the call with nothing imported.
+        Every file is checked before any is copied (it must exist and decode fully as an image):
+        a bad file fails the call with nothing imported, and so does a failure while copying or
+        recording (the files copied so far are removed, no row is written). Embedded metadata
+        the catalog cannot hold (a seed of ``2**70``, a prompt past
+        :data:`~imagen_nb.core.limits.MAX_PROMPT_CHARS`, a compressed text bomb) is dropped or cut
+        with a :class:`MetadataWarning` naming the file and the key.
         """
+        import warnings
         from datetime import datetime, timezone
 
         if isinstance(paths, (str, os.PathLike)):
@@ -679,20 +685,31 @@ class Studio:
         project_id = self._project_id(project)
         rows = []
         now = datetime.now(timezone.utc)
+        written = []
+        try:
+            for item in inspected:
+                product_id = new_id()
+                stored = self.store.write(product_id, Path(item.path).read_bytes(), item.ext, now)
+                written.append(stored)
+                params = dict(item.params or {})
+                rows.append({
+                    "id": product_id, "project_id": project_id, "model_id": item.model, "source": "imported",
+                    "kind": item.media_type.split("/")[0], "media_type": item.media_type,
+                    "path": str(stored.path), "thumb_path": str(stored.thumb_path) if stored.thumb_path else None,
+                    "size": stored.size, "width": stored.width or item.width, "height": stored.height or item.height,
+                    "sha256": stored.sha256, "params": params or None, "created_at": now,
+                    **{k: params.get(k) for k in ("prompt", "negative_prompt", "seed", "num_inference_steps",
+                                                  "guidance_scale")},
+                })
+            with self.catalog.transaction() as cur:
+                q_products.insert_products(cur, rows)
+        except BaseException:
+            for stored in written:  # the promise: a failed import leaves nothing behind
+                self.store.remove(stored.path)
+            raise
         for item in inspected:
-            product_id = new_id()
-            stored = self.store.write(product_id, Path(item.path).read_bytes(), item.ext, now)
-            params = dict(item.params or {})
-            rows.append({
-                "id": product_id, "project_id": project_id, "model_id": item.model, "source": "imported",
-                "kind": item.media_type.split("/")[0], "media_type": item.media_type,
-                "path": str(stored.path), "thumb_path": str(stored.thumb_path) if stored.thumb_path else None,
-                "size": stored.size, "width": stored.width or item.width, "height": stored.height or item.height,
-                "sha256": stored.sha256, "params": params or None, "created_at": now,
-                **{k: params.get(k) for k in ("prompt", "negative_prompt", "seed", "num_inference_steps",
-                                              "guidance_scale")},
-            })
-        q_products.insert_products(self.catalog.cursor(), rows)
+            for note in item.warnings:
+                warnings.warn(f"{item.path}: {note}", MetadataWarning, stacklevel=2)
         return self.products([r["id"] for r in rows])
 
     # -- projects and collections ----------------------------------------------------------

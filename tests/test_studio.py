@@ -175,3 +175,61 @@ def test_import_checks_every_file_before_copying_any(studio, tmp_path):
     with pytest.raises(inb.ValidationError, match="missing.png"):
         studio.import_products([tmp_path / "missing.png"])
     assert studio.sql("select count(*) as n from products").n[0] == 0
+
+
+def _home_files(studio):
+    return sorted(p for p in (studio.home / "products").rglob("*") if p.is_file()) + sorted(
+        p for p in (studio.home / "thumbs").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("seed", ["2**70", "abc", "1e23"])
+def test_import_drops_a_seed_the_catalog_cannot_hold_with_a_warning(studio, tmp_path, seed):
+    text = f"a castle\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: {seed}, Size: 96x64"
+    if seed == "2**70":
+        text = text.replace("2**70", str(2**70))
+    png = a1111_png(tmp_path / "odd seed.png", text)
+    with pytest.warns(inb.MetadataWarning, match=r"odd seed\.png: seed .* dropped"):
+        (product,) = studio.import_products([png])
+    row = studio.sql("select prompt, seed, num_inference_steps from gallery").iloc[0]
+    assert (row.prompt, row.num_inference_steps) == ("a castle", 20) and row.seed != row.seed  # NULL
+    assert "seed" not in product.params
+
+
+def test_a_failed_import_leaves_no_file_and_no_row(studio, tmp_path, monkeypatch):
+    from imagen_nb.catalog import products as q_products
+
+    files = [a1111_png(tmp_path / f"{i}.png", f"p{i}\nSteps: 1, Seed: {i}", size=(300, 200)) for i in range(3)]
+    real_write, calls = studio.store.write, []
+
+    def write_then_fail(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(studio.store, "write", write_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        studio.import_products(files)
+    assert _home_files(studio) == [] and studio.sql("select count(*) as n from products").n[0] == 0
+
+    monkeypatch.setattr(studio.store, "write", real_write)
+    real_insert = q_products.insert_products
+
+    def insert_then_fail(cur, rows):
+        real_insert(cur, rows[:1])
+        raise RuntimeError("catalog went away")
+
+    monkeypatch.setattr(q_products, "insert_products", insert_then_fail)
+    with pytest.raises(RuntimeError, match="catalog went away"):
+        studio.import_products(files)
+    assert _home_files(studio) == [] and studio.sql("select count(*) as n from products").n[0] == 0
+
+
+def test_import_refuses_a_truncated_png_and_imports_nothing(studio, tmp_path):
+    good = a1111_png(tmp_path / "good.png", "ok\nSteps: 1, Seed: 1")
+    whole = a1111_png(tmp_path / "whole.png", "ok\nSteps: 1, Seed: 1", size=(300, 200)).read_bytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole[: len(whole) - 200])
+    with pytest.raises(inb.ValidationError, match="cut.png does not decode"):
+        studio.import_products([good, cut])
+    assert _home_files(studio) == [] and studio.sql("select count(*) as n from products").n[0] == 0

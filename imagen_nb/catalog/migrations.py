@@ -188,9 +188,26 @@ def m004_presets(con: duckdb.DuckDBPyConnection) -> None:
     )""")
 
 
+def m005_bound_prompt_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Cut stored prompts to 32,768 characters (``core.limits.MAX_PROMPT_CHARS`` when written).
+
+    Before issue 10 an imported file could store a 200 MB prompt (a zTXt bomb), after which
+    every Gallery page read it. The prompt columns are cut, and so are the prompts inside the
+    parameters of imported products; a generation's parameters keep what the user typed.
+    """
+    limit = 32_768  # a literal: a shipped migration must not change when the constant does
+    for column in ("prompt", "negative_prompt"):
+        con.execute(f"UPDATE products SET {column} = left({column}, ?) WHERE length({column}) > ?",
+                    [limit, limit])
+        con.execute(f"""UPDATE products SET params = json_merge_patch(params,
+                            json_object('{column}', left(params->>'{column}', ?)))
+                        WHERE source = 'imported' AND length(params->>'{column}') > ?""", [limit, limit])
+
+
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls, m004_presets]
+MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls, m004_presets,
+                               m005_bound_prompt_columns]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 import duckdb
 import pandas as pd
 
+from ..core.limits import MAX_PROMPT_CHARS
 from .rows import from_json, insert_rows, records, to_json
 
 PRODUCT_COLUMNS = (
@@ -17,8 +18,18 @@ PRODUCT_COLUMNS = (
 
 
 def insert_products(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert product rows (``params`` as a dict) in one statement."""
-    insert_rows(cur, "products", [{**r, "params": to_json(r.get("params"))} for r in rows], PRODUCT_COLUMNS)
+    """Insert product rows (``params`` as a dict) in one statement.
+
+    The ``prompt`` and ``negative_prompt`` columns keep at most :data:`MAX_PROMPT_CHARS`
+    characters (``params`` keeps what it is given), so no product makes gallery pages heavy.
+    """
+    insert_rows(cur, "products", [{**r, "params": to_json(r.get("params")), "prompt": _bounded(r.get("prompt")),
+                                   "negative_prompt": _bounded(r.get("negative_prompt"))} for r in rows],
+                PRODUCT_COLUMNS)
+
+
+def _bounded(text: Any) -> Any:
+    return text[:MAX_PROMPT_CHARS] if isinstance(text, str) and len(text) > MAX_PROMPT_CHARS else text
 
 
 def _parse(rows: list[dict]) -> list[dict]:

@@ -44,6 +44,11 @@ class ValidationError(ImagenError, ValueError):
         return (type(self), (self.param, self.message))
 
 
+class MetadataWarning(UserWarning):
+    """Metadata in an imported file was ignored: too long, damaged, or a value the catalog
+    cannot hold. The message names the file and the key; the image itself was imported."""
+
+
 class UnknownModelError(ImagenError, ValueError):
     """No provider offers the requested model id."""
 

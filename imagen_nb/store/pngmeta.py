@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, Mapping, Sequence
 
 from PIL import Image
 
+from imagen_nb.core.limits import MAX_TEXT_CHUNK_BYTES
 from imagen_nb.store.thumbs import _DECODE_ERRORS
 
 PARAMETERS_KEY = "parameters"
@@ -55,16 +56,16 @@ _SCALAR_KEYS = (
 _PLACED = frozenset({"prompt", "negative_prompt", "width", "height", "model"} | {n for n, _ in _SCALAR_KEYS})
 _NEGATIVE = "Negative prompt:"
 
-# One "Key: value" of the last line, A1111's pattern (modules/infotext_utils.py) widened to
-# one-letter keys and empty quoted strings: a value is either a JSON string in double quotes
-# (it may contain commas) or runs to the next comma.
-_PARAM_RE = re.compile(r'\s*(\w[\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
-_PARAMS_LINE_RE = re.compile(r'(?:\s*\w[\w \-/]*:\s*(?:"(?:\\.|[^\\"])*"|[^,]*)(?:,|$))+')
+# "Key: value" pairs of the last line follow A1111's pattern (modules/infotext_utils.py),
+# widened to one-letter keys and empty quoted strings: a value is either a JSON string in double
+# quotes (it may contain commas) or runs to the next comma. _param_pairs reads them in linear
+# time; the regex itself backtracks quadratically over a long line without a colon.
 _KNOWN_KEYS = frozenset({"Steps", "Sampler", "CFG scale", "Seed", "Size", "Model"})
 # Keys infotext() writes after the parameters; a parameter of the same name would be ambiguous.
 _TRAILING = ("Provider", "Lora hashes", "Hashes")
-# Civitai's JSON form of the hashes, which A1111's "Key: value" pattern cannot read.
-_HASHES_RE = re.compile(r",?\s*Hashes:\s*(\{[^{}]*\})\s*$")
+# Civitai's JSON form of the hashes at the end of the last line, which A1111's "Key: value"
+# pattern cannot read; matched from the last "Hashes:" only, so the time stays linear.
+_HASHES_TAIL_RE = re.compile(r"Hashes:[ \t]*(\{[^{}]*\})[ \t]*")
 
 
 # ---- infotext --------------------------------------------------------------------------------
@@ -150,17 +151,21 @@ def parse_infotext(text: str) -> dict[str, Any]:
     commas. A value that does not convert (``Seed: -1x``) is kept as a string.
 
     The prompt and negative prompt are stripped of surrounding whitespace, as A1111 does;
-    the JSON chunk keeps them exactly.
+    the JSON chunk keeps them exactly. The time is linear in the text's length (a megabyte
+    on one line parses in milliseconds), and at most 1,000 pairs of the last line are read.
     """
     lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
-    fields: list[tuple[str, str]] = []
-    hashes = _HASHES_RE.search(lines[-1])
-    if hashes and _is_params_line(lines[-1][: hashes.start()]):
-        lines[-1] = lines[-1][: hashes.start()]
+    lines[-1], hashes = _split_hashes(lines[-1])
+    fields, whole = _param_pairs(lines[-1])
+    # A1111 needs three "Key: value" pairs; ours may have fewer (only a model), so a line made
+    # of nothing but pairs that names one of the standard keys counts as well.
+    if len(fields) >= 3 or (fields and whole and any(k in _KNOWN_KEYS for k, _ in fields)):
+        lines.pop()
     else:
-        hashes = None
-    if _is_params_line(lines[-1]):
-        fields = _PARAM_RE.findall(lines.pop())
+        fields = []
+        if hashes is not None:  # not a parameters line after all: put the text back
+            lines[-1] += hashes[1]
+            hashes = None
     prompt: list[str] = []
     negative: list[str] | None = None
     for line in lines:
@@ -173,47 +178,37 @@ def parse_infotext(text: str) -> dict[str, Any]:
     out: dict[str, Any] = {"prompt": "\n".join(prompt).strip()}
     if negative is not None:
         out["negative_prompt"] = "\n".join(negative).strip()
+    # A key given twice counts once: the last of the standard keys, the first of the others
+    # (so a hostile line repeating one key 100,000 times converts one value, not all of them).
+    last: dict[str, str] = {}
     others: dict[str, str] = {}
+    first_raw: set[str] = set()
     for key, raw in fields:
+        if key in _CONVERTED:
+            last[key] = raw
+            continue
+        if key in first_raw and key != "Size":
+            continue
         value = _unquote(raw.strip())
-        if key == "Steps":
-            out["num_inference_steps"] = _convert(int, value)
-        elif key == "Sampler":
-            out["scheduler"] = value
-        elif key == "CFG scale":
-            out["guidance_scale"] = _convert(float, value)
-        elif key == "Seed":
-            out["seed"] = _convert(int, value)
-        elif key == "Size" and re.fullmatch(r"\d+x\d+", value):
+        if key == "Size" and re.fullmatch(r"\d{1,9}x\d{1,9}", value):
             width, height = value.split("x")
             out["width"], out["height"] = int(width), int(height)
-        elif key == "Model":
-            out["model"] = value
-        elif key in ("Width", "Height"):
-            out[key.lower()] = _convert(int, value)
-        else:
+        elif key not in first_raw:
+            first_raw.add(key)
             others.setdefault(_snake_key(key), value)
+    for key, raw in last.items():
+        name, kind = _CONVERTED[key]
+        value = _unquote(raw.strip())
+        out[name] = value if kind is None else _convert(kind, value)
     provider = others.pop("provider", None)
-    if provider and out.get("model"):
+    if provider and isinstance(out.get("model"), str) and out["model"]:
         out["model"] = f"{provider}:{out['model']}"  # imagen-nb writes the id in two parts
-    if hashes:
-        try:
-            out["hashes"] = {str(k): str(v) for k, v in json.loads(hashes.group(1)).items()}
-        except (ValueError, AttributeError):
-            others.setdefault("hashes", hashes.group(1))
+    if hashes is not None:
+        out["hashes"] = hashes[0]
     # Other keys never override the ones above (a tool may write e.g. its own "Prompt: …").
     for name, value in others.items():
         out.setdefault(name, value)
     return out
-
-
-def _is_params_line(line: str) -> bool:
-    # A1111 needs three "Key: value" pairs; ours may have fewer (only a model), so a line made
-    # of nothing but pairs that names one of the standard keys counts as well.
-    pairs = _PARAM_RE.findall(line)
-    if len(pairs) >= 3:
-        return True
-    return bool(pairs) and _PARAMS_LINE_RE.fullmatch(line) is not None and any(k in _KNOWN_KEYS for k, _ in pairs)
 
 
 def _text(value: Any) -> str:
@@ -250,6 +245,86 @@ def _display_key(name: str) -> str:
 
 def _snake_key(key: str) -> str:
     return re.sub(r"\W+", "_", key.strip().lower())
+
+
+# Standard keys of the last line other than Size: our name and the type a value converts to.
+_CONVERTED = {
+    "Steps": ("num_inference_steps", int),
+    "Sampler": ("scheduler", None),
+    "CFG scale": ("guidance_scale", float),
+    "Seed": ("seed", int),
+    "Model": ("model", None),
+    "Width": ("width", int),
+    "Height": ("height", int),
+}
+
+# A key: the first word character of a run of key characters (word characters, space, "-", "/")
+# to the run's end, followed by a colon. The lookbehind lets a match start only where a run
+# starts, and the possessive quantifiers never give characters back, so one search is linear.
+_KEY_COLON = re.compile(r"(?<![\w \-/])[ \-/]*+(\w[\w \-/]*+):")
+_SPACE = re.compile(r"\s*")
+_QUOTED_BODY = re.compile(r'(?:\\.|[^\\"])*+')
+_MAX_PAIRS = 1_000
+
+
+def _split_hashes(line: str) -> tuple[str, tuple[dict[str, str], str] | None]:
+    """``line`` without a trailing ``Hashes: {…}``, and that JSON as a dict with the text removed."""
+    at = line.rfind("Hashes:")
+    if at < 0 or (at > 0 and line[at - 1] not in ", "):
+        return line, None
+    match = _HASHES_TAIL_RE.fullmatch(line, at)
+    if not match:
+        return line, None
+    try:
+        data = json.loads(match.group(1))
+    except ValueError:
+        return line, None
+    if not isinstance(data, dict):
+        return line, None
+    head = line[:at].rstrip(" ")
+    head = head[:-1] if head.endswith(",") else head
+    return head, ({str(k): str(v) for k, v in data.items()}, line[len(head):])
+
+
+def _param_pairs(line: str) -> tuple[list[tuple[str, str]], bool]:
+    r"""The ``(key, raw value)`` pairs of an infotext's last line, in linear time.
+
+    Gives what ``re.findall`` of A1111's pattern
+    ``\s*(\w[\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)`` gives, and whether the pairs
+    cover the whole line (nothing but white space between them). Reading stops after
+    :data:`_MAX_PAIRS` pairs (A1111 writes a few dozen), the rest of such a line is ignored.
+    """
+    pairs: list[tuple[str, str]] = []
+    n, pos, whole = len(line), 0, True
+    # A quoted value's closing quote, from the last search: an opening quote found inside that
+    # span is an escaped one the search stepped over, so its closing quote is the same.
+    span_start, span_end, closing = -1, -1, -1
+    while pos < n:
+        if len(pairs) == _MAX_PAIRS:
+            whole = False
+            break
+        found = _KEY_COLON.search(line, pos)
+        if found is None:
+            whole = False
+            break
+        key_start = found.start(1)
+        if key_start > pos and not line[pos:key_start].isspace():
+            whole = False
+        start = _SPACE.match(line, found.end()).end()
+        end = -1
+        if start < n and line[start] == '"':
+            if not span_start < start < span_end:
+                body_end = _QUOTED_BODY.match(line, start + 1).end()
+                closing = body_end if body_end < n and line[body_end] == '"' else -1
+                span_start, span_end = start, body_end
+            if closing >= 0 and (closing + 1 == n or line[closing + 1] == ","):
+                end = closing + 1
+        if end < 0:
+            end = line.find(",", start)
+            end = n if end < 0 else end
+        pairs.append((found.group(1), line[start:end]))
+        pos = end + 1
+    return pairs, whole
 
 
 # ---- PNG chunks ------------------------------------------------------------------------------
@@ -348,8 +423,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"parameter value {value!r} of type {type(value).__name__} cannot be stored as JSON")
 
 
-def _png_texts(f: BinaryIO) -> tuple[int, int, dict[str, str]]:
-    """Read IHDR size and our text chunks from a PNG stream, seeking past everything else."""
+def _png_texts(f: BinaryIO, warnings: list[str]) -> tuple[int, int, dict[str, str]]:
+    """Read IHDR size and our text chunks from a PNG stream, seeking past everything else.
+
+    A text chunk longer than :data:`MAX_TEXT_CHUNK_BYTES`, stored or once inflated, is ignored
+    and a line saying so is added to ``warnings``: only that much is ever read or inflated.
+    """
     ihdr = f.read(25)  # signature (8) + length/type (8) + width, height (8) + bit depth (1)
     if len(ihdr) < 24 or ihdr[12:16] != b"IHDR":
         raise ValueError("truncated PNG: no IHDR chunk")
@@ -363,29 +442,64 @@ def _png_texts(f: BinaryIO) -> tuple[int, int, dict[str, str]]:
         length, ctype = struct.unpack(">I4s", head)
         if ctype == b"IEND":
             break
-        if ctype in _TEXT_CHUNKS:
-            body = f.read(length)
-            f.seek(4, io.SEEK_CUR)
-            keyword, _, rest = body.partition(b"\0")
-            if keyword in _OUR_KEYWORDS and keyword.decode() not in texts:
-                text = _decode_text(ctype, rest)
-                if text is not None:
-                    texts[keyword.decode()] = text
-        else:
+        if ctype not in _TEXT_CHUNKS:
             f.seek(length + 4, io.SEEK_CUR)
-    return width, height, texts
+            continue
+        # The keyword first (1-79 bytes and a NUL): other tools' chunks are skipped unread.
+        start = f.tell()
+        keyword = f.read(min(length, 80)).partition(b"\0")[0]
+        name = keyword.decode("latin-1")
+        if keyword in _OUR_KEYWORDS and name not in texts:
+            f.seek(start)
+            if length > MAX_TEXT_CHUNK_BYTES + 1024:  # room for the keyword and iTXt's header
+                warnings.append(f"text chunk {name!r} holds {length:,} bytes, more than the "
+                                f"{MAX_TEXT_CHUNK_BYTES:,} imagen-nb reads; ignored")
+                texts[name] = ""
+            else:
+                text = _decode_text(ctype, f.read(length).partition(b"\0")[2])
+                if text is _TOO_LONG:
+                    warnings.append(f"text chunk {name!r} inflates to more than {MAX_TEXT_CHUNK_BYTES:,} "
+                                    f"bytes (a decompression bomb?); ignored")
+                    texts[name] = ""
+                elif text is None:
+                    warnings.append(f"text chunk {name!r} is damaged (it does not inflate or decode); ignored")
+                    texts[name] = ""
+                else:
+                    texts[name] = text
+        f.seek(start + length + 4)
+    return width, height, {k: v for k, v in texts.items() if v}
+
+
+_TOO_LONG = "<too long>"
+
+
+def _inflate(data: bytes) -> bytes | None:
+    """Inflate zlib ``data``, stopping at :data:`MAX_TEXT_CHUNK_BYTES`: None when it is longer."""
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, MAX_TEXT_CHUNK_BYTES + 1)
+    if len(out) > MAX_TEXT_CHUNK_BYTES or inflater.unconsumed_tail:
+        return None
+    return out
 
 
 def _decode_text(ctype: bytes, rest: bytes) -> str | None:
+    """The text of a chunk's data after its keyword; ``None`` when damaged, :data:`_TOO_LONG`
+    when it would inflate past :data:`MAX_TEXT_CHUNK_BYTES`."""
     try:
         if ctype == b"tEXt":
             return rest.decode("latin-1")
         if ctype == b"zTXt":
-            return zlib.decompress(rest[1:]).decode("latin-1")
+            inflated = _inflate(rest[1:])
+            return _TOO_LONG if inflated is None else inflated.decode("latin-1")
         compressed, _method = rest[0], rest[1]
         _language, _, rest = rest[2:].partition(b"\0")
         _translated, _, text = rest.partition(b"\0")
-        return (zlib.decompress(text) if compressed else text).decode("utf-8")
+        if compressed:
+            inflated = _inflate(text)
+            if inflated is None:
+                return _TOO_LONG
+            text = inflated
+        return text.decode("utf-8")
     except (zlib.error, UnicodeDecodeError, IndexError):
         return None  # a damaged chunk is treated as absent: the image itself is still good
 
@@ -396,12 +510,17 @@ def _decode_text(ctype: bytes, rest: bytes) -> str | None:
 def read(source: str | PathLike | bytes) -> dict[str, Any]:
     """Read an image's size, format and generation parameters without decoding its pixels.
 
-    Returns ``{"width", "height", "format", "media_type", "params", "model", "source", "extra"}``:
+    Returns ``{"width", "height", "format", "media_type", "params", "model", "source", "extra",
+    "warnings"}``:
     ``source`` is ``"imagen_nb"`` when our JSON chunk was found (``params`` exact, ``extra``
     its other keys such as ``generation_id``), ``"a1111"`` when only an infotext was
     (PNG ``parameters`` chunk, or EXIF UserComment of JPEG/WEBP; ``params`` as
     :func:`parse_infotext` gives them, less ``model``), else ``None`` with ``params`` and
-    ``model`` ``None``; ``extra`` is ``{}`` unless the source is imagen_nb.
+    ``model`` ``None``; ``extra`` is ``{}`` unless the source is imagen_nb. ``warnings`` lists
+    the metadata that was there but ignored, one sentence each: text longer than
+    :data:`~imagen_nb.core.limits.MAX_TEXT_CHUNK_BYTES` (stored, inflated or in EXIF), damaged
+    chunks, JSON that does not parse or nests too deeply. The infotext parse is linear in its
+    length, so even a megabyte-long line reads in a fraction of a second.
 
     Args:
         source: a path, or the file's bytes.
@@ -418,16 +537,17 @@ def read(source: str | PathLike | bytes) -> dict[str, Any]:
 
 def _read_stream(f: BinaryIO) -> dict[str, Any]:
     texts: dict[str, str] = {}
+    warnings: list[str] = []
     if f.read(8) == _PNG_SIGNATURE:
         f.seek(0)
-        width, height, texts = _png_texts(f)
+        width, height, texts = _png_texts(f, warnings)
         fmt = "PNG"
     else:
         f.seek(0)
         try:
             with Image.open(f) as im:
                 width, height, fmt = im.width, im.height, im.format
-                comment = _user_comment(im)
+                comment = _user_comment(im, warnings)
         except _DECODE_ERRORS as e:
             raise ValueError(f"not an image Pillow can read ({e})") from e
         if comment:
@@ -441,8 +561,9 @@ def _read_stream(f: BinaryIO) -> dict[str, Any]:
         "model": None,
         "source": None,
         "extra": {},
+        "warnings": warnings,
     }
-    ours = _load_ours(texts.get(IMAGEN_NB_KEY))
+    ours = _load_ours(texts.get(IMAGEN_NB_KEY), warnings)
     if ours is not None:
         out["params"] = ours.pop("params")
         out["model"] = ours.pop("model", None)
@@ -456,15 +577,20 @@ def _read_stream(f: BinaryIO) -> dict[str, Any]:
     return out
 
 
-def _load_ours(text: str | None) -> dict[str, Any] | None:
+def _load_ours(text: str | None, warnings: list[str]) -> dict[str, Any] | None:
     if not text:
         return None
     try:
         data = json.loads(text)
-    except ValueError:
+    except RecursionError:
+        warnings.append(f"the {IMAGEN_NB_KEY!r} JSON nests too deeply to read; ignored")
+        return None
+    except ValueError as e:
+        warnings.append(f"the {IMAGEN_NB_KEY!r} JSON does not parse ({e}); ignored")
         return None
     if isinstance(data, dict) and isinstance(data.get("params"), dict):
         return data
+    warnings.append(f"the {IMAGEN_NB_KEY!r} JSON has no \"params\" object; ignored")
     return None
 
 
@@ -472,13 +598,18 @@ _EXIF_IFD = 0x8769
 _USER_COMMENT = 0x9286
 
 
-def _user_comment(im: Image.Image) -> str | None:
+def _user_comment(im: Image.Image, warnings: list[str]) -> str | None:
     """The EXIF UserComment of a JPEG/WEBP, where A1111 puts the infotext of non-PNG images."""
     if "exif" not in im.info:
         return None
     try:
         raw = im.getexif().get_ifd(_EXIF_IFD).get(_USER_COMMENT)
     except Exception:  # noqa: BLE001 - broken EXIF must not make the image unreadable
+        warnings.append("the EXIF data is damaged; its UserComment was not read")
+        return None
+    if isinstance(raw, (str, bytes, bytearray)) and len(raw) > MAX_TEXT_CHUNK_BYTES:
+        warnings.append(f"the EXIF UserComment holds {len(raw):,} bytes, more than the "
+                        f"{MAX_TEXT_CHUNK_BYTES:,} imagen-nb reads; ignored")
         return None
     if isinstance(raw, str):
         return raw or None

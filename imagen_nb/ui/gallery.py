@@ -28,6 +28,12 @@ MAX_ORIGINAL_BYTES = 512 * 1024 * 1024
 GRID_PROMPT_CHARS = 300
 #: new product ids one push carries at most (the page fetches only those it shows)
 MAX_NEW_IDS = 200
+#: a text longer than this is cut in the details view (prompts, parameter values), with "…"
+DETAILS_TEXT_CHARS = 20_000
+#: most entries of one list or object of parameters the details view shows
+DETAILS_ITEMS = 500
+#: deepest nesting of parameters the details view shows
+DETAILS_DEPTH = 16
 
 #: the product types the type filter offers
 KINDS = ("image", "video", "audio")
@@ -63,6 +69,29 @@ def _when(value: Any, field: str, *, end_of_day: bool = False) -> datetime | Non
     except ValueError:
         raise PanelRequestError(f"{field} is a date like 2025-01-31; got {value!r}", field=field) from None
     return moment if moment.tzinfo else moment.astimezone()
+
+
+def _bounded(value: Any, depth: int = 0) -> tuple[Any, bool]:
+    """``value`` (plain JSON) with texts cut to DETAILS_TEXT_CHARS, lists and objects to
+    DETAILS_ITEMS entries and nesting to DETAILS_DEPTH; and whether anything was cut."""
+    if isinstance(value, str):
+        return (value[:DETAILS_TEXT_CHARS] + "…", True) if len(value) > DETAILS_TEXT_CHARS else (value, False)
+    if isinstance(value, (dict, list)) and depth >= DETAILS_DEPTH:
+        return "…", True
+    if isinstance(value, dict):
+        out, cut = {}, len(value) > DETAILS_ITEMS
+        for key in list(value)[:DETAILS_ITEMS]:
+            out[key], c = _bounded(value[key], depth + 1)
+            cut |= c
+        return out, cut
+    if isinstance(value, list):
+        items, cut = [], len(value) > DETAILS_ITEMS
+        for item in value[:DETAILS_ITEMS]:
+            item, c = _bounded(item, depth + 1)
+            items.append(item)
+            cut |= c
+        return items, cut
+    return value, False
 
 
 class GalleryController(Controller):
@@ -282,8 +311,12 @@ class GalleryController(Controller):
                              supports_image_to_image=bool(info.supports_image_to_image))
             except Exception:  # a provider that is not installed (or broken) here: no vary, still details
                 pass
-        reply.result = {"product": item, "generation": generation, "order": order, "model": model,
-                        "can_vary": model["supports_image_to_image"]}
+        result, cut = _bounded({"product": item, "generation": generation, "order": order, "model": model,
+                                "can_vary": model["supports_image_to_image"]})
+        # A file imported with a megabyte prompt (or a catalog from before the import limits)
+        # must not make one reply hundreds of megabytes: the page shows the start and says so.
+        result["truncated"] = cut
+        reply.result = result
         return reply
 
     def rpc_original(self, product_id: str) -> Reply:

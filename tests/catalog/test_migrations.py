@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from imagen_nb.catalog import Catalog
 from imagen_nb.catalog.migrations import MIGRATIONS
 
@@ -76,5 +78,27 @@ def test_statuses_are_checked_by_the_database(tmp_path):
             catalog.cursor().execute(
                 "INSERT INTO orders (id, model_id, base_params, rng_seed, status, generation_count) "
                 "VALUES ('o', 'm', '{}', 1, 'done', 1)")
+    finally:
+        catalog.close()
+
+
+def test_prompts_stored_before_the_import_limits_are_cut_on_open(tmp_path):
+    from imagen_nb.core.limits import MAX_PROMPT_CHARS
+
+    catalog = Catalog(tmp_path)
+    huge = "a bomb's prompt " * 200_000  # 3.2 MB, as a zTXt bomb once stored
+    catalog.cursor().execute(
+        "INSERT INTO products (id, source, media_type, path, size, sha256, prompt, negative_prompt, params) "
+        "VALUES ('p1', 'imported', 'image/png', 'x.png', 1, 'h', ?, 'short', ?)",
+        [huge, json.dumps({"prompt": huge, "seed": 7, "negative_prompt": "short"})])
+    catalog.cursor().execute("DELETE FROM schema_migrations WHERE name = 'm005_bound_prompt_columns'")
+    catalog.close()
+    catalog = Catalog(tmp_path)
+    try:
+        assert catalog.applied_migrations == ["m005_bound_prompt_columns"]
+        prompt, negative, params = catalog.cursor().execute(
+            "SELECT prompt, negative_prompt, params FROM products").fetchone()
+        assert prompt == huge[:MAX_PROMPT_CHARS] and negative == "short"
+        assert json.loads(params) == {"prompt": huge[:MAX_PROMPT_CHARS], "seed": 7, "negative_prompt": "short"}
     finally:
         catalog.close()

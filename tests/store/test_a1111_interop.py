@@ -169,3 +169,13 @@ def test_a1111_quoted_values_come_back_unquoted(tmp_path, value):
     Image.new("RGB", (8, 8)).save(path, "PNG", pnginfo=info)
     meta = pngmeta.read(path)
     assert meta["params"]["style"] == value
+
+
+@pytest.mark.timeout(30)
+def test_hashes_at_the_end_of_a_hostile_line_are_found_in_linear_time():
+    """A megabyte of spaces or of "Hashes:" before the real ones (a quadratic search would take hours)."""
+    for filler in (" " * 1_000_000, "Hashes: {" * 100_000):
+        meta = pngmeta.parse_infotext(f'p\nSteps: 1, Sampler: Euler, Seed: 2, Note: {json.dumps(filler)}, '
+                                      f'Hashes: {{"model": "abc"}}')
+        assert meta["hashes"] == {"model": "abc"} and meta["seed"] == 2
+        assert pngmeta.parse_infotext("p\n" + filler)["prompt"] == ("p\n" + filler).strip()

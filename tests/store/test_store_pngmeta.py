@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import struct
+import tracemalloc
+import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from imagen_nb.store import embed, infotext, parse_infotext, read
+from imagen_nb.store.pngmeta import _param_pairs
 
 PARAMS = {
     "prompt": 'a "quoted" cat, sitting: on a mat\nsecond line — 猫, ünïcödé 🐈',
@@ -197,10 +204,88 @@ def test_read_an_image_without_parameters(tmp_path):
     meta = read(path)
     assert meta == {
         "width": 10, "height": 20, "format": "PNG", "media_type": "image/png",
-        "params": None, "model": None, "source": None, "extra": {},
+        "params": None, "model": None, "source": None, "extra": {}, "warnings": [],
     }
 
 
 def test_read_raises_value_error_for_non_images():
     with pytest.raises(ValueError, match="not an image"):
         read(b"plain text")
+
+
+# ---- hostile metadata (issue 10, item 4) ------------------------------------------------------
+
+# A1111's own pattern for the pairs of the last line (modules/infotext_utils.py, widened as ours
+# is): the reference the linear reader must agree with. It backtracks quadratically on a long
+# line without a colon, so it only ever sees short strings here.
+_A1111_PAIR = re.compile(r'\s*(\w[\w \-/]*):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+_A1111_LINE = re.compile(r'(?:\s*\w[\w \-/]*:\s*(?:"(?:\\.|[^\\"])*"|[^,]*)(?:,|$))+')
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet='ab1_ :,"\\-/\t.é', max_size=16))
+def test_linear_pair_reader_agrees_with_a1111s_pattern(line):
+    pairs, whole = _param_pairs(line)
+    assert pairs == _A1111_PAIR.findall(line)
+    if pairs:
+        assert whole == (_A1111_LINE.fullmatch(line) is not None)
+
+
+MEGABYTE = 1 << 20
+
+
+@pytest.mark.timeout(60)  # minutes under the old quadratic parser; a fraction of a second now
+@pytest.mark.parametrize("line", [
+    "word " * (MEGABYTE // 5),                                      # no colon anywhere
+    "masterpiece, (dramatic lighting:1.2), " * (MEGABYTE // 38),    # a realistic prompt, repeated
+    'a:"\\",' * (MEGABYTE // 7),                                    # quoted values that never close
+    "Steps: 20, " * (MEGABYTE // 11),                               # one key 95,000 times
+], ids=["words", "prompt", "open-quotes", "repeated-key"])
+def test_a_megabyte_single_line_parses(line):
+    params = parse_infotext(line)
+    assert isinstance(params["prompt"], str)
+
+
+def _chunk(ctype: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
+
+
+def _with_chunks(data: bytes, *chunks: bytes) -> bytes:
+    at = data.index(b"IDAT") - 4
+    return data[:at] + b"".join(chunks) + data[at:]
+
+
+def _bomb(size: int) -> bytes:
+    return zlib.compress(b"a" * size, 9)
+
+
+@pytest.mark.parametrize("chunk", [
+    _chunk(b"zTXt", b"parameters\0\0" + _bomb(64 * MEGABYTE)),
+    _chunk(b"iTXt", b"parameters\0\1\0\0\0" + _bomb(64 * MEGABYTE)),
+    _chunk(b"tEXt", b"parameters\0" + b"a" * (MEGABYTE + 2048)),
+], ids=["zTXt-bomb", "iTXt-bomb", "huge-tEXt"])
+def test_text_chunks_past_the_limit_are_ignored_with_a_warning(chunk):
+    data = _with_chunks(png(), chunk)
+    tracemalloc.start()
+    try:
+        meta = read(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert meta["source"] is None and meta["params"] is None
+    assert "'parameters'" in meta["warnings"][0] and "1,048,576" in meta["warnings"][0]
+    assert peak < 8 * MEGABYTE  # the bomb inflates to 64 MB; reading stops at the limit
+
+
+def test_a_compressed_chunk_within_the_limit_is_read():
+    data = _with_chunks(png(), _chunk(b"zTXt", b"parameters\0\0" + zlib.compress(b"a cat\nSteps: 3, Seed: 4")))
+    assert read(data)["params"] == {"prompt": "a cat", "num_inference_steps": 3, "seed": 4}
+
+
+def test_deeply_nested_json_is_ignored_and_the_infotext_used():
+    deep = '{"model": "m", "params": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    data = _with_chunks(png(), _chunk(b"tEXt", b"imagen_nb\0" + deep.encode()),
+                        _chunk(b"tEXt", b"parameters\0a cat\nSteps: 3, Seed: 4, Model: m"))
+    meta = read(data)
+    assert meta["source"] == "a1111" and meta["params"]["prompt"] == "a cat"
+    assert "nests too deeply" in meta["warnings"][0]

@@ -178,6 +178,26 @@ def test_details_show_every_parameter_set_the_order_and_the_file(gallery, filled
     assert original["media_type"] == "image/png" and original["name"] == product.path.name
 
 
+def test_details_and_pages_stay_small_for_a_huge_prompt(gallery, filled):
+    import json
+
+    from imagen_nb.core.limits import MAX_PROMPT_CHARS
+    from imagen_nb.ui.gallery import DETAILS_TEXT_CHARS, GRID_PROMPT_CHARS
+
+    prompt = "a very long prompt, " * 20_000  # 400,000 characters, in every parameter set
+    product = filled.studio.order("instant:swatch", prompt=prompt, seed=1).wait(30).products[0]
+    stored = filled.studio.sql("select length(prompt) as n from gallery where product_id = ?", [product.id]).n[0]
+    assert stored == MAX_PROMPT_CHARS  # the column is bounded; the generation's params keep it all
+    details = gallery.call("details", product_id=product.id)
+    assert details["truncated"] is True
+    assert details["product"]["prompt"] == prompt[:DETAILS_TEXT_CHARS] + "…"
+    assert details["generation"]["params"]["prompt"] == prompt[:DETAILS_TEXT_CHARS] + "…"
+    assert len(json.dumps(details)) < 8 * DETAILS_TEXT_CHARS
+    page = gallery.call("page", filters={"ids": [product.id]})
+    assert len(page["items"][0]["prompt"]) == GRID_PROMPT_CHARS + 1
+    assert gallery.call("details", product_id=filled.fox.products[0].id)["truncated"] is False
+
+
 def test_rating_reaches_the_catalog(gallery, filled):
     a, b = filled.cats.products[:2]
     assert gallery.call("rate", ids=[a.id], rating=4) == {"rated": 1, "rating": 4, "ids": [a.id]}

@@ -23,7 +23,7 @@
  *     returned: object|null, started_at: string|null, finished_at: string|null }|null,
  *   order: { id: string, model: string, status: string, base_params: object }|null,
  *   model: { id: string|null, known: boolean, type: string|null, supports_image_to_image: boolean },
- *   can_vary: boolean }} GalleryDetails
+ *   can_vary: boolean, truncated: boolean }} GalleryDetails   (truncated: a long text ends in "…")
  *
  * Requests (ctx.call):
  *   init({filters?, limit?})          -> { options: GalleryOptions, page: GalleryPage, page_size, kinds, group_by }
