@@ -441,7 +441,7 @@ class Studio:
                   if isinstance(p.get(name), str) and _PRODUCT_ID.fullmatch(p[name])}
         if not wanted:
             return param_sets
-        paths = {r["id"]: r["path"] for r in q_products.get_products(self.catalog.cursor(), sorted(wanted))
+        paths = {r["id"]: str(self.store.resolve(r["path"])) for r in q_products.get_products(self.catalog.cursor(), sorted(wanted))
                  if r.get("deleted_at") is None}
         missing = sorted(wanted - set(paths))
         if missing:
@@ -686,7 +686,8 @@ class Studio:
             rows.append({
                 "id": product_id, "project_id": project_id, "model_id": item.model, "source": "imported",
                 "kind": item.media_type.split("/")[0], "media_type": item.media_type,
-                "path": str(stored.path), "thumb_path": str(stored.thumb_path) if stored.thumb_path else None,
+                "path": self.store.catalog_path(stored.path),
+                "thumb_path": self.store.catalog_path(stored.thumb_path) if stored.thumb_path else None,
                 "size": stored.size, "width": stored.width or item.width, "height": stored.height or item.height,
                 "sha256": stored.sha256, "params": params or None, "created_at": now,
                 **{k: params.get(k) for k in ("prompt", "negative_prompt", "seed", "num_inference_steps",

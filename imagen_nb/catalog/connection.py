@@ -13,7 +13,7 @@ from typing import Iterator
 import duckdb
 
 from ..core.errors import CatalogBusy
-from .migrations import migrate
+from .migrations import migrate, set_home
 
 CATALOG_FILE = "catalog.duckdb"
 LOCK_FILE = "catalog.lock"
@@ -53,6 +53,9 @@ class Catalog:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / CATALOG_FILE
+        #: True when this open created the catalog file (none was there): recovery must then
+        #: not take the home's product files for leftovers of a crash.
+        self.created = not self.path.exists()
         self._lock_fd = self._acquire_lock()
         try:
             # External access off: user SQL can never read or write files, attach databases or
@@ -69,6 +72,7 @@ class Catalog:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
         self.applied_migrations = migrate(self._con)
+        set_home(self._con, str(self.home.absolute()))
 
     # -- ownership -------------------------------------------------------------------------
     def _acquire_lock(self) -> int:

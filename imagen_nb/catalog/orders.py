@@ -297,3 +297,8 @@ def reopen_generations(cur: duckdb.DuckDBPyConnection, order_id: str, generation
             WHERE id = ?""", [int(order_counts.get("complete", 0)), int(order_counts.get("failed", 0)),
                                int(order_counts.get("cancelled", 0)), order_id])
     return n
+
+
+def has_generations(cur: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the catalog holds any generation at all."""
+    return cur.execute("SELECT EXISTS (SELECT 1 FROM generations)").fetchone()[0]

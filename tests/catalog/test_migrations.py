@@ -25,6 +25,7 @@ PINNED = {
     "smart_tokens": ["id", "name", "values", *COMMON],
     "presets": ["id", "name", "model_id", "params", *COMMON],
     "schema_migrations": ["name", "applied_at"],
+    "home": ["path"],
     "gallery": ["product_id", "prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale",
                 "width", "height", "model", "provider", "family", "model_type", "rating", "collections",
                 "project", "project_id", "order_id", "generation_id", "kind", "media_type", "source", "path",
@@ -76,5 +77,45 @@ def test_statuses_are_checked_by_the_database(tmp_path):
             catalog.cursor().execute(
                 "INSERT INTO orders (id, model_id, base_params, rng_seed, status, generation_count) "
                 "VALUES ('o', 'm', '{}', 1, 'done', 1)")
+    finally:
+        catalog.close()
+
+
+def test_absolute_paths_of_an_old_catalog_become_relative_to_the_home(tmp_path):
+    """A catalog from before m005 lists files under the home it was made in (here one since moved)."""
+    import duckdb
+
+    from imagen_nb.catalog import migrations
+
+    old_home = "/somewhere/else/old-home"
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (name VARCHAR PRIMARY KEY, "
+                "applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)")
+    for fn in migrations.MIGRATIONS[:4]:
+        fn(con)
+        con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [fn.__name__])
+    rows = [("a" * 26, f"{old_home}/products/2025/01/{'a' * 26}.png", f"{old_home}/thumbs/2025/01/{'a' * 26}.webp"),
+            ("b" * 26, f"{old_home}/products/2025/02/{'b' * 26}.png", f"{old_home}/products/2025/02/{'b' * 26}.png"),
+            ("c" * 26, "/elsewhere/c.png", None)]
+    for pid, path, thumb in rows:
+        con.execute("INSERT INTO products (id, source, media_type, path, thumb_path, size, sha256) "
+                    "VALUES (?, 'generated', 'image/png', ?, ?, 1, 'x')", [pid, path, thumb])
+    con.close()
+
+    catalog = Catalog(tmp_path)
+    try:
+        assert catalog.applied_migrations == ["m005_relative_paths"]
+        cur = catalog.cursor()
+        assert cur.execute("SELECT id, path, thumb_path FROM products ORDER BY id").fetchall() == [
+            ("a" * 26, f"products/2025/01/{'a' * 26}.png", f"thumbs/2025/01/{'a' * 26}.webp"),
+            ("b" * 26, f"products/2025/02/{'b' * 26}.png", f"products/2025/02/{'b' * 26}.png"),
+            ("c" * 26, "/elsewhere/c.png", None),  # outside any home's layout: left as it was
+        ]
+        # The gallery shows where the files are now: under the home the catalog lies in.
+        assert cur.execute("SELECT path, thumb_path FROM gallery ORDER BY product_id").fetchall() == [
+            (f"{tmp_path}/products/2025/01/{'a' * 26}.png", f"{tmp_path}/thumbs/2025/01/{'a' * 26}.webp"),
+            (f"{tmp_path}/products/2025/02/{'b' * 26}.png", f"{tmp_path}/products/2025/02/{'b' * 26}.png"),
+            ("/elsewhere/c.png", None),
+        ]
     finally:
         catalog.close()
