@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..catalog import Catalog
+from ..catalog import Catalog, checkpoints
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..store import ProductStore
@@ -33,7 +33,7 @@ class RecoveryReport:
                     or self.unindexed_files or self.requeued or self.failed or self.resumed_orders)
 
 
-REBUILD_HINT = ("run `imagen-nb rebuild` (or inb.Studio.rebuild()) with no Studio open on this home to "
+REBUILD_HINT = ("close this Studio and run `imagen-nb --home {home} rebuild` (or inb.Studio.rebuild(home)) to "
                 "list them again from what they carry inside")
 
 
@@ -95,9 +95,12 @@ def reconcile_files(catalog: Catalog, store: ProductStore, report: RecoveryRepor
         log.warning("imagen-nb: %d orphan file(s) moved to trash, %d product(s) missing their file",
                     len(report.orphan_files), len(missing))
     if report.unindexed_files:
+        checkpoint = checkpoints.newest_good(store.home)
+        also = (f", or roll back to the checkpoint taken before, `imagen-nb --home {store.home} restore "
+                f"{checkpoint} --force` (it keeps ratings and collections too)" if checkpoint is not None else "")
         log.warning("imagen-nb: %d product file(s) in %s are not in its catalog, which is %s; nothing was "
-                    "moved: %s", len(report.unindexed_files), store.home,
-                    "new" if catalog.created else "empty", REBUILD_HINT)
+                    "moved: %s%s", len(report.unindexed_files), store.home,
+                    "new" if catalog.created else "empty", REBUILD_HINT.format(home=store.home), also)
 
 
 def interrupted_orders(catalog: Catalog, report: RecoveryReport, *, mode: str) -> list[dict]:
