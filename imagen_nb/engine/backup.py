@@ -64,7 +64,8 @@ class RestoreReport:
         if self.rebuild.products_added:
             parts.append(f"{self.rebuild.products_added} newer product file(s) listed from what they carry inside")
         if self.missing:
-            parts.append(f"{len(self.missing)} file(s) of the backup's manifest are missing from the home")
+            parts.append(f"{len(self.missing)} file(s) of the backup's manifest are missing from the home: copy "
+                         "them into it before opening a Studio, which marks products without a file as missing")
         if self.changed:
             parts.append(f"{len(self.changed)} file(s) differ from the manifest")
         return "; ".join(parts)
