@@ -87,6 +87,18 @@ class Catalog:
     Ownership is an exclusive ``flock`` on ``<home>/catalog.lock`` holding the owner's pid: the
     kernel drops it when the owner dies, so a stale owner is taken over without ceremony.
     Use :meth:`cursor` for a connection private to the calling thread.
+
+    Opening reads every row once (:func:`.checkpoints.verify`), so a damaged file is reported
+    here as :class:`CatalogDamaged`, never half-way through later work, and then keeps a copy
+    of the catalog in ``<home>/checkpoints/`` when it changed since the last one.
+
+    Args:
+        home: the imagen-nb home folder (created when missing).
+        keep_checkpoints: how many checkpoint copies to keep (0: take none).
+
+    Raises:
+        CatalogBusy: another Studio owns the home.
+        CatalogDamaged: the catalog file cannot be read; the home is left unlocked.
     """
 
     def __init__(self, home: Path, *, keep_checkpoints: int = checkpoints.KEEP):

@@ -4,6 +4,7 @@ the ways disks and people damage them."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 
@@ -94,7 +95,7 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("case", list(DAMAGE))
-def test_damaged_catalog_is_reported_once_clearly_and_rebuilt(home, made, case):
+def test_damaged_catalog_is_reported_once_clearly_and_rebuilt(home, made, case, capsys):
     damage, reason = DAMAGE[case]
     catalog = home / "catalog.duckdb"
     before = files_of(home)
@@ -113,9 +114,18 @@ def test_damaged_catalog_is_reported_once_clearly_and_rebuilt(home, made, case):
         assert err.__cause__ is None and err.__suppress_context__  # no DuckDB traceback on screen
         assert err.checkpoint is None or checkpoints.is_good(err.checkpoint)
     assert files_of(home) == before and not (home / "trash").exists()  # nothing touched
+    fd = os.open(home / "catalog.lock", os.O_RDWR)  # and the home is free for any process
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
     # The command line says it in one line too.
+    capsys.readouterr()
     assert main(["--home", str(home), "sql", "select 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is damaged" in err and "Traceback" not in err
 
     report = inb.Studio.rebuild(home)
     assert report.products_added == len(made) and report.orders_added == 1
