@@ -12,7 +12,7 @@ from typing import Iterator
 
 import duckdb
 
-from ..core.errors import CatalogBusy, CatalogDamaged
+from ..core.errors import CatalogBusy, CatalogDamaged, ImagenError
 from . import checkpoints
 from .migrations import migrate, set_home
 
@@ -40,6 +40,14 @@ def _busy(home: Path, pid: int | None) -> CatalogBusy:
         "Studio(home=...) or IMAGEN_NB_HOME.",
         pid=pid,
     )
+
+
+_NOT_DAMAGE = (
+    ("no space left", "the disk is full; free some space and open it again (nothing was changed)"),
+    ("disk full", "the disk is full; free some space and open it again (nothing was changed)"),
+    ("permission denied", "permission denied; check who owns the home folder and its files"),
+    ("read-only file system", "the file system is read-only; open a home on a writable disk"),
+)
 
 
 def _lock(home: Path) -> int:
@@ -151,7 +159,12 @@ class Catalog:
         except duckdb.Error as exc:
             raise self._damaged(exc) from None
 
-    def _damaged(self, exc: BaseException) -> CatalogDamaged:
+    def _damaged(self, exc: BaseException) -> ImagenError:
+        # A full disk or a permission is not damage: "rebuild" would be the wrong advice.
+        text = str(exc)
+        for sign, advice in _NOT_DAMAGE:
+            if sign in text.lower():
+                return ImagenError(f"cannot open the catalog {self.path}: {advice}")
         # One line of DuckDB's message is enough; its traceback only hides the way out. The
         # chain is cut on purpose (`from None`) and the cause kept on the error for debugging.
         reason = " ".join(str(exc).split())
