@@ -107,8 +107,8 @@ def build(home: Path, n: int, rng: random.Random) -> None:
                 rows.append({
                     "id": product_id, "generation_id": generation_id, "order_id": order_id,
                     "project_id": project_id, "model_id": model.id, "source": "generated", "kind": "image",
-                    "media_type": "image/png", "path": f"{home}/products/{ym}/{product_id}.png",
-                    "thumb_path": f"{home}/thumbs/{ym}/{product_id}.webp",
+                    "media_type": "image/png", "path": f"products/{ym}/{product_id}.png",
+                    "thumb_path": f"thumbs/{ym}/{product_id}.webp",
                     "size": rng.randrange(300_000, 2_000_000), "width": width, "height": height,
                     "sha256": rng.randbytes(32).hex(), "prompt": base_prompt, "negative_prompt": negative,
                     "seed": seed, "num_inference_steps": steps, "guidance_scale": guidance,
@@ -117,7 +117,7 @@ def build(home: Path, n: int, rng: random.Random) -> None:
                 all_ids.append(product_id)
             q_products.insert_products(cur, rows)
             for row in rows:
-                path = Path(row["path"])
+                path = Path(home) / row["path"]  # the catalog keeps paths relative to the home
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.touch()
 

@@ -1,4 +1,4 @@
-"""The ``imagen-nb`` command line: models, order, sql, tokens, keys, demo, serve."""
+"""The ``imagen-nb`` command line: models, order, sql, tokens, keys, demo, serve, backup, restore, rebuild."""
 
 from __future__ import annotations
 
@@ -191,6 +191,34 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    """Write a backup folder of the catalog with a manifest of the product files."""
+    with _studio(args) as studio:
+        report = studio.backup(args.path)
+    print(f"imagen-nb: backup of {studio.home} written to {report.path} "
+          f"(catalog + manifest of {report.products} product file(s), {report.bytes:,} bytes; "
+          "the product files themselves are not copied)")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    """Make a backup folder or checkpoint file the catalog of the home."""
+    from .studio import Studio
+
+    report = Studio.restore(args.path, args.home, force=args.force)
+    print(f"imagen-nb: {report.summary()}")
+    return 0
+
+
+def cmd_rebuild(args) -> int:
+    """Recreate the catalog's rows from what the product files carry inside."""
+    from .studio import Studio
+
+    report = Studio.rebuild(args.home)
+    print(f"imagen-nb: {report.summary()}")
+    return 0
+
+
 def _one_line(exc: BaseException) -> str:
     """The message on one line (DuckDB's multi-line errors and caret markers folded away)."""
     text = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
@@ -232,6 +260,14 @@ def build_parser() -> _Parser:
     p.add_argument("--allow-websocket-origin", action="append", metavar="HOST[:PORT]",
                    help="host names the page may be opened under (repeatable; for proxies)")
     p.add_argument("--show", action="store_true", help="open a browser tab")
+    p = sub.add_parser("backup", help="write a backup folder: a consistent copy of the catalog and a manifest "
+                                      "of the product files")
+    p.add_argument("path", help="a new (or empty) folder")
+    p = sub.add_parser("restore", help="make a backup folder (or a checkpoint file) the catalog of the home")
+    p.add_argument("path", help="a folder `imagen-nb backup` wrote, or <home>/checkpoints/catalog-….duckdb")
+    p.add_argument("--force", action="store_true",
+                   help="replace a working catalog (it is moved aside, not deleted)")
+    sub.add_parser("rebuild", help="recreate the catalog from the product files (a damaged one is moved aside)")
     return parser
 
 
@@ -249,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "tokens" and args.action in ("set", "delete") and not args.name:
             raise UsageError(f"tokens {args.action} needs a NAME")
         handlers = {"models": cmd_models, "sql": cmd_sql, "tokens": cmd_tokens, "keys": cmd_keys,
-                    "demo": cmd_demo, "serve": cmd_serve}
+                    "demo": cmd_demo, "serve": cmd_serve, "backup": cmd_backup, "restore": cmd_restore,
+                    "rebuild": cmd_rebuild}
         if args.command == "order":
             return cmd_order(args, extra)
         return handlers[args.command](args)

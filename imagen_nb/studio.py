@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -21,7 +21,7 @@ from .catalog import projects as q_projects
 from .catalog import presets as q_presets
 from .catalog import tokens as q_tokens
 from .catalog.usersql import run_user_sql
-from .core.errors import ImagenError, MetadataWarning, MissingKey, ValidationError, did_you_mean
+from .core.errors import CatalogBusy, ImagenError, MetadataWarning, MissingKey, ValidationError, did_you_mean
 from .core.ids import new_id
 from .core.records import Event, ModelInfo
 from .core.smart import expand
@@ -38,11 +38,19 @@ from .providers.spec import whole_lists
 from .store import ProductStore
 from .store.imports import inspect_file
 
+if TYPE_CHECKING:
+    from .engine.backup import BackupReport, RestoreReport
+    from .engine.rebuild import RebuildReport
+
 log = logging.getLogger(__name__)
 
 HOME_ENV = "IMAGEN_NB_HOME"
 
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
+
+
+def _home(home: str | os.PathLike | None) -> Path:
+    return (Path(home).expanduser() if home is not None else default_home()).absolute()
 
 
 def default_home() -> Path:
@@ -191,7 +199,7 @@ class Studio:
         if recovery not in ("requeue", "fail"):
             raise ValueError(f"recovery must be 'requeue' or 'fail', not {recovery!r}")
         # Absolute: product paths in the catalog must not depend on the working directory.
-        self.home = (Path(home).expanduser() if home is not None else default_home()).absolute()
+        self.home = _home(home)
         self.limit = limit
         self.catalog = Catalog(self.home)
         try:
@@ -441,7 +449,7 @@ class Studio:
                   if isinstance(p.get(name), str) and _PRODUCT_ID.fullmatch(p[name])}
         if not wanted:
             return param_sets
-        paths = {r["id"]: r["path"] for r in q_products.get_products(self.catalog.cursor(), sorted(wanted))
+        paths = {r["id"]: str(self.store.resolve(r["path"])) for r in q_products.get_products(self.catalog.cursor(), sorted(wanted))
                  if r.get("deleted_at") is None}
         missing = sorted(wanted - set(paths))
         if missing:
@@ -695,7 +703,8 @@ class Studio:
                 rows.append({
                     "id": product_id, "project_id": project_id, "model_id": item.model, "source": "imported",
                     "kind": item.media_type.split("/")[0], "media_type": item.media_type,
-                    "path": str(stored.path), "thumb_path": str(stored.thumb_path) if stored.thumb_path else None,
+                    "path": self.store.catalog_path(stored.path),
+                    "thumb_path": self.store.catalog_path(stored.thumb_path) if stored.thumb_path else None,
                     "size": stored.size, "width": stored.width or item.width, "height": stored.height or item.height,
                     "sha256": stored.sha256, "params": params or None, "created_at": now,
                     **{k: params.get(k) for k in ("prompt", "negative_prompt", "seed", "num_inference_steps",
@@ -784,6 +793,62 @@ class Studio:
                 raise LookupError(f"no product(s) {', '.join(unknown)} in {self.home}")
             return q_collections.add(cur, collection_id, ids)
         return q_collections.remove(cur, collection_id, ids)
+
+    # -- backups, restore, rebuild ---------------------------------------------------------
+    def backup(self, path: str | os.PathLike) -> "BackupReport":
+        """Write a backup of this studio's catalog to a new folder ``path``, while work goes on.
+
+        The folder gets ``catalog.duckdb`` (one consistent moment of the catalog) and
+        ``manifest.json`` (every product file: path relative to the home, sha256, size). The
+        product files are not copied: copy ``<home>/products`` as well to keep them. Put it back
+        with :meth:`Studio.restore` (``imagen-nb restore PATH``).
+        """
+        from .engine.backup import backup
+
+        self._check_open()
+        self.recorder.flush()  # what is done is in the copy
+        return backup(self.catalog, self.store, Path(path))
+
+    @classmethod
+    def restore(cls, path: str | os.PathLike, home: str | os.PathLike | None = None, *,
+                force: bool = False) -> "RestoreReport":
+        """Make a backup folder (or a checkpoint file from ``<home>/checkpoints/``) the catalog of a home.
+
+        No Studio may have the home open. A catalog that reads cleanly and lists products is
+        replaced only with ``force=True``; whatever is replaced is moved aside, never deleted.
+        Product files newer than the backup are listed again from what they carry inside.
+
+        Args:
+            path: the folder :meth:`backup` wrote, or a checkpoint ``.duckdb`` file.
+            home: the home to restore into (default ``$IMAGEN_NB_HOME``).
+            force: replace a working catalog.
+        """
+        from .engine.backup import restore
+
+        return restore(Path(path), _home(home), force=force)
+
+    @classmethod
+    def rebuild(cls, home: str | os.PathLike | None = None) -> "RebuildReport":
+        """Recreate catalog rows from the product files of a home: products with their prompt, seed,
+        model and parameters (from the ``imagen_nb`` JSON inside each PNG, or the A1111
+        ``parameters`` text when that is all there is), and the finished orders and generations
+        they name.
+
+        A damaged catalog is moved aside (``catalog.damaged-<time>.duckdb``, never deleted) and
+        a new one made; a readable one is kept and gets rows only for files it lacks. Ratings,
+        collections and projects are not in the files: restore a checkpoint or backup for those.
+        No Studio may have the home open.
+        """
+        from .engine.rebuild import rebuild_home
+
+        home_path = _home(home)
+        try:
+            return rebuild_home(home_path)
+        except CatalogBusy as exc:
+            if exc.pid == os.getpid():
+                raise CatalogBusy(f"a Studio in this process has {home_path} open; close it first "
+                                  "(studio.close()), then rebuild", pid=exc.pid) from None
+            raise
 
     # -- SQL -------------------------------------------------------------------------------
     def sql(self, query: str, params: Sequence[Any] | None = None, *, timeout: float = 10.0,

@@ -12,8 +12,9 @@ from typing import Iterator
 
 import duckdb
 
-from ..core.errors import CatalogBusy
-from .migrations import migrate
+from ..core.errors import CatalogBusy, CatalogDamaged, ImagenError
+from . import checkpoints
+from .migrations import migrate, set_home
 
 CATALOG_FILE = "catalog.duckdb"
 LOCK_FILE = "catalog.lock"
@@ -41,58 +42,147 @@ def _busy(home: Path, pid: int | None) -> CatalogBusy:
     )
 
 
+_NOT_DAMAGE = (
+    ("no space left", "the disk is full; free some space and open it again (nothing was changed)"),
+    ("disk full", "the disk is full; free some space and open it again (nothing was changed)"),
+    ("permission denied", "permission denied; check who owns the home folder and its files"),
+    ("read-only file system", "the file system is read-only; open a home on a writable disk"),
+)
+
+
+def _lock(home: Path) -> int:
+    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            text = os.pread(fd, 32, 0).decode().strip()
+            pid = int(text) if text.isdigit() else None
+        finally:
+            os.close(fd)
+        raise _busy(home, pid) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _unlock(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+@contextlib.contextmanager
+def home_locked(home: Path) -> Iterator[None]:
+    """Own a home without opening its catalog (to replace or move the catalog file).
+
+    Raises:
+        CatalogBusy: a Studio (here or in another process) has the home open.
+    """
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    fd = _lock(home)
+    try:
+        yield
+    finally:
+        _unlock(fd)
+
+
 class Catalog:
     """The catalog of one home: ``<home>/catalog.duckdb``, owned by this process while open.
 
     Ownership is an exclusive ``flock`` on ``<home>/catalog.lock`` holding the owner's pid: the
     kernel drops it when the owner dies, so a stale owner is taken over without ceremony.
     Use :meth:`cursor` for a connection private to the calling thread.
+
+    Opening reads every row once (:func:`.checkpoints.verify`), so a damaged file is reported
+    here as :class:`CatalogDamaged`, never half-way through later work, and then keeps a copy
+    of the catalog in ``<home>/checkpoints/`` when it changed since the last one.
+
+    Args:
+        home: the imagen-nb home folder (created when missing).
+        keep_checkpoints: how many checkpoint copies to keep (0: take none).
+
+    Raises:
+        CatalogBusy: another Studio owns the home.
+        CatalogDamaged: the catalog file cannot be read; the home is left unlocked.
     """
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, *, keep_checkpoints: int = checkpoints.KEEP):
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / CATALOG_FILE
+        self._con: duckdb.DuckDBPyConnection | None = None
         self._lock_fd = self._acquire_lock()
+        #: True when this open created the catalog file (none was there): recovery must then
+        #: not take the home's product files for leftovers of a crash.
+        self.created = not self.path.exists()
+        #: the checkpoint taken by this open, if one was (see :mod:`.checkpoints`)
+        self.checkpoint: Path | None = None
         try:
-            # External access off: user SQL can never read or write files, attach databases or
-            # install extensions. Our own inserts register DataFrames explicitly instead.
-            self._con = duckdb.connect(str(self.path), config={"enable_external_access": False})
-        except duckdb.IOException as exc:
-            self._release_lock()
-            m = re.search(r"PID (\d+)", str(exc))
-            raise _busy(self.home, int(m.group(1)) if m else None) from exc
+            self._con = self._connect()
+            self._check(checkpoints.verify)
+            self.applied_migrations = migrate(self._con)
+            set_home(self._con, str(self.home.absolute()))
+            if not self.created:
+                self.checkpoint = checkpoints.take(self._con, self.path, keep=keep_checkpoints)
         except BaseException:
+            # Nothing may outlive a failed open: a damaged file must not keep the home locked.
+            if self._con is not None:
+                with contextlib.suppress(Exception):
+                    self._con.close()
+                self._con = None
             self._release_lock()
             raise
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
-        self.applied_migrations = migrate(self._con)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            # External access off: user SQL can never read or write files, attach databases or
+            # install extensions. Our own inserts register DataFrames explicitly instead.
+            return duckdb.connect(str(self.path), config={"enable_external_access": False})
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if re.search(r"could not set lock|conflicting lock", text, re.IGNORECASE):
+                m = re.search(r"PID (\d+)", text)
+                raise _busy(self.home, int(m.group(1)) if m else None) from exc
+            raise self._damaged(exc) from None
+        except duckdb.Error as exc:
+            raise self._damaged(exc) from None
+
+    def _check(self, step) -> None:
+        try:
+            step(self._con)
+        except duckdb.Error as exc:
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: BaseException) -> ImagenError:
+        # A full disk or a permission is not damage: "rebuild" would be the wrong advice.
+        text = str(exc)
+        for sign, advice in _NOT_DAMAGE:
+            if sign in text.lower():
+                return ImagenError(f"cannot open the catalog {self.path}: {advice}")
+        # One line of DuckDB's message is enough; its traceback only hides the way out. The
+        # chain is cut on purpose (`from None`) and the cause kept on the error for debugging.
+        reason = " ".join(str(exc).split())
+        where = str(self.path)
+        reason = reason.replace(f'file "{where}"', "file").replace(f'"{where}"', "the file").replace(where, "the file")
+        if len(reason) > 160:
+            reason = reason[:157] + "..."
+        err = CatalogDamaged(self.path, reason, checkpoints.newest_good(self.home))
+        err.duckdb_error = exc
+        return err
 
     # -- ownership -------------------------------------------------------------------------
     def _acquire_lock(self) -> int:
-        lock_path = self.home / LOCK_FILE
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                text = os.pread(fd, 32, 0).decode().strip()
-                pid = int(text) if text.isdigit() else None
-            finally:
-                os.close(fd)
-            raise _busy(self.home, pid) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        return fd
+        return _lock(self.home)
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._lock_fd, 0)
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+            _unlock(self._lock_fd)
             self._lock_fd = None
 
     # -- connections -----------------------------------------------------------------------

@@ -204,10 +204,84 @@ def m005_bound_prompt_columns(con: duckdb.DuckDBPyConnection) -> None:
                         WHERE source = 'imported' AND length(params->>'{column}') > ?""", [limit, limit])
 
 
+_LAYOUT_TAIL = r"[/\\]((products|thumbs)[/\\][0-9]{4}[/\\][0-9]{2}[/\\][^/\\]+)$"
+
+
+def _relative(column: str) -> str:
+    # The part from products/ or thumbs/ on, with / separators, of an absolute path in the
+    # store's layout; anything else (already relative, or outside the layout) is kept.
+    return (f"CASE WHEN regexp_matches({column}, '{_LAYOUT_TAIL}') "
+            f"THEN replace(regexp_extract({column}, '{_LAYOUT_TAIL}', 1), '\\', '/') ELSE {column} END")
+
+
+def m006_relative_paths(con: duckdb.DuckDBPyConnection) -> None:
+    """Product and thumbnail paths relative to the home (DESIGN §6), so a home can be moved.
+
+    Rows written before stored absolute paths under the home they were made in, which may not
+    be where the catalog lies now (the bug this fixes: a moved home lost its gallery). Every
+    path in the store's layout, ``<somewhere>/products/<yyyy>/<mm>/<file>`` (or ``thumbs/``),
+    becomes ``products/<yyyy>/<mm>/<file>``, whichever home it was under. The ``home`` table
+    holds where the catalog is open now (written at each open), and the ``gallery`` view
+    shows absolute paths from it.
+    """
+    con.execute("CREATE TABLE home (path VARCHAR NOT NULL)")
+    con.execute(f"UPDATE products SET path = {_relative('path')}, "
+                f"thumb_path = {_relative('thumb_path')} WHERE path IS NOT NULL")
+    absolute = r"regexp_matches({0}, '^([/\\]|[A-Za-z]:)')"
+    resolved = ("CASE WHEN {0} IS NULL OR " + absolute + " THEN {0} "
+                "ELSE (SELECT any_value(path) FROM home) || '/' || {0} END")
+    con.execute(f"""
+    CREATE OR REPLACE VIEW gallery AS
+    WITH product_collections AS (
+        SELECT cp.product_id, list(c.name ORDER BY c.name) AS collections
+        FROM collection_products cp JOIN collections c ON c.id = cp.collection_id
+        WHERE cp.deleted_at IS NULL AND c.deleted_at IS NULL
+        GROUP BY cp.product_id
+    )
+    SELECT
+        p.id AS product_id,
+        p.prompt, p.negative_prompt, p.seed, p.num_inference_steps, p.guidance_scale,
+        p.width, p.height,
+        p.model_id AS model,
+        coalesce(m.provider, split_part(p.model_id, ':', 1)) AS provider,
+        m.family, m.type AS model_type,
+        p.rating,
+        coalesce(pc.collections, []::VARCHAR[]) AS collections,
+        pr.name AS project,
+        p.project_id, p.order_id, p.generation_id,
+        p.kind, p.media_type, p.source,
+        {resolved.format('p.path')} AS path,
+        {resolved.format('p.thumb_path')} AS thumb_path,
+        p.size, p.sha256,
+        p.params,
+        p.created_at
+    FROM products p
+    LEFT JOIN projects pr ON pr.id = p.project_id
+    LEFT JOIN models m ON m.id = p.model_id
+    LEFT JOIN product_collections pc ON pc.product_id = p.id
+    WHERE p.deleted_at IS NULL
+    """)
+
+
+def set_home(con: duckdb.DuckDBPyConnection, home: str) -> None:
+    """Record where the catalog is open now (the base of the ``gallery`` view's paths)."""
+    row = con.execute("SELECT any_value(path), count(*) FROM home").fetchone()
+    if row[1] == 1 and row[0] == home:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM home")
+        con.execute("INSERT INTO home (path) VALUES (?)", [home])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls, m004_presets,
-                               m005_bound_prompt_columns]
+                               m005_bound_prompt_columns, m006_relative_paths]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -297,3 +297,30 @@ def reopen_generations(cur: duckdb.DuckDBPyConnection, order_id: str, generation
             WHERE id = ?""", [int(order_counts.get("complete", 0)), int(order_counts.get("failed", 0)),
                                int(order_counts.get("cancelled", 0)), order_id])
     return n
+
+
+def has_generations(cur: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the catalog holds any generation at all."""
+    return cur.execute("SELECT EXISTS (SELECT 1 FROM generations)").fetchone()[0]
+
+
+def insert_finished(cur: duckdb.DuckDBPyConnection, orders: Sequence[Mapping[str, Any]],
+                    generations: Sequence[Mapping[str, Any]]) -> None:
+    """Insert orders and generations that are already over (as a rebuild finds them), with their
+    statuses, counts and times as given; params as dicts."""
+    insert_rows(cur, "orders", [{**o, "base_params": to_json(o["base_params"])} for o in orders],
+                (*ORDER_COLUMNS, "complete_count", "finished_at", "created_at"))
+    insert_rows(cur, "generations",
+                [{**g, "params": to_json(g["params"]), "actual_params": to_json(g.get("actual_params"))}
+                 for g in generations],
+                (*GENERATION_COLUMNS, "actual_params", "attempts", "started_at", "finished_at", "created_at"))
+
+
+def existing_ids(cur: duckdb.DuckDBPyConnection, table: str, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` the ``orders`` or ``generations`` table has (deleted rows included)."""
+    if table not in ("orders", "generations"):
+        raise ValueError(f"existing_ids reads orders or generations, not {table!r}")
+    if not ids:
+        return set()
+    cur.execute(f"SELECT id FROM {table} WHERE id IN (SELECT unnest(?))", [list(ids)])
+    return {r[0] for r in cur.fetchall()}

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 
 from ..core.limits import MAX_PROMPT_CHARS
-from .rows import from_json, insert_rows, records, to_json
+from .rows import from_json, insert_rows, records, to_json, update_rows
 
 PRODUCT_COLUMNS = (
     "id", "generation_id", "order_id", "project_id", "model_id", "source", "kind", "media_type",
@@ -58,6 +58,17 @@ def product_files(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """id, path, thumb_path and generation of every live product (for reconciliation)."""
     return cur.execute(
         "SELECT id, path, thumb_path, generation_id FROM products WHERE deleted_at IS NULL").df()
+
+
+def all_product_files(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """id, path, thumb_path and whether deleted, of every product row, deleted ones included."""
+    return cur.execute(
+        "SELECT id, path, thumb_path, deleted_at IS NOT NULL AS deleted FROM products").df()
+
+
+def set_paths(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Point products (``id``, ``path``, ``thumb_path``) at where their files are now."""
+    update_rows(cur, "products", rows, ["path", "thumb_path"], dtypes={"thumb_path": "VARCHAR"})
 
 
 def deleted_paths(cur: duckdb.DuckDBPyConnection) -> list[str]:

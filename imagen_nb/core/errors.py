@@ -102,6 +102,42 @@ class CatalogBusy(ImagenError):
         self.pid = pid
 
 
+class CatalogDamaged(ImagenError):
+    """The catalog file of a home cannot be read (missing pieces, bad header, checksum errors).
+
+    Nothing was opened or changed. The message names the file and the two ways back: roll back
+    to the newest good checkpoint (``imagen-nb restore``) or rebuild the catalog from what the
+    product files carry (``imagen-nb rebuild``); both move the damaged file aside, never delete it.
+
+    Args:
+        path: the damaged catalog file.
+        reason: what DuckDB reported, in one line.
+        checkpoint: the newest checkpoint of this home that opens and reads cleanly, if any.
+    """
+
+    def __init__(self, path, reason: str, checkpoint=None):
+        self.path = path
+        self.reason = reason
+        self.checkpoint = checkpoint
+        home = getattr(path, "parent", path)
+        ways = []
+        if checkpoint is not None:
+            ways.append(f"roll back to its newest good checkpoint with `imagen-nb --home {home} restore {checkpoint}` "
+                        "(keeps ratings, collections and orders up to then; newer product files are listed again)")
+        else:
+            ways.append(f"restore a backup if you made one, `imagen-nb --home {home} restore BACKUP_FOLDER`")
+        ways.append(f"rebuild it from the product files with `imagen-nb --home {home} rebuild` "
+                    "(or inb.Studio.rebuild(home); prompts, seeds, models and parameters come back, "
+                    "ratings and collections do not)")
+        super().__init__(
+            f"the catalog {path} is damaged ({reason}), so imagen-nb opened nothing and changed nothing; "
+            f"your product files are untouched. To recover, {' or '.join(ways)}. "
+            "Either way the damaged file is moved aside, never deleted.")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.checkpoint))
+
+
 class SqlRefused(ImagenError, ValueError):
     """A query given to ``Studio.sql`` is not a single read-only SELECT."""
 

@@ -309,7 +309,8 @@ class Executor:
                 "id": product_id, "generation_id": job.generation_id, "order_id": job.order_id,
                 "project_id": job.project_id, "model_id": job.model.id, "source": "generated",
                 "kind": output.media_type.split("/")[0], "media_type": output.media_type,
-                "path": str(stored.path), "thumb_path": str(stored.thumb_path) if stored.thumb_path else None,
+                "path": self.store.catalog_path(stored.path),
+                "thumb_path": self.store.catalog_path(stored.thumb_path) if stored.thumb_path else None,
                 "size": stored.size, "width": stored.width, "height": stored.height,
                 "sha256": stored.sha256, "params": actual, "created_at": now,
             }

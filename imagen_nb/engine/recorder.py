@@ -195,7 +195,7 @@ class Recorder:
         for op in finished:
             for p in op.products:
                 events.append(ProductReady(order_id=op.order_id, generation_id=op.generation_id,
-                                           product_id=p["id"], path=p["path"]))
+                                           product_id=p["id"], path=str(self.catalog.home / p["path"])))
             events.append(GenerationFinished(order_id=op.order_id, generation_id=op.generation_id,
                                              status=op.status, error_type=op.error_type,
                                              error_message=op.error_message))

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..catalog import Catalog
+from ..catalog import Catalog, checkpoints
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..store import ProductStore
@@ -22,13 +22,19 @@ class RecoveryReport:
     temp_files_removed: int = 0
     orphan_files: list[Path] = field(default_factory=list)  # moved to <home>/trash/
     missing_files: list[str] = field(default_factory=list)  # product ids whose file vanished
+    repointed: list[str] = field(default_factory=list)  # product ids whose row now names where the file is
+    unindexed_files: list[Path] = field(default_factory=list)  # left in place: the catalog is new or empty
     requeued: int = 0
     failed: int = 0
     resumed_orders: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.temp_files_removed or self.orphan_files or self.missing_files
-                    or self.requeued or self.failed or self.resumed_orders)
+        return bool(self.temp_files_removed or self.orphan_files or self.missing_files or self.repointed
+                    or self.unindexed_files or self.requeued or self.failed or self.resumed_orders)
+
+
+REBUILD_HINT = ("close this Studio and run `imagen-nb --home {home} rebuild` (or inb.Studio.rebuild(home)) to "
+                "list them again from what they carry inside")
 
 
 def reconcile_files(catalog: Catalog, store: ProductStore, report: RecoveryReport) -> None:
@@ -36,30 +42,65 @@ def reconcile_files(catalog: Catalog, store: ProductStore, report: RecoveryRepor
 
     A file without a row is what a crash between the file's rename and the row's commit
     leaves; its generation is re-run, so the file goes to ``<home>/trash/`` (kept, not deleted).
+    Never trashed: a file named after a product the catalog has (its row is pointed at it
+    when the row's own path is gone), and any file while the catalog is new or has
+    neither products nor generations (a lost catalog, not a crash: :data:`REBUILD_HINT`).
     """
     report.temp_files_removed = store.clean_temp_files()
     cur = catalog.cursor()
     # Strings, not Path objects: at 100,000 products building Paths costs seconds.
     norm = os.path.normpath
-    rows = q_products.product_files(cur)
-    live = [(pid, norm(path)) for pid, path in zip(rows["id"], rows["path"])]
-    known = {path for _, path in live}
-    # Rows of soft-deleted products keep their files (undo must work): count them as known.
-    known.update(norm(path) for path in q_products.deleted_paths(cur))
+    home = str(store.home)
+    rows = q_products.all_product_files(cur)
+    resolved = [norm(os.path.join(home, path)) for path in rows["path"]]
+    known = set(resolved)  # soft-deleted products keep their files (undo must work)
+    ids = set(rows["id"])
+    live = [(pid, path) for pid, path, deleted in zip(rows["id"], resolved, rows["deleted"]) if not deleted]
+    # A crash leaves files of generations the catalog has; a catalog that is new, or has
+    # neither products nor generations, was lost or replaced: its files are not leftovers.
+    keep_all = catalog.created or (not ids and not q_orders.has_generations(cur))
     on_disk = set()
+    elsewhere: dict[str, str] = {}  # product id → a file named after it that its row does not name
     for path in store.iter_product_files():
-        on_disk.add(norm(path))
-        if norm(path) not in known:
+        name = norm(path)
+        on_disk.add(name)
+        if name in known:
+            continue
+        pid = store.product_id_of(path)
+        if pid in ids:
+            elsewhere.setdefault(pid, name)
+        elif keep_all:
+            report.unindexed_files.append(path)
+        else:
             report.orphan_files.append(store.move_to_trash(path))
     # A row whose file was not walked (a path outside products/, or a spelling of it that
     # differs) is checked on the disk itself.
-    missing = [pid for pid, path in live if path not in on_disk and not os.path.exists(path)]
+    gone = [pid for pid, path in live if path not in on_disk and not os.path.exists(path)]
+    self_thumbs = {pid for pid, path, thumb in zip(rows["id"], rows["path"], rows["thumb_path"]) if thumb == path}
+    moves = []
+    for pid in gone:
+        if pid in elsewhere:
+            found = Path(elsewhere[pid])
+            thumb = found if pid in self_thumbs else store.thumb_for(found)
+            moves.append({"id": pid, "path": store.catalog_path(found),
+                          "thumb_path": store.catalog_path(thumb) if thumb is not None else None})
+    if moves:
+        q_products.set_paths(cur, moves)
+        report.repointed = [m["id"] for m in moves]
+    missing = [pid for pid in gone if pid not in elsewhere]
     if missing:
         q_products.mark_missing(cur, missing)
         report.missing_files = missing
     if report.orphan_files or missing:
         log.warning("imagen-nb: %d orphan file(s) moved to trash, %d product(s) missing their file",
                     len(report.orphan_files), len(missing))
+    if report.unindexed_files:
+        checkpoint = checkpoints.newest_good(store.home)
+        also = (f", or roll back to the checkpoint taken before, `imagen-nb --home {store.home} restore "
+                f"{checkpoint} --force` (it keeps ratings and collections too)" if checkpoint is not None else "")
+        log.warning("imagen-nb: %d product file(s) in %s are not in its catalog, which is %s; nothing was "
+                    "moved: %s%s", len(report.unindexed_files), store.home,
+                    "new" if catalog.created else "empty", REBUILD_HINT.format(home=store.home), also)
 
 
 def interrupted_orders(catalog: Catalog, report: RecoveryReport, *, mode: str) -> list[dict]:

@@ -116,6 +116,31 @@ class ProductStore:
         _check_name(product_id, "webp")
         return self.thumbs / f"{created.year:04d}" / f"{created.month:02d}" / f"{product_id}.webp"
 
+    def catalog_path(self, path: Path) -> str:
+        """How the catalog stores ``path``: relative to the home, with ``/`` separators
+        (``products/2025/01/<id>.png``), so a home can be moved or copied (DESIGN §6).
+
+        Raises:
+            ValueError: ``path`` is not under this home.
+        """
+        return self._relative(Path(path)).as_posix()
+
+    def resolve(self, stored: str | os.PathLike) -> Path:
+        """The file a catalog path names: relative paths start at the home; an absolute path
+        (a row older than relative paths that pointed outside the home) is kept as it is."""
+        return self.home / stored
+
+    def product_id_of(self, path: Path) -> str | None:
+        """The product id a file under ``products/`` is named after (its name up to the first
+        dot), or None for a name that cannot be one."""
+        name = Path(path).name.split(".", 1)[0]
+        return name or None
+
+    def thumb_for(self, path: Path) -> Path | None:
+        """The thumbnail file of a product file when one exists on disk, else None."""
+        thumb = self._thumb_of(Path(path))
+        return thumb if thumb is not None and thumb.is_file() else None
+
     # ---- writing -------------------------------------------------------------------------
 
     def write(self, product_id: str, data: bytes, ext: str, created: datetime) -> StoredFile:

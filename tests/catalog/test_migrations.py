@@ -27,6 +27,7 @@ PINNED = {
     "smart_tokens": ["id", "name", "values", *COMMON],
     "presets": ["id", "name", "model_id", "params", *COMMON],
     "schema_migrations": ["name", "applied_at"],
+    "home": ["path"],
     "gallery": ["product_id", "prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale",
                 "width", "height", "model", "provider", "family", "model_type", "rating", "collections",
                 "project", "project_id", "order_id", "generation_id", "kind", "media_type", "source", "path",
@@ -100,5 +101,45 @@ def test_prompts_stored_before_the_import_limits_are_cut_on_open(tmp_path):
             "SELECT prompt, negative_prompt, params FROM products").fetchone()
         assert prompt == huge[:MAX_PROMPT_CHARS] and negative == "short"
         assert json.loads(params) == {"prompt": huge[:MAX_PROMPT_CHARS], "seed": 7, "negative_prompt": "short"}
+    finally:
+        catalog.close()
+
+
+def test_absolute_paths_of_an_old_catalog_become_relative_to_the_home(tmp_path):
+    """A catalog from before m006 lists files under the home it was made in (here one since moved)."""
+    import duckdb
+
+    from imagen_nb.catalog import migrations
+
+    old_home = "/somewhere/else/old-home"
+    con = duckdb.connect(str(tmp_path / "catalog.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (name VARCHAR PRIMARY KEY, "
+                "applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)")
+    for fn in migrations.MIGRATIONS[:5]:
+        fn(con)
+        con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [fn.__name__])
+    rows = [("a" * 26, f"{old_home}/products/2025/01/{'a' * 26}.png", f"{old_home}/thumbs/2025/01/{'a' * 26}.webp"),
+            ("b" * 26, f"{old_home}/products/2025/02/{'b' * 26}.png", f"{old_home}/products/2025/02/{'b' * 26}.png"),
+            ("c" * 26, "/elsewhere/c.png", None)]
+    for pid, path, thumb in rows:
+        con.execute("INSERT INTO products (id, source, media_type, path, thumb_path, size, sha256) "
+                    "VALUES (?, 'generated', 'image/png', ?, ?, 1, 'x')", [pid, path, thumb])
+    con.close()
+
+    catalog = Catalog(tmp_path)
+    try:
+        assert catalog.applied_migrations == ["m006_relative_paths"]
+        cur = catalog.cursor()
+        assert cur.execute("SELECT id, path, thumb_path FROM products ORDER BY id").fetchall() == [
+            ("a" * 26, f"products/2025/01/{'a' * 26}.png", f"thumbs/2025/01/{'a' * 26}.webp"),
+            ("b" * 26, f"products/2025/02/{'b' * 26}.png", f"products/2025/02/{'b' * 26}.png"),
+            ("c" * 26, "/elsewhere/c.png", None),  # outside any home's layout: left as it was
+        ]
+        # The gallery shows where the files are now: under the home the catalog lies in.
+        assert cur.execute("SELECT path, thumb_path FROM gallery ORDER BY product_id").fetchall() == [
+            (f"{tmp_path}/products/2025/01/{'a' * 26}.png", f"{tmp_path}/thumbs/2025/01/{'a' * 26}.webp"),
+            (f"{tmp_path}/products/2025/02/{'b' * 26}.png", f"{tmp_path}/products/2025/02/{'b' * 26}.png"),
+            ("/elsewhere/c.png", None),
+        ]
     finally:
         catalog.close()
