@@ -135,6 +135,9 @@ def serve(studio, *, address: str = "127.0.0.1", port: int = 5006, password: str
     pn.extension(design=None)
     options: dict[str, Any] = dict(
         address=address, port=port, show=False, start=False, title="imagen-nb", threaded=False,
+        # No pn.state.location: the app does not use it, and Panel cannot parse an IPv6 Host
+        # ("[::1]:5006"), which made every page on ::1 fail with a 500.
+        location=False,
         # Bokeh's own websocket check, kept consistent with the gate (it cannot parse IPv6 names).
         websocket_origin=sorted(h for h in hosts if not h.startswith("[")),
         # Ours comes first, so Panel's importing /components/ handler is never reached.
