@@ -230,7 +230,8 @@ def build_parser() -> _Parser:
                    help="require this password on a login page (default $IMAGEN_NB_PASSWORD)")
     p.add_argument("--no-auth", action="store_true", help="allow serving beyond 127.0.0.1 without a password")
     p.add_argument("--allow-websocket-origin", action="append", metavar="HOST[:PORT]",
-                   help="host names the page may be opened under (repeatable; for proxies)")
+                   help="host names the page may be opened under besides the served address "
+                        "(repeatable; for a proxy or a DNS name); requests under any other name are refused")
     p.add_argument("--show", action="store_true", help="open a browser tab")
     return parser
 
