@@ -184,7 +184,7 @@ def cmd_serve(args) -> int:
     from .studio import Studio
 
     with Studio(home=args.home) as studio:
-        where = f"http://{args.address}:{args.port}/"
+        where = f"http://{f'[{args.address}]' if ':' in args.address else args.address}:{args.port}/"
         print(f"imagen-nb: serving {studio.home} at {where} (Ctrl+C stops)", flush=True)
         serve(studio, address=args.address, port=args.port, password=args.password, show=args.show,
               allow_websocket_origin=args.allow_websocket_origin)

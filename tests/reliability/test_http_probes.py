@@ -206,9 +206,10 @@ def test_components_route_never_imports_a_module(locked, module):
 
 
 def test_components_route_on_a_server_without_password(open_v6):
-    with attack("GET /components/imagen_nb.__main__/… on a server without password"):
-        r = httpx.get(f"{open_v6.base}/components/imagen_nb.__main__/x/__css__/y", timeout=10)
-        assert r.status_code == 404 and open_v6.alive()
+    for method in ("GET", "HEAD", "POST"):
+        with attack(f"{method} /components/imagen_nb.__main__/… on a server without password"):
+            r = httpx.request(method, f"{open_v6.base}/components/imagen_nb.__main__/x/__css__/y", timeout=10)
+            assert r.status_code in (404, 405) and open_v6.alive()
 
 
 def test_python_dash_m_guard():
@@ -262,6 +263,7 @@ def test_login_form_posted_from_another_site_is_refused(locked):
 
 
 def test_ipv6_loopback_is_local_and_not_open_to_every_origin(open_v6):
+    assert f"at http://[::1]:{open_v6.port}/" in open_v6.output()  # the URL it prints opens the app
     page = httpx.get(open_v6.base + "/", timeout=30)
     assert page.status_code == 200 and "docs_json" in page.text
     token = _session_token(page.text)
