@@ -2,8 +2,8 @@
 
 - :mod:`.hosts`: the only Host and Origin values the app answers to (DNS rebinding and
   cross-site websockets are refused);
-- :mod:`.login`: the password login with server-side sessions, throttled wrong passwords and a
-  logout that really ends the session;
+- :mod:`.login`: the password login, with :mod:`.sessions` (server-side sessions, throttled
+  wrong passwords) so that a logout really ends the session;
 - :mod:`.components`: Panel's ``/components/`` asset route, limited to classes already loaded
   (it never imports a module) and behind the login;
 - :mod:`.headers`: frame, content-security and related headers on every response.

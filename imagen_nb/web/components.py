@@ -42,7 +42,8 @@ class KnownComponentAssets(AuthenticatedStaticFileHandler, ComponentResourceHand
     """Serves a file listed on a loaded component class, to a signed-in user; 404 for anything
     else (an unloaded module, a non-component, an unlisted file)."""
 
-    def parse_url_path(self, path: str) -> str:  # noqa: D102 (tornado's StaticFileHandler)
+    def parse_url_path(self, path: str) -> str:
+        """The file ``path`` names, once its component is known to be loaded (404 otherwise)."""
         parts = path.split("/")
         if len(parts) < 4 or loaded_component(parts[0], parts[1]) is None:
             raise HTTPError(404, "no such component asset")

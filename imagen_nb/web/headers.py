@@ -41,7 +41,8 @@ class SecurityHeaders(OutputTransform):
     value of a header wins)."""
 
     def transform_first_chunk(self, status_code: int, headers: HTTPHeaders, chunk: bytes,
-                              finishing: bool) -> tuple[int, HTTPHeaders, bytes]:  # noqa: D102
+                              finishing: bool) -> tuple[int, HTTPHeaders, bytes]:
+        """Add the missing headers to a response's first chunk."""
         for name, value in HEADERS.items():
             if name not in headers:
                 headers[name] = value

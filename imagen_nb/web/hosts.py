@@ -116,7 +116,8 @@ class HostGate(Matcher):
         origin = request.headers.get("Origin")
         return origin is not None and origin_host(origin) not in self.hosts
 
-    def match(self, request: HTTPServerRequest) -> dict | None:  # noqa: D102 (tornado's Matcher)
+    def match(self, request: HTTPServerRequest) -> dict | None:
+        """Tornado's Matcher API: ``{}`` (route to the refusal) or ``None`` (route on)."""
         return {} if self.refuses(request) else None
 
 
@@ -124,9 +125,11 @@ class HostRefused(RequestHandler):
     """Answers a refused request with 403 and how to open the app under an allowed name."""
 
     def initialize(self, url: str) -> None:
+        """``url``: the address the studio answers at (named in the refusal)."""
         self.url = url
 
     def prepare(self) -> None:
+        """Refuse, whatever the method, and say under which address the studio answers."""
         host = self.request.headers.get("Host", "")
         origin = self.request.headers.get("Origin")
         seen = f"Host {host!r}" + (f", Origin {origin!r}" if origin is not None else "")

@@ -92,10 +92,12 @@ class LoginHandler(RequestHandler):
 
     auth: PasswordAuth
 
-    def get(self) -> None:  # noqa: D102
+    def get(self) -> None:
+        """The login page."""
         self._page("")
 
-    def post(self) -> None:  # noqa: D102
+    def post(self) -> None:
+        """Check the password unless this client is locked out; on success start a session."""
         client = client_key(self.request.remote_ip)
         wait = self.auth.throttle.wait(client)
         if wait > 0:
@@ -129,7 +131,8 @@ class LogoutHandler(RequestHandler):
 
     auth: PasswordAuth
 
-    def get(self) -> None:  # noqa: D102
+    def get(self) -> None:
+        """End the session, clear the cookie, show the signed-out page."""
         self.auth.sessions.close(self.auth.session_id(self))
         self.clear_cookie(COOKIE, path="/", httponly=True, samesite="Strict")
         self.set_header("Cache-Control", "no-store")
