@@ -89,11 +89,20 @@ def served_hosts(address: str, port: int, extra: Iterable[str] = ()) -> frozense
 
 
 def _this_machine() -> set[str]:
+    """This machine's names and the addresses of its interfaces (all of them when psutil is
+    installed, as the local extra brings it; else those the host name resolves to)."""
     names = {socket.gethostname(), socket.getfqdn()}
     try:
         names.update(socket.gethostbyname_ex(socket.gethostname())[2])
     except OSError:
         pass
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        names.update(a.address.split("%")[0] for addrs in psutil.net_if_addrs().values() for a in addrs
+                     if a.family in (socket.AF_INET, socket.AF_INET6))
     return {n.lower() for n in names if n}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
@@ -18,7 +20,9 @@ def test_another_address_answers_to_itself_and_the_names_given():
     hosts = served_hosts("192.0.2.7", 8000, ["studio.example.org", "proxy.example.org:8443", "[2001:db8::1]:9000"])
     assert "192.0.2.7:8000" in hosts and "localhost:8000" not in hosts
     assert {"studio.example.org", "studio.example.org:443", "proxy.example.org:8443", "[2001:db8::1]:9000"} <= hosts
-    assert not any("*" in h for h in served_hosts("0.0.0.0", 8000))
+    everywhere = served_hosts("0.0.0.0", 8000)
+    assert not any("*" in h for h in everywhere)
+    assert {"127.0.0.1:8000", "[::1]:8000", f"{socket.gethostname().lower()}:8000"} <= everywhere
 
 
 @pytest.mark.parametrize("entry, says", [("*", "name the host"), (":80", "names no host"), ("a:b", "HOST:PORT")])
