@@ -86,7 +86,7 @@ def _free_port(family=socket.AF_INET, host="127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _launch(tmp: Path, address: str, password: str | None) -> Served:
+def _launch(tmp: Path, address: str, password: str | None, *args: str) -> Served:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     port = _free_port(family, address)
     env = dict(os.environ, IMAGEN_NB_HOME=str(tmp / "home"), PYTHONUNBUFFERED="1")
@@ -94,7 +94,7 @@ def _launch(tmp: Path, address: str, password: str | None) -> Served:
     if password:
         env["IMAGEN_NB_PASSWORD"] = password
     log = tmp / "serve.log"
-    proc = subprocess.Popen([sys.executable, "-m", "imagen_nb", "serve", "--address", address, "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "imagen_nb", "serve", "--address", address, "--port", str(port), *args],
                             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     served = Served(proc, f"[{address}]" if family == socket.AF_INET6 else address, port, log)
     deadline = time.monotonic() + 90
@@ -134,6 +134,15 @@ def open_v6(tmp_path_factory):
     except OSError as exc:
         pytest.skip(f"this machine has no IPv6 loopback ({exc})")
     served = _launch(tmp_path_factory.mktemp("v6"), "::1", None)
+    yield served
+    _stop(served)
+
+
+@pytest.fixture(scope="module")
+def lan(tmp_path_factory):
+    """`imagen-nb serve --address 127.0.0.2 --no-auth`: an address that is neither 127.0.0.1 nor
+    localhost (Panel was given websocket origin '*' for those)."""
+    served = _launch(tmp_path_factory.mktemp("lan"), "127.0.0.2", None, "--no-auth")
     yield served
     _stop(served)
 
@@ -273,6 +282,18 @@ def test_ipv6_loopback_is_local_and_not_open_to_every_origin(open_v6):
             assert _ws(open_v6, origin, token=token) == 403
     with attack("::1 without password: DNS rebinding Host"):
         assert httpx.get(open_v6.base + "/", headers={"Host": f"evil.example:{open_v6.port}"}).status_code == 403
+
+
+def test_another_address_without_password_is_not_open_to_every_origin(lan):
+    page = httpx.get(lan.base + "/", timeout=30)
+    assert page.status_code == 200 and "docs_json" in page.text
+    token = _session_token(page.text)
+    assert _ws(lan, lan.origin, token=token) == "open"
+    for origin in ("http://evil.example", f"http://evil.example:{lan.port}", f"http://127.0.0.1:{lan.port}"):
+        with attack(f"--address 127.0.0.2 --no-auth: websocket from {origin}"):
+            assert _ws(lan, origin, token=token) == 403
+    with attack("--address 127.0.0.2 --no-auth: page under another Host"):
+        assert httpx.get(lan.base + "/", headers={"Host": f"evil.example:{lan.port}"}).status_code == 403
 
 
 def test_a_wildcard_origin_is_refused_with_a_fix(tmp_path, capsys):
