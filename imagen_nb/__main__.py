@@ -1,6 +1,7 @@
-"""``python -m imagen_nb`` runs the command line."""
+"""``python -m imagen_nb`` runs the command line (importing this module runs nothing)."""
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

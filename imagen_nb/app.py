@@ -22,6 +22,11 @@ from .ui.order import OrderController
 from .ui.production import ProductionController
 from .ui.projects import ProjectsController
 from .ui.shell import ShellController
+from .web.components import ROUTE as COMPONENTS_ROUTE
+from .web.components import KnownComponentAssets
+from .web.headers import SecurityHeaders
+from .web.hosts import install_host_gate, served_hosts
+from .web.login import PasswordAuth
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +122,40 @@ def studio_app(studio, entry: str = "studio") -> pn.viewable.Viewable:
 
 def serve(studio, *, address: str = "127.0.0.1", port: int = 5006, password: str | None = None,
           show: bool = False, allow_websocket_origin: Sequence[str] | None = None, **kwargs) -> Any:
-    """Serve the Studio app until interrupted (blocks). ``password`` turns on Panel's basic auth
-    (a login page); use it whenever ``address`` is not 127.0.0.1."""
+    """Serve the Studio app until interrupted (blocks). ``password`` turns on a login page; use it
+    whenever ``address`` is not a loopback one.
+
+    The app answers only under the served ``address:port`` (any loopback name when ``address``
+    is one) and the names in ``allow_websocket_origin`` (a reverse proxy's), to no other web
+    page; Panel's ``/components/`` route never imports a module; every response carries frame
+    and content-security headers. See :mod:`imagen_nb.web`.
+    """
+    extra = list(allow_websocket_origin or ())
+    hosts = served_hosts(address, port, extra)  # a bad --allow-websocket-origin fails before binding
     pn.extension(design=None)
-    options: dict[str, Any] = dict(address=address, port=port, show=show, title="imagen-nb",
-                                   threaded=False, **kwargs)
-    if allow_websocket_origin:
-        options["websocket_origin"] = list(allow_websocket_origin)
-    elif address not in ("127.0.0.1", "localhost"):
-        options["websocket_origin"] = ["*"]
+    options: dict[str, Any] = dict(
+        address=address, port=port, show=False, start=False, title="imagen-nb", threaded=False,
+        # No pn.state.location: the app does not use it, and Panel cannot parse an IPv6 Host
+        # ("[::1]:5006"), which made every page on ::1 fail with a 500.
+        location=False,
+        # Bokeh's own websocket check, kept consistent with the gate (it cannot parse IPv6 names).
+        websocket_origin=sorted(h for h in hosts if not h.startswith("[")),
+        # Ours comes first, so Panel's importing /components/ handler is never reached.
+        extra_patterns=[(COMPONENTS_ROUTE, KnownComponentAssets)], **kwargs)
     if password:
-        # Our own login page: Panel's loads its logo from a CDN.
-        options.update(basic_auth=password, cookie_secret=secrets.token_urlsafe(32),
-                       basic_login_template=str(assets.STATIC / "login.html"))
-    return pn.serve({"/": lambda: studio_app(studio)}, **options)
+        options.update(auth_provider=PasswordAuth(password, assets.STATIC / "login.html",
+                                                  assets.STATIC / "logout.html"),
+                       cookie_secret=secrets.token_urlsafe(32))
+    server = pn.serve({"/": lambda: studio_app(studio)}, **options)
+    shown = "localhost" if address in ("", "0.0.0.0", "::") else address
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{server.port}/"
+    # Bokeh keeps the tornado application private, but the gate and the headers must wrap every
+    # route, Panel's and Bokeh's included.
+    tornado_app = server._tornado
+    install_host_gate(tornado_app, served_hosts(address, server.port, extra), url)
+    tornado_app.add_transform(SecurityHeaders)
+    server.start()
+    if show:
+        server.io_loop.add_callback(server.show, "/")
+    server.io_loop.start()
+    return server

@@ -184,7 +184,7 @@ def cmd_serve(args) -> int:
     from .studio import Studio
 
     with Studio(home=args.home) as studio:
-        where = f"http://{args.address}:{args.port}/"
+        where = f"http://{f'[{args.address}]' if ':' in args.address else args.address}:{args.port}/"
         print(f"imagen-nb: serving {studio.home} at {where} (Ctrl+C stops)", flush=True)
         serve(studio, address=args.address, port=args.port, password=args.password, show=args.show,
               allow_websocket_origin=args.allow_websocket_origin)
@@ -258,7 +258,8 @@ def build_parser() -> _Parser:
                    help="require this password on a login page (default $IMAGEN_NB_PASSWORD)")
     p.add_argument("--no-auth", action="store_true", help="allow serving beyond 127.0.0.1 without a password")
     p.add_argument("--allow-websocket-origin", action="append", metavar="HOST[:PORT]",
-                   help="host names the page may be opened under (repeatable; for proxies)")
+                   help="host names the page may be opened under besides the served address "
+                        "(repeatable; for a proxy or a DNS name); requests under any other name are refused")
     p.add_argument("--show", action="store_true", help="open a browser tab")
     p = sub.add_parser("backup", help="write a backup folder: a consistent copy of the catalog and a manifest "
                                       "of the product files")

@@ -1,4 +1,4 @@
-"""Layers point down only (DESIGN.md §4): core ← catalog, store, providers ← engine ← studio ← ui, app, cli."""
+"""Layers point down only (DESIGN.md §4): core ← catalog, store, providers ← engine ← studio ← ui, app (+ web), cli."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ ALLOWED = {
     "handles": {"core", "studio"},  # the studio layer's own handles (a type-only import)
     "studio": {"core", "catalog", "store", "providers", "engine", "handles"},
     "ui": {"core"},  # panels get the Studio passed in and talk to it only (DESIGN §4)
-    "app": {"core", "ui"},
+    "web": set(),  # the served app's HTTP edge: knows tornado, Bokeh and Panel, nothing of ours
+    "app": {"core", "ui", "web"},
     "cli": {"core", "studio", "providers", "app"},  # keys are managed without opening (locking) a studio
     "__init__": {"core", "handles", "studio", "ui"},
     "__main__": {"cli"},

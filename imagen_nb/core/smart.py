@@ -496,3 +496,37 @@ def has_smart_syntax(value: Any) -> bool:
         return False
     unescaped = _ESCAPE_RE.sub("", value)
     return "[" in unescaped or "]" in unescaped
+
+
+def possible_values(param: str, value: Any, *, tokens: Mapping[str, Sequence[str]] | None = None,
+                    limit: int = 10_000) -> list:
+    """Every value ``value`` can give parameter ``param``, each option of a random pick included
+    (what a check must see before a random draw decides): ``"[a|b] [c,d]"`` → a c, a d, b c, b d.
+
+    Raises SmartParameterError for a malformed value, OrderTooLarge when there are more than
+    ``limit`` values.
+    """
+    node, typed = _compile(param, value, tokens)
+
+    def size(n: _Node) -> int:
+        if isinstance(n, _Pick):
+            return size(n.inner)
+        if isinstance(n, _Choice):
+            return sum(size(o) for o in n.options)
+        if isinstance(n, _Concat):
+            return math.prod(size(p) for p in n.parts)
+        return n.size
+
+    def every(n: _Node, typed: bool) -> list:
+        if isinstance(n, _Pick):
+            return every(n.inner, typed)
+        if isinstance(n, _Choice):
+            return [v for o in n.options for v in every(o, typed)]
+        if isinstance(n, _Concat):
+            return ["".join(c) for c in itertools.product(*(every(p, False) for p in n.parts))]
+        return n.values(typed)
+
+    total = size(node)
+    if total > limit:
+        raise OrderTooLarge(f"{param} can take {_format_count(total)} values; at most {limit:,} can be checked")
+    return every(node, typed)

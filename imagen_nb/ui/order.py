@@ -31,6 +31,7 @@ from ..core.smart import has_smart_syntax, new_rng_seed
 from .bridge import Controller, PanelRequestError, Reply, need_id
 from .forms import describe_model, json_types, params_from_values, values_from_params
 from .jsonable import jsonable
+from .paths import OUTSIDE, check_inputs, outside_home
 from .thumbs import attach, make_thumbnail, product_thumb, row_thumb
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,10 @@ class OrderController(Controller):
             values = {}
         if not isinstance(values, Mapping):
             raise PanelRequestError("values must be a mapping of field name → text")
-        return params_from_values(info.spec, values)
+        params = params_from_values(info.spec, values)
+        # The page may be in a browser on another machine: it names files on this one.
+        check_inputs(self.studio.home, info.spec, params, tokens=dict(self.studio.tokens))
+        return params
 
     # -- preview and order --------------------------------------------------------------------
     def rpc_preview(self, model: str, values: Mapping[str, Any] | None = None, limit: int | None = None) -> dict:
@@ -428,9 +432,11 @@ class OrderController(Controller):
         return reply
 
     def rpc_image_thumb(self, value: str) -> Reply:
-        """A small picture of an image input's value: a product id, a local file or a URL.
+        """A small picture of an image input's value: a product id, a local file in the studio's
+        home (an upload) or a URL.
 
-        ``{kind: "product"|"file"|"url"|"missing", label, thumb}``.
+        ``{kind: "product"|"file"|"url"|"missing"|"outside", label, thumb}``; a file outside the
+        home is ``outside`` and is not opened (the page may be on another machine).
         """
         reply = Reply()
         value = (value or "").strip()
@@ -443,6 +449,9 @@ class OrderController(Controller):
                 attach(reply, result, product_thumb(p), type_key="mime")
         elif value.startswith(("http://", "https://", "data:")):
             result.update(kind="url", label=value[:80])
+        elif value and not has_smart_syntax(value) and outside_home(self.studio.home, value) is not None:
+            # Never even looked at: whether /etc/shadow exists is not the page's business.
+            result.update(kind="outside", label=OUTSIDE.format(home=self.studio.home, path=value))
         elif value and not has_smart_syntax(value):
             path = Path(value).expanduser()
             if path.is_file() and path.stat().st_size <= UPLOAD_MAX_BYTES:

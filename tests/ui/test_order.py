@@ -344,7 +344,9 @@ def test_the_gallery_picker_lists_recent_images(order_page, studio):
     thumb, bufs = order_page.call_with_buffers("image_thumb", value=product_id)
     assert thumb["kind"] == "product" and image_of(bufs[thumb["thumb"]], thumb["mime"]) == (32, 32)
     assert order_page.call("image_thumb", value="https://example.com/a.png")["kind"] == "url"
-    assert order_page.call("image_thumb", value="/no/such/file.png")["kind"] == "missing"
+    assert order_page.call("image_thumb", value=str(studio.home / "no-such-file.png"))["kind"] == "missing"
+    # A file outside the home is not even looked at (the page may be on another machine).
+    assert order_page.call("image_thumb", value="/no/such/file.png")["kind"] == "outside"
 
 
 # ---- the page ------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@
  * @typedef {{ id: string, prompt: string|null, width: number, height: number, model: string|null,
  *             thumb: number|null, mime: string|null }} PickItem
  * @typedef {{ path: string, name: string, width: number, height: number, size: number, thumb: number, mime: string }} Upload
- * @typedef {{ kind: "product"|"file"|"url"|"missing", label: string, thumb: number|null, mime: string|null }} ImageThumb
+ * @typedef {{ kind: "product"|"file"|"url"|"missing"|"outside", label: string, thumb: number|null, mime: string|null }} ImageThumb
  */
 
 INB.panels.order = (ctx) => {
