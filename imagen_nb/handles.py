@@ -262,10 +262,13 @@ class Project:
 class Collection:
     """A user-curated set of products."""
 
-    def __init__(self, studio: "Studio", collection_id: str, name: str):
+    def __init__(self, studio: "Studio", collection_id: str, name: str, *, description: str = "",
+                 stored: bool = True):
         self._studio = studio
         self.id = collection_id
         self.name = name
+        self._description = description
+        self._stored = stored  # a new collection is stored with its first products
 
     def __repr__(self) -> str:
         return f"<Collection {self.name!r}: {len(self.product_ids)} products>"
@@ -273,6 +276,8 @@ class Collection:
     @property
     def product_ids(self) -> list[str]:
         """Ids of the collection's live products, in the order they were added."""
+        if not self._stored:
+            return []
         return self._studio._collection_products(self.id)
 
     @property
@@ -282,8 +287,8 @@ class Collection:
 
     def add(self, products: "Iterable[Product | str] | Product | str") -> int:
         """Add products (handles or ids); return how many were new to the collection."""
-        return self._studio._collection_change(self.id, products, add=True)
+        return self._studio._collection_change(self, products, add=True)
 
     def remove(self, products: "Iterable[Product | str] | Product | str") -> int:
         """Remove products; return how many were removed."""
-        return self._studio._collection_change(self.id, products, add=False)
+        return self._studio._collection_change(self, products, add=False)

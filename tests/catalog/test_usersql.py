@@ -34,7 +34,12 @@ def test_gallery_has_model_provider_rating_and_collections(filled):
 @pytest.mark.parametrize("query, word", [
     ("copy products to '/tmp/out.csv'", "COPY"),
     ("attach '/tmp/other.duckdb'", "ATTACH"),
-    ("install httpfs", "LOAD"),
+    ("install httpfs", "INSTALL statements"),  # DuckDB files it under LOAD: name what the user wrote
+    ("force install httpfs", "FORCE INSTALL statements"),
+    ("load httpfs", "LOAD statements"),
+    ("import database '/tmp/x'", "IMPORT DATABASE statements"),  # DuckDB: PRAGMA
+    ("/* hidden */ export database '/tmp/x'", "EXPORT DATABASE statements"),
+    ("with x as (select 1) delete from products", "DELETE statements"),
     ("delete from products", "DELETE"),
     ("update products set rating = 1", "UPDATE"),
     ("create table t (a int)", "CREATE"),
