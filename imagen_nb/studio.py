@@ -424,15 +424,20 @@ class Studio:
                       limit=self.limit if limit is None else limit)
         factory = provider.factory(info)
         validated = factory.validate_many(self._with_input_files(info, gens))
-        project_id = self._project_id(project)
-        cur = self.catalog.cursor()
-        q_models.upsert(cur, [info])
         order_id = new_id()
         gen_rows = [{"id": new_id(), "order_id": order_id, "seq": i, "model_id": info.id,
                      "status": "pending", "params": g} for i, g in enumerate(gens)]
-        q_orders.insert_order(cur, {"id": order_id, "project_id": project_id, "model_id": info.id,
-                                    "base_params": _jsonable(params), "rng_seed": rng_seed,
-                                    "status": "pending", "generation_count": len(gens)}, gen_rows)
+        try:
+            project_id = self._project_id(project)
+            cur = self.catalog.cursor()
+            q_models.upsert(cur, [info])
+            q_orders.insert_order(cur, {"id": order_id, "project_id": project_id, "model_id": info.id,
+                                        "base_params": _jsonable(params), "rng_seed": rng_seed,
+                                        "status": "pending", "generation_count": len(gens)}, gen_rows)
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise DiskFull(_disk_full_message(self.home, "cannot place this order (nothing was queued)")) from exc
+            raise
         self.executor.submit(provider, info, factory, order_id,
                              [(r["id"], r["seq"], v) for r, v in zip(gen_rows, validated)],
                              project_id=project_id)

@@ -83,8 +83,13 @@ class Catalog:
             finally:
                 os.close(fd)
             raise _busy(self.home, pid) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError:  # a full disk: let go of the home, or it stays locked in this process
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise
         return fd
 
     def _release_lock(self) -> None:
