@@ -735,7 +735,10 @@ class Studio:
         return q_products.rate(self.catalog.cursor(), self._ids(products), rating)
 
     def delete(self, products: "Iterable[Product | str] | Product | str", *, undo: bool = False) -> int:
-        """Soft-delete products (files stay until you empty the trash); ``undo=True`` restores them."""
+        """Soft-delete products (their files stay, so ``undo=True`` restores them).
+
+        Not the ``trash/`` folder: that holds files crash recovery set aside (:meth:`empty_trash`).
+        """
         return q_products.soft_delete(self.catalog.cursor(), self._ids(products), undo=undo)
 
     def import_products(self, paths: "Iterable[str | os.PathLike] | str | os.PathLike", *,
