@@ -190,8 +190,9 @@ def _open_catalog(home: Path) -> Catalog:
             raise DiskFull(_disk_full_message(home, "cannot open the catalog")) from exc
         if isinstance(exc, OSError):
             reason = exc.strerror or str(exc)
-            raise ValidationError("home", f"cannot use {home} as a studio home ({reason}); give a folder you "
-                                          "can write to, e.g. Studio(home='~/imagen-nb') or --home ~/imagen-nb") from exc
+            raise ValidationError("home", f"cannot use {home} as a studio home ({reason}); give a folder "
+                                          "you can write to, e.g. Studio(home='~/imagen-nb') or --home ~/imagen-nb"
+                                  ) from exc
         raise
 
 

@@ -91,8 +91,7 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
                 del relation
         except duckdb.InterruptException as exc:
             timed_out = True
-            raise SqlTimeout(f"the query ran past its time limit of {timeout:g} s; "
-                             "add a WHERE or LIMIT, or pass timeout= to studio.sql", timeout=timeout) from exc
+            raise _timeout(timeout) from exc
         except duckdb.PermissionException as exc:
             raise SqlRefused(f"the query needs file or network access, which studio.sql never allows: "
                              f"{str(exc).splitlines()[0]}") from exc
@@ -104,6 +103,9 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
             # Arrow reports a result past its 2 GB string buffers as an OSError.
             if "maximum total string size" in str(exc) or isinstance(exc, duckdb.OutOfMemoryException):
                 raise _too_large(max_bytes) from exc
+            if "INTERRUPT Error" in str(exc):  # interrupted while Arrow read the result: not typed
+                timed_out = True
+                raise _timeout(timeout) from exc
             raise SqlError(str(exc)) from exc
     finally:
         timer.cancel()
@@ -119,6 +121,11 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
         warnings.warn(f"studio.sql: result cut to {max_rows:,} rows; add a LIMIT or pass max_rows=",
                       stacklevel=3)
     return frame
+
+
+def _timeout(timeout: float) -> SqlTimeout:
+    return SqlTimeout(f"the query ran past its time limit of {timeout:g} s; "
+                      "add a WHERE or LIMIT, or pass timeout= to studio.sql", timeout=timeout)
 
 
 def _too_large(max_bytes: int) -> SqlError:

@@ -35,7 +35,8 @@ def check_provider(provider: str) -> str:
     """``provider`` when it names a provider that takes a key, else a ValidationError with a did-you-mean."""
     known = key_providers()
     if provider not in known:
-        raise ValidationError("provider", f"no provider {provider!r} takes an API key.{did_you_mean(str(provider), known)}"
+        hint = did_you_mean(str(provider), known)
+        raise ValidationError("provider", f"no provider {provider!r} takes an API key.{hint}"
                                           f" Providers with keys: {', '.join(known)}.")
     return provider
 
