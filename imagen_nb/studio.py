@@ -519,7 +519,7 @@ class Studio:
 
     def orders(self, limit: int = 100) -> pd.DataFrame:
         """Recent orders, newest first, with their status and counts."""
-        return q_orders.list_orders(self.catalog.cursor(), limit)
+        return q_orders.list_orders(self.catalog.cursor(), check_count("limit", limit))
 
     def cancel(self, target: "Order | str") -> int:
         """Cancel an order, or one generation (by id); return how many queued generations were dropped.
@@ -601,6 +601,7 @@ class Studio:
         base_params, pending, generating, complete, failed, cancelled, created_at, started_at,
         finished_at. ``before``: the page after this order id; ``ids``: only these orders.
         """
+        limit = check_count("limit", limit)
         return q_orders.summaries(self.catalog.cursor(), limit=limit, before=before,
                                   ids=None if ids is None else list(ids))
 
@@ -613,6 +614,9 @@ class Studio:
         ``ids``: only these generations. Use :meth:`generation` for one with its traceback.
         """
         order_id = order.id if isinstance(order, Order) else str(order)
+        offset = check_count("offset", offset)
+        if limit is not None:
+            limit = check_count("limit", limit)
         return q_orders.generation_page(self.catalog.cursor(), order_id, offset=offset, limit=limit,
                                         status=None if status is None else list(status),
                                         ids=None if ids is None else list(ids))

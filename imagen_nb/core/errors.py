@@ -108,6 +108,10 @@ class DiskFull(ImagenError, OSError):
     """The disk holding an imagen-nb home is full; the message says where and what to do."""
 
 
+class DiskFullWarning(UserWarning):
+    """The disk of an imagen-nb home is full: the queue is paused until space is back."""
+
+
 def is_disk_full(exc: BaseException | None) -> bool:
     """Whether ``exc`` (or an error it was raised from) means the disk or the quota is full.
 

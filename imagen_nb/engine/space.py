@@ -4,9 +4,10 @@ A generation whose file or catalog row cannot be written because the disk is ful
 lost: the worker keeps its result and the recorder keeps its batch, both wait here, and no new
 generation starts meanwhile (with a paid provider each one would be money spent on an output
 that cannot be saved). The pause is said once, in plain words: a log warning, a
-:class:`DiskFullWarning` and a :class:`~imagen_nb.core.records.QueuePaused` event on the bus (panels get it through
-``Studio.subscribe``); :class:`~imagen_nb.core.records.QueueResumed` follows when free space
-has grown again, found by polling ``shutil.disk_usage`` every ``interval`` seconds.
+:class:`~imagen_nb.core.errors.DiskFullWarning` and a :class:`~imagen_nb.core.records.QueuePaused`
+event on the bus (panels get it through ``Studio.subscribe``);
+:class:`~imagen_nb.core.records.QueueResumed` follows when free space has grown again, found by
+polling ``shutil.disk_usage`` every ``interval`` seconds.
 """
 
 from __future__ import annotations
@@ -19,16 +20,13 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
+from ..core.errors import DiskFullWarning
 from ..core.records import QueuePaused, QueueResumed
 from .bus import EventBus
 
 log = logging.getLogger(__name__)
 
 MB = 2**20
-
-
-class DiskFullWarning(UserWarning):
-    """The disk of an imagen-nb home is full: the queue is paused until space is back."""
 
 
 class DiskSpace:

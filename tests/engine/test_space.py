@@ -19,7 +19,7 @@ from imagen_nb.core.records import QueuePaused, QueueResumed
 from imagen_nb.providers.instant import InstantFactory
 from imagen_nb.store import ProductStore
 
-pytestmark = pytest.mark.filterwarnings("ignore::imagen_nb.engine.space.DiskFullWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::imagen_nb.DiskFullWarning")
 
 ENOSPC = OSError(errno.ENOSPC, "No space left on device")
 

@@ -26,7 +26,7 @@ from imagen_nb.providers.instant import SPEC, InstantFactory, InstantProvider
 MB = 2**20
 
 # The warning is part of what is tested (once per pause); keep it out of the summary.
-pytestmark = pytest.mark.filterwarnings("ignore::imagen_nb.engine.space.DiskFullWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::imagen_nb.DiskFullWarning")
 
 
 def noise_png(width: int, height: int) -> bytes:
