@@ -157,8 +157,10 @@ class Order:
     def wait(self, timeout: float | None = None) -> "Order":
         """Block until every generation is finished and recorded; TimeoutError after ``timeout`` s."""
         if not self._studio._wait(self.id, timeout):
+            paused = self._studio.paused
             raise TimeoutError(f"order {self.id} not finished after {timeout} s (status {self.status}); "
-                               "it keeps running: wait again, or order.cancel()")
+                               "it keeps running: wait again, or order.cancel()"
+                               + (f". {paused}" if paused else ""))
         return self
 
     def cancel(self) -> "Order":

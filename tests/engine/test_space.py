@@ -115,6 +115,8 @@ def test_a_failed_commit_is_committed_again_and_counted_once(studio, disk, monke
     assert wait_for(lambda: studio.paused is not None)
     assert "catalog" in studio.paused
     assert studio.recorder.flush(timeout=5) is False  # says at once that it is waiting, never hangs
+    with pytest.raises(TimeoutError, match="queue is paused"):  # a wait that times out says why
+        order.wait(0.2)
     disk["free"] = 10 * 2**30
     order.wait(10)
     row = studio.sql("select status, complete_count, failed_count from orders").to_dict("records")
