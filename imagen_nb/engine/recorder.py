@@ -151,7 +151,11 @@ class Recorder:
                 try:
                     self._commit(work)
                 except BaseException as exc:  # keep the thread alive; record what went wrong
-                    log.exception("recording %d outcomes failed", len(work))
+                    if is_disk_full(exc):  # given up at close: plain words, not a traceback
+                        log.warning("imagen-nb: %d outcome(s) not recorded, the disk is full; their generations "
+                                    "are still open in the catalog and run again when this home is opened", len(work))
+                    else:
+                        log.exception("recording %d outcomes failed", len(work))
                     self.errors.append(exc)
             for f in flushes:
                 f.done.set()
