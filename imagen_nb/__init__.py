@@ -8,6 +8,8 @@
 
 from .core.errors import (
     CatalogBusy,
+    DiskFull,
+    DiskFullWarning,
     GenerationCancelled,
     ImagenError,
     MetadataWarning,
@@ -50,7 +52,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'imagen_nb' has no attribute {name!r}")
 
 __all__ = [
-    "CatalogBusy", "Collection", "GenerationCancelled", "ImagenError", "Order", "OrderTooLarge", "Product",
-    "Project", "ProviderError", "RateLimited", "SmartParameterError", "SqlError", "SqlRefused", "SqlTimeout", "Studio",
-    "UnknownModelError", "ValidationError", "expand", *_PANELS,
+    "CatalogBusy", "Collection", "DiskFull", "DiskFullWarning", "GenerationCancelled", "ImagenError", "Order",
+    "OrderTooLarge", "Product", "Project", "ProviderError", "RateLimited", "SmartParameterError", "SqlError",
+    "SqlRefused", "SqlTimeout", "Studio", "UnknownModelError", "ValidationError", "expand", *_PANELS,
 ]

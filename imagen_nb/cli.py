@@ -1,15 +1,19 @@
-"""The ``imagen-nb`` command line: models, order, sql, tokens, keys, demo, serve, backup, restore, rebuild."""
+"""The ``imagen-nb`` command line: models, order, sql, tokens, keys, trash, demo, serve, backup, restore, rebuild."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import re
+import socket
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from .core.errors import ImagenError
+from .core.errors import ImagenError, SqlTimeout
 
 
 class UsageError(Exception):
@@ -21,8 +25,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+# What json.loads may turn into a number or a boolean; anything else (a `[` prompt 10,000 deep)
+# never reaches the JSON parser, whose recursion it would exhaust.
+_JSON_SCALAR = re.compile(r"-?(?:0|[1-9][0-9]{0,300})(?:\.[0-9]{1,300})?(?:[eE][+-]?[0-9]{1,4})?|true|false")
+
+
 def _value(text: str) -> Any:
     """Numbers and true/false become JSON values; everything else stays text (SmartParameters too)."""
+    if not _JSON_SCALAR.fullmatch(text):
+        return text
     try:
         value = json.loads(text)
     except ValueError:
@@ -94,7 +105,16 @@ def cmd_order(args, extra: Sequence[str]) -> int:
 def cmd_sql(args) -> int:
     """``imagen-nb sql QUERY``: one read-only SELECT, printed as a table or JSON."""
     with _studio(args) as studio:
-        frame = studio.sql(args.query, max_rows=args.max_rows)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the Python hint says max_rows=; this surface has a flag
+                frame = studio.sql(args.query, timeout=args.timeout, max_rows=args.max_rows)
+        except SqlTimeout as exc:
+            raise UsageError(f"the query ran past its time limit of {exc.timeout or args.timeout:g} s; add a WHERE "
+                             "or LIMIT, or raise the limit with --timeout SECONDS") from exc
+        if frame.attrs.get("truncated"):
+            print(f"imagen-nb: result cut to {args.max_rows:,} rows; add a LIMIT or pass --max-rows N",
+                  file=sys.stderr)
         if args.json:
             print(frame.to_json(orient="records", date_format="iso"))
         else:
@@ -123,13 +143,14 @@ def cmd_tokens(args) -> int:
 
 def cmd_keys(args) -> int:
     """``imagen-nb keys list|set|delete``: API keys of remote providers (never printed)."""
-    from .providers.keys import ENV_VARS, KeyStore
+    from .providers.keys import ENV_VARS, KeyStore, check_provider
     from .studio import default_home
 
     store = KeyStore(Path(args.home).expanduser() if args.home else default_home())
     if args.action == "set":
         if not args.name:
             raise UsageError("keys set needs a provider name, e.g. `imagen-nb keys set fal`")
+        check_provider(args.name)  # before asking for the key
         key = args.key
         if key is None:
             if sys.stdin.isatty():
@@ -149,6 +170,22 @@ def cmd_keys(args) -> int:
         names = sorted(set(store.names()) | set(ENV_VARS))
         for name in names:
             print(f"{name}: {store.source(name) or 'not set'}")
+    return 0
+
+
+def cmd_trash(args) -> int:
+    """``imagen-nb trash list|empty``: the files crash recovery set aside in ``<home>/trash/``."""
+    with _studio(args) as studio:
+        if args.action == "empty":
+            files = studio.trash()
+            removed = studio.empty_trash()
+            print(f"removed {removed} file(s), {int(files['size'].sum()) / 2**20:.1f} MB, from {studio.home / 'trash'}")
+        else:
+            files = studio.trash()
+            for row in files.itertuples():
+                print(f"{row.size:>12,}  {row.path}")
+            print(f"{len(files)} file(s), {int(files['size'].sum()) / 2**20:.1f} MB in {studio.home / 'trash'}"
+                  + ("; `imagen-nb trash empty` deletes them" if len(files) else ""))
     return 0
 
 
@@ -183,11 +220,15 @@ def cmd_serve(args) -> int:
         raise UsageError(f"serve needs the panel extra: pip install 'imagen-nb[panel]' ({exc})") from exc
     from .studio import Studio
 
+    _check_port_free(args.address, args.port)  # before the studio opens (and takes the home)
     with Studio(home=args.home) as studio:
         where = f"http://{f'[{args.address}]' if ':' in args.address else args.address}:{args.port}/"
         print(f"imagen-nb: serving {studio.home} at {where} (Ctrl+C stops)", flush=True)
-        serve(studio, address=args.address, port=args.port, password=args.password, show=args.show,
-              allow_websocket_origin=args.allow_websocket_origin)
+        try:
+            serve(studio, address=args.address, port=args.port, password=args.password, show=args.show,
+                  allow_websocket_origin=args.allow_websocket_origin)
+        except OSError as exc:  # lost the port to another process since the check
+            raise UsageError(_port_problem(args.address, args.port, exc)) from exc
     return 0
 
 
@@ -219,11 +260,81 @@ def cmd_rebuild(args) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """``--port``: a TCP port number from 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number; give 1 to 65535, e.g. 5006") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number; give 1 to 65535, e.g. 5006")
+    return port
+
+
+def _port_problem(address: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {port} on {address} is in use by another program (another `imagen-nb serve`?); "
+                f"stop it or pick another port, e.g. --port {port + 1 if port < 65535 else 5006}")
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on port {port} (ports below 1024 need privileges); pick e.g. --port 5006"
+    return f"cannot listen on {address}:{port}: {exc.strerror or exc}; check --address and --port"
+
+
+def _check_port_free(address: str, port: int) -> None:
+    """A UsageError when ``address:port`` cannot be listened on (in use, not ours, not an address)."""
+    try:
+        infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {address!r}: {exc.strerror}; give an address of this machine, "
+                         "e.g. --address 127.0.0.1") from None
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as sock:
+            # As the server binds (SO_REUSEADDR): a port in TIME_WAIT is free, one listened on is not.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(sockaddr)
+                sock.listen(1)
+            except OSError as exc:
+                raise UsageError(_port_problem(address, port, exc)) from None
+
+
 def _one_line(exc: BaseException) -> str:
     """The message on one line (DuckDB's multi-line errors and caret markers folded away)."""
     text = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
     lines = [line.strip() for line in text.splitlines()]
     return " ".join(line for line in lines if line and not set(line) <= {"^"} and not line.startswith("LINE "))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from above 0 to 86400")
+    return value
+
+
+def _check_utf8(argv: Sequence[str]) -> None:
+    # Python decodes arguments that are not valid UTF-8 into lone surrogates (surrogateescape),
+    # which no file, catalog or PNG can hold.
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(f"argument {shown!r} is not valid UTF-8 text; check the terminal's encoding "
+                             "(locale) or how the argument was made") from None
 
 
 def build_parser() -> _Parser:
@@ -236,12 +347,14 @@ def build_parser() -> _Parser:
                        usage="imagen-nb order MODEL --name value ... (e.g. --prompt 'a [red,blue] fox' --seed '[1,2]')")
     p.add_argument("model", help="model id, e.g. diffusers:tiny")
     p.add_argument("--project", help="project name (created when new)")
-    p.add_argument("--limit", type=int, help="most generations this order may make")
+    p.add_argument("--limit", type=_positive_int, help="most generations this order may make")
     p.add_argument("--no-wait", action="store_true", help="print the order id and return at once")
     p = sub.add_parser("sql", help="run one read-only SELECT over the catalog")
     p.add_argument("query")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
-    p.add_argument("--max-rows", type=int, default=10_000)
+    p.add_argument("--max-rows", type=_positive_int, default=10_000, help="cut longer results (default 10000)")
+    p.add_argument("--timeout", type=_seconds, default=10.0,
+                   help="seconds the query may run (default 10)")
     p = sub.add_parser("tokens", help="list, set or delete smart tokens")
     p.add_argument("action", choices=["list", "set", "delete"])
     p.add_argument("name", nargs="?")
@@ -250,10 +363,12 @@ def build_parser() -> _Parser:
     p.add_argument("action", choices=["list", "set", "delete"])
     p.add_argument("name", nargs="?", help="provider: fal or replicate")
     p.add_argument("key", nargs="?", help="the key (omit it to type it hidden, or pipe it on stdin)")
+    p = sub.add_parser("trash", help="list or empty the files crash recovery set aside in <home>/trash/")
+    p.add_argument("action", choices=["list", "empty"])
     sub.add_parser("demo", help="run an order on the offline tiny model and query it")
     p = sub.add_parser("serve", help="serve the panels as a web app (Panel), on 127.0.0.1 by default")
     p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--port", type=_port, default=5006, help="TCP port, 1 to 65535 (default 5006)")
     p.add_argument("--password", default=os.environ.get("IMAGEN_NB_PASSWORD"),
                    help="require this password on a login page (default $IMAGEN_NB_PASSWORD)")
     p.add_argument("--no-auth", action="store_true", help="allow serving beyond 127.0.0.1 without a password")
@@ -277,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
+        _check_utf8(argv)
         args, extra = parser.parse_known_args(argv)
         if args.command is None:
             parser.print_help()
@@ -286,12 +402,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "tokens" and args.action in ("set", "delete") and not args.name:
             raise UsageError(f"tokens {args.action} needs a NAME")
         handlers = {"models": cmd_models, "sql": cmd_sql, "tokens": cmd_tokens, "keys": cmd_keys,
-                    "demo": cmd_demo, "serve": cmd_serve, "backup": cmd_backup, "restore": cmd_restore,
-                    "rebuild": cmd_rebuild}
+                    "trash": cmd_trash, "demo": cmd_demo, "serve": cmd_serve, "backup": cmd_backup,
+                    "restore": cmd_restore, "rebuild": cmd_rebuild}
         if args.command == "order":
             return cmd_order(args, extra)
         return handlers[args.command](args)
-    except (UsageError, ImagenError, ValueError, LookupError) as exc:
+    except (UsageError, ImagenError, ValueError, LookupError, OSError) as exc:
+        # OSError: the machine said no (a folder that cannot be written, a full disk…); still one line.
         print(f"imagen-nb: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

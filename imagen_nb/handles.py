@@ -160,8 +160,10 @@ class Order:
     def wait(self, timeout: float | None = None) -> "Order":
         """Block until every generation is finished and recorded; TimeoutError after ``timeout`` s."""
         if not self._studio._wait(self.id, timeout):
+            paused = self._studio.paused
             raise TimeoutError(f"order {self.id} not finished after {timeout} s (status {self.status}); "
-                               "it keeps running: wait again, or order.cancel()")
+                               "it keeps running: wait again, or order.cancel()"
+                               + (f". {paused}" if paused else ""))
         return self
 
     def cancel(self) -> "Order":
@@ -265,10 +267,13 @@ class Project:
 class Collection:
     """A user-curated set of products."""
 
-    def __init__(self, studio: "Studio", collection_id: str, name: str):
+    def __init__(self, studio: "Studio", collection_id: str, name: str, *, description: str = "",
+                 stored: bool = True):
         self._studio = studio
         self.id = collection_id
         self.name = name
+        self._description = description
+        self._stored = stored  # a new collection is stored with its first products
 
     def __repr__(self) -> str:
         return f"<Collection {self.name!r}: {len(self.product_ids)} products>"
@@ -276,6 +281,8 @@ class Collection:
     @property
     def product_ids(self) -> list[str]:
         """Ids of the collection's live products, in the order they were added."""
+        if not self._stored:
+            return []
         return self._studio._collection_products(self.id)
 
     @property
@@ -285,8 +292,8 @@ class Collection:
 
     def add(self, products: "Iterable[Product | str] | Product | str") -> int:
         """Add products (handles or ids); return how many were new to the collection."""
-        return self._studio._collection_change(self.id, products, add=True)
+        return self._studio._collection_change(self, products, add=True)
 
     def remove(self, products: "Iterable[Product | str] | Product | str") -> int:
         """Remove products; return how many were removed."""
-        return self._studio._collection_change(self.id, products, add=False)
+        return self._studio._collection_change(self, products, add=False)

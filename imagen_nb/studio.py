@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,14 +21,17 @@ from .catalog import products as q_products
 from .catalog import projects as q_projects
 from .catalog import presets as q_presets
 from .catalog import tokens as q_tokens
-from .catalog.usersql import run_user_sql
-from .core.errors import CatalogBusy, ImagenError, MetadataWarning, MissingKey, ValidationError, did_you_mean
+from .catalog.usersql import MAX_BYTES, run_user_sql
+from .core.errors import (CatalogBusy, DiskFull, ImagenError, MetadataWarning, MissingKey, ValidationError,
+                          did_you_mean, is_disk_full)
+from .core.inputs import check_count, check_params_text, check_seconds, check_seed, check_text
 from .core.ids import new_id
 from .core.records import Event, ModelInfo
 from .core.smart import expand
 from .engine.bus import EventBus, Subscription
 from .engine.executor import Executor
 from .engine.recorder import Recorder
+from .engine.space import DiskSpace
 from .engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
 from .engine.tracker import Tracker
 from .handles import Collection, Order, Product, Project
@@ -98,7 +102,8 @@ class Tokens(MutableMapping):
             raise ValidationError("name", f"a token name is a word without spaces or []|,?\\; got {name!r}")
         if isinstance(values, str):
             values = [values]
-        values = [str(v) for v in values]
+        values = [check_text(name, str(v)) for v in values]
+        check_text("name", name)
         if not values:
             raise ValidationError(name, "a smart token needs at least one value")
         q_tokens.put(self._studio.catalog.cursor(), name, values)
@@ -145,6 +150,7 @@ class Presets(MutableMapping):
     def __setitem__(self, name: str, preset: Mapping[str, Any]) -> None:
         if not isinstance(name, str) or not name.strip() or name != name.strip():
             raise ValidationError("name", f"a preset name is non-empty text without outer spaces; got {name!r}")
+        check_text("name", name)
         if not isinstance(preset, Mapping):
             raise ValidationError("params", f"a preset is a mapping {{'model': ..., 'params': {{...}}}}; "
                                             f"got {type(preset).__name__}")
@@ -154,6 +160,7 @@ class Presets(MutableMapping):
             raise ValidationError("model", f"a preset's model is a model id such as 'diffusers:tiny'; got {model!r}")
         if not isinstance(params, Mapping):
             raise ValidationError("params", f"a preset's params are a mapping of name → value; got {params!r}")
+        check_params_text(params)
         q_presets.put(self._studio.catalog.cursor(), name, model, _jsonable(params))
 
     def __delitem__(self, name: str) -> None:
@@ -178,6 +185,35 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _open_catalog(home: Path) -> Catalog:
+    """The home's catalog, or an error that says what is wrong with the folder (never a raw OSError)."""
+    if home.exists() and not home.is_dir():
+        raise ValidationError("home", f"{home} is a file, not a folder; give a folder for the studio "
+                                      "(it is created when missing), e.g. Studio(home='~/imagen-nb')")
+    try:
+        return Catalog(home)
+    except ImagenError:
+        raise
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise DiskFull(_disk_full_message(home, "cannot open the catalog")) from exc
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+            raise ValidationError("home", f"cannot use {home} as a studio home ({reason}); give a folder "
+                                          "you can write to, e.g. Studio(home='~/imagen-nb') or --home ~/imagen-nb"
+                                  ) from exc
+        raise
+
+
+def _disk_full_message(home: Path, what: str) -> str:
+    try:
+        free = f"{shutil.disk_usage(home if home.exists() else home.parent).free / 2**20:.1f} MB free"
+    except OSError:
+        free = "no free space"
+    return (f"the disk holding {home} is full ({free}): imagen-nb {what}. Free some space there "
+            "(`imagen-nb trash empty` removes the files recovery set aside) and try again.")
+
+
 class Studio:
     """A workbench over one home folder: catalog, product files, providers and the executor.
 
@@ -198,16 +234,19 @@ class Studio:
                  start: bool = True):
         if recovery not in ("requeue", "fail"):
             raise ValueError(f"recovery must be 'requeue' or 'fail', not {recovery!r}")
+        limit = check_count("limit", limit, minimum=1)
         # Absolute: product paths in the catalog must not depend on the working directory.
         self.home = _home(home)
         self.limit = limit
-        self.catalog = Catalog(self.home)
+        self.catalog = _open_catalog(self.home)
         try:
             self.store = ProductStore(self.home)
             self.bus = EventBus()
             self.tracker = Tracker()
-            self.recorder = Recorder(self.catalog, self.bus, self.tracker)
-            self.executor = Executor(self.store, self.recorder, self.bus, self.tracker)
+            #: pauses the queue while the home's disk is full (see :attr:`paused`)
+            self.space = DiskSpace(self.home, self.bus)
+            self.recorder = Recorder(self.catalog, self.bus, self.tracker, space=self.space)
+            self.executor = Executor(self.store, self.recorder, self.bus, self.tracker, space=self.space)
             self.providers: dict[str, Provider] = load_providers(
                 ProviderContext(self.home, spec_cache=CatalogSpecCache(self.catalog)), providers)
             self.keys = KeyStore(self.home)
@@ -217,13 +256,19 @@ class Studio:
             reconcile_files(self.catalog, self.store, self.recovery)
             if start:
                 self._resume(recovery)
-        except BaseException:
+        except BaseException as exc:
             # Nothing may outlive a failed open: stop the threads, then release the home.
             if hasattr(self, "executor"):
                 self.executor.close(timeout=5)
             if hasattr(self, "recorder"):
                 self.recorder.close(timeout=5)
-            self.catalog.close()
+            try:
+                self.catalog.close()
+            except Exception:
+                if not is_disk_full(exc):
+                    raise
+            if is_disk_full(exc) and not isinstance(exc, DiskFull):
+                raise DiskFull(_disk_full_message(self.home, "cannot open this home")) from exc
             raise
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -352,6 +397,7 @@ class Studio:
 
         With ``model``, each set is also validated against the model's spec.
         """
+        limit, rng_seed = self._order_args(limit, rng_seed, params)
         info = None
         if model is not None:
             provider, name = split_model_id(model, self.providers)
@@ -380,26 +426,42 @@ class Studio:
         ``ValueError``) before anything is queued.
         """
         self._check_open()
+        limit, rng_seed = self._order_args(limit, rng_seed, params)
         provider, name = split_model_id(model, self.providers)
         info = provider.model(name)
-        rng_seed = secrets.randbits(63) if rng_seed is None else int(rng_seed)
+        rng_seed = secrets.randbits(63) if rng_seed is None else rng_seed
         gens = expand(whole_lists(info.spec, params), tokens=dict(self.tokens), rng_seed=rng_seed,
                       limit=self.limit if limit is None else limit)
         factory = provider.factory(info)
         validated = factory.validate_many(self._with_input_files(info, gens))
-        project_id = self._project_id(project)
-        cur = self.catalog.cursor()
-        q_models.upsert(cur, [info])
         order_id = new_id()
         gen_rows = [{"id": new_id(), "order_id": order_id, "seq": i, "model_id": info.id,
                      "status": "pending", "params": g} for i, g in enumerate(gens)]
-        q_orders.insert_order(cur, {"id": order_id, "project_id": project_id, "model_id": info.id,
-                                    "base_params": _jsonable(params), "rng_seed": rng_seed,
-                                    "status": "pending", "generation_count": len(gens)}, gen_rows)
+        try:
+            project_id = self._project_id(project)
+            cur = self.catalog.cursor()
+            q_models.upsert(cur, [info])
+            q_orders.insert_order(cur, {"id": order_id, "project_id": project_id, "model_id": info.id,
+                                        "base_params": _jsonable(params), "rng_seed": rng_seed,
+                                        "status": "pending", "generation_count": len(gens)}, gen_rows)
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise DiskFull(_disk_full_message(self.home, "cannot place this order (nothing was queued)")) from exc
+            raise
         self.executor.submit(provider, info, factory, order_id,
                              [(r["id"], r["seq"], v) for r, v in zip(gen_rows, validated)],
                              project_id=project_id)
         return Order(self, order_id)
+
+    @staticmethod
+    def _order_args(limit: Any, rng_seed: Any, params: Mapping[str, Any]) -> tuple[int | None, int | None]:
+        """The checks an order's own arguments pass before anything is expanded or stored."""
+        if limit is not None:
+            limit = check_count("limit", limit, minimum=1)
+        if rng_seed is not None:
+            rng_seed = check_seed("rng_seed", rng_seed)
+        check_params_text(params)
+        return limit, rng_seed
 
     def vary(self, product: "Product | str", n: int = 4, strength: float = 0.5, *, model: str | None = None,
              project: "Project | str | None" = None, limit: int | None = None, rng_seed: int | None = None,
@@ -466,7 +528,7 @@ class Studio:
 
     def orders(self, limit: int = 100) -> pd.DataFrame:
         """Recent orders, newest first, with their status and counts."""
-        return q_orders.list_orders(self.catalog.cursor(), limit)
+        return q_orders.list_orders(self.catalog.cursor(), check_count("limit", limit))
 
     def cancel(self, target: "Order | str") -> int:
         """Cancel an order, or one generation (by id); return how many queued generations were dropped.
@@ -548,6 +610,7 @@ class Studio:
         base_params, pending, generating, complete, failed, cancelled, created_at, started_at,
         finished_at. ``before``: the page after this order id; ``ids``: only these orders.
         """
+        limit = check_count("limit", limit)
         return q_orders.summaries(self.catalog.cursor(), limit=limit, before=before,
                                   ids=None if ids is None else list(ids))
 
@@ -560,6 +623,9 @@ class Studio:
         ``ids``: only these generations. Use :meth:`generation` for one with its traceback.
         """
         order_id = order.id if isinstance(order, Order) else str(order)
+        offset = check_count("offset", offset)
+        if limit is not None:
+            limit = check_count("limit", limit)
         return q_orders.generation_page(self.catalog.cursor(), order_id, offset=offset, limit=limit,
                                         status=None if status is None else list(status),
                                         ids=None if ids is None else list(ids))
@@ -578,6 +644,17 @@ class Studio:
     def subscribe(self, callback: Callable[[Event], None]) -> Subscription:
         """Receive every event (progress, products, outcomes) on a worker thread; keep it quick."""
         return self.bus.subscribe(callback)
+
+    @property
+    def paused(self) -> str | None:
+        """Why the queue is paused, in plain words (the home's disk is full), or None while it runs.
+
+        Nothing is lost meanwhile: queued generations wait, a finished one keeps its result until
+        it can be saved, and the queue resumes by itself when space is back. The same message
+        comes as a ``QueuePaused`` event to :meth:`subscribe` (then ``QueueResumed``).
+        """
+        event = self.space.paused
+        return None if event is None else event.message
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no order is running; False on timeout."""
@@ -634,6 +711,8 @@ class Studio:
         since, until, text (prompt contains, case-insensitive), ids (a list of product ids), and
         the flags no_project=True / no_collection=True.
         """
+        limit = check_count("limit", limit)
+        offset = check_count("offset", offset)
         return q_products.gallery_page(self.catalog.cursor(), limit=limit, offset=offset, **filters)
 
     def gallery_count(self, **filters: Any) -> int:
@@ -670,7 +749,10 @@ class Studio:
         return q_products.rate(self.catalog.cursor(), self._ids(products), rating)
 
     def delete(self, products: "Iterable[Product | str] | Product | str", *, undo: bool = False) -> int:
-        """Soft-delete products (files stay until you empty the trash); ``undo=True`` restores them."""
+        """Soft-delete products (their files stay, so ``undo=True`` restores them).
+
+        Not the ``trash/`` folder: that holds files crash recovery set aside (:meth:`empty_trash`).
+        """
         return q_products.soft_delete(self.catalog.cursor(), self._ids(products), undo=undo)
 
     def import_products(self, paths: "Iterable[str | os.PathLike] | str | os.PathLike", *,
@@ -689,6 +771,13 @@ class Studio:
 
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
+        elif isinstance(paths, (bytes, Mapping)) or not isinstance(paths, Iterable):
+            raise ValidationError("paths", "give a file path or a list of paths, e.g. "
+                                           f"studio.import_products(['a.png', 'b.png']); got {paths!r}")
+        paths = list(paths)
+        bad = [p for p in paths if not isinstance(p, (str, os.PathLike))]
+        if bad:
+            raise ValidationError("paths", f"each path is a str or a pathlib.Path; got {bad[0]!r}")
         inspected = [inspect_file(Path(p)) for p in paths]
         project_id = self._project_id(project)
         rows = []
@@ -721,11 +810,37 @@ class Studio:
                 warnings.warn(f"{item.path}: {note}", MetadataWarning, stacklevel=2)
         return self.products([r["id"] for r in rows])
 
+    # -- trash -----------------------------------------------------------------------------
+    def trash(self) -> pd.DataFrame:
+        """Files crash recovery set aside in ``<home>/trash/`` (product files without a catalog row):
+        columns path, size (bytes), modified. :meth:`empty_trash` deletes them."""
+        rows = []
+        for path in self.store.trash_files():
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            rows.append({"path": str(path), "size": st.st_size,
+                         "modified": pd.Timestamp(st.st_mtime, unit="s", tz="UTC")})
+        return pd.DataFrame(rows, columns=["path", "size", "modified"])
+
+    def empty_trash(self) -> int:
+        """Delete every file in ``<home>/trash/`` for good; return how many were deleted.
+
+        Soft-deleted products are not in the trash folder (their files stay for undo).
+        """
+        self._check_open()
+        files, _ = self.store.empty_trash()
+        return files
+
     # -- projects and collections ----------------------------------------------------------
     def project(self, name: str, *, description: str | None = None, create: bool = True) -> Project:
         """The project called ``name`` (created when new, unless ``create=False``)."""
         if not isinstance(name, str) or not name.strip():
             raise ValidationError("project", f"a project name is a non-empty string; got {name!r}")
+        check_text("project", name)
+        if description is not None:
+            check_text("description", description)
         cur = self.catalog.cursor()
         row = q_projects.get_by_name(cur, name)
         if row is None:
@@ -765,15 +880,19 @@ class Studio:
         q_projects.update(self.catalog.cursor(), project_id, **fields)
 
     def collection(self, name: str, *, description: str = "", create: bool = True) -> Collection:
-        """The collection called ``name`` (created when new, unless ``create=False``)."""
-        cur = self.catalog.cursor()
-        row = q_collections.get_by_name(cur, name)
+        """The collection called ``name``; with ``create=True`` (default) a new one when none exists.
+
+        A new collection is stored when its first products are added, so an ``add`` that fails
+        (an unknown product id) leaves no empty collection behind.
+        """
+        name = check_text("name", name, empty=False)
+        description = check_text("description", description)
+        row = q_collections.get_by_name(self.catalog.cursor(), name)
         if row is None:
             if not create:
-                raise LookupError(f"no collection {name!r}")
-            collection_id = new_id()
-            q_collections.create(cur, collection_id, name, description)
-            return Collection(self, collection_id, name)
+                names = self.collections()["name"]
+                raise LookupError(f"no collection {name!r}.{did_you_mean(name, names)}")
+            return Collection(self, new_id(), name, description=description, stored=False)
         return Collection(self, row["id"], name)
 
     def collections(self) -> pd.DataFrame:
@@ -783,7 +902,7 @@ class Studio:
     def _collection_products(self, collection_id: str) -> list[str]:
         return q_collections.product_ids(self.catalog.cursor(), collection_id)
 
-    def _collection_change(self, collection_id: str, products, *, add: bool) -> int:
+    def _collection_change(self, collection: Collection, products, *, add: bool) -> int:
         ids = self._ids(products)
         cur = self.catalog.cursor()
         if add:
@@ -791,8 +910,18 @@ class Studio:
             unknown = [i for i in ids if i not in known]
             if unknown:
                 raise LookupError(f"no product(s) {', '.join(unknown)} in {self.home}")
-            return q_collections.add(cur, collection_id, ids)
-        return q_collections.remove(cur, collection_id, ids)
+            if not collection._stored:
+                # Checked first, stored now: another handle may have stored this name meanwhile.
+                row = q_collections.get_by_name(cur, collection.name)
+                if row is None:
+                    q_collections.create(cur, collection.id, collection.name, collection._description)
+                else:
+                    collection.id = row["id"]
+                collection._stored = True
+            return q_collections.add(cur, collection.id, ids)
+        if not collection._stored:
+            return 0
+        return q_collections.remove(cur, collection.id, ids)
 
     # -- backups, restore, rebuild ---------------------------------------------------------
     def backup(self, path: str | os.PathLike) -> "BackupReport":
@@ -852,17 +981,25 @@ class Studio:
 
     # -- SQL -------------------------------------------------------------------------------
     def sql(self, query: str, params: Sequence[Any] | None = None, *, timeout: float = 10.0,
-            max_rows: int = 100_000) -> pd.DataFrame:
+            max_rows: int = 100_000, max_bytes: int = MAX_BYTES) -> pd.DataFrame:
         """Run one read-only SELECT over the catalog and return a pandas DataFrame.
 
         Tables: projects, orders, generations, products, collections, collection_products,
         smart_tokens, presets, models; the view ``gallery`` joins them with the common parameters as
         columns. Writes, ATTACH, COPY, INSTALL and file readers are refused.
+
+        Args:
+            timeout: seconds the query may run (more than 0, at most a day).
+            max_rows: longer results are cut to this many rows, with a warning.
+            max_bytes: larger results are refused (``SqlError``) before they fill the memory.
         """
         self._check_open()
+        timeout = check_seconds("timeout", timeout)
+        max_rows = check_count("max_rows", max_rows, minimum=1)
+        max_bytes = check_count("max_bytes", max_bytes, minimum=1)
         self.recorder.flush()
         cur = self.catalog.new_cursor()
         try:
-            return run_user_sql(cur, query, params, timeout=timeout, max_rows=max_rows)
+            return run_user_sql(cur, query, params, timeout=timeout, max_rows=max_rows, max_bytes=max_bytes)
         finally:
             cur.close()

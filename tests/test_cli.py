@@ -102,3 +102,22 @@ def test_keys_set_reads_a_piped_key(capsys, home, monkeypatch):
 
     monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
     assert KeyStore(home).get("replicate") == "piped-key-123456"
+
+
+def test_trash_list_and_empty(capsys, home):
+    from datetime import datetime, timezone
+
+    from imagen_nb.store import ProductStore
+
+    store = ProductStore(home)
+    store.move_to_trash(store.write("1" * 26, b"x" * 2048, "png", datetime.now(timezone.utc)).path)
+    code, out, _ = run(capsys, "trash", "list")
+    assert code == 0 and "2,048" in out and "1 file(s)" in out and "trash empty" in out
+    code, out, _ = run(capsys, "trash", "empty")
+    assert code == 0 and "removed 1 file(s)" in out
+    assert run(capsys, "trash", "list")[1].strip().startswith("0 file(s)")
+
+
+def test_sql_max_rows_note_names_the_cli_flag(capsys):
+    code, out, err = run(capsys, "sql", "select * from range(20)", "--max-rows", "5")
+    assert code == 0 and "--max-rows" in err and "max_rows=" not in err

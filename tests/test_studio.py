@@ -233,3 +233,31 @@ def test_import_refuses_a_truncated_png_and_imports_nothing(studio, tmp_path):
     with pytest.raises(inb.ValidationError, match="cut.png does not decode"):
         studio.import_products([good, cut])
     assert _home_files(studio) == [] and studio.sql("select count(*) as n from products").n[0] == 0
+
+
+def test_a_collection_is_stored_with_its_first_products(studio):
+    """``collection('c1').add(['nope'])`` raises and leaves no empty 'c1' behind."""
+    with pytest.raises(LookupError, match="nope"):
+        studio.collection("c1").add(["nope"])
+    assert studio.collections().empty
+    with pytest.raises(LookupError, match="no collection 'c1'"):
+        studio.collection("c1", create=False)
+    (a,) = studio.order("instant:swatch", prompt="a").wait(30).products
+    first, second = studio.collection("c1"), studio.collection("c1")
+    assert first.product_ids == [] and first.remove(a) == 0
+    assert first.add(a) == 1 and second.add(a) == 0  # one collection, however many handles
+    assert second.id == first.id and list(studio.collections().name) == ["c1"]
+
+
+def test_trash_lists_and_empties(studio):
+    store = studio.store
+    from datetime import datetime, timezone
+
+    store.move_to_trash(store.write("0" * 26, b"left by a crash", "png", datetime.now(timezone.utc)).path)
+    listed = studio.trash()
+    assert list(listed.columns) == ["path", "size", "modified"] and listed["size"].tolist() == [15]
+    assert studio.empty_trash() == 1 and studio.trash().empty
+
+
+def test_paused_is_none_while_the_queue_runs(studio):
+    assert studio.paused is None

@@ -61,8 +61,13 @@ def _lock(home: Path) -> int:
         finally:
             os.close(fd)
         raise _busy(home, pid) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    except OSError:  # a full disk: let go of the home, or it stays locked in this process
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        raise
     return fd
 
 

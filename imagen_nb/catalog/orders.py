@@ -23,10 +23,10 @@ def insert_order(cur: duckdb.DuckDBPyConnection, order: Mapping[str, Any],
         insert_rows(cur, "orders", [{**order, "base_params": to_json(order["base_params"])}], ORDER_COLUMNS)
         insert_rows(cur, "generations",
                     [{**g, "params": to_json(g["params"])} for g in generations], GENERATION_COLUMNS)
-        cur.execute("COMMIT")
     except BaseException:
         cur.execute("ROLLBACK")
         raise
+    cur.execute("COMMIT")  # a failed commit (a full disk) ends the transaction itself: no ROLLBACK after it
 
 
 def mark_generating(cur: duckdb.DuckDBPyConnection, started: Sequence[tuple[str, datetime]]) -> None:

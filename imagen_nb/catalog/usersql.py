@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from typing import Any, Sequence
@@ -14,18 +15,42 @@ from ..core.errors import SqlError, SqlRefused, SqlTimeout
 
 _ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
+MAX_BYTES = 256 * 2**20
+"""Default cap on the bytes of a user query's result (``max_bytes=``)."""
+
+# Rows fetched per Arrow batch: small enough that the byte cap is checked often.
+_BATCH_ROWS = 2048
+
+_LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
+_WORD = re.compile(r"[A-Za-z_]+")
+
 _ADVICE = ("studio.sql runs one read-only SELECT over the catalog (tables projects, orders, generations, "
            "products, collections, collection_products, smart_tokens, presets, models and the view gallery); "
            "change data through the Studio's methods instead")
 
 
+def statement_name(text: str, kind: duckdb.StatementType) -> str:
+    """What the user wrote, e.g. ``INSTALL`` or ``IMPORT DATABASE`` (DuckDB files INSTALL under LOAD
+    and IMPORT DATABASE under PRAGMA, which would name a statement the user never typed)."""
+    kind_name = str(kind).rsplit(".", 1)[-1]
+    words = _WORD.findall(_LEADING_COMMENTS.sub("", text, count=1)[:200])
+    if not words or words[0].upper() == "WITH":
+        return kind_name
+    name = words[0].upper()
+    if name in ("IMPORT", "EXPORT", "FORCE") and len(words) > 1:
+        name += " " + words[1].upper()
+    return name
+
+
 def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | None = None, *,
-                 timeout: float = 10.0, max_rows: int = 100_000) -> pd.DataFrame:
+                 timeout: float = 10.0, max_rows: int = 100_000, max_bytes: int = MAX_BYTES) -> pd.DataFrame:
     """Run a user's query on ``cur`` inside a READ ONLY transaction and return a DataFrame.
 
     The database was opened with external access disabled, so file readers, ATTACH, COPY and
     INSTALL fail there too; here they are refused up front with a message that says why.
-    A result longer than ``max_rows`` is cut, with a warning and ``df.attrs["truncated"] = True``.
+    A result longer than ``max_rows`` is cut, with a warning and ``df.attrs["truncated"] = True``;
+    one larger than ``max_bytes`` is refused (:class:`SqlError`) before it fills the memory.
+    ``timeout`` (seconds), ``max_rows`` and ``max_bytes`` are checked by the caller.
     """
     if not isinstance(query, str) or not query.strip():
         raise SqlRefused(f"give a SQL query as a string; {_ADVICE}")
@@ -37,7 +62,7 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
         raise SqlRefused(f"give exactly one statement, not {len(statements)}; {_ADVICE}")
     kind = statements[0].type
     if kind not in _ALLOWED:
-        name = str(kind).rsplit(".", 1)[-1]
+        name = statement_name(statements[0].query, kind)
         raise SqlRefused(f"{name} statements are not allowed; {_ADVICE}")
 
     timer = threading.Timer(timeout, cur.interrupt)
@@ -49,12 +74,15 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
             relation = cur.sql(query, params=list(params) if params else None)
             if relation is None:  # EXPLAIN and friends may give no relation
                 return pd.DataFrame()
-            reader = relation.to_arrow_reader(min(max_rows + 1, 100_000))
-            batches, n = [], 0
+            reader = relation.to_arrow_reader(min(max_rows + 1, _BATCH_ROWS))
+            batches, n, size = [], 0, 0
             try:
                 for batch in reader:
                     batches.append(batch)
                     n += batch.num_rows
+                    size += batch.nbytes
+                    if size > max_bytes:
+                        raise _too_large(max_bytes)
                     if n > max_rows:
                         break
                 table = pa.Table.from_batches(batches, schema=reader.schema)
@@ -63,8 +91,7 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
                 del relation
         except duckdb.InterruptException as exc:
             timed_out = True
-            raise SqlTimeout(f"the query ran past its time limit of {timeout:g} s; "
-                             "add a WHERE or LIMIT, or pass timeout= to studio.sql") from exc
+            raise _timeout(timeout) from exc
         except duckdb.PermissionException as exc:
             raise SqlRefused(f"the query needs file or network access, which studio.sql never allows: "
                              f"{str(exc).splitlines()[0]}") from exc
@@ -72,7 +99,13 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
             if "read-only" in str(exc):
                 raise SqlRefused(f"the query tries to write; {_ADVICE}") from exc
             raise SqlError(str(exc)) from exc
-        except duckdb.Error as exc:
+        except (duckdb.Error, OSError) as exc:
+            # Arrow reports a result past its 2 GB string buffers as an OSError.
+            if "maximum total string size" in str(exc) or isinstance(exc, duckdb.OutOfMemoryException):
+                raise _too_large(max_bytes) from exc
+            if "INTERRUPT Error" in str(exc):  # interrupted while Arrow read the result: not typed
+                timed_out = True
+                raise _timeout(timeout) from exc
             raise SqlError(str(exc)) from exc
     finally:
         timer.cancel()
@@ -88,3 +121,13 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
         warnings.warn(f"studio.sql: result cut to {max_rows:,} rows; add a LIMIT or pass max_rows=",
                       stacklevel=3)
     return frame
+
+
+def _timeout(timeout: float) -> SqlTimeout:
+    return SqlTimeout(f"the query ran past its time limit of {timeout:g} s; "
+                      "add a WHERE or LIMIT, or pass timeout= to studio.sql", timeout=timeout)
+
+
+def _too_large(max_bytes: int) -> SqlError:
+    return SqlError(f"the result is larger than {max_bytes / 2**20:g} MB; select fewer or shorter columns "
+                    "(left(col, 1000)), add a LIMIT, or pass max_bytes= to studio.sql")

@@ -147,7 +147,11 @@ class SqlError(ImagenError, ValueError):
 
 
 class SqlTimeout(ImagenError, TimeoutError):
-    """A query given to ``Studio.sql`` ran past its time limit."""
+    """A query given to ``Studio.sql`` ran past its time limit of ``timeout`` seconds."""
+
+    def __init__(self, message: str, timeout: float | None = None):
+        super().__init__(message)
+        self.timeout = timeout
 
 
 def did_you_mean(word: str, choices) -> str:
@@ -156,3 +160,33 @@ def did_you_mean(word: str, choices) -> str:
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+class DiskFull(ImagenError, OSError):
+    """The disk holding an imagen-nb home is full; the message says where and what to do."""
+
+
+class DiskFullWarning(UserWarning):
+    """The disk of an imagen-nb home is full: the queue is paused until space is back."""
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an error it was raised from) means the disk or the quota is full.
+
+    An ``OSError`` with ``ENOSPC``/``EDQUOT``, or an error whose text says so (DuckDB reports a
+    failed write as text, e.g. ``Could not write file "…wal": No space left on device``).
+    """
+    import errno
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DiskFull):
+            return True
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc)
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -193,3 +193,27 @@ class ApiCall(Event):
     attempt: int = 1
     error: str | None = None
     order_id: str = ""
+
+
+@dataclass(frozen=True)
+class QueuePaused(Event):
+    """No new generation starts until :class:`QueueResumed`; ``message`` says why in plain words.
+
+    ``reason`` is ``"disk_full"``: a product file or catalog row could not be written (the
+    generation waits with its result, nothing is lost). ``free`` is bytes free at the pause.
+    """
+
+    reason: str
+    message: str
+    path: str = ""
+    free: int = 0
+
+
+@dataclass(frozen=True)
+class QueueResumed(Event):
+    """The queue paused by :class:`QueuePaused` runs again (``free`` bytes are free now)."""
+
+    reason: str
+    message: str
+    path: str = ""
+    free: int = 0

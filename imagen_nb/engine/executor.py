@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import PurePath
 from typing import Any, Mapping, Sequence
 
-from ..core.errors import GenerationCancelled
+from ..core.errors import GenerationCancelled, is_disk_full
 from ..core.ids import new_id
 from ..core.records import (
     ApiCall,
@@ -28,6 +28,7 @@ from ..providers.base import Factory, Provider
 from ..store import ProductStore, pngmeta
 from .bus import EventBus
 from .recorder import Finished, OrderStatusChange, Recorder, Started
+from .space import DiskSpace
 from .tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,14 @@ class Lane:
         for t in self.threads:
             t.start()
 
-    def take(self, batch_limit: int, stopping: threading.Event) -> list[Job] | None:
-        """Block until jobs are queued; return the first and those that can share its batch."""
+    def take(self, batch_limit: int, stopping: threading.Event, space: DiskSpace) -> list[Job] | None:
+        """Block until jobs are queued (and the queue is not paused for disk space); return the
+        first and those that can share its batch."""
         with self.cond:
-            while not self.jobs:
+            while not self.jobs or not space.poll():
                 if stopping.is_set():
                     return None
-                self.cond.wait(0.5)
+                self.cond.wait(0.5 if space.paused is None else min(0.5, space.interval))
             first = self.jobs.popleft()
             batch = [first]
             key = first.factory.batch_key(first.params) if batch_limit > 1 else None
@@ -121,11 +123,13 @@ class Executor:
         recorder: writes outcomes to the catalog in batches.
         bus: receives progress and outcome events.
         batch_limit: most generations handed to one factory call (factories opt in via ``batch_key``).
+        space: the pause switch for a full disk (shared with the recorder); one of its own when omitted.
     """
 
     def __init__(self, store: ProductStore, recorder: Recorder, bus: EventBus, tracker: Tracker,
-                 *, batch_limit: int = 8):
+                 *, batch_limit: int = 8, space: DiskSpace | None = None):
         self.store = store
+        self.space = space if space is not None else DiskSpace(store.home, bus)
         self.recorder = recorder
         self.bus = bus
         self.tracker = tracker
@@ -229,7 +233,7 @@ class Executor:
     # -- working ---------------------------------------------------------------------------
     def _work(self, lane: Lane) -> None:
         while True:
-            batch = lane.take(self.batch_limit, self._stopping)
+            batch = lane.take(self.batch_limit, self._stopping, self.space)
             if batch is None:
                 return
             try:
@@ -270,18 +274,38 @@ class Executor:
                 # Stopped by close(), not by the user: the row stays 'generating' and the next
                 # Studio on this home re-queues it (crash recovery covers a clean stop too).
                 continue
-            self.recorder.put(self._outcome(job, result))
+            outcome = self._outcome(job, result)
+            if outcome is not None:
+                self.recorder.put(outcome)
 
-    def _outcome(self, job: Job, result: GenerationResult | BaseException) -> Finished:
+    def _outcome(self, job: Job, result: GenerationResult | BaseException) -> Finished | None:
+        """The generation's outcome, its files written; None when the executor stopped while the
+        disk was full (the row stays ``generating`` and the next Studio on this home re-runs it)."""
         if isinstance(result, GenerationCancelled) or (
                 not isinstance(result, BaseException) and self.tracker.is_cancelled(job.order_id, job.generation_id)):
             return Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED)
         if isinstance(result, BaseException):
             return self._failure(job, result)
-        try:
-            products = tuple(self._store(job, result))
-        except Exception as exc:
-            return self._failure(job, exc)
+        # Ids and date are fixed before the first try: a retried save replaces its own files.
+        ids = [new_id() for _ in result.outputs]
+        now = datetime.now(timezone.utc)
+        written: list = []
+        while True:
+            try:
+                products = tuple(self._store(job, result, ids, now, written))
+                break
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    return self._failure(job, exc)
+                # The result may have cost money: keep it and save it again once there is space.
+                self.space.pause(exc, f"the product of generation {job.generation_id} (order {job.order_id})")
+            if not self.space.wait(lambda: self._stopping.is_set()
+                                   or self.tracker.is_cancelled(job.order_id, job.generation_id)):
+                for path in written:
+                    self.store.remove(path)
+                if self._stopping.is_set():
+                    return None
+                return Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED)
         return Finished(job.order_id, job.generation_id, GenerationStatus.COMPLETE,
                         actual_params=dict(result.actual), return_params=dict(result.returned),
                         products=products)
@@ -292,11 +316,10 @@ class Executor:
                         error_type=type(exc).__name__, error_message=str(exc) or type(exc).__name__,
                         traceback="".join(tb.format_exception(exc)))
 
-    def _store(self, job: Job, result: GenerationResult):
+    def _store(self, job: Job, result: GenerationResult, ids: Sequence[str], now: datetime, written: list):
         actual = dict(result.actual) or dict(job.params)
-        now = datetime.now(timezone.utc)
-        for output in result.outputs:
-            product_id = new_id()
+        rows = []
+        for output, product_id in zip(result.outputs, ids):
             data = output.data
             if output.media_type == "image/png":
                 data = pngmeta.embed(data, actual, job.model.id,
@@ -305,6 +328,7 @@ class Executor:
                                      **_infotext_hashes(result.returned))
             ext = EXTENSIONS.get(output.media_type, "bin")
             stored = self.store.write(product_id, data, ext, now)
+            written.append(stored.path)
             row = {
                 "id": product_id, "generation_id": job.generation_id, "order_id": job.order_id,
                 "project_id": job.project_id, "model_id": job.model.id, "source": "generated",
@@ -316,7 +340,8 @@ class Executor:
             }
             for key in COMMON:
                 row[key] = actual.get(key)
-            yield row
+            rows.append(row)
+        return rows
 
     # -- stopping --------------------------------------------------------------------------
     def idle(self) -> bool:

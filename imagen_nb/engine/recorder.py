@@ -20,8 +20,10 @@ from ..catalog import Catalog
 from ..catalog import api_calls as q_api_calls
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
+from ..core.errors import is_disk_full
 from ..core.records import ApiCall, Event, GenerationFinished, OrderFinished, ProductReady
 from .bus import EventBus
+from .space import DiskSpace
 from .tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -73,11 +75,18 @@ class _Flush:
 
 
 class Recorder:
-    """Drains a queue of outcomes, commits each batch in one transaction, then publishes."""
+    """Drains a queue of outcomes, commits each batch in one transaction, then publishes.
+
+    A batch that cannot be committed because the disk is full is kept and committed again once
+    ``space`` says there is room (the queue is paused meanwhile); nothing is half-recorded.
+    """
 
     def __init__(self, catalog: Catalog, bus: EventBus, tracker: Tracker, *, max_batch: int = 2000,
-                 linger: float = 0.1):
+                 linger: float = 0.1, space: DiskSpace | None = None):
         self.catalog = catalog
+        self.space = space if space is not None else DiskSpace(catalog.home, bus)
+        self._holding = False  # a batch waits for disk space
+        self._closing = False
         self.bus = bus
         self.tracker = tracker
         self.max_batch = max_batch
@@ -93,13 +102,20 @@ class Recorder:
         self._queue.put(op)
 
     def flush(self, timeout: float | None = 30) -> bool:
-        """Block until everything queued before this call is committed."""
+        """Block until everything queued before this call is committed; False on timeout, or at
+        once while a batch waits for disk space (it is committed when space is back)."""
         done = threading.Event()
         self._queue.put(_Flush(done))
-        return done.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not done.wait(0.05):
+            if self._holding or (deadline is not None and time.monotonic() >= deadline):
+                return False
+        return True
 
     def close(self, timeout: float = 30) -> None:
-        """Commit what is queued and stop the thread."""
+        """Commit what is queued and stop the thread (a batch waiting for disk space is given up:
+        its generations are still open in the catalog and run again when the home reopens)."""
+        self._closing = True
         self.flush(timeout)
         self._stop = True
         self._queue.put(None)
@@ -135,7 +151,11 @@ class Recorder:
                 try:
                     self._commit(work)
                 except BaseException as exc:  # keep the thread alive; record what went wrong
-                    log.exception("recording %d outcomes failed", len(work))
+                    if is_disk_full(exc):  # given up at close: plain words, not a traceback
+                        log.warning("imagen-nb: %d outcome(s) not recorded, the disk is full; their generations "
+                                    "are still open in the catalog and run again when this home is opened", len(work))
+                    else:
+                        log.exception("recording %d outcomes failed", len(work))
                     self.errors.append(exc)
             for f in flushes:
                 f.done.set()
@@ -168,29 +188,22 @@ class Recorder:
             if done is not None:
                 order_done.append(done)
         now = datetime.now(timezone.utc)
-        try:
-            with self.catalog.transaction() as cur:
-                for op in reopened:  # queued before the retried generations start: first
-                    q_orders.reopen_generations(cur, op.order_id, op.generation_ids, op.order_counts)
-                for change in status_changes:
-                    q_orders.change_status(cur, change.order_id, change.status, change.only_from)
-                q_orders.mark_generating(cur, started)
-                q_api_calls.insert(cur, calls)
-                q_products.insert_products(cur, [p for op in finished for p in op.products])
-                q_orders.finish_generations(cur, [
-                    {"id": op.generation_id, "status": op.status, "actual_params": op.actual_params,
-                     "return_params": op.return_params, "error_type": op.error_type,
-                     "error_message": op.error_message, "traceback": op.traceback, "finished_at": op.at,
-                     "started_at": started_at.get(op.generation_id)}
-                    for op in finished])
-                q_orders.set_order_status(cur, [
-                    {"id": d.order_id, "status": d.status, "complete_count": d.complete,
-                     "failed_count": d.failed, "cancelled_count": d.cancelled, "finished_at": now}
-                    for d in order_done])
-        except BaseException:
-            # Waiters must not hang on rows that will never come: wake them; Studio reports the error.
-            self.tracker.committed([d.order_id for d in order_done])
-            raise
+        while True:
+            try:
+                self._write(reopened, status_changes, started, calls, finished, started_at, order_done, now)
+                break
+            except BaseException as exc:
+                if is_disk_full(exc) and not self._closing:
+                    self.space.pause(exc, f"the catalog ({len(finished)} finished generation(s))")
+                    self._holding = True
+                    try:
+                        if self.space.wait(lambda: self._closing):
+                            continue  # space is back: the same batch again, counted once
+                    finally:
+                        self._holding = False
+                # Waiters must not hang on rows that will never come: wake them; Studio reports the error.
+                self.tracker.committed([d.order_id for d in order_done])
+                raise
         events: list[Event] = []
         for op in finished:
             for p in op.products:
@@ -203,3 +216,24 @@ class Recorder:
         self.tracker.committed([d.order_id for d in order_done])
         for event in events:
             self.bus.publish(event)
+
+    def _write(self, reopened, status_changes, started, calls, finished, started_at, order_done, now) -> None:
+        """One transaction with everything of a batch (all of it committed, or none)."""
+        with self.catalog.transaction() as cur:
+            for op in reopened:  # queued before the retried generations start: first
+                q_orders.reopen_generations(cur, op.order_id, op.generation_ids, op.order_counts)
+            for change in status_changes:
+                q_orders.change_status(cur, change.order_id, change.status, change.only_from)
+            q_orders.mark_generating(cur, started)
+            q_api_calls.insert(cur, calls)
+            q_products.insert_products(cur, [p for op in finished for p in op.products])
+            q_orders.finish_generations(cur, [
+                {"id": op.generation_id, "status": op.status, "actual_params": op.actual_params,
+                 "return_params": op.return_params, "error_type": op.error_type,
+                 "error_message": op.error_message, "traceback": op.traceback, "finished_at": op.at,
+                 "started_at": started_at.get(op.generation_id)}
+                for op in finished])
+            q_orders.set_order_status(cur, [
+                {"id": d.order_id, "status": d.status, "complete_count": d.complete,
+                 "failed_count": d.failed, "cancelled_count": d.cancelled, "finished_at": now}
+                for d in order_done])

@@ -11,12 +11,34 @@ import json
 import os
 from pathlib import Path
 
-from ..core.errors import MissingKey, ValidationError
+from ..core.errors import MissingKey, ValidationError, did_you_mean
 
 #: The environment variable each provider's official client reads.
 ENV_VARS = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
 
 KEYS_FILE = "keys.json"
+
+
+def key_providers() -> list[str]:
+    """Names of the installed providers that take an API key (fal, replicate and remote plugins)."""
+    from .registry import provider_classes
+    from .remote import RemoteProvider
+
+    names = set(ENV_VARS)
+    for name, cls in provider_classes().items():
+        if isinstance(cls, type) and issubclass(cls, RemoteProvider):
+            names.add(name)
+    return sorted(names)
+
+
+def check_provider(provider: str) -> str:
+    """``provider`` when it names a provider that takes a key, else a ValidationError with a did-you-mean."""
+    known = key_providers()
+    if provider not in known:
+        hint = did_you_mean(str(provider), known)
+        raise ValidationError("provider", f"no provider {provider!r} takes an API key.{hint}"
+                                          f" Providers with keys: {', '.join(known)}.")
+    return provider
 
 
 class KeyStore:
@@ -68,7 +90,8 @@ class KeyStore:
                          f"(stored in {self.path}, mode 0600) or set {env}")
 
     def set(self, provider: str, key: str) -> None:
-        """Store a key (0600 file)."""
+        """Store a key (0600 file) for a provider that takes one (a misspelt name is refused)."""
+        check_provider(provider)
         key = key.strip()
         if not key or any(c.isspace() for c in key):
             raise ValidationError("key", "an API key is one word without spaces")

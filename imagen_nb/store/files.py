@@ -14,6 +14,7 @@ has its thumbnail.
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import itertools
 import mimetypes
@@ -248,7 +249,8 @@ class ProductStore:
 
         ``products/2025/01/x.png`` goes to ``trash/products/2025/01/x.png`` and its thumbnail
         along to ``trash/thumbs/2025/01/x.webp``. A name already in the trash gets a ``.1``,
-        ``.2``… suffix, so nothing in the trash is overwritten.
+        ``.2``… suffix, so nothing in the trash is overwritten; a file whose same content is
+        already there under its name (or a suffixed one) is removed instead of kept twice.
 
         Raises:
             ValueError: ``path`` is not under this home (or is already in the trash).
@@ -272,10 +274,38 @@ class ProductStore:
         with self._trash_lock:  # the free-name search and the rename must not interleave
             candidate, n = target, 0
             while candidate.exists():
+                if _same_content(candidate, path):
+                    # Each crash used to add one more copy of the same file: keep one.
+                    path.unlink()
+                    return candidate
                 n += 1
                 candidate = target.with_name(f"{target.name}.{n}")
             os.replace(path, candidate)
         return candidate
+
+    def trash_files(self) -> list[Path]:
+        """Every file in ``<home>/trash/``, in path order."""
+        return list(_walk_files(self.trash, lambda name: True))
+
+    def empty_trash(self) -> tuple[int, int]:
+        """Delete everything in ``<home>/trash/``; return (files removed, bytes freed)."""
+        files = removed_bytes = 0
+        with self._trash_lock:
+            for path in self.trash_files():
+                try:
+                    size = path.stat().st_size
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                files += 1
+                removed_bytes += size
+            for directory in sorted((d for d in self.trash.rglob("*") if d.is_dir()),
+                                    key=lambda d: len(d.parts), reverse=True):
+                try:
+                    directory.rmdir()
+                except OSError:
+                    pass  # not empty: something was trashed meanwhile
+        return files, removed_bytes
 
     def _relative(self, path: Path) -> Path:
         try:
@@ -335,6 +365,13 @@ def _check_name(product_id: str, ext: str) -> None:
         raise ValueError(f"product id {product_id!r} is not a plain file name")
     if not _norm_ext(ext).isalnum():
         raise ValueError(f"extension {ext!r} must be letters and digits, like 'png'")
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    try:
+        return a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def _walk_files(root: Path, keep) -> Iterator[Path]:

@@ -404,12 +404,15 @@ def _keyword(data: bytes, start: int) -> bytes:
 
 
 def _text_chunk(keyword: str, text: str) -> bytes:
+    # PNG text never holds NUL (it ends the text for readers); orders refuse such text first,
+    # this keeps any other caller from writing a chunk other tools cut short.
+    text = text.replace("\0", "")
     try:
         ctype, body = b"tEXt", keyword.encode("latin-1") + b"\0" + text.encode("latin-1")
     except UnicodeEncodeError:
         # iTXt: keyword, NUL, compression flag 0, method 0, empty language, NUL, empty
         # translated keyword, NUL, then UTF-8 text.
-        ctype, body = b"iTXt", keyword.encode("latin-1") + b"\0\0\0\0\0" + text.encode("utf-8")
+        ctype, body = b"iTXt", keyword.encode("latin-1") + b"\0\0\0\0\0" + text.encode("utf-8", "replace")
     return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(body, zlib.crc32(ctype)))
 
 

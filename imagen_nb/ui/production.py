@@ -26,7 +26,8 @@ from collections import deque
 from typing import Any, Iterable
 
 from ..core.records import (
-    Event, GenerationFinished, GenerationProgress, GenerationStarted, OrderFinished, OrderQueued,
+    Event, GenerationFinished, GenerationProgress, GenerationStarted, OrderFinished, OrderQueued, QueuePaused,
+    QueueResumed,
 )
 from .bridge import Controller, PanelRequestError, Reply, need_id
 from .jsonable import epoch, jsonable
@@ -87,7 +88,8 @@ class ProductionController(Controller):
     Requests and results (times are seconds since the epoch; ``now`` lets the page correct
     for a clock that differs from the kernel's):
 
-    - ``init()`` → ``{orders: [Order], has_more, active, now}``
+    - ``init()`` → ``{orders: [Order], has_more, active, paused, now}`` (``paused``: why the queue
+      waits, e.g. a full disk, or None)
     - ``orders(limit=50, before=None, ids=None)`` → ``{orders: [Order], has_more, now}``
     - ``generations(order_id, offset=0, limit=100, status=None)`` → ``{order_id, offset,
       items: [Gen], has_more, now}``; the rows returned join the live window
@@ -99,7 +101,7 @@ class ProductionController(Controller):
     - ``retry(order_id, generation_ids=None)`` → ``{retried, order: Order}``
 
     Pushes: ``update`` ``{now, orders?: [Order], gens?: [partial Gen], positions?: {id: n|null}}``,
-    ``activity`` ``{active}``.
+    ``activity`` ``{active}``, ``notice`` ``{paused}`` (the queue paused or resumed).
     """
 
     name = "production"
@@ -124,6 +126,7 @@ class ProductionController(Controller):
         self._active_sent: int | None = None
         self._active_at = 0.0
         self._activity_timer: threading.Timer | None = None
+        self._notice_dirty = False
 
     def close(self) -> None:
         """Stop following events (and the pending activity update)."""
@@ -142,6 +145,7 @@ class ProductionController(Controller):
             self._active_sent, self._active_at = active, time.monotonic()
         self.push("activity", {"active": active})
         out["active"] = active
+        out["paused"] = self.studio.paused
         return out
 
     def rpc_orders(self, limit: int = ORDER_PAGE, before: str | None = None,
@@ -279,6 +283,9 @@ class ProductionController(Controller):
                 if event.generation_id in self._window:
                     self._gen_reload.add(event.generation_id)
                     self._gen_delta.pop(event.generation_id, None)
+            elif isinstance(event, (QueuePaused, QueueResumed)):
+                self._notice_dirty = True
+                return True
             elif isinstance(event, OrderQueued):
                 if order_id in self._window.values():
                     self._reload_orders.add(order_id)
@@ -296,6 +303,9 @@ class ProductionController(Controller):
             for order_id in self._reload_orders:
                 reload.update(g for g, o in self._window.items() if o == order_id)
             self._reload_orders = set()
+            notice, self._notice_dirty = self._notice_dirty, False
+        if notice:
+            self.push("notice", {"paused": self.studio.paused})
         msg: dict[str, Any] = {}
         if dirty:
             rows = self.studio.order_summaries(ids=sorted(dirty), limit=len(dirty)).to_dict("records")

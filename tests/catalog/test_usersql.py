@@ -34,7 +34,12 @@ def test_gallery_has_model_provider_rating_and_collections(filled):
 @pytest.mark.parametrize("query, word", [
     ("copy products to '/tmp/out.csv'", "COPY"),
     ("attach '/tmp/other.duckdb'", "ATTACH"),
-    ("install httpfs", "LOAD"),
+    ("install httpfs", "INSTALL statements"),  # DuckDB files it under LOAD: name what the user wrote
+    ("force install httpfs", "FORCE INSTALL statements"),
+    ("load httpfs", "LOAD statements"),
+    ("import database '/tmp/x'", "IMPORT DATABASE statements"),  # DuckDB: PRAGMA
+    ("/* hidden */ export database '/tmp/x'", "EXPORT DATABASE statements"),
+    ("with x as (select 1) delete from products", "DELETE statements"),
     ("delete from products", "DELETE"),
     ("update products set rating = 1", "UPDATE"),
     ("create table t (a int)", "CREATE"),
@@ -81,3 +86,10 @@ def test_invalid_sql_is_a_clear_error(filled):
 def test_bound_parameters(filled):
     frame = filled.sql("select count(*) as n from gallery where prompt = ?", ["a red fox"])
     assert frame.n[0] == 2
+
+
+def test_a_timeout_while_the_result_is_read_is_a_timeout(filled):
+    """DuckDB reports an interrupt during the Arrow read as an untyped error: still SqlTimeout."""
+    with pytest.raises(inb.SqlTimeout, match="time limit of 0.2 s") as info:
+        filled.sql("select i from range(10000000000) t(i) where hash(i) % 5000 = 0", timeout=0.2)
+    assert info.value.timeout == 0.2

@@ -189,3 +189,30 @@ def test_remove_deletes_product_and_thumbnail_and_tolerates_missing_files(tmp_pa
     store.remove(stored.path)  # already gone: reconciliation may run twice
     with pytest.raises(ValueError, match="not under"):
         store.remove(Path(os.path.abspath(tmp_path / ".." / "x.png")))
+
+
+def test_trashing_the_same_content_again_keeps_one_copy(tmp_path):
+    """A crash used to leave one more copy of the same file in the trash each time (54 seen)."""
+    from datetime import datetime, timezone
+
+    store = ProductStore(tmp_path)
+    now = datetime(2025, 1, 2, tzinfo=timezone.utc)
+    for _ in range(5):
+        stored = store.write("same", b"identical bytes", "bin", now)
+        store.move_to_trash(stored.path)
+    other = store.write("same", b"different bytes", "bin", now)
+    store.move_to_trash(other.path)
+    names = sorted(p.name for p in store.trash_files())
+    assert names == ["same.bin", "same.bin.1"]
+
+
+def test_empty_trash_removes_files_and_folders(tmp_path):
+    from datetime import datetime, timezone
+
+    store = ProductStore(tmp_path)
+    now = datetime(2025, 1, 2, tzinfo=timezone.utc)
+    for i in range(3):
+        store.move_to_trash(store.write(f"p{i}", b"x" * (i + 1), "bin", now).path)
+    assert store.empty_trash() == (3, 6)
+    assert store.trash_files() == [] and not any(p.is_dir() for p in store.trash.rglob("*"))
+    assert store.empty_trash() == (0, 0)

@@ -134,3 +134,28 @@ def test_reorder_from_gallery_details_fills_the_order_form(studio, served, tab, 
     assert order.locator("[data-field=width] input").input_value() == "48"
     order.locator(".inb-order-count", has_text="4 generations").wait_for(timeout=10_000)
     assert not tab.errors, tab.errors
+
+
+def test_production_says_when_a_full_disk_paused_the_queue(studio, served, tab, open_studio, monkeypatch):
+    """The QueuePaused message shows above the orders while the disk is full and goes when space is back."""
+    import errno
+    import warnings
+
+    free = {"bytes": 0}
+    monkeypatch.setattr(studio.space, "free", lambda: free["bytes"])  # a disk that stays full on cue
+    studio.space.interval = 0
+    production = open_studio(tab, served, "production")
+    notice = production.locator(".inb-production-notice")
+    production.locator(".inb-production-summary").wait_for()
+    assert notice.is_hidden()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        studio.space.pause(OSError(errno.ENOSPC, "No space left on device"), "a product")
+    notice.wait_for(state="visible", timeout=10_000)
+    text = notice.inner_text()
+    assert text.startswith("Paused.") and "is full" in text and "resumes by itself" in text
+    tab.shot("production-paused", production)
+    free["bytes"] = 10 * 2**30
+    assert studio.space.poll()
+    notice.wait_for(state="hidden", timeout=10_000)
+    assert not tab.errors, tab.errors

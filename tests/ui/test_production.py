@@ -155,3 +155,25 @@ def test_failed_generations_show_their_error_and_retry_runs_them_again(faulty_st
     assert p.error("retry", order_id=order.id, generation_ids=[complete])["field"] == "generations"
     thumbs = p.call("generation", generation_id=failed[0]["id"])
     assert thumbs["status"] == "complete" and thumbs["error_message"] is None and thumbs["thumb"] == 0
+
+
+def test_a_paused_queue_is_said_on_the_page_until_it_resumes(studio, page, monkeypatch):
+    """A full disk pauses the queue (engine/space.py): the page shows the plain-words notice, once."""
+    import errno
+    import warnings
+
+    free = {"bytes": 0}
+    monkeypatch.setattr(studio.space, "free", lambda: free["bytes"])
+    studio.space.interval = 0
+    p = page(ProductionController(studio))
+    assert p.call("init")["paused"] is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        studio.space.pause(OSError(errno.ENOSPC, "No space left on device"), "a product")
+    notice = p.wait_for(lambda pg: pg.pushes("notice"))
+    assert "is full" in notice[-1]["paused"] and "paused" in notice[-1]["paused"]
+    assert "is full" in p.call("init")["paused"]  # a page opened meanwhile shows it too
+    free["bytes"] = 10 * 2**30
+    assert studio.space.poll()
+    p.wait_for(lambda pg: pg.pushes("notice")[-1]["paused"] is None)
+    assert len(p.pushes("notice")) == 2

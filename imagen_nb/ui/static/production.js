@@ -17,13 +17,14 @@
  *             position?: number|null }} Gen   (a push may carry only some fields)
  * @typedef {Gen & { order_id: string, model: string|null, params: object, actual_params: object|null,
  *             return_params: object|null, traceback: string|null, thumb: number|null, thumb_type: string|null }} GenDetail
- * Requests: init() -> {orders, has_more, active, now}; orders({limit, before, ids}) -> {orders, has_more, now};
+ * Requests: init() -> {orders, has_more, active, paused: string|null, now}; orders({limit, before, ids}) -> {orders, has_more, now};
  *   generations({order_id, offset, limit, status}) -> {order_id, offset, items: Gen[], has_more, now};
  *   unwatch({order_id}); generation({generation_id}) -> GenDetail (+ thumbnail buffer);
  *   thumbs({product_ids}) -> {items: {id: {buf, type}}}; cancel({order_id} | {generation_id}) -> {dropped};
  *   retry({order_id, generation_ids?}) -> {retried, order: Order}
  * Pushes: "update" {now, orders?: Order[], gens?: Gen[], positions?: {id: number|null}};
- *   "activity" {active} (also the Studio tab's badge)
+ *   "activity" {active} (also the Studio tab's badge); "notice" {paused: string|null} (the queue
+ *   paused, e.g. the disk is full, or resumed: null)
  */
 
 INB.panels.production = (ctx) => {
@@ -59,14 +60,21 @@ INB.panels.production = (ctx) => {
   const list = h("div", { class: "inb-production-list", role: "list" });
   const moreBtn = h("button", { class: "inb-btn inb-production-more", hidden: true, onclick: () => loadMore() }, "Load older orders");
   const empty = h("div", { class: "inb-empty", hidden: true });
+  const notice = h("div", { class: "inb-production-notice", role: "status", hidden: true });
   const body = h("div", { class: "inb-panel-body inb-production-body" }, list, moreBtn, empty);
-  const root = h("div", { class: "inb-panel inb-production" }, head, body);
+  const root = h("div", { class: "inb-panel inb-production" }, head, notice, body);
   ctx.el.append(root);
 
   function setActivity(active) {
     fill(summary, active
       ? [h("span", { class: "inb-production-pulse", "aria-hidden": "true" }), `${active.toLocaleString()} active ${active === 1 ? "generation" : "generations"}`]
       : "Idle — every order is done");
+  }
+
+  // Why no new generation starts (the home's disk is full…), until the queue resumes.
+  function setPaused(message) {
+    notice.hidden = !message;
+    fill(notice, message ? [h("strong", {}, "Paused. "), message] : "");
   }
 
   function showEmpty() {
@@ -516,6 +524,7 @@ INB.panels.production = (ctx) => {
     }
   });
   ctx.on("activity", (data) => setActivity(data && data.active));
+  ctx.on("notice", (data) => setPaused(data && data.paused));
 
   // Elapsed time of running generations ticks every second; "3 min ago" every 20 s.
   let ticks = 0;
@@ -584,6 +593,7 @@ INB.panels.production = (ctx) => {
   let pendingReveal = null;
   const ready = ctx.call("init").then(({ result }) => {
     setActivity(result.active);
+    setPaused(result.paused);
     hasMore = result.has_more;
     loaded = true;
     applyPage(result, { replace: true });
