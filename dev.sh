@@ -27,38 +27,65 @@ pick_python() {
 UV_VERSION=0.13.8
 TORCH_VERSION=2.13.0
 
-# make_venv DIR: a virtual environment with torch and uv in it.
+# make_venv DIR: a virtual environment with uv in it.
 make_venv() {
     local venv="$1"
     if [ ! -x "$venv/bin/python" ]; then
         "$(pick_python)" -m venv "$venv"
-    fi
-    # torch first, pinned, with pip: an unpinned torch (or one pulled in by diffusers) brings
-    # several GB of CUDA packages, and pip is what finds a local CPU wheel (find-links) where a
-    # machine has one. On a CUDA machine, install your torch build first and set TORCH_SPEC="".
-    local torch_spec="${TORCH_SPEC-torch==$TORCH_VERSION}"
-    if [ -n "$torch_spec" ]; then
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$torch_spec"
     fi
     if [ "$("$venv/bin/uv" --version 2>/dev/null)" != "uv $UV_VERSION" ]; then
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
     fi
 }
 
+# The wheel folders pip is told about (find-links: where a machine keeps, say, a CPU build of
+# torch). uv does not read pip's configuration, so they are handed to it explicitly.
+find_links() {
+    local venv="$1" links="${PIP_FIND_LINKS:-}"
+    if [ -z "$links" ]; then
+        links="$("$venv/bin/python" -m pip config get global.find-links 2>/dev/null || true)"
+    fi
+    for dir in $links; do
+        printf -- '--find-links\n%s\n' "$dir"
+    done
+}
+
+# uv_install VENV ARGS…: uv pip install into VENV, torch pinned with it: an unpinned torch (or one
+# pulled in by diffusers) is a newer CUDA build of several GB. TORCH_SPEC="" keeps the torch you
+# installed yourself (a CUDA machine: install your build first).
+uv_install() {
+    local venv="$1"
+    shift
+    local args=() line torch_spec="${TORCH_SPEC-torch==$TORCH_VERSION}"
+    while IFS= read -r line; do args+=("$line"); done < <(find_links "$venv")  # bash 3 has no mapfile
+    if [ -n "$torch_spec" ]; then
+        args+=("$torch_spec")
+    fi
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" "${args[@]}" "$@"
+}
+
 # setup EXTRAS: .venv with imagen-nb[EXTRAS] at exactly the versions of requirements.lock.
+# Skipped when neither the lock, pyproject.toml, the extras nor TORCH_SPEC changed since the last
+# setup (the package itself is installed in editable mode: code changes need no reinstall).
 setup() {
     make_venv .venv
-    .venv/bin/uv pip install --quiet --python .venv/bin/python \
-        --constraint requirements.lock -e ".[$1]"
+    local stamp=.venv/.imagen-nb-setup wanted
+    wanted="$1 ${TORCH_SPEC-torch==$TORCH_VERSION} $(cat requirements.lock pyproject.toml | cksum)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+        return
+    fi
+    uv_install .venv --constraint requirements.lock -e ".[$1]"
+    echo "$wanted" >"$stamp"
 }
 
 # The lock is resolved for Linux x86_64 and Python 3.11 (CI's platform) with torch's CPU build,
-# so no CUDA package enters it; torch itself stays out of it (make_venv installs torch).
+# so no CUDA package enters it; torch itself stays out of it (uv_install pins it).
 lock() {
     make_venv .venv
-    local torch_source=(--extra-index-url https://download.pytorch.org/whl/cpu)
-    if [ -n "${PIP_FIND_LINKS:-}" ]; then
-        torch_source=(--find-links "$PIP_FIND_LINKS")
+    local torch_source=() line
+    while IFS= read -r line; do torch_source+=("$line"); done < <(find_links .venv)
+    if [ "${#torch_source[@]}" -eq 0 ]; then
+        torch_source=(--extra-index-url https://download.pytorch.org/whl/cpu)
     fi
     local pin
     pin="$(mktemp)"
@@ -70,17 +97,13 @@ lock() {
     rm -f "$pin"
 }
 
-# test --latest: the newest versions pyproject.toml allows, in a throwaway environment (torch
-# stays at the version make_venv installed: a newer one is a CUDA build of several GB).
+# test --latest: the newest versions pyproject.toml allows, in a throwaway environment.
 test_latest() {
     LATEST_DIR="$(mktemp -d)"
     trap 'rm -rf "$LATEST_DIR"' EXIT
     local venv="$LATEST_DIR/venv"
     make_venv "$venv"
-    "$venv/bin/python" -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' \
-        >"$LATEST_DIR/torch.txt"
-    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" --upgrade \
-        --constraint "$LATEST_DIR/torch.txt" -e ".[dev]"
+    uv_install "$venv" --upgrade -e ".[dev]"
     echo "== newer than requirements.lock (or not in it):" >&2
     comm -13 <(grep -oE '^[A-Za-z0-9_.-]+==[^ ;]+' requirements.lock | tr 'A-Z_' 'a-z-' | sort) \
         <("$venv/bin/uv" pip freeze --quiet --python "$venv/bin/python" --exclude-editable |
