@@ -174,18 +174,43 @@ def cmd_keys(args) -> int:
 
 
 def cmd_trash(args) -> int:
-    """``imagen-nb trash list|empty``: the files crash recovery set aside in ``<home>/trash/``."""
-    with _studio(args) as studio:
-        if args.action == "empty":
-            files = studio.trash()
-            removed = studio.empty_trash()
-            print(f"removed {removed} file(s), {int(files['size'].sum()) / 2**20:.1f} MB, from {studio.home / 'trash'}")
-        else:
-            files = studio.trash()
-            for row in files.itertuples():
-                print(f"{row.size:>12,}  {row.path}")
-            print(f"{len(files)} file(s), {int(files['size'].sum()) / 2**20:.1f} MB in {studio.home / 'trash'}"
-                  + ("; `imagen-nb trash empty` deletes them" if len(files) else ""))
+    """``imagen-nb trash list|empty``: the files crash recovery set aside in ``<home>/trash/``.
+
+    Reads only the trash folder: no catalog is opened and no recovery runs (which could set
+    more files aside), so it also works while a notebook hosts the home. ``empty`` deletes only
+    the files it listed, after a yes at the prompt or with ``--yes``.
+    """
+    from .store import ProductStore
+    from .studio import resolve_home
+
+    home = resolve_home(args.home)
+    if not home.is_dir():
+        raise UsageError(f"{home} is not an imagen-nb home (no such folder); give --home")
+    store = ProductStore(home)
+    files = [(path, path.stat().st_size) for path in store.trash_files() if path.is_file()]
+    total = sum(size for _, size in files) / 2**20
+    if args.action == "list" or not files:
+        for path, size in files:
+            print(f"{size:>12,}  {path}")
+        print(f"{len(files)} file(s), {total:.1f} MB in {store.trash}"
+              + ("; `imagen-nb trash empty` deletes them" if files else ""))
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"trash empty would delete {len(files)} file(s), {total:.1f} MB, for good: "
+                             "run `imagen-nb trash list` to see them, then `imagen-nb trash empty --yes`")
+        answer = input(f"Delete {len(files)} file(s), {total:.1f} MB, in {store.trash} for good? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 0
+    removed = freed = 0
+    for path, size in files:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed, freed = removed + 1, freed + size
+    print(f"removed {removed} file(s), {freed / 2**20:.1f} MB, from {store.trash}")
     return 0
 
 
@@ -365,6 +390,7 @@ def build_parser() -> _Parser:
     p.add_argument("key", nargs="?", help="the key (omit it to type it hidden, or pipe it on stdin)")
     p = sub.add_parser("trash", help="list or empty the files crash recovery set aside in <home>/trash/")
     p.add_argument("action", choices=["list", "empty"])
+    p.add_argument("--yes", action="store_true", help="empty without asking")
     sub.add_parser("demo", help="run an order on the offline tiny model and query it")
     p = sub.add_parser("serve", help="serve the panels as a web app (Panel), on 127.0.0.1 by default")
     p.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
+from .core.paths import inside_home
 from .core.records import GenerationProgress, OrderFinished
 
 if TYPE_CHECKING:
@@ -47,14 +48,16 @@ class Product:
         # The catalog keeps paths relative to the home (DESIGN §6); a handle holds the file's
         # place on this machine now.
         home = studio.home if studio is not None else Path()
+        # A path that would lead outside the home names no file of ours: it reads as missing.
+        path = inside_home(home, row["path"]) or home / "products" / "outside-the-home" / row["id"]
         return cls(
-            id=row["id"], path=home / row["path"], media_type=row["media_type"], width=row.get("width"),
+            id=row["id"], path=path, media_type=row["media_type"], width=row.get("width"),
             height=row.get("height"), size=int(row["size"]), sha256=row["sha256"],
             model_id=row.get("model_id"), order_id=row.get("order_id"),
             generation_id=row.get("generation_id"), project_id=row.get("project_id"),
             source=row["source"], rating=row.get("rating"), params=row.get("params"),
             created_at=row["created_at"],
-            thumb_path=home / row["thumb_path"] if row.get("thumb_path") else None,
+            thumb_path=inside_home(home, row.get("thumb_path")),
             deleted=row.get("deleted_at") is not None, _studio=studio,
         )
 

@@ -53,8 +53,12 @@ HOME_ENV = "IMAGEN_NB_HOME"
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
 
 
-def _home(home: str | os.PathLike | None) -> Path:
+def resolve_home(home: str | os.PathLike | None) -> Path:
+    """The home folder ``home`` names, or :func:`default_home` when None (absolute, ``~`` expanded)."""
     return (Path(home).expanduser() if home is not None else default_home()).absolute()
+
+
+_home = resolve_home
 
 
 def default_home() -> Path:
@@ -211,7 +215,7 @@ def _disk_full_message(home: Path, what: str) -> str:
     except OSError:
         free = "no free space"
     return (f"the disk holding {home} is full ({free}): imagen-nb {what}. Free some space there "
-            "(`imagen-nb trash empty` removes the files recovery set aside) and try again.")
+            "(`imagen-nb trash empty` in a terminal, or studio.empty_trash(), removes the files recovery set aside) and try again.")
 
 
 class Studio:

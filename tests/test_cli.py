@@ -113,9 +113,27 @@ def test_trash_list_and_empty(capsys, home):
     store.move_to_trash(store.write("1" * 26, b"x" * 2048, "png", datetime.now(timezone.utc)).path)
     code, out, _ = run(capsys, "trash", "list")
     assert code == 0 and "2,048" in out and "1 file(s)" in out and "trash empty" in out
-    code, out, _ = run(capsys, "trash", "empty")
+    code, _, err = run(capsys, "trash", "empty")  # no terminal to ask: nothing deleted without --yes
+    assert code == 2 and "trash empty --yes" in err and len(store.trash_files()) == 1
+    code, out, _ = run(capsys, "trash", "empty", "--yes")
     assert code == 0 and "removed 1 file(s)" in out
     assert run(capsys, "trash", "list")[1].strip().startswith("0 file(s)")
+
+
+def test_trash_commands_open_no_catalog_and_set_nothing_aside(capsys, home):
+    """A home whose catalog was lost: listing or emptying the trash must not run recovery first."""
+    from datetime import datetime, timezone
+
+    from imagen_nb.store import ProductStore
+
+    store = ProductStore(home)
+    kept = store.write("2" * 26, b"y" * 100, "png", datetime.now(timezone.utc)).path
+    import imagen_nb as inb
+
+    with inb.Studio(home=home):  # a notebook hosts the home meanwhile: no CatalogBusy for the CLI
+        code, out, _ = run(capsys, "trash", "empty", "--yes")
+        assert code == 0 and "0 file(s)" in out
+    assert kept.exists() and store.trash_files() == []  # a file no generation of this catalog made stays
 
 
 def test_sql_max_rows_note_names_the_cli_flag(capsys):

@@ -235,8 +235,10 @@ class Catalog:
                 with contextlib.suppress(Exception):
                     cur.close()
             self._cursors.clear()
-        with contextlib.suppress(Exception):
-            self._con.execute("CHECKPOINT")
-        self._con.close()
-        self._con = None
-        self._release_lock()
+        try:
+            with contextlib.suppress(Exception):
+                self._con.execute("CHECKPOINT")
+            self._con.close()
+        finally:  # even when closing fails (a full disk): the home is let go
+            self._con = None
+            self._release_lock()

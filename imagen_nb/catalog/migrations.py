@@ -9,6 +9,8 @@ from typing import Callable
 
 import duckdb
 
+from ..core.errors import CatalogMigrationError
+
 _COMMON = """
     created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
     updated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
@@ -224,7 +226,7 @@ def m006_relative_paths(con: duckdb.DuckDBPyConnection) -> None:
     holds where the catalog is open now (written at each open), and the ``gallery`` view
     shows absolute paths from it.
     """
-    con.execute("CREATE TABLE home (path VARCHAR NOT NULL)")
+    con.execute("CREATE TABLE IF NOT EXISTS home (path VARCHAR NOT NULL)")
     con.execute(f"UPDATE products SET path = {_relative('path')}, "
                 f"thumb_path = {_relative('thumb_path')} WHERE path IS NOT NULL")
     absolute = r"regexp_matches({0}, '^([/\\]|[A-Za-z]:)')"
@@ -301,6 +303,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             fn(con)
             con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [fn.__name__])
             con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise CatalogMigrationError(
+                f"updating the catalog's tables ({fn.__name__}) failed: {str(exc).splitlines()[0]}. Nothing was"
+                " changed (it ran in one transaction). Restore a backup (imagen-nb restore) or run"
+                " imagen-nb rebuild, and report this with the message above."
+            ) from exc
         except BaseException:
             con.execute("ROLLBACK")
             raise

@@ -190,3 +190,7 @@ def is_disk_full(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+class CatalogMigrationError(ImagenError):
+    """Updating an existing catalog's tables to this version failed; the catalog is unchanged."""

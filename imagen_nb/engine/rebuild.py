@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..core.ids import new_id
 from ..store import ProductStore, media_type_of, pngmeta
+from ..store.imports import clean_metadata
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,12 @@ class RebuildReport:
         generations_added: complete generations recreated likewise.
         without_parameters: files listed with no parameters found inside (not PNGs of ours or A1111's).
         unreadable: files that could not be read at all, with why; left where they are.
+        cleaned: files whose parameters had values the catalog cannot hold (dropped or cut,
+            as an import does).
     """
 
     moved_aside: Path | None = None
+    cleaned: list[Path] = field(default_factory=list)
     products_added: int = 0
     orders_added: int = 0
     generations_added: int = 0
@@ -58,6 +63,8 @@ class RebuildReport:
             parts.append(f"the old catalog was moved to {self.moved_aside}")
         if self.without_parameters:
             parts.append(f"{len(self.without_parameters)} file(s) had no parameters inside")
+        if self.cleaned:
+            parts.append(f"{len(self.cleaned)} file(s) had parameters the catalog cannot hold (dropped or cut)")
         if self.unreadable:
             parts.append(f"{len(self.unreadable)} file(s) could not be read and were left as they are")
         return "; ".join(parts)
@@ -69,17 +76,21 @@ def index_files(catalog: Catalog, store: ProductStore, report: RebuildReport | N
     are left alone, so running it twice adds nothing the second time."""
     report = report or RebuildReport()
     cur = catalog.cursor()
-    known = set(q_products.all_product_files(cur)["id"])
+    listed = q_products.all_product_files(cur)
+    known = set(listed["id"])
+    known_paths = {os.path.normpath(os.path.join(store.home, p)) for p in listed["path"]}
     rows: list[dict[str, Any]] = []
     for path in store.iter_product_files():
         pid = store.product_id_of(path)
-        if pid in known:
+        if pid in known or os.path.normpath(path) in known_paths:  # listed already (by id, or by path)
             continue
         try:
             row = _product_row(store, path, pid if pid and _ID.fullmatch(pid) else new_id())
         except OSError as exc:
             report.unreadable.append((path, exc.strerror or str(exc)))
             continue
+        if row.pop("warnings"):
+            report.cleaned.append(path)
         if row["params"] is None:
             report.without_parameters.append(path)
         known.add(row["id"])
@@ -107,6 +118,9 @@ def _product_row(store: ProductStore, path: Path, product_id: str) -> dict[str, 
     except Exception:  # noqa: BLE001 - one odd file must not stop a rebuild
         meta = None  # a video, a sound, or an image Pillow cannot read: listed all the same
     params = dict(meta["params"]) if meta and isinstance(meta.get("params"), dict) else None
+    # What a file carries is not trusted: the same checks as an import (a seed of 2**70, a lone
+    # surrogate, a prompt of megabytes) so that one hostile file cannot stop the rebuild.
+    params, model, warnings = clean_metadata(params, meta.get("model") if meta else None)
     extra = meta.get("extra") or {} if meta else {}
     if meta:
         media_type = meta["media_type"]
@@ -121,7 +135,7 @@ def _product_row(store: ProductStore, path: Path, product_id: str) -> dict[str, 
         "generation_id": _an_id(extra.get("generation_id")),
         "order_id": _an_id(extra.get("order_id")),
         "project_id": None,
-        "model_id": meta.get("model") if meta and isinstance(meta.get("model"), str) else None,
+        "model_id": model,
         "source": "generated" if extra.get("generation_id") else "imported",
         "kind": media_type.split("/")[0],
         "media_type": media_type,
@@ -133,6 +147,7 @@ def _product_row(store: ProductStore, path: Path, product_id: str) -> dict[str, 
         "sha256": hashlib.sha256(data).hexdigest(),
         "params": params,
         "created_at": created,
+        "warnings": warnings,
     }
     for key in _COMMON:
         row[key] = _column_value(key, (params or {}).get(key))

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..catalog import Catalog, checkpoints
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
-from ..store import ProductStore
+from ..store import ProductStore, pngmeta
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,15 @@ REBUILD_HINT = ("close this Studio and run `imagen-nb --home {home} rebuild` (or
 
 
 def reconcile_files(catalog: Catalog, store: ProductStore, report: RecoveryReport) -> None:
-    """Remove temp files; trash product files without a row; soft-delete rows without a file.
+    """Remove temp files; trash crash leftovers; soft-delete rows without a file.
 
     A file without a row is what a crash between the file's rename and the row's commit
     leaves; its generation is re-run, so the file goes to ``<home>/trash/`` (kept, not deleted).
-    Never trashed: a file named after a product the catalog has (its row is pointed at it
-    when the row's own path is gone), and any file while the catalog is new or has
-    neither products nor generations (a lost catalog, not a crash: :data:`REBUILD_HINT`).
+    Only such files are trashed: one whose embedded ``imagen_nb`` JSON names a generation of
+    this catalog. Never trashed: a file named after a product the catalog has (its row is
+    pointed at it when the row's own path is gone), and a file this catalog knows nothing about
+    (imported, or made before the catalog was lost or replaced): it is left where it is, with a
+    warning saying how to list it again (:data:`REBUILD_HINT`).
     """
     report.temp_files_removed = store.clean_temp_files()
     cur = catalog.cursor()
@@ -56,11 +58,9 @@ def reconcile_files(catalog: Catalog, store: ProductStore, report: RecoveryRepor
     known = set(resolved)  # soft-deleted products keep their files (undo must work)
     ids = set(rows["id"])
     live = [(pid, path) for pid, path, deleted in zip(rows["id"], resolved, rows["deleted"]) if not deleted]
-    # A crash leaves files of generations the catalog has; a catalog that is new, or has
-    # neither products nor generations, was lost or replaced: its files are not leftovers.
-    keep_all = catalog.created or (not ids and not q_orders.has_generations(cur))
     on_disk = set()
     elsewhere: dict[str, str] = {}  # product id → a file named after it that its row does not name
+    unlisted: list[Path] = []
     for path in store.iter_product_files():
         name = norm(path)
         on_disk.add(name)
@@ -69,10 +69,16 @@ def reconcile_files(catalog: Catalog, store: ProductStore, report: RecoveryRepor
         pid = store.product_id_of(path)
         if pid in ids:
             elsewhere.setdefault(pid, name)
-        elif keep_all:
-            report.unindexed_files.append(path)
         else:
+            unlisted.append(path)
+    # A crash leaves files of generations the catalog has; any other file is not a leftover.
+    made_by = {path: _generation_of(path) for path in unlisted}
+    ours = q_orders.existing_ids(cur, "generations", sorted({g for g in made_by.values() if g}))
+    for path in unlisted:
+        if made_by[path] in ours:
             report.orphan_files.append(store.move_to_trash(path))
+        else:
+            report.unindexed_files.append(path)
     # A row whose file was not walked (a path outside products/, or a spelling of it that
     # differs) is checked on the disk itself.
     gone = [pid for pid, path in live if path not in on_disk and not os.path.exists(path)]
@@ -98,9 +104,19 @@ def reconcile_files(catalog: Catalog, store: ProductStore, report: RecoveryRepor
         checkpoint = checkpoints.newest_good(store.home)
         also = (f", or roll back to the checkpoint taken before, `imagen-nb --home {store.home} restore "
                 f"{checkpoint} --force` (it keeps ratings and collections too)" if checkpoint is not None else "")
-        log.warning("imagen-nb: %d product file(s) in %s are not in its catalog, which is %s; nothing was "
-                    "moved: %s%s", len(report.unindexed_files), store.home,
-                    "new" if catalog.created else "empty", REBUILD_HINT.format(home=store.home), also)
+        log.warning("imagen-nb: %d product file(s) in %s are not in its catalog%s; nothing was moved: %s%s",
+                    len(report.unindexed_files), store.home, " (which is new)" if catalog.created else "",
+                    REBUILD_HINT.format(home=store.home), also)
+
+
+def _generation_of(path: Path) -> str | None:
+    """The generation id a product file carries in its ``imagen_nb`` chunk, if it can be read."""
+    try:
+        meta = pngmeta.read(path)
+    except (OSError, ValueError):
+        return None
+    generation = (meta.get("extra") or {}).get("generation_id")
+    return generation if isinstance(generation, str) else None
 
 
 def interrupted_orders(catalog: Catalog, report: RecoveryReport, *, mode: str) -> list[dict]:

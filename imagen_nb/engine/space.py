@@ -75,7 +75,7 @@ class DiskSpace:
                 return
             message = (f"The disk holding {self.home} is full ({free / MB:.1f} MB free): {what} could not be "
                        "saved. The queue is paused; nothing is lost, and it resumes by itself when space is "
-                       "free again (delete files, or run `imagen-nb trash empty`).")
+                       "free again (delete files, or run studio.empty_trash() here, or `imagen-nb trash empty` in a terminal).")
             self._paused = QueuePaused(reason="disk_full", message=message, path=str(self.home), free=free)
         log.warning("imagen-nb: %s (%s)", message, exc)
         warnings.warn(message, DiskFullWarning, stacklevel=2)

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
+from imagen_nb.core.paths import inside_home
 from imagen_nb.store import thumbs
 from imagen_nb.store.media_thumbs import media_thumbnail
 
@@ -126,10 +127,10 @@ class ProductStore:
         """
         return self._relative(Path(path)).as_posix()
 
-    def resolve(self, stored: str | os.PathLike) -> Path:
-        """The file a catalog path names: relative paths start at the home; an absolute path
-        (a row older than relative paths that pointed outside the home) is kept as it is."""
-        return self.home / stored
+    def resolve(self, stored: str | os.PathLike | None) -> Path | None:
+        """The file a catalog path names (relative paths start at the home), or None when it
+        would lie outside the home: see :func:`inside_home`."""
+        return inside_home(self.home, stored)
 
     def product_id_of(self, path: Path) -> str | None:
         """The product id a file under ``products/`` is named after (its name up to the first

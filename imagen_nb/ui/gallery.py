@@ -176,7 +176,7 @@ class GalleryController(Controller):
         items = []
         for row in rows:
             item = self._item(row)
-            attach(reply, item, row_thumb(row))
+            attach(reply, item, row_thumb(row, self.studio.home))
             items.append(item)
         return items
 
@@ -285,7 +285,7 @@ class GalleryController(Controller):
         item.update(prompt=row.get("prompt"), negative_prompt=row.get("negative_prompt"), seed=row.get("seed"),
                     path=str(product.path), sha256=row.get("sha256"), params=jsonable(product.params),
                     generation_id=row.get("generation_id"), provider=row.get("provider"))
-        attach(reply, item, row_thumb(row))
+        attach(reply, item, row_thumb(row, self.studio.home))
         generation = order = None
         if product.generation_id:
             try:

@@ -395,7 +395,7 @@ class OrderController(Controller):
             item = {"id": row["product_id"], "prompt": _short_prompt(jsonable(row.get("prompt"))),
                     "width": jsonable(row.get("width")), "height": jsonable(row.get("height")),
                     "model": jsonable(row.get("model"))}
-            attach(reply, item, row_thumb(row), type_key="mime")
+            attach(reply, item, row_thumb(row, self.studio.home), type_key="mime")
             items.append(item)
         reply.result = {"items": items, "more": len(frame) > limit, "offset": int(offset)}
         return reply

@@ -8,6 +8,7 @@ outside the home (``/etc/shadow``, ``~/.ssh/…``) is refused before anything op
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -53,6 +54,9 @@ def _strings(value: Any, lora: bool) -> Iterable[str]:
         for key in ("path", "file", "url"):
             if key in value:
                 yield from _strings(value[key], lora=False)
+        name = value.get("name") if lora else None
+        if isinstance(name, str) and (os.path.isabs(name) or ".." in Path(name).parts):
+            yield name  # a "name" climbing out of the LoRA folder is a path: checked as one
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _strings(item, lora)

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
+from ..core.paths import inside_home
 from .bridge import Reply
 
 #: an image without a thumbnail file is sent whole only up to this size
@@ -75,13 +76,15 @@ def product_thumb(product: Any) -> Thumb | None:
     return thumb_of(product.thumb_path, product.path, product.media_type, product.size)
 
 
-def row_thumb(row: Mapping[str, Any]) -> Thumb | None:
-    """:func:`thumb_of` for a row of ``Studio.gallery`` (``thumb_path``, ``path``, ``media_type``, ``size``)."""
+def row_thumb(row: Mapping[str, Any], home: Any) -> Thumb | None:
+    """:func:`thumb_of` for a row of ``Studio.gallery`` (``thumb_path``, ``path``, ``media_type``,
+    ``size``); files the row names outside ``home`` are never read."""
     try:
         size = int(row.get("size"))
     except (TypeError, ValueError):  # None or NaN: ask the disk
         size = None
-    return thumb_of(row.get("thumb_path"), row.get("path"), row.get("media_type"), size)
+    return thumb_of(inside_home(home, row.get("thumb_path")), inside_home(home, row.get("path")),
+                    row.get("media_type"), size)
 
 
 def attach(reply: Reply, item: dict[str, Any], thumb: Thumb | None, key: str = "thumb",

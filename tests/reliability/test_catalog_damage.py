@@ -242,3 +242,37 @@ def test_cli_rebuild_prints_one_line(home, made, capsys):
     assert f"{len(made)} product(s)" in out and "moved to" in out
     with inb.Studio(home) as studio:
         assert studio.gallery_count() == len(made)
+
+
+def test_rebuild_survives_hostile_parameters_and_adds_nothing_twice(tmp_path):
+    """A file whose JSON holds a seed of 2**70 and a lone surrogate, and one not named by an id."""
+    import io
+    import json
+    import zlib
+    from datetime import datetime, timezone
+
+    from PIL import Image
+
+    from imagen_nb.store import ProductStore, embed
+
+    home = tmp_path / "home"
+    store = ProductStore(home)
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buf, "PNG")
+    good = embed(buf.getvalue(), {"prompt": "fine", "seed": 3}, "instant:swatch")
+    # Our JSON chunk with values no catalog column can hold, written as a hostile tool would.
+    payload = json.dumps({"model": "x:y", "params": {"prompt": "a\ud800b", "seed": 2**70}}).encode()
+    chunk = b"imagen_nb\x00\x00" + zlib.compress(payload)
+    hostile = buf.getvalue()[:33] + len(chunk).to_bytes(4, "big") + b"zTXt" + chunk + \
+        zlib.crc32(b"zTXt" + chunk).to_bytes(4, "big") + buf.getvalue()[33:]
+    now = datetime.now(timezone.utc)
+    store.write("a" * 26, good, "png", now)
+    store.write("b" * 26, hostile, "png", now)
+    (store.write("c" * 26, good, "png", now).path).rename(home / "products" / f"{now:%Y}" / f"{now:%m}" / "cat.png")
+    first = inb.Studio.rebuild(home)
+    assert first.products_added == 3, first.summary()
+    second = inb.Studio.rebuild(home)
+    assert second.products_added == 0, second.summary()
+    with inb.Studio(home=home) as studio:
+        rows = studio.sql("select prompt, seed from gallery order by prompt")
+    assert len(rows) == 3 and "fine" in set(rows.prompt)

@@ -230,6 +230,11 @@ def _check_path(text: str, i: int) -> Path:
 
 def _named_file(name: str, folder: Path, i: int) -> Path:
     path = folder / f"{name}{SUFFIX}"
+    root = os.path.abspath(folder)
+    if os.path.isabs(name) or os.path.commonpath([root, os.path.normpath(os.path.join(root, f"{name}{SUFFIX}"))]) != root:
+        raise _error(i, f"{name!r} is not a LoRA name: a name is a file name inside the LoRA folder {folder}"
+                        " (subfolders allowed, no '..'); for a file elsewhere give {'path': '/path/to/lora.safetensors'}.",
+                     sep=": ")
     if path.is_file():
         return path.resolve()
     if not folder.is_dir():
