@@ -68,6 +68,14 @@ def pytest_sessionfinish(session, exitstatus):
         listed = getattr(module, "ATTACKS", None)
         if listed is None:
             listed = getattr(module, "DAMAGE", None)
-        summary[name] = {"tests": dict(counts), "attack_list": len(listed) if listed is not None else None,
-                         "ran": when, "command": command}
+        entry = {"tests": dict(counts), "attack_list": len(listed) if listed is not None else None,
+                 "ran": when, "command": command}
+        own = folder / f"{name.removeprefix('test_')}.json"  # the module's own counts, when it keeps them
+        if own.exists():
+            try:
+                data = json.loads(own.read_text())
+            except ValueError:
+                data = {}
+            entry["counts"] = {k: v for k, v in data.items() if isinstance(v, (int, float, str))}
+        summary[name] = entry
     path.write_text(json.dumps(summary, indent=1, sort_keys=True))
