@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import imagen_nb as inb
 from imagen_nb.core.records import ModelInfo
 from imagen_nb.providers import registry
 from imagen_nb.providers.instant import SPEC, InstantFactory, InstantProvider
+
+
+def pytest_addoption(parser):
+    """``--soak N``: how many kills tests/reliability/test_kills.py makes (its fast mode otherwise)."""
+    group = parser.getgroup("imagen-nb reliability")
+    group.addoption("--soak", type=int, default=int(os.environ.get("IMAGEN_NB_SOAK", "0")), metavar="N",
+                    help="kill-at-random-moments trials to run (default: the fast CI subset; env IMAGEN_NB_SOAK)")
+    group.addoption("--kill-seed", type=int, default=int(os.environ.get("IMAGEN_NB_KILL_SEED", "10")),
+                    metavar="SEED", help="seed of the kill moments (env IMAGEN_NB_KILL_SEED; default 10)")
 
 
 @pytest.fixture(autouse=True)
