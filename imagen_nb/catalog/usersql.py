@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import warnings
@@ -23,6 +24,16 @@ _BATCH_ROWS = 2048
 
 _LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
 _WORD = re.compile(r"[A-Za-z_]+")
+
+# Functions a read-only SELECT can still call to change the database's settings, end the process
+# or read files (a database's own files stay readable with external access disabled).
+_REFUSED_FUNCTIONS = frozenset({
+    "enable_logging", "disable_logging", "enable_profiling", "disable_profiling", "glob", "sniff_csv",
+    "parquet_metadata", "parquet_schema", "parquet_file_metadata", "parquet_kv_metadata", "parquet_bloom_probe",
+})
+_REFUSED_PREFIXES = ("read_", "parquet_scan", "http_", "install", "load_")
+_REFUSED_SUFFIXES = ("_scan",)
+_EXPLAIN = re.compile(r"\AEXPLAIN(?:\s+ANALYZE)?\s+", re.IGNORECASE)
 
 _ADVICE = ("studio.sql runs one read-only SELECT over the catalog (tables projects, orders, generations, "
            "products, collections, collection_products, smart_tokens, presets, models and the view gallery); "
@@ -55,15 +66,25 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
     if not isinstance(query, str) or not query.strip():
         raise SqlRefused(f"give a SQL query as a string; {_ADVICE}")
     try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SqlRefused(f"the query holds a character no UTF-8 text can (an unpaired surrogate at position "
+                         f"{exc.start}); remove it") from exc
+    try:
         statements = cur.extract_statements(query)
     except duckdb.Error as exc:
         raise SqlRefused(f"cannot parse the query: {str(exc).splitlines()[0]}") from exc
     if len(statements) != 1:
         raise SqlRefused(f"give exactly one statement, not {len(statements)}; {_ADVICE}")
-    kind = statements[0].type
+    try:
+        kind = statements[0].type
+    except ValueError as exc:  # a statement this duckdb module has no name for (UPDATE EXTENSIONS)
+        name = statement_name(statements[0].query, duckdb.StatementType.INVALID)
+        raise SqlRefused(f"{name} statements are not allowed; {_ADVICE}") from exc
     if kind not in _ALLOWED:
         name = statement_name(statements[0].query, kind)
         raise SqlRefused(f"{name} statements are not allowed; {_ADVICE}")
+    _check_functions(cur, statements[0].query)
 
     timer = threading.Timer(timeout, cur.interrupt)
     timed_out = False
@@ -121,6 +142,39 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
         warnings.warn(f"studio.sql: result cut to {max_rows:,} rows; add a LIMIT or pass max_rows=",
                       stacklevel=3)
     return frame
+
+
+def _check_functions(cur: duckdb.DuckDBPyConnection, statement: str) -> None:
+    """Refuse a statement that calls a function able to change settings, stop the process or read
+    files, found in DuckDB's own parse of it (quoting or comments cannot hide a call)."""
+    text = _EXPLAIN.sub("", _LEADING_COMMENTS.sub("", statement, count=1), count=1)
+    try:
+        (serialized,) = cur.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
+        tree = json.loads(serialized)
+    except (duckdb.Error, ValueError, RecursionError) as exc:
+        raise SqlRefused(f"cannot check this query: {str(exc).splitlines()[0]}; {_ADVICE}") from exc
+    if tree.get("error"):
+        raise SqlRefused(f"cannot check this query ({tree.get('error_message', 'not a plain SELECT')}); {_ADVICE}")
+    for name in sorted(_function_names(tree)):
+        low = name.lower()
+        if low in _REFUSED_FUNCTIONS or low.startswith(_REFUSED_PREFIXES) or low.endswith(_REFUSED_SUFFIXES):
+            raise SqlRefused(f"{name}() is not allowed: studio.sql never needs file or network access or a change "
+                             f"of the database's settings; {_ADVICE}")
+
+
+def _function_names(node: Any) -> set[str]:
+    names: set[str] = set()
+    stack = [node]
+    while stack:  # iterative: a deeply nested query must not exhaust Python's stack
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get("function_name")
+            if isinstance(name, str):
+                names.add(name)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return names
 
 
 def _timeout(timeout: float) -> SqlTimeout:

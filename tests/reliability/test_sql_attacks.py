@@ -59,6 +59,7 @@ class Attack:
     params: tuple = ()
     hole: str = ""
     isolate: bool = False  # run in a child process: the attack may end the process
+    strict: bool = True  # False where the hole shows only on a slow enough machine (timing)
 
 
 OWN_FILE = ("DuckDB keeps the database's own file readable with external access off: read_blob returns the "
@@ -178,9 +179,7 @@ ATTACKS: list[Attack] = [
     Attack("install-from-url", "install evil from 'http://127.0.0.1:9/'"),
     Attack("load", "load httpfs"),
     Attack("load-path", "load '{out}/evil.duckdb_extension'"),
-    Attack("update-extensions", "update extensions",
-           hole="refused with a raw ValueError ('29 is not a valid StatementType': duckdb's Python enum "
-           "lacks UPDATE_EXTENSIONS), not SqlRefused"),
+    Attack("update-extensions", "update extensions"),  # once a raw ValueError: duckdb's enum lacks it
     Attack("extensions-list", "select * from duckdb_extensions()"),
     Attack("sqlite-scan-autoload", "select * from sqlite_scan('{out}/x.sqlite', 't')"),
     Attack("postgres-scan-autoload", "select * from postgres_scan('host=127.0.0.1', 'public', 't')"),
@@ -240,7 +239,7 @@ ATTACKS: list[Attack] = [
     Attack("read-text-home-tilde", "select * from read_text('~/.ssh/id_rsa')"),
     Attack("read-blob-proc-environ", "select * from read_blob('/proc/self/environ')"),
     Attack("read-text-etc-passwd", "select * from read_text('/etc/passwd')"),
-    Attack("read-blob-own-catalog", "select * from read_blob('{home}/catalog.duckdb')", hole=OWN_FILE),
+    Attack("read-blob-own-catalog", "select * from read_blob('{home}/catalog.duckdb')"),  # once: OWN_FILE
     Attack("read-blob-product-files", "select * from read_blob('{home}/products/**/*.png')"),
     Attack("read-csv-dev-zero", "select * from read_csv('/dev/zero')"),
     Attack("sniff-csv", "select * from sniff_csv('{out}/secret.csv')"),
@@ -260,12 +259,12 @@ ATTACKS: list[Attack] = [
     Attack("query-function-read-csv", "select * from query('select * from read_csv(''{out}/secret.csv'')')"),
     Attack("query-table-products", "select count(*) from query_table('products')", A),
     # ---- table functions with side effects
-    Attack("enable-logging", "select * from enable_logging(level := 'trace')",
-           hole="a SELECT turns on DuckDB's logging for the whole database (a global setting; duckdb_logs "
-           "then shows other connections' activity)"),
+    # Both once held nothing: a global setting changed from a SELECT; to a file, the next log write
+    # threw a C++ exception nobody caught and the process aborted (SIGABRT).
+    Attack("enable-logging", "select * from enable_logging(level := 'trace')"),
+    Attack("enable-logging-quoted", 'select * from "enable_logging"(level := \'trace\')'),
     Attack("enable-logging-to-file", "select * from enable_logging(storage := 'file', storage_path := '{out}/log')",
-           isolate=True, hole="the next log write throws a C++ PermissionException nobody catches: the "
-           "process aborts (SIGABRT), one query kills the kernel or the served app"),
+           isolate=True),
     Attack("truncate-logs", "select * from truncate_duckdb_logs()", A),  # in-memory logs only
     Attack("call-checkpoint", "call checkpoint()"),
     Attack("pivot-creates-enum", "pivot products on prompt using count(*)"),  # several statements inside
@@ -283,7 +282,7 @@ ATTACKS: list[Attack] = [
     Attack("string-agg-huge", "select length(string_agg(i::varchar, ',')) from range(10000000000) t(i)", S),
     Attack("nested-loop-join", "select count(*) from range(100000000) a join range(100000000) b "
            "on a.range < b.range", S),
-    Attack("repeat-huge-string", "select length(repeat('x', 300000000))", S,
+    Attack("repeat-huge-string", "select length(repeat('x', 300000000))", S, strict=False,
            hole="one scalar call is not interruptible: repeat() of 300 MB runs ~6 s past a 1 s limit "
            "(4 GB ran 112 s past a 2 s limit and took 4 GB)"),
     Attack("list-huge", "select len(list(i)) from range(10000000000) t(i)", S),
@@ -306,8 +305,8 @@ ATTACKS: list[Attack] = [
     Attack("cyrillic-homoglyph", "ѕelect 1; delete from products"),
     Attack("nul-before-delete", "select 1\x00; delete from products"),
     Attack("nul-only-select", "select 1\x00 delete from products"),
-    Attack("lone-surrogate", "select '\ud800'; delete from products", hole=SURROGATE),
-    Attack("lone-surrogate-alone", "select '\udc00' as x", hole=SURROGATE),
+    Attack("lone-surrogate", "select '\ud800'; delete from products"),  # once: SURROGATE
+    Attack("lone-surrogate-alone", "select '\udc00' as x"),
     Attack("non-breaking-space", "select\u00a01;\u00a0delete\u00a0from\u00a0products"),
     Attack("unicode-escape-identifier", 'select * from u&"\\0070roducts"; delete from products'),
     # ---- not a query at all
@@ -412,7 +411,7 @@ def report_counts():
 
 
 def _param(a: Attack):
-    marks = [pytest.mark.xfail(strict=True, reason=a.hole)] if a.hole else []
+    marks = [pytest.mark.xfail(strict=a.strict, reason=a.hole)] if a.hole else []
     return pytest.param(a, id=a.name, marks=marks)
 
 
