@@ -187,7 +187,8 @@ def _fill(value: Any, row: Mapping[str, Any], cache: dict, param: str) -> Any:
             compiled = cache[value] = _compile_fill(param, value)
         if compiled[0] == "cell":
             return row[compiled[1]]  # exactly one placeholder: the cell as it is (a number stays a number)
-        return compiled[1].format(*[_text(row[n]) for n in compiled[2]])
+        cells = [row[n] for n in compiled[2]]
+        return compiled[1].format(*[c if type(c) is str else _text(c) for c in cells])
     if isinstance(value, Mapping):
         return {k: _fill(v, row, cache, param) for k, v in value.items()}
     if isinstance(value, list):
@@ -210,16 +211,22 @@ def check_rows(rows: Any) -> list[dict[str, Any]]:
     if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence):
         raise RowsError("rows", "give rows as a DataFrame, a path to a .csv/.tsv/.json/.parquet file or a list "
                                 f"of dicts, e.g. [{{'value': 'Ace', 'suit': 'Spades'}}]; got {type(rows).__name__}")
-    out = []
-    for i, row in enumerate(rows, 1):
+    out = list(rows)
+    for i, row in enumerate(out, 1):
         if type(row) is not dict and not isinstance(row, Mapping):
             raise RowsError("rows", f"a row is a dict of column → value; got {type(row).__name__}", row=i)
-        out.append(dict(row))
     if not out:
         raise RowsError("rows", "the table has no rows; an order from rows makes one generation per row")
-    if any(type(k) is not str for row in out for k in row):  # a DataFrame with numbered columns
+    if any(type(k) is not str for k in set().union(*out)):  # e.g. a DataFrame with numbered columns
         out = [{str(k): v for k, v in row.items()} for row in out]
     return out
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Column names: the first row's in order, then any others (sorted)."""
+    first = list(rows[0])
+    others = set().union(*rows) - set(first)
+    return first + sorted(others)
 
 
 def expand_rows(
@@ -254,7 +261,7 @@ def expand_rows(
     """
     rows = check_rows(rows)
     types = dict(types or {})
-    columns = list(dict.fromkeys(k for row in rows for k in row))
+    columns = _columns(rows)
     known = set(parameters) | set(params)
     param_columns = [c for c in columns if c in known]
     template = dict(params)
@@ -282,17 +289,17 @@ def expand_rows(
                     raise RowsError(users[0], "the row has no such column; give every row a value there", i, name)
                 raise RowsError(users[0], f"the cell is empty and {', '.join(users)} uses it; fill it, or remove "
                                           "the row", i, name)
-    for col in param_columns:
-        kind = types.get(col)
-        if kind is not None:
-            for i, row in enumerate(rows, 1):
-                row[col] = coerce(col, row[col], kind, i, col)
+    typed = [(col, col, types[col]) for col in param_columns if types.get(col) not in (None, "string")]
     for param, names in used.items():
         kind = types.get(param)
         value = template[param]
         if kind not in (None, "string") and isinstance(value, str) and len(names) == 1 and value == f"{{{names[0]}}}":
+            typed.append((param, names[0], kind))
+    if typed:
+        rows = [dict(row) for row in rows]  # the caller's rows stay as given
+        for param, col, kind in typed:
             for i, row in enumerate(rows, 1):
-                row[names[0]] = coerce(param, row[names[0]], kind, i, names[0])
+                row[col] = coerce(param, row[col], kind, i, col)
     for col in param_columns:
         template[col] = None  # keeps the parameter's place; each row sets it below
     per_row = count(template, tokens=tokens)
@@ -326,6 +333,25 @@ def expand_rows(
             distinct.append(values)
             which.append(picks)
         keyed = list(zip(fill_keys, distinct, which))
+        if all(len(values) == 1 for values in distinct):
+            # The usual case (placeholders only in parameters without groups): one merge per generation.
+            plans = [(key, _compile_fill(key, values[0]) if isinstance(values[0], str) else None, values[0])
+                     for key, values, _ in keyed]
+            for number, row in enumerate(rows, 1):
+                over = {}
+                for key, plan, value in plans:
+                    if plan is None:
+                        over[key] = _fill(value, row, cache, key)
+                    elif plan[0] == "cell":
+                        over[key] = row[plan[1]]
+                    else:
+                        over[key] = plan[1].format(*[c if type(c) is str else _text(c)
+                                                     for c in [row[n] for n in plan[2]]])
+                for col in param_columns:
+                    over[col] = row[col]
+                generations.extend([{**combo, **over} for combo in combos])
+            row_numbers = [n for n in range(1, len(rows) + 1) for _ in combos]
+            return RowsExpansion(generations, row_numbers)
         for number, row in enumerate(rows, 1):
             filled = [(key, [_fill(v, row, cache, key) for v in values], picks) for key, values, picks in keyed]
             cells = {col: row[col] for col in param_columns}
