@@ -23,7 +23,7 @@ ALLOWED = {
     "web": set(),  # the served app's HTTP edge: knows tornado, Bokeh and Panel, nothing of ours
     "app": {"core", "ui", "web"},
     "cli": {"core", "studio", "providers", "app"},  # keys are managed without opening (locking) a studio
-    "__init__": {"core", "handles", "studio", "ui"},
+    "__init__": {"core", "handles", "studio", "studio_rows", "studio_grid", "ui"},
     "__main__": {"cli"},
 }
 
