@@ -153,9 +153,10 @@ def order_grid(studio: "Studio", order_id: str, *, x: str | None, y: str | None,
             values.update(g["row_values"] or {})
             values["row"] = g["set_row"]
         thumb = g["thumb_path"] or g["path"]
-        items.append(GridItem(values, g["product_id"], g["status"] if g["product_id"] or g["status"] != "complete"
-                              else "complete", str(studio.home / thumb) if thumb else None,
-                              g["error_type"] or ""))
+        status, note = g["status"], g["error_type"] or ""
+        if status == "complete" and g["product_id"] is None:
+            status, note = "missing", "deleted"  # made, then its product was deleted
+        items.append(GridItem(values, g["product_id"], status, str(studio.home / thumb) if thumb else None, note))
     params = list(dict.fromkeys(k for g in gens for k in g["params"]))
     if x is None and y is None and z is None:
         x, y, z = (_inferred(items, gens, params) + [None, None, None])[:3]

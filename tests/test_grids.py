@@ -154,3 +154,13 @@ def test_a_grid_shows_in_a_notebook_saves_as_png_and_as_a_product(studio, tmp_pa
     assert studio.gallery_count() == 7
     with pytest.raises(ValidationError, match="ending in .png"):
         grid.save(tmp_path / "grid.jpg")
+
+
+def test_a_deleted_products_cell_is_missing_until_it_is_restored(studio):
+    order = studio.order("instant:swatch", prompt="a [red,blue] fox", seed="[1..3]").wait(30)
+    gone = order.grid().cells.iloc[0]["product_id"]
+    studio.delete(gone)
+    cells = order.grid().cells
+    assert cells.iloc[0]["status"] == "missing" and cells["product_id"].isna().sum() == 1
+    studio.delete(gone, undo=True)
+    assert order.grid().cells.iloc[0]["product_id"] == gone
