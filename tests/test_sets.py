@@ -101,3 +101,21 @@ def test_bad_sets_are_refused_with_the_fix(studio):
     with pytest.raises(ValidationError, match="names no model"):
         studio.order_set("zodiac")
     assert "x" not in studio.sets
+
+
+def test_placeholders_in_lora_entries_and_a_loras_column_reach_the_model(studio, tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.safetensors").write_bytes(b"x")
+    rows = [{"card": "Ace", "lora": str(tmp_path / "a.safetensors")},
+            {"card": "Two", "lora": str(tmp_path / "b.safetensors")}]
+    gens = studio.expand("diffusers:tiny", rows=rows, prompt="{card}", loras=[{"path": "{lora}", "weight": 0.6}],
+                         negative_prompt="not {card}")
+    assert [(g["prompt"], g["negative_prompt"], g["loras"]) for g in gens] == [
+        ("Ace", "not Ace", [{"path": str(tmp_path / "a.safetensors"), "weight": 0.6}]),
+        ("Two", "not Two", [{"path": str(tmp_path / "b.safetensors"), "weight": 0.6}])]
+    table = tmp_path / "cards.csv"  # a loras column: JSON in a CSV cell, or the text form
+    table.write_text(f'card,loras\nAce,"[{{""path"": ""{tmp_path / "a.safetensors"}"", ""weight"": 0.3}}]"\n'
+                     f'Two,{tmp_path / "b.safetensors"}:0.5\n')
+    gens = studio.expand("diffusers:tiny", rows=table, prompt="{card}")
+    assert gens[0]["loras"] == [{"path": str(tmp_path / "a.safetensors"), "weight": 0.3}]
+    assert gens[1]["loras"] == f"{tmp_path / 'b.safetensors'}:0.5"

@@ -155,7 +155,8 @@ def coerce(param: str, value: Any, kind: str | None, row: int, column: str) -> A
                 return False
             raise ValueError(text)
         if kind in ("array", "object"):
-            return json.loads(text)
+            # JSON when it looks like JSON; other text (LoRAs' "style-a:0.6") is the model's to read.
+            return json.loads(text) if text[:1] in "[{" and text else value
     except ValueError:
         example = {"integer": "42", "number": "7.5", "boolean": "true",
                    "array": '[{"path": "cards.safetensors", "weight": 0.6}]', "object": '{"k": 1}'}[kind]
