@@ -24,8 +24,8 @@ CASES = {
     "10,000 rows × 3 seeds": ({**TEMPLATE, "seed": "[1,2,3]"}, ROWS),
     "10,000 rows × 3 seeds, seed column": ({**TEMPLATE, "guidance_scale": "[6,7,8]"},
                                            [{**r, "seed": str(i)} for i, r in enumerate(ROWS)]),
-    "10,000 rows × 3 seeds, random pick": ({**TEMPLATE, "seed": "[1,2,3]", "prompt": TEMPLATE["prompt"] + ", [day|night]"},
-                                           ROWS),
+    "10,000 rows × 3 seeds, random pick": ({**TEMPLATE, "seed": "[1,2,3]",
+                                            "prompt": TEMPLATE["prompt"] + ", [day|night]"}, ROWS),
 }
 
 

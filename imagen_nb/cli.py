@@ -1,4 +1,5 @@
-"""The ``imagen-nb`` command line: models, order, sets, sql, tokens, keys, trash, demo, serve, backup, restore, rebuild."""
+"""The ``imagen-nb`` command line: models, order, sets, sql, tokens, keys, trash, demo, serve, backup, restore,
+rebuild."""
 
 from __future__ import annotations
 

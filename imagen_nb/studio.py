@@ -1054,7 +1054,8 @@ class Studio:
 
         Tables: projects, orders, generations, products, collections, collection_products,
         smart_tokens, presets, sets, models; the view ``gallery`` joins them with the common parameters as
-        columns (and, for orders from rows, ``set_name``, ``set_row``, ``row_values``). Writes, ATTACH, COPY, INSTALL and file readers are refused.
+        columns (and, for orders from rows, ``set_name``, ``set_row``, ``row_values``). Writes, ATTACH,
+        COPY, INSTALL and file readers are refused.
 
         Args:
             timeout: seconds the query may run (more than 0, at most a day).

@@ -102,7 +102,8 @@ def test_an_order_from_rows_lays_its_rows_on_one_axis(studio):
         generation = studio.generation(studio.product(cell["product_id"]).generation_id)
         assert generation["params"]["seed"] == cell["y"]
         assert generation["params"]["prompt"].startswith("a zodiac card, celestial engraving, ")
-        assert studio.sql("select set_row from gallery where product_id = ?", [cell["product_id"]]).iloc[0, 0] == cell["x"]
+        row = studio.sql("select set_row from gallery where product_id = ?", [cell["product_id"]]).iloc[0, 0]
+        assert row == cell["x"]
     assert grid.title.endswith("(set zodiac)")
     deck = studio.order_set("card_deck", "instant:swatch", seed="[1,2]", width=64, height=64).wait(60)
     assert deck.grid().axes == {"x": "seed", "y": "row", "z": None}  # 54 rows go down, not across

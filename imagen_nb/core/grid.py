@@ -165,7 +165,8 @@ def layout(items: Sequence[GridItem], x: str | None, y: str | None = None, z: st
     index = {which: ({_key(v): i for i, v in enumerate(a.values)} if a else None) for which, a in built.items()}
     cells: dict[tuple[int, int, int], list[GridItem]] = {}
     for item in items:
-        pos = tuple(0 if index[w] is None else index[w][_key(item.values.get(built[w].name))]  # type: ignore[index,union-attr]
+        pos = tuple(0 if index[w] is None
+                    else index[w][_key(item.values.get(built[w].name))]  # type: ignore[index,union-attr]
                     for w in ("z", "y", "x"))
         cells.setdefault(pos, []).append(item)  # type: ignore[arg-type]
     rank = {s: i for i, s in enumerate(STATUS_ORDER)}

@@ -54,7 +54,8 @@ class SetRecipe:
     def prompt(self, theme: str | None = None) -> str:
         """The prompt template of an order: base, theme (this one, or the set's), template, style."""
         theme = self.theme if theme is None else theme
-        return ", ".join(part.strip() for part in (self.base, theme, self.template, self.style) if part and part.strip())
+        parts = (self.base, theme, self.template, self.style)
+        return ", ".join(part.strip() for part in parts if part and part.strip())
 
     def order_params(self, theme: str | None = None, **overrides: Any) -> dict[str, Any]:
         """The base parameter set of an order of this set (``overrides`` win, ``prompt`` included)."""

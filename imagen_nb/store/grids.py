@@ -130,8 +130,8 @@ def render(grid: GridLayout, *, cell: int = 160, max_side: int = MAX_SIDE, title
             top += head_h
         for r in range(rows_per_block):
             if grid.y is not None:
-                _text_block(draw, (8, top + r * cell + cell // 2 - font.size), grid.y.labels[r], font, side_w - 12, 3,
-                            centre=False)
+                _text_block(draw, (8, top + r * cell + cell // 2 - font.size), grid.y.labels[r], font,
+                            side_w - 12, 3, centre=False)
             for c in range(cols):
                 xi, yi = (r * cols + c, 0) if wrap else (c, r)
                 if xi >= nx:
