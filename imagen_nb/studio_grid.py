@@ -133,7 +133,8 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
 def _row_label(number: int | None, values: dict | None) -> str:
     if number is None:
         return "—"
-    cells = [str(v) for v in (values or {}).values() if v is not None and str(v).strip()][:2]
+    # The first two cells with a letter or digit: a lone symbol (♈) is often not in the font.
+    cells = [str(v) for v in (values or {}).values() if v is not None and any(c.isalnum() for c in str(v))][:2]
     return f"{number}. {' '.join(cells)}".strip()
 
 

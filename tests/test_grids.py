@@ -97,7 +97,7 @@ def test_an_order_from_rows_lays_its_rows_on_one_axis(studio):
     order = studio.order_set("zodiac", "instant:swatch", seed="[1,2]", width=64, height=64).wait(30)
     grid = order.grid()
     assert grid.axes == {"x": "row", "y": "seed", "z": None}  # the prompt is the rows' doing: one axis, row
-    assert grid.layout.x.labels[0] == "1. Aries ♈"
+    assert grid.layout.x.labels[0] == "1. Aries March 21 - April 19"
     for cell in grid.cells.to_dict("records"):
         generation = studio.generation(studio.product(cell["product_id"]).generation_id)
         assert generation["params"]["seed"] == cell["y"]
