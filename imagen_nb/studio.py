@@ -507,8 +507,8 @@ class Studio:
 
         Args:
             products: product ids or handles, an Order, or a SQL query over ``gallery`` that
-                returns a ``product_id`` column (``"select * from gallery where set_name = 'tarot'"``).
-            x, y, z: the axes: a gallery column (``seed``, ``model``, ``set_row``…), a parameter
+                returns a ``product_id`` column (``"select * from set_products where set_name = 'tarot'"``).
+            x, y, z: the axes: a gallery column (``seed``, ``model``…), ``set_name``, ``set_row``, a parameter
                 name of the products (``sampler``…) or a column of their rows (``suit``). For an
                 Order with no axes given, the parameters that vary in it, largest first.
             **options: ``cell`` (thumbnail size in px), ``max_side`` (cap of the image's longer
@@ -1054,8 +1054,8 @@ class Studio:
 
         Tables: projects, orders, generations, products, collections, collection_products,
         smart_tokens, presets, sets, models; the view ``gallery`` joins them with the common parameters as
-        columns (and, for orders from rows, ``set_name``, ``set_row``, ``row_values``). Writes, ATTACH,
-        COPY, INSTALL and file readers are refused.
+        columns, and ``set_products`` is the gallery of orders from rows with ``set_name``, ``set_row``
+        and ``row_values``. Writes, ATTACH, COPY, INSTALL and file readers are refused.
 
         Args:
             timeout: seconds the query may run (more than 0, at most a day).

@@ -205,7 +205,7 @@ def products_grid(studio: "Studio", products: "Iterable[Product | str] | str", *
         frame = studio.sql(products)
         if "product_id" not in frame.columns:
             raise ValidationError("sql", "the query must return a product_id column, e.g. "
-                                         "select product_id from gallery where set_name = 'tarot'")
+                                         "select product_id from set_products where set_name = 'tarot'")
         ids = [str(i) for i in frame["product_id"]]
     else:
         ids = studio._ids(products)

@@ -21,7 +21,7 @@ def test_order_with_rows_from_a_csv(capsys, home, tmp_path):
                          "--seed", "[1,2]")
     assert code == 0, err
     assert len(out.split()) == 4 and all(Path(p).exists() for p in out.split())
-    code, out, _ = run(capsys, "sql", "--json", "select prompt, seed, set_row from gallery order by set_row, seed")
+    code, out, _ = run(capsys, "sql", "--json", "select prompt, seed, set_row from set_products order by set_row, seed")
     assert json.loads(out) == [{"prompt": "Ace of Spades", "seed": 1, "set_row": 1},
                                {"prompt": "Ace of Spades", "seed": 2, "set_row": 1},
                                {"prompt": "Two of Hearts", "seed": 1, "set_row": 2},
@@ -47,7 +47,7 @@ def test_sets_list_show_and_order(capsys, home):
                          "--width", "64", "--height", "64")
     assert code == 0, err
     assert len(out.split()) == 12
-    code, out, _ = run(capsys, "sql", "--json", "select distinct set_name from gallery")
+    code, out, _ = run(capsys, "sql", "--json", "select distinct set_name from set_products")
     assert json.loads(out) == [{"set_name": "zodiac"}]
 
 

@@ -20,8 +20,8 @@ def check_labels(studio, grid):
     assert cells[cells["status"] != "missing"]["product_id"].notna().all()
     for cell in cells.dropna(subset=["product_id"]).to_dict("records"):
         params = dict(studio.product(cell["product_id"]).params)
-        row = studio.sql("select row_values from gallery where product_id = ?", [cell["product_id"]]).iloc[0, 0]
-        params.update(json.loads(row) if isinstance(row, str) else {})
+        row = studio.sql("select row_values from set_products where product_id = ?", [cell["product_id"]])
+        params.update(json.loads(row.iloc[0, 0]) if len(row) else {})
         for axis in ("x", "y", "z"):
             name = grid.axes[axis]
             if name is not None:
@@ -102,7 +102,7 @@ def test_an_order_from_rows_lays_its_rows_on_one_axis(studio):
         generation = studio.generation(studio.product(cell["product_id"]).generation_id)
         assert generation["params"]["seed"] == cell["y"]
         assert generation["params"]["prompt"].startswith("a zodiac card, celestial engraving, ")
-        row = studio.sql("select set_row from gallery where product_id = ?", [cell["product_id"]]).iloc[0, 0]
+        row = studio.sql("select set_row from set_products where product_id = ?", [cell["product_id"]]).iloc[0, 0]
         assert row == cell["x"]
     assert grid.title.endswith("(set zodiac)")
     deck = studio.order_set("card_deck", "instant:swatch", seed="[1,2]", width=64, height=64).wait(60)

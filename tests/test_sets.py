@@ -18,7 +18,7 @@ def test_an_order_from_a_csv_file_records_each_products_row(studio, tmp_path):
     order = studio.order("instant:swatch", rows=path, prompt="{value} of {suit}, [ink,oil]").wait(30)
     assert order.status == "fulfilled"
     got = studio.sql("select prompt, seed, coalesce(set_name, '(none)') as set_name, set_row, "
-                     "row_values->>'suit' as suit from gallery order by set_row, prompt")
+                     "row_values->>'suit' as suit from set_products order by set_row, prompt")
     assert got.to_dict("records") == [
         {"prompt": "Ace of Spades, ink", "seed": 11, "set_name": "(none)", "set_row": 1, "suit": "Spades"},
         {"prompt": "Ace of Spades, oil", "seed": 11, "set_name": "(none)", "set_row": 1, "suit": "Spades"},
@@ -58,7 +58,7 @@ def test_the_card_deck_set_orders_54_cards_each_with_its_row(studio):
     order = studio.order_set("card_deck", "instant:swatch", theme="gothic, ink", width=64, height=64).wait(60)
     assert order.status == "fulfilled" and order.set_name == "card_deck"
     got = studio.sql("select set_name, set_row, prompt, row_values->>'value' as value, row_values->>'suit' as suit "
-                     "from gallery order by set_row")
+                     "from set_products order by set_row")
     assert len(got) == 54 and list(got["set_row"]) == list(range(1, 55))
     assert set(got["set_name"]) == {"card_deck"}
     first = got.iloc[0]

@@ -80,7 +80,11 @@ def grid_generations(cur: duckdb.DuckDBPyConnection, order_id: str) -> list[dict
 
 def grid_products(cur: duckdb.DuckDBPyConnection, ids: Sequence[str]):
     """The gallery rows of these products (params and row_values parsed) as a DataFrame, for a grid."""
-    frame = cur.execute("SELECT * FROM gallery WHERE product_id IN (SELECT unnest(?))", [list(ids)]).df()
+    frame = cur.execute("""
+        SELECT gl.*, o.set_name, g.set_row, g.row_values
+        FROM (SELECT * FROM gallery WHERE product_id IN (SELECT unnest(?))) gl
+        LEFT JOIN generations g ON g.id = gl.generation_id
+        LEFT JOIN orders o ON o.id = gl.order_id""", [list(ids)]).df()
     for column in ("params", "row_values"):
         frame[column] = [json.loads(v) if isinstance(v, str) else None for v in frame[column]]
     return frame

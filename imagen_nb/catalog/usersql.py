@@ -25,8 +25,8 @@ _LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOT
 _WORD = re.compile(r"[A-Za-z_]+")
 
 _ADVICE = ("studio.sql runs one read-only SELECT over the catalog (tables projects, orders, generations, "
-           "products, collections, collection_products, smart_tokens, presets, sets, models and the view gallery); "
-           "change data through the Studio's methods instead")
+           "products, collections, collection_products, smart_tokens, presets, sets, models and the views "
+           "gallery and set_products); change data through the Studio's methods instead")
 
 
 def statement_name(text: str, kind: duckdb.StatementType) -> str:

@@ -32,8 +32,9 @@ PINNED = {
     "gallery": ["product_id", "prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale",
                 "width", "height", "model", "provider", "family", "model_type", "rating", "collections",
                 "project", "project_id", "order_id", "generation_id", "kind", "media_type", "source", "path",
-                "thumb_path", "size", "sha256", "params", "created_at", "set_name", "set_row", "row_values"],
+                "thumb_path", "size", "sha256", "params", "created_at"],
 }
+PINNED["set_products"] = [*PINNED["gallery"], "set_name", "set_row", "row_values"]
 
 
 def columns(catalog: Catalog) -> dict[str, list[str]]:
