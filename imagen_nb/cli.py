@@ -1,5 +1,5 @@
-"""The ``imagen-nb`` command line: models, order, sets, sql, tokens, keys, trash, demo, serve, backup, restore,
-rebuild."""
+"""The ``imagen-nb`` command line: models, order, sets, grid, sql, tokens, keys, trash, demo, serve, backup,
+restore, rebuild."""
 
 from __future__ import annotations
 
@@ -140,6 +140,18 @@ def cmd_sets(args, extra: Sequence[str]) -> int:
         order = studio.order_set(args.name, args.model, theme=args.theme, project=args.project, limit=args.limit,
                                  **params)
         return _finish(order, args)
+
+
+def cmd_grid(args) -> int:
+    """``imagen-nb grid ORDER_ID [--x X] [--y Y] [--z Z] [--out grid.png]``: an order's comparison grid."""
+    with _studio(args) as studio:
+        order = studio.get_order(args.order)
+        grid = order.grid(x=args.x, y=args.y, z=args.z, max_side=args.max_side)
+        path = grid.save(args.out)
+        nx, ny, nz = grid.layout.size()
+        axes = ", ".join(f"{w}={n}" for w, n in grid.axes.items() if n)
+        print(f"{path} ({axes}; {nx}×{ny}×{nz} cells, {grid.image.width}×{grid.image.height} px)")
+    return 0
 
 
 def cmd_sql(args) -> int:
@@ -401,6 +413,13 @@ def build_parser() -> _Parser:
     p.add_argument("--project", help="project name (created when new)")
     p.add_argument("--limit", type=_positive_int, help="most generations this order may make")
     p.add_argument("--no-wait", action="store_true", help="print the order id and return at once")
+    p = sub.add_parser("grid", help="draw an order's comparison grid (X/Y/Z plot) as a PNG")
+    p.add_argument("order", help="the order id")
+    p.add_argument("--x", help="axis across (default: the order's largest varying parameter)")
+    p.add_argument("--y", help="axis down")
+    p.add_argument("--z", help="one grid per value, stacked")
+    p.add_argument("--out", default="grid.png", help="the PNG to write (default grid.png)")
+    p.add_argument("--max-side", type=_positive_int, default=8192, help="cap of the longer side in px (default 8192)")
     p = sub.add_parser("sql", help="run one read-only SELECT over the catalog")
     p.add_argument("query")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
@@ -454,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "tokens" and args.action in ("set", "delete") and not args.name:
             raise UsageError(f"tokens {args.action} needs a NAME")
         handlers = {"models": cmd_models, "sql": cmd_sql, "tokens": cmd_tokens, "keys": cmd_keys,
-                    "trash": cmd_trash, "demo": cmd_demo, "serve": cmd_serve, "backup": cmd_backup,
+                    "trash": cmd_trash, "demo": cmd_demo, "grid": cmd_grid, "serve": cmd_serve, "backup": cmd_backup,
                     "restore": cmd_restore, "rebuild": cmd_rebuild}
         if args.command == "order":
             return cmd_order(args, extra)

@@ -58,3 +58,20 @@ def test_sets_errors_are_one_line(capsys):
     assert code == 2 and "set 'zodiac' names no model" in err
     code, _, err = run(capsys, "sets", "show")
     assert code == 2 and "needs a NAME" in err
+
+
+def test_grid_writes_an_orders_grid(capsys, tmp_path):
+    code, out, err = run(capsys, "order", "instant:swatch", "--prompt", "a [red,blue] fox", "--seed", "[1..3]",
+                         "--no-wait")
+    assert code == 0, err
+    order_id = out.strip()
+    from imagen_nb import Studio
+
+    with Studio() as studio:
+        studio.get_order(order_id).wait(30)
+    target = tmp_path / "fox.png"
+    code, out, err = run(capsys, "grid", order_id, "--out", str(target))
+    assert code == 0, err
+    assert out.startswith(f"{target} (x=seed, y=prompt; 3×2×1 cells, ") and target.is_file()
+    code, _, err = run(capsys, "grid", order_id, "--x", "sed")
+    assert code == 2 and "Did you mean 'seed'?" in err
