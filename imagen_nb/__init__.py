@@ -23,9 +23,14 @@ from .core.errors import (
     UnknownModelError,
     ValidationError,
 )
+from .core.grid import GridTooLarge
+from .core.rows import RowsError
+from .core.sets import SetRecipe
 from .core.smart import expand
 from .handles import Collection, Order, Product, Project
 from .studio import Studio
+from .studio_grid import Grid
+from .studio_rows import example_sets
 
 __version__ = "0.1.0"
 
@@ -52,7 +57,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'imagen_nb' has no attribute {name!r}")
 
 __all__ = [
-    "CatalogBusy", "Collection", "DiskFull", "DiskFullWarning", "GenerationCancelled", "ImagenError", "Order",
-    "OrderTooLarge", "Product", "Project", "ProviderError", "RateLimited", "SmartParameterError", "SqlError",
-    "SqlRefused", "SqlTimeout", "Studio", "UnknownModelError", "ValidationError", "expand", *_PANELS,
+    "CatalogBusy", "Collection", "DiskFull", "DiskFullWarning", "GenerationCancelled", "Grid", "GridTooLarge",
+    "ImagenError", "Order", "OrderTooLarge", "Product", "Project", "ProviderError", "RateLimited", "RowsError",
+    "SetRecipe", "SmartParameterError", "SqlError", "SqlRefused", "SqlTimeout", "Studio", "UnknownModelError",
+    "ValidationError", "example_sets", "expand", *_PANELS,
 ]

@@ -1,4 +1,5 @@
-"""The ``imagen-nb`` command line: models, order, sql, tokens, keys, trash, demo, serve, backup, restore, rebuild."""
+"""The ``imagen-nb`` command line: models, order, sets, grid, sql, tokens, keys, trash, demo, serve, backup,
+restore, rebuild."""
 
 from __future__ import annotations
 
@@ -87,19 +88,70 @@ def cmd_order(args, extra: Sequence[str]) -> int:
     if not params:
         raise UsageError("give the model's parameters, e.g. --prompt 'a [red,blue] fox' --seed '[1,2]'")
     with _studio(args) as studio:
-        order = studio.order(args.model, project=args.project, limit=args.limit, **params)
-        if args.no_wait:
-            print(order.id)
+        rows = {"rows": args.rows} if args.rows else {}
+        order = studio.order(args.model, project=args.project, limit=args.limit, **rows, **params)
+        return _finish(order, args)
+
+
+def _finish(order, args) -> int:
+    """Wait for an order (progress on stderr), print its product paths; failures on stderr."""
+    if args.no_wait:
+        print(order.id)
+        return 0
+    order.progress()
+    order.wait()
+    for product in order.products:
+        print(product.path)
+    errors = order.errors
+    for _, row in errors.iterrows():
+        print(f"generation {row['seq'] + 1} failed: {row['error_type']}: {row['error_message']}",
+              file=sys.stderr)
+    return 1 if order.status == "failed" else 0
+
+
+def cmd_sets(args, extra: Sequence[str]) -> int:
+    """``imagen-nb sets list|show NAME|order NAME [MODEL] [--theme T] [--name value …]``."""
+    with _studio(args) as studio:
+        if args.action == "list":
+            print(_table(studio.sets.listing()))
             return 0
-        order.progress()
-        order.wait()
-        for product in order.products:
-            print(product.path)
-        errors = order.errors
-        for _, row in errors.iterrows():
-            print(f"generation {row['seq'] + 1} failed: {row['error_type']}: {row['error_message']}",
-                  file=sys.stderr)
-        return 1 if order.status == "failed" else 0
+        if not args.name:
+            raise UsageError(f"sets {args.action} needs a NAME (see `imagen-nb sets list`)")
+        if args.action == "show":
+            try:
+                recipe = studio.sets[args.name]
+            except KeyError as exc:
+                raise UsageError(exc.args[0]) from None
+            print(f"{recipe.name}: {recipe.description}".rstrip(": "))
+            print(f"model: {recipe.model or '(none: name one when ordering)'}")
+            print(f"prompt: {recipe.prompt()}")
+            for key, value in recipe.params.items():
+                print(f"{key}: {json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value}")
+            import pandas as pd
+
+            print(f"rows: {len(recipe.rows)}")
+            print(_table(pd.DataFrame(list(recipe.rows))))
+            return 0
+        params = parse_params(extra)
+        try:
+            studio.sets[args.name]
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+        order = studio.order_set(args.name, args.model, theme=args.theme, project=args.project, limit=args.limit,
+                                 **params)
+        return _finish(order, args)
+
+
+def cmd_grid(args) -> int:
+    """``imagen-nb grid ORDER_ID [--x X] [--y Y] [--z Z] [--out grid.png]``: an order's comparison grid."""
+    with _studio(args) as studio:
+        order = studio.get_order(args.order)
+        grid = order.grid(x=args.x, y=args.y, z=args.z, max_side=args.max_side)
+        path = grid.save(args.out)
+        nx, ny, nz = grid.layout.size()
+        axes = ", ".join(f"{w}={n}" for w, n in grid.axes.items() if n)
+        print(f"{path} ({axes}; {nx}×{ny}×{nz} cells, {grid.image.width}×{grid.image.height} px)")
+    return 0
 
 
 def cmd_sql(args) -> int:
@@ -374,6 +426,25 @@ def build_parser() -> _Parser:
     p.add_argument("--project", help="project name (created when new)")
     p.add_argument("--limit", type=_positive_int, help="most generations this order may make")
     p.add_argument("--no-wait", action="store_true", help="print the order id and return at once")
+    p.add_argument("--rows", help="a .csv/.tsv/.json/.parquet table: one generation per row, {column} "
+                                  "placeholders filled in (e.g. --prompt '{value} of {suit}')")
+    p = sub.add_parser("sets", help="list, show or order saved sets (rows + templates; examples: card_deck, "
+                                    "tarot, zodiac)",
+                       usage="imagen-nb sets list | show NAME | order NAME [MODEL] [--theme T] [--name value ...]")
+    p.add_argument("action", choices=["list", "show", "order"])
+    p.add_argument("name", nargs="?", help="the set's name")
+    p.add_argument("model", nargs="?", help="model id (default: the set's own)")
+    p.add_argument("--theme", help="fills the set's theme slot, e.g. 'gothic, ink'")
+    p.add_argument("--project", help="project name (created when new)")
+    p.add_argument("--limit", type=_positive_int, help="most generations this order may make")
+    p.add_argument("--no-wait", action="store_true", help="print the order id and return at once")
+    p = sub.add_parser("grid", help="draw an order's comparison grid (X/Y/Z plot) as a PNG")
+    p.add_argument("order", help="the order id")
+    p.add_argument("--x", help="axis across (default: the order's largest varying parameter)")
+    p.add_argument("--y", help="axis down")
+    p.add_argument("--z", help="one grid per value, stacked")
+    p.add_argument("--out", default="grid.png", help="the PNG to write (default grid.png)")
+    p.add_argument("--max-side", type=_positive_int, default=8192, help="cap of the longer side in px (default 8192)")
     p = sub.add_parser("sql", help="run one read-only SELECT over the catalog")
     p.add_argument("query")
     p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
@@ -423,15 +494,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        if args.command != "order" and extra:
+        if args.command not in ("order", "sets") and extra:
             raise UsageError(f"unexpected arguments: {' '.join(extra)}")
         if args.command == "tokens" and args.action in ("set", "delete") and not args.name:
             raise UsageError(f"tokens {args.action} needs a NAME")
         handlers = {"models": cmd_models, "sql": cmd_sql, "tokens": cmd_tokens, "keys": cmd_keys,
-                    "trash": cmd_trash, "demo": cmd_demo, "serve": cmd_serve, "backup": cmd_backup,
+                    "trash": cmd_trash, "demo": cmd_demo, "grid": cmd_grid, "serve": cmd_serve, "backup": cmd_backup,
                     "restore": cmd_restore, "rebuild": cmd_rebuild}
         if args.command == "order":
             return cmd_order(args, extra)
+        if args.command == "sets":
+            if extra and args.action != "order":
+                raise UsageError(f"unexpected arguments: {' '.join(extra)}")
+            return cmd_sets(args, extra)
         return handlers[args.command](args)
     except (UsageError, ImagenError, ValueError, LookupError, OSError) as exc:
         # OSError: the machine said no (a folder that cannot be written, a full disk…); still one line.

@@ -160,6 +160,19 @@ class Order:
         g = self.generations
         return g[g["status"] == "failed"][["id", "seq", "params", "error_type", "error_message"]]
 
+    @property
+    def set_name(self) -> str | None:
+        """The set this order was made from (``studio.order_set``), or None."""
+        return self._row().get("set_name")
+
+    def grid(self, x: str | None = None, y: str | None = None, z: str | None = None, **options: Any):
+        """A labelled comparison grid of this order's products (an X/Y/Z plot): see :meth:`Studio.grid`.
+
+        With no axes, the parameters that vary in the order (its SmartParameter groups, or
+        ``row`` for an order from rows), largest first. Cells still running or failed are drawn as such.
+        """
+        return self._studio.grid(self, x=x, y=y, z=z, **options)
+
     def wait(self, timeout: float | None = None) -> "Order":
         """Block until every generation is finished and recorded; TimeoutError after ``timeout`` s."""
         if not self._studio._wait(self.id, timeout):

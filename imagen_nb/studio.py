@@ -41,6 +41,8 @@ from .providers.registry import load_providers, split_model_id
 from .providers.spec import whole_lists
 from .store import ProductStore
 from .store.imports import inspect_file
+from .studio_grid import Grid, order_grid, products_grid
+from .studio_rows import Sets, expand_over_rows
 
 if TYPE_CHECKING:
     from .engine.backup import BackupReport, RestoreReport
@@ -256,6 +258,8 @@ class Studio:
             self.keys = KeyStore(self.home)
             self.tokens = Tokens(self)
             self.presets = Presets(self)
+            #: saved sets (issue 13): ``studio.sets["tarot"]``, the examples included
+            self.sets = Sets(self)
             self.recovery = RecoveryReport()
             reconcile_files(self.catalog, self.store, self.recovery)
             if start:
@@ -396,10 +400,11 @@ class Studio:
 
     # -- ordering --------------------------------------------------------------------------
     def expand(self, model: str | None = None, *, limit: int | None = None, rng_seed: int | None = None,
-               **params) -> list[dict[str, Any]]:
+               rows: Any = None, **params) -> list[dict[str, Any]]:
         """The generation parameter sets an order with these parameters would make (nothing is run).
 
-        With ``model``, each set is also validated against the model's spec.
+        With ``model``, each set is also validated against the model's spec. ``rows`` as for
+        :meth:`order` (the preview of an order from rows).
         """
         limit, rng_seed = self._order_args(limit, rng_seed, params)
         info = None
@@ -407,14 +412,17 @@ class Studio:
             provider, name = split_model_id(model, self.providers)
             info = provider.model(name)
             params = whole_lists(info.spec, params)  # a list given to a list-typed parameter is one value
-        gens = expand(params, tokens=dict(self.tokens), rng_seed=rng_seed,
-                      limit=self.limit if limit is None else limit)
+        if rows is not None:
+            gens = expand_over_rows(self, info, params, rows, limit=limit, rng_seed=rng_seed)[0].generations
+        else:
+            gens = expand(params, tokens=dict(self.tokens), rng_seed=rng_seed,
+                          limit=self.limit if limit is None else limit)
         if info is not None:
             provider.factory(info).validate_many(gens)
         return gens
 
     def order(self, model: str, *, project: "Project | str | None" = None, limit: int | None = None,
-              rng_seed: int | None = None, **params: Any) -> Order:
+              rng_seed: int | None = None, rows: Any = None, **params: Any) -> Order:
         """Place an order: validate and expand at once, then run the generations in the background.
 
         Args:
@@ -422,32 +430,50 @@ class Studio:
             project: a Project, or a project name (created when new).
             limit: most generations this order may expand to (default: the studio's ``limit``).
             rng_seed: seed of the random picks ``[a|b]`` / ``[?token]`` (chosen and stored when omitted).
+            rows: a table for one generation per row: a DataFrame, a path to a .csv/.tsv/.json/.parquet
+                file or a list of dicts. ``{column}`` placeholders in any string parameter are
+                filled from each row, a column named like a parameter sets it, and rows multiply
+                with SmartParameter groups (row slowest). See docs/smart-parameters.md, "Rows".
             **params: the model's parameters; any string may use SmartParameter syntax, and a
                 list, tuple or range is a ``[a,b,c]`` group (except for a list-typed parameter such as
                 ``loras``, whose list is its value; a list of lists varies it).
 
-        Raises ``SmartParameterError``, ``ValidationError`` or ``UnknownModelError`` (all
-        ``ValueError``) before anything is queued.
+        Raises ``SmartParameterError``, ``ValidationError`` (``RowsError`` for a row or column)
+        or ``UnknownModelError`` (all ``ValueError``) before anything is queued.
         """
+        return self._order(model, project=project, limit=limit, rng_seed=rng_seed, rows=rows, params=params)
+
+    def _order(self, model: str, *, project: "Project | str | None", limit: int | None, rng_seed: int | None,
+               rows: Any, params: dict[str, Any], set_name: str | None = None) -> Order:
         self._check_open()
         limit, rng_seed = self._order_args(limit, rng_seed, params)
         provider, name = split_model_id(model, self.providers)
         info = provider.model(name)
         rng_seed = secrets.randbits(63) if rng_seed is None else rng_seed
-        gens = expand(whole_lists(info.spec, params), tokens=dict(self.tokens), rng_seed=rng_seed,
-                      limit=self.limit if limit is None else limit)
+        order_id = new_id()
+        extra: dict[str, Any] = {}
+        if rows is None:
+            gens = expand(whole_lists(info.spec, params), tokens=dict(self.tokens), rng_seed=rng_seed,
+                          limit=self.limit if limit is None else limit)
+            gen_rows = [{"id": new_id(), "order_id": order_id, "seq": i, "model_id": info.id,
+                         "status": "pending", "params": g} for i, g in enumerate(gens)]
+        else:
+            expansion, table = expand_over_rows(self, info, whole_lists(info.spec, params), rows,
+                                                limit=limit, rng_seed=rng_seed)
+            gens = expansion.generations
+            gen_rows = [{"id": new_id(), "order_id": order_id, "seq": i, "model_id": info.id,
+                         "status": "pending", "params": g, "set_row": n, "row_values": table[n - 1]}
+                        for i, (g, n) in enumerate(zip(gens, expansion.rows))]
+            extra = {"set_name": set_name, "row_count": len(table)}
         factory = provider.factory(info)
         validated = factory.validate_many(self._with_input_files(info, gens))
-        order_id = new_id()
-        gen_rows = [{"id": new_id(), "order_id": order_id, "seq": i, "model_id": info.id,
-                     "status": "pending", "params": g} for i, g in enumerate(gens)]
         try:
             project_id = self._project_id(project)
             cur = self.catalog.cursor()
             q_models.upsert(cur, [info])
             q_orders.insert_order(cur, {"id": order_id, "project_id": project_id, "model_id": info.id,
                                         "base_params": _jsonable(params), "rng_seed": rng_seed,
-                                        "status": "pending", "generation_count": len(gens)}, gen_rows)
+                                        "status": "pending", "generation_count": len(gens), **extra}, gen_rows)
         except Exception as exc:
             if is_disk_full(exc):
                 raise DiskFull(_disk_full_message(self.home, "cannot place this order (nothing was queued)")) from exc
@@ -456,6 +482,48 @@ class Studio:
                              [(r["id"], r["seq"], v) for r, v in zip(gen_rows, validated)],
                              project_id=project_id)
         return Order(self, order_id)
+
+    # -- sets and grids (issue 13) ---------------------------------------------------------
+    def order_set(self, name: str, model: str | None = None, *, theme: str | None = None,
+                  project: "Project | str | None" = None, limit: int | None = None,
+                  rng_seed: int | None = None, **overrides: Any) -> Order:
+        """Order a saved set (see :attr:`sets`): one generation per row of its table.
+
+        Args:
+            name: the set's name, e.g. ``"tarot"``.
+            model: the model to run; default the set's own.
+            theme: fills the set's free slot (``"gothic, ink"``); default the set's theme.
+            **overrides: parameters that replace the set's (``seed="[1,2]"``, ``width=512``…).
+        """
+        recipe = self.sets[name]
+        model = model or recipe.model
+        if not model:
+            raise ValidationError("model", f"set {name!r} names no model; say which one runs it, e.g. "
+                                           f"studio.order_set({name!r}, 'diffusers:tiny') (see studio.models())")
+        if theme is not None:
+            check_text("theme", theme)
+        return self._order(model, project=project, limit=limit, rng_seed=rng_seed, rows=list(recipe.rows),
+                           params=recipe.order_params(theme, **overrides), set_name=name)
+
+    def grid(self, products: "Iterable[Product | str] | str | Order", *, x: str | None = None,
+             y: str | None = None, z: str | None = None, **options: Any) -> "Grid":
+        """A labelled comparison grid (an X/Y/Z plot) of products, grouped by any gallery column.
+
+        Args:
+            products: product ids or handles, an Order, or a SQL query over ``gallery`` that
+                returns a ``product_id`` column (``"select * from set_products where set_name = 'tarot'"``).
+            x, y, z: the axes: a gallery column (``seed``, ``model``…), ``set_name``, ``set_row``, a parameter
+                name of the products (``sampler``…) or a column of their rows (``suit``). For an
+                Order with no axes given, the parameters that vary in it, largest first.
+            **options: ``cell`` (thumbnail size in px), ``max_side`` (cap of the image's longer
+                side in px), ``title``.
+
+        Returns a :class:`~imagen_nb.studio_grid.Grid`: shows in a notebook, ``.save(path)``
+        writes a PNG, ``.save_product()`` keeps it in the gallery with infotext naming its axes.
+        """
+        if isinstance(products, Order):
+            return order_grid(self, products.id, x=x, y=y, z=z, **options)
+        return products_grid(self, products, x=x, y=y, z=z, **options)
 
     @staticmethod
     def _order_args(limit: Any, rng_seed: Any, params: Mapping[str, Any]) -> tuple[int | None, int | None]:
@@ -989,8 +1057,9 @@ class Studio:
         """Run one read-only SELECT over the catalog and return a pandas DataFrame.
 
         Tables: projects, orders, generations, products, collections, collection_products,
-        smart_tokens, presets, models; the view ``gallery`` joins them with the common parameters as
-        columns. Writes, ATTACH, COPY, INSTALL and file readers are refused.
+        smart_tokens, presets, sets, models; the view ``gallery`` joins them with the common parameters as
+        columns, and ``set_products`` is the gallery of orders from rows with ``set_name``, ``set_row``
+        and ``row_values``. Writes, ATTACH, COPY, INSTALL and file readers are refused.
 
         Args:
             timeout: seconds the query may run (more than 0, at most a day).

@@ -158,6 +158,8 @@ def test_card_deck_makes_54_cards_in_a_collection_and_a_contact_sheet(tmp_path):
     nb = run("card-deck", tmp_path)
 
     assert text(outputs(nb, "cards")).startswith("54 cards: Ace of Spades")
+    grid = image(outputs(nb, "set-grid"))  # the example set's 54 rows laid out by value × suit
+    assert 1000 < grid.width < 2000 and grid.height > 400
     assert "fulfilled: 54 generations, 54 complete" in text(outputs(nb, "order"))
     assert "<Collection 'deck': 54 products>" in text(outputs(nb, "collection"))
     sheet = image(outputs(nb, "contact-sheet"))

@@ -46,3 +46,21 @@ def test_cli_examples_parse(capsys):
         argv = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', line)][1:]
         args, extra = build_parser().parse_known_args(argv)
         assert args.command in {"order", "sql", "tokens", "keys", "trash"}
+
+
+def test_the_sets_and_grids_example_runs_as_written(home, tmp_path):
+    section = README[README.index("## Card sets from a table"):]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "cards.csv").write_text("value,suit\nAce,Spades\nTwo,Hearts\n")
+    prelude = "import imagen_nb as inb\nstudio = inb.Studio()\n"
+    check = ("cards.wait()\n"
+             "print(len(deck.products), cards.generations['params'].map(lambda p: p['prompt']).tolist())\n"
+             "print(studio.sql('select count(*) as n from sets').n[0], sorted(studio.sets))\n"
+             "studio.close()\n")
+    env = {**os.environ, "IMAGEN_NB_HOME": str(home)}
+    result = subprocess.run([sys.executable, "-c", prelude + block + check], capture_output=True, text=True,
+                            env=env, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "108 ['Ace of Spades, ink', 'Two of Hearts, ink']" in result.stdout
+    assert "0 ['card_deck', 'tarot', 'zodiac']" in result.stdout  # the examples are built in, not rows of `sets`
+    assert (tmp_path / "deck.png").is_file()

@@ -18,11 +18,16 @@ GENERATION_COLUMNS = ("id", "order_id", "seq", "model_id", "status", "params")
 def insert_order(cur: duckdb.DuckDBPyConnection, order: Mapping[str, Any],
                  generations: Sequence[Mapping[str, Any]]) -> None:
     """Insert an order and all its generations in one transaction (params as dicts)."""
+    # An order from rows (issue 13) also records its set and each generation's row.
+    order_columns = ORDER_COLUMNS + (("set_name", "row_count") if "row_count" in order else ())
+    gen_columns = GENERATION_COLUMNS + (("set_row", "row_values") if generations and "set_row" in generations[0]
+                                        else ())
     cur.execute("BEGIN TRANSACTION")
     try:
-        insert_rows(cur, "orders", [{**order, "base_params": to_json(order["base_params"])}], ORDER_COLUMNS)
+        insert_rows(cur, "orders", [{**order, "base_params": to_json(order["base_params"])}], order_columns)
         insert_rows(cur, "generations",
-                    [{**g, "params": to_json(g["params"])} for g in generations], GENERATION_COLUMNS)
+                    [{**g, "params": to_json(g["params"]), "row_values": to_json(g.get("row_values"))}
+                     for g in generations], gen_columns)
     except BaseException:
         cur.execute("ROLLBACK")
         raise

@@ -36,8 +36,8 @@ _REFUSED_SUFFIXES = ("_scan",)
 _EXPLAIN = re.compile(r"\AEXPLAIN(?:\s+ANALYZE)?\s+", re.IGNORECASE)
 
 _ADVICE = ("studio.sql runs one read-only SELECT over the catalog (tables projects, orders, generations, "
-           "products, collections, collection_products, smart_tokens, presets, models and the view gallery); "
-           "change data through the Studio's methods instead")
+           "products, collections, collection_products, smart_tokens, presets, sets, models and the views "
+           "gallery and set_products); change data through the Studio's methods instead")
 
 
 def statement_name(text: str, kind: duckdb.StatementType) -> str:

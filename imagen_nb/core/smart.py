@@ -530,3 +530,11 @@ def possible_values(param: str, value: Any, *, tokens: Mapping[str, Sequence[str
     if total > limit:
         raise OrderTooLarge(f"{param} can take {_format_count(total)} values; at most {limit:,} can be checked")
     return every(node, typed)
+
+
+def has_random(params: Mapping[str, Any], *, tokens: Mapping[str, Sequence[str]] | None = None) -> bool:
+    """Whether expanding ``params`` draws random picks (``[a|b]``, ``[?token]``) anywhere.
+
+    Raises SmartParameterError for a malformed value.
+    """
+    return any(node.random for _, node, _ in _compile_all(params, tokens))

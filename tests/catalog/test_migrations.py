@@ -15,10 +15,10 @@ PINNED = {
     "api_calls": ["id", "generation_id", "order_id", "provider", "method", "endpoint", "status_code",
                   "duration_ms", "request_id", "attempt", "error", *COMMON],
     "orders": ["id", "project_id", "model_id", "base_params", "rng_seed", "status", "generation_count",
-               "complete_count", "failed_count", "cancelled_count", "finished_at", *COMMON],
+               "complete_count", "failed_count", "cancelled_count", "finished_at", *COMMON, "set_name", "row_count"],
     "generations": ["id", "order_id", "seq", "model_id", "status", "params", "actual_params", "return_params",
                     "error_type", "error_message", "traceback", "attempts", "started_at", "finished_at",
-                    *COMMON],
+                    *COMMON, "set_row", "row_values"],
     "products": ["id", "generation_id", "order_id", "project_id", "model_id", "source", "kind", "media_type",
                  "path", "thumb_path", "size", "width", "height", "sha256", "rating", "prompt",
                  "negative_prompt", "seed", "num_inference_steps", "guidance_scale", "params", *COMMON],
@@ -26,6 +26,7 @@ PINNED = {
     "collection_products": ["id", "collection_id", "product_id", *COMMON],
     "smart_tokens": ["id", "name", "values", *COMMON],
     "presets": ["id", "name", "model_id", "params", *COMMON],
+    "sets": ["id", "name", "description", "model_id", "recipe", "table_rows", *COMMON],
     "schema_migrations": ["name", "applied_at"],
     "home": ["path"],
     "gallery": ["product_id", "prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale",
@@ -33,6 +34,7 @@ PINNED = {
                 "project", "project_id", "order_id", "generation_id", "kind", "media_type", "source", "path",
                 "thumb_path", "size", "sha256", "params", "created_at"],
 }
+PINNED["set_products"] = [*PINNED["gallery"], "set_name", "set_row", "row_values"]
 
 
 def columns(catalog: Catalog) -> dict[str, list[str]]:
@@ -128,7 +130,7 @@ def test_absolute_paths_of_an_old_catalog_become_relative_to_the_home(tmp_path):
 
     catalog = Catalog(tmp_path)
     try:
-        assert catalog.applied_migrations == ["m006_relative_paths"]
+        assert catalog.applied_migrations == [m.__name__ for m in migrations.MIGRATIONS[5:]]  # m006 and later
         cur = catalog.cursor()
         assert cur.execute("SELECT id, path, thumb_path FROM products ORDER BY id").fetchall() == [
             ("a" * 26, f"products/2025/01/{'a' * 26}.png", f"thumbs/2025/01/{'a' * 26}.webp"),
