@@ -232,37 +232,28 @@ def cmd_trash(args) -> int:
     more files aside), so it also works while a notebook hosts the home. ``empty`` deletes only
     the files it listed, after a yes at the prompt or with ``--yes``.
     """
-    from .store import ProductStore
-    from .studio import resolve_home
+    from .studio import delete_from_trash, resolve_home, trash_of
 
     home = resolve_home(args.home)
-    if not home.is_dir():
-        raise UsageError(f"{home} is not an imagen-nb home (no such folder); give --home")
-    store = ProductStore(home)
-    files = [(path, path.stat().st_size) for path in store.trash_files() if path.is_file()]
+    files = trash_of(home)
+    trash = home / "trash"
     total = sum(size for _, size in files) / 2**20
     if args.action == "list" or not files:
         for path, size in files:
             print(f"{size:>12,}  {path}")
-        print(f"{len(files)} file(s), {total:.1f} MB in {store.trash}"
+        print(f"{len(files)} file(s), {total:.1f} MB in {trash}"
               + ("; `imagen-nb trash empty` deletes them" if files else ""))
         return 0
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"trash empty would delete {len(files)} file(s), {total:.1f} MB, for good: "
                              "run `imagen-nb trash list` to see them, then `imagen-nb trash empty --yes`")
-        answer = input(f"Delete {len(files)} file(s), {total:.1f} MB, in {store.trash} for good? [y/N] ")
+        answer = input(f"Delete {len(files)} file(s), {total:.1f} MB, in {trash} for good? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 0
-    removed = freed = 0
-    for path, size in files:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        removed, freed = removed + 1, freed + size
-    print(f"removed {removed} file(s), {freed / 2**20:.1f} MB, from {store.trash}")
+    removed, freed = delete_from_trash(home, [path for path, _ in files])
+    print(f"removed {removed} file(s), {freed / 2**20:.1f} MB, from {trash}")
     return 0
 
 
