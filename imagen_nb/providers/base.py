@@ -9,12 +9,14 @@ touch the catalog or the widgets: they see bytes, parameter sets and the run con
 from __future__ import annotations
 
 import abc
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Hashable, Literal, Mapping, Protocol, Sequence
+from typing import Any, ClassVar, Hashable, Literal, Mapping, Protocol, Sequence
 
 from ..core.errors import UnknownModelError, did_you_mean
 from ..core.records import Event, GenerationRequest, GenerationResult, ModelInfo
+from .settings import ProviderSettings
 
 
 @dataclass(frozen=True)
@@ -23,11 +25,13 @@ class ProviderContext:
 
     Args:
         home: the studio's home folder; a provider may keep caches under ``home / "providers" / name``.
-        settings: this provider's settings from the studio (``device``, ``dtype``, keys…).
+        settings: this provider's settings from the studio (``device``, ``dtype``…): a mapping as
+            the user gave it, replaced by the provider's typed :class:`ProviderSettings` when the
+            provider is made (read them as ``provider.settings.<name>``).
     """
 
     home: Path
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] | ProviderSettings = field(default_factory=dict)
     #: Where remote providers keep fetched specs (a ``remote.SpecCache``; the Studio's catalog).
     spec_cache: Any = None
 
@@ -166,9 +170,17 @@ class Provider(abc.ABC):
     name: ClassVar[str]
     #: ``local`` providers get one worker per device; ``remote`` ones ``concurrency`` workers.
     execution: ClassVar[Literal["local", "remote"]] = "remote"
+    #: The typed settings this provider takes (its fields are the documentation).
+    Settings: ClassVar[type[ProviderSettings]] = ProviderSettings
 
     def __init__(self, context: ProviderContext):
-        self.context = context
+        settings = self.Settings.parse(context.settings, self.name)
+        self.context = dataclasses.replace(context, settings=settings)
+
+    @property
+    def settings(self) -> ProviderSettings:
+        """This provider's typed settings (checked when the provider was made)."""
+        return self.context.settings  # type: ignore[return-value]
 
     @abc.abstractmethod
     def models(self) -> list[ModelInfo]:
@@ -195,10 +207,8 @@ class Provider(abc.ABC):
     @property
     def concurrency(self) -> int:
         """How many workers serve one lane of this provider."""
-        return int(self.context.settings.get("concurrency", 1 if self.execution == "local" else 4))
+        return self.settings.concurrency or (1 if self.execution == "local" else 4)
 
     def close(self) -> None:
         """Free what the provider holds (pipelines, sessions). Called by ``Studio.close``."""
 
-
-ProviderFactory = Callable[[ProviderContext], Provider]

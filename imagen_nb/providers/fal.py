@@ -9,16 +9,8 @@ A generation: upload local image inputs to fal's CDN → submit to the queue →
 (with logs: progress, cancellation, the ``timeout``) → fetch the result → download every file in
 it. How fal-client is governed (routing, one retry layer, timeouts) is told in ``fal_http``.
 
-Settings (``Studio(providers={"fal": {...}})``), besides RemoteProvider's ``concurrency``,
-``timeout``, ``retries``, ``spec_ttl_days`` and ``max_output_bytes``:
-
-* ``queue_url``, ``rest_url``, ``cdn_url``: where fal's queue, REST API (upload tokens) and CDN
-  (uploads) are reached instead of fal-client's hosts (a loopback server in the tests, a proxy);
-  unset: fal-client's own (which honour ``FAL_QUEUE_RUN_HOST``).
-* ``openapi_url``: template of an endpoint's OpenAPI URL, ``{app}`` replaced by the app id.
-* ``request_timeout``: most seconds one HTTP request may take (default 30).
-* ``poll_interval``: seconds between status polls (default 0.5).
-* ``retry_base``: first backoff ceiling of the retry policy in seconds (default 0.5).
+Settings (``Studio(providers={"fal": {...}})``): the fields of :class:`FalSettings` (fal's hosts,
+the OpenAPI URL) and of :class:`~imagen_nb.providers.remote.RemoteSettings` (timeouts, retries…).
 """
 
 from __future__ import annotations
@@ -26,8 +18,9 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 from urllib.parse import quote
 
 from ..core.errors import ProviderError, UnknownModelError, ValidationError
@@ -35,7 +28,8 @@ from ..core.records import GenerationRequest, GenerationResult, ModelInfo
 from .base import Factory, ProviderContext, RunContext
 from .fal_run import Generation, is_url, scrubbed
 from .fal_spec import CURATED, model_from_openapi
-from .remote import RemoteFactory, RemoteProvider, RetryPolicy, TransientError, call_with_retries
+from .remote import RemoteFactory, RemoteProvider, RemoteSettings, RetryPolicy, TransientError, call_with_retries
+from .settings import setting, text
 
 #: Where fal publishes the OpenAPI document of each endpoint.
 OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json?endpoint_id={app}"
@@ -44,11 +38,25 @@ OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json?endpoint_id={app}"
 HOST_SETTINGS = {"queue_url": "QUEUE_URL_FORMAT", "rest_url": "REST_URL", "cdn_url": "CDN_URL"}
 
 
+@dataclass(frozen=True)
+class FalSettings(RemoteSettings):
+    """Settings of the ``fal`` provider."""
+
+    provider: ClassVar[str] = "fal"
+
+    queue_url: str | None = setting(None, "Where fal's queue is reached instead of fal-client's host (a proxy,"
+                                    " a loopback server in tests).", text)
+    rest_url: str | None = setting(None, "Where fal's REST API (upload tokens) is reached instead.", text)
+    cdn_url: str | None = setting(None, "Where fal's CDN (uploads) is reached instead.", text)
+    openapi_url: str = setting(OPENAPI_URL, "Template of an endpoint's OpenAPI URL; {app} is the app id.", text)
+
+
 class FalProvider(RemoteProvider):
     """fal.ai: curated models with hand-written specs, any other app through its OpenAPI."""
 
     name = "fal"
     curated = CURATED
+    Settings = FalSettings
 
     def __init__(self, context: ProviderContext):
         super().__init__(context)
@@ -61,9 +69,14 @@ class FalProvider(RemoteProvider):
 
     # -- settings --------------------------------------------------------------------------
     @property
+    def settings(self) -> FalSettings:
+        """This provider's typed settings (checked when the studio opened)."""
+        return self.context.settings  # type: ignore[return-value]
+
+    @property
     def openapi_url(self) -> str:
         """Template of an endpoint's OpenAPI URL (setting ``openapi_url``; ``{app}`` is the app id)."""
-        return str(self.context.settings.get("openapi_url") or OPENAPI_URL)
+        return self.settings.openapi_url
 
     # -- models ----------------------------------------------------------------------------
     def model(self, name: str) -> ModelInfo:
@@ -133,8 +146,8 @@ class FalProvider(RemoteProvider):
                 except ImportError:
                     raise ProviderError("the fal provider needs fal-client: pip install 'imagen-nb[fal]'") from None
                 # Only the hosts a setting moves are routed: fal-client's own (FAL_QUEUE_RUN_HOST…) stay.
-                routes = {getattr(fc, const): str(self.context.settings[name])
-                          for name, const in HOST_SETTINGS.items() if self.context.settings.get(name)}
+                routes = {getattr(fc, const): str(getattr(self.settings, name))
+                          for name, const in HOST_SETTINGS.items() if getattr(self.settings, name)}
                 self._transport = GovernedTransport(routes, self.request_timeout, self.local)
             client = self._clients.get(key)
             if client is None:

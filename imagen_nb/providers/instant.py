@@ -110,4 +110,4 @@ class InstantProvider(Provider):
     @property
     def concurrency(self) -> int:
         """Workers of the instant lane (setting ``concurrency``, default 4: file writes overlap)."""
-        return int(self.context.settings.get("concurrency", 4))
+        return self.settings.concurrency or 4

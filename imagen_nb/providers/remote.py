@@ -11,12 +11,13 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Callable, ClassVar, Mapping, Protocol, TypeVar
 
 from ..core.errors import GenerationCancelled, ProviderError, RateLimited, did_you_mean
 from ..core.records import ApiCall, ModelInfo, Output
 from .base import Factory, Provider, ProviderContext, RunContext
 from .keys import KeyStore, redact
+from .settings import ProviderSettings, non_negative_number, positive_int, positive_number, setting
 
 T = TypeVar("T")
 
@@ -211,16 +212,31 @@ class ApiRecorder:
             attempt=attempt, error=redact(error, *self.secrets) if error else None))
 
 
+@dataclass(frozen=True)
+class RemoteSettings(ProviderSettings):
+    """Settings every remote provider takes (``concurrency``: requests in flight, default 4)."""
+
+    provider: ClassVar[str] = "remote"
+
+    timeout: float = setting(600.0, "Seconds a generation may take end to end.", positive_number)
+    retries: int = setting(4, "Attempts per HTTP call (1 = no retry).", positive_int)
+    retry_base: float = setting(0.5, "First backoff ceiling of the retry policy in seconds (doubles per try).",
+                                non_negative_number)
+    request_timeout: float = setting(30.0, "Most seconds one HTTP request may take.", positive_number)
+    poll_interval: float = setting(0.5, "Seconds between status polls of a running request.", positive_number)
+    spec_ttl_days: float = setting(30.0, "Fetched parameter specs older than this are fetched again.",
+                                   non_negative_number)
+    max_output_bytes: int = setting(MAX_OUTPUT_BYTES, "Largest output file downloaded, in bytes.", positive_int)
+
+
 class RemoteProvider(Provider):
     """Base of providers that run models over HTTP: keys, curated models, cached specs.
 
-    Settings: ``concurrency`` (requests in flight, default 4), ``timeout`` (seconds per
-    generation, default 600), ``retries`` (attempts per call, default 4), ``retry_base``,
-    ``request_timeout``, ``poll_interval``, ``spec_ttl_days``
-    (refetch specs older than this, default 30), ``max_output_bytes``.
+    Settings: the fields of :class:`RemoteSettings` (and the subclass's own).
     """
 
     execution = "remote"
+    Settings: ClassVar[type[ProviderSettings]] = RemoteSettings
     #: Models listed before any fetch, with types and families filled in.
     curated: tuple[ModelInfo, ...] = ()
 
@@ -229,31 +245,36 @@ class RemoteProvider(Provider):
         self.keys = KeyStore(context.home)
 
     @property
+    def settings(self) -> RemoteSettings:
+        """This provider's typed settings (checked when the studio opened)."""
+        return self.context.settings  # type: ignore[return-value]
+
+    @property
     def timeout(self) -> float:
         """Seconds a generation may take end to end."""
-        return float(self.context.settings.get("timeout", 600))
+        return self.settings.timeout
 
     @property
     def retry_policy(self) -> RetryPolicy:
         """How calls are retried (settings ``retries``: attempts per call; ``retry_base``: first
         backoff ceiling in seconds, default 0.5)."""
-        return RetryPolicy(attempts=int(self.context.settings.get("retries", 4)),
-                           base=float(self.context.settings.get("retry_base", 0.5)),
+        return RetryPolicy(attempts=self.settings.retries, base=self.settings.retry_base,
                            deadline=min(60.0, self.timeout))
 
     @property
     def request_timeout(self) -> float:
         """Most seconds one HTTP request may take (setting ``request_timeout``, default 30)."""
-        return float(self.context.settings.get("request_timeout", 30))
+        return self.settings.request_timeout
 
     @property
     def poll_interval(self) -> float:
         """Seconds between status polls of a running request (setting ``poll_interval``, default 0.5)."""
-        return float(self.context.settings.get("poll_interval", 0.5))
+        return self.settings.poll_interval
 
     @property
     def max_output_bytes(self) -> int:
-        return int(self.context.settings.get("max_output_bytes", MAX_OUTPUT_BYTES))
+        """Largest output file downloaded (setting ``max_output_bytes``)."""
+        return self.settings.max_output_bytes
 
     def models(self) -> list[ModelInfo]:
         """The curated models (others work by id once their spec can be fetched)."""
@@ -264,7 +285,7 @@ class RemoteProvider(Provider):
         cache: SpecCache | None = self.context.spec_cache
         if cache is not None:
             hit = cache.get(f"{self.name}:{name}")
-            ttl = timedelta(days=float(self.context.settings.get("spec_ttl_days", 30)))
+            ttl = timedelta(days=self.settings.spec_ttl_days)
             if hit is not None and datetime.now(timezone.utc) - hit[1] < ttl:
                 return hit[0]
         try:

@@ -39,11 +39,9 @@ Retries
     That transport also fills in the timeouts the client leaves unset (``predictions.create``
     and ``files.create`` pass ``timeout=None``), so no request can wait forever.
 
-Settings (``Studio(providers={"replicate": {...}})``): ``base_url`` (else ``REPLICATE_BASE_URL``,
-else https://api.replicate.com), ``poll_interval`` (0.5 s between polls), ``request_timeout``
-(30 s per HTTP request), ``retry_base`` (0.5 s, first backoff), ``data_uri_max_bytes`` (786432),
-and those of :class:`~imagen_nb.providers.remote.RemoteProvider`: ``timeout`` (per generation),
-``retries``, ``concurrency``, ``spec_ttl_days``, ``max_output_bytes``.
+Settings (``Studio(providers={"replicate": {...}})``): the fields of :class:`ReplicateSettings`
+(``base_url``, ``data_uri_max_bytes``) and of :class:`~imagen_nb.providers.remote.RemoteSettings`
+(``timeout``, ``retries``, ``poll_interval``, ``request_timeout``…).
 """
 
 from __future__ import annotations
@@ -51,15 +49,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Callable, Sequence, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
 from ..core.errors import ProviderError
 from ..core.records import ModelInfo
 from .base import Factory, ProviderContext
-from .remote import ApiRecorder, RemoteProvider, RetryPolicy, call_with_retries
+from .remote import ApiRecorder, RemoteProvider, RemoteSettings, RetryPolicy, call_with_retries
 from .replicate_http import NotFound, bounded_transport, translate_error
 from .replicate_run import ReplicateFactory
 from .replicate_specs import CURATED, model_from_openapi, parse_name
+from .settings import non_negative_int, setting, text
 
 __all__ = ["ReplicateProvider", "ReplicateFactory"]
 
@@ -67,6 +67,18 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 DATA_URI_MAX_BYTES = 768 * 1024
+
+
+@dataclass(frozen=True)
+class ReplicateSettings(RemoteSettings):
+    """Settings of the ``replicate`` provider."""
+
+    provider: ClassVar[str] = "replicate"
+
+    base_url: str | None = setting(None, "API root (default: REPLICATE_BASE_URL, else https://api.replicate.com).",
+                                   text)
+    data_uri_max_bytes: int = setting(DATA_URI_MAX_BYTES, "Local files up to this size are sent inline as data"
+                                      " URIs; larger ones are uploaded.", non_negative_int)
 
 
 class ReplicateProvider(RemoteProvider):
@@ -77,6 +89,7 @@ class ReplicateProvider(RemoteProvider):
 
     name = "replicate"
     curated = CURATED
+    Settings = ReplicateSettings
 
     def __init__(self, context: ProviderContext):
         super().__init__(context)
@@ -90,15 +103,20 @@ class ReplicateProvider(RemoteProvider):
 
     # ---- settings ----------------------------------------------------------------------------
     @property
+    def settings(self) -> ReplicateSettings:
+        """This provider's typed settings (checked when the studio opened)."""
+        return self.context.settings  # type: ignore[return-value]
+
+    @property
     def base_url(self) -> str:
         """API root: setting ``base_url``, else ``REPLICATE_BASE_URL``, else https://api.replicate.com."""
-        url = self.context.settings.get("base_url") or os.environ.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL
+        url = self.settings.base_url or os.environ.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL
         return str(url).rstrip("/")
 
     @property
     def data_uri_max_bytes(self) -> int:
         """Local files up to this size are sent as data URIs; larger ones are uploaded."""
-        return int(self.context.settings.get("data_uri_max_bytes", DATA_URI_MAX_BYTES))
+        return self.settings.data_uri_max_bytes
 
     # ---- HTTP plumbing -----------------------------------------------------------------------
     def _timeout(self):

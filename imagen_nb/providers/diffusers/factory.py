@@ -16,6 +16,7 @@ from .loras import LoraSet, LoraValidation, lora_key
 if TYPE_CHECKING:
     from ...core.records import ModelInfo
     from .provider import DiffusersProvider
+    from .settings import DiffusersSettings
 
 #: Parameters passed to the pipeline under the same (diffusers) names.
 PIPELINE_ARGS = (
@@ -51,7 +52,7 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
         Prompts, negative prompts and seeds may differ within a batch (each sample has its own
         generator). Setting ``batch: false`` turns batching off.
         """
-        if self.provider.context.settings.get("batch", True) is False:
+        if not self.provider.settings.batch:
             return None
         if int(params.get("num_images_per_prompt", 1) or 1) != 1:
             return None
@@ -117,7 +118,7 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
         with loaded.lock:
             scheduler = loaded.use_scheduler(first["scheduler"])
             lora_seconds = lora_set.apply(loaded.pipe, self.model)  # before any step: a misfit fails here
-            generator_device = str(self.provider.context.settings.get("generator_device") or loaded.device)
+            generator_device = self.provider.settings.generator_device or loaded.device
             generators = [torch.Generator(generator_device).manual_seed(int(p["seed"])) for p in param_sets]
             args = {name: first[name] for name in PIPELINE_ARGS if name in first}
             if batched:
@@ -126,7 +127,7 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
             pipe, args = img2img.prepare_call(loaded, args, param_sets, inputs)
             if args.get("clip_skip"):
                 _clip_skip_compat(pipe)
-            memory = memory_options(pipe, self.provider.context.settings, loaded.device,
+            memory = memory_options(pipe, self.provider.settings, loaded.device,
                                     int(first.get("width") or 0) * int(first.get("height") or 0),
                                     len(param_sets) * (1 if batched else int(first.get("num_images_per_prompt") or 1)))
             started = time.perf_counter()
@@ -172,18 +173,7 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
         return results
 
 
-#: Above this many pixels the VAE decodes in tiles (setting ``vae_tiling_min_pixels``).
-VAE_TILING_MIN_PIXELS = 1024 * 1024
-
-
-def _choice(settings, name: str):
-    value = settings.get(name, "auto")
-    if value not in ("auto", True, False):
-        raise ProviderError(f"diffusers setting {name} must be 'auto', True or False; got {value!r}")
-    return value
-
-
-def memory_options(pipe, settings, device: str, pixels: int, images: int) -> dict[str, bool]:
+def memory_options(pipe, settings: DiffusersSettings, device: str, pixels: int, images: int) -> dict[str, bool]:
     """Switch VAE tiling/slicing and attention slicing for this call; return what was chosen.
 
     ``auto`` (the default of settings ``vae_tiling``, ``vae_slicing``, ``attention_slicing``):
@@ -192,10 +182,10 @@ def memory_options(pipe, settings, device: str, pixels: int, images: int) -> dic
     slicing only on Apple MPS, where it lowers peak memory (on CUDA, SDPA attention is already
     memory-efficient and slicing only costs time).
     """
-    tiling, slicing, attention = (_choice(settings, n) for n in ("vae_tiling", "vae_slicing", "attention_slicing"))
+    tiling, slicing, attention = settings.vae_tiling, settings.vae_slicing, settings.attention_slicing
     gpu = not device.startswith("cpu")
     if tiling == "auto":
-        tiling = pixels > int(settings.get("vae_tiling_min_pixels", VAE_TILING_MIN_PIXELS))
+        tiling = pixels > settings.vae_tiling_min_pixels
     if slicing == "auto":
         slicing = gpu and images > 1
     if attention == "auto":

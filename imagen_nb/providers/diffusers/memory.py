@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 
 from ...core.errors import ProviderError
+from ..settings import SettingsError
 from .checkpoints import read_safetensors_header
 
 if TYPE_CHECKING:
@@ -103,8 +104,8 @@ def parse_budget(value: Any) -> int | float | None:
     raise _bad_budget(value)
 
 
-def _bad_budget(value: Any) -> ProviderError:
-    return ProviderError(
+def _bad_budget(value: Any) -> SettingsError:
+    return SettingsError(
         f"diffusers setting memory_budget={value!r} is not a size: give bytes (6000000000), a size"
         " ('6GB', '6GiB', '512MB'), a share of the device ('80%') or 'auto'."
     )
