@@ -26,6 +26,7 @@ from urllib.parse import quote
 from ..core.errors import ProviderError, UnknownModelError, ValidationError
 from ..core.records import GenerationRequest, GenerationResult, ModelInfo
 from .base import Factory, ProviderContext, RunContext
+from .checks import Check
 from .fal_run import Generation, is_url, scrubbed
 from .fal_spec import CURATED, model_from_openapi
 from .remote import RemoteFactory, RemoteProvider, RemoteSettings, RetryPolicy, TransientError, call_with_retries
@@ -189,9 +190,12 @@ class FalFactory(RemoteFactory):
 
     provider: FalProvider
 
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Spec validation, then: local file inputs exist (made absolute), width and height come together."""
-        out = super().validate(params)
+    def checks(self) -> list[Check]:
+        """``key``, ``spec``, then ``fal-inputs``: local file inputs exist (made absolute), width and
+        height come together."""
+        return [*super().checks(), Check("fal-inputs", self._inputs)]
+
+    def _inputs(self, given: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
         props = self.model.spec.get("properties", {})
         for name, prop in props.items():
             value = out.get(name)

@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar, Mapping, Protocol, TypeVar
 from ..core.errors import GenerationCancelled, ProviderError, RateLimited, did_you_mean
 from ..core.records import ApiCall, ModelInfo, Output
 from .base import Factory, Provider, ProviderContext, RunContext
+from .checks import Check, spec_check
 from .keys import KeyStore, redact
 from .settings import ProviderSettings, non_negative_number, positive_int, positive_number, setting
 
@@ -314,18 +315,19 @@ class RemoteProvider(Provider):
 class RemoteFactory(Factory):
     """Base of remote factories: checks the key before anything is queued."""
 
-    per_value_validation = True
-
     def __init__(self, model: ModelInfo, provider: RemoteProvider):
         super().__init__(model)
         self.provider = provider
 
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Spec validation, after checking that the provider's key is set (MissingKey otherwise)."""
-        self.provider.keys.require(self.provider.name)
-        return super().validate(params)
+    def key_check(self) -> Check:
+        """``key`` (once per order): the provider's key is set (MissingKey saying how to set it otherwise)."""
 
-    def validate_many(self, param_sets):
-        """As :meth:`Factory.validate_many`, after one check that the key is set."""
-        self.provider.keys.require(self.provider.name)
-        return super().validate_many(param_sets)
+        def run(given: Mapping[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+            self.provider.keys.require(self.provider.name)
+            return params
+
+        return Check("key", run, each="order")
+
+    def checks(self) -> list[Check]:
+        """``key``, then ``spec``."""
+        return [self.key_check(), spec_check(self.model.spec, self.model.id)]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 from ..core.errors import GenerationCancelled, ProviderError, ValidationError
 from ..core.records import GenerationRequest, GenerationResult, Output
 from .base import RunContext
+from .checks import Check
 from .keys import redact
 from .remote import ApiRecorder, RemoteFactory, RetryPolicy, download, sniff_media_type
 from .replicate_http import is_remote, scrubbed
@@ -36,16 +37,24 @@ class _TimedOut(Exception):
     """The generation's own deadline (setting ``timeout``) passed."""
 
 
+def _paths_as_text(given: Mapping[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(params, Mapping):
+        return params
+    return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in params.items()}
+
+
 class ReplicateFactory(RemoteFactory):
     """Runs one Replicate model: a prediction per request, polled to its end, outputs downloaded."""
 
     provider: ReplicateProvider
 
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Spec validation; file inputs must be URLs, data URIs or existing files (made absolute)."""
-        if isinstance(params, Mapping):
-            params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in params.items()}
-        out = super().validate(params)
+    def checks(self) -> list[Check]:
+        """``key``, ``paths`` (path objects as text), ``spec``, then ``file-inputs``: each file input
+        is a URL, a data URI or an existing file (made absolute)."""
+        key, spec = super().checks()
+        return [key, Check("paths", _paths_as_text), spec, Check("file-inputs", self._files)]
+
+    def _files(self, given: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
         for name in file_inputs(self.model.spec):
             value = out.get(name)
             if isinstance(value, str) and not is_remote(value):

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from ...core.errors import GenerationCancelled, ProviderError
 from ...core.records import GenerationRequest, GenerationResult, Output
 from ..base import Factory, RunContext
-from . import img2img
-from .loras import LoraSet, LoraValidation, lora_key
+from ..checks import Check, spec_check
+from . import img2img, loras
+from .loras import LoraSet, lora_key
 
 if TYPE_CHECKING:
     from ...core.records import ModelInfo
@@ -36,7 +37,7 @@ BATCH_KEY = ("width", "height", "num_inference_steps", "guidance_scale", "schedu
              "clip_skip")
 
 
-class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
+class DiffusersFactory(Factory):
     """Runs one diffusers model with the pipeline its provider keeps in memory.
 
     With an ``image`` a generation runs image-to-image (see :mod:`.img2img`).
@@ -45,6 +46,11 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
     def __init__(self, model: ModelInfo, provider: DiffusersProvider):
         super().__init__(model)
         self.provider = provider
+
+    def checks(self) -> list[Check]:
+        """``loras-form``, ``spec``, ``lora-files``, then the image-to-image rules (see :func:`.img2img.checks`)."""
+        return [loras.form_check(), spec_check(self.model.spec, self.model.id),
+                loras.files_check(self.provider.context), *img2img.checks()]
 
     def batch_key(self, params: Mapping[str, Any]):
         """Generations that share size, steps, guidance, scheduler and LoRA set run as one pipeline call.

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from packaging.version import Version
 
 from ...core.errors import ProviderError, ValidationError, did_you_mean
+from ..checks import Check
 
 if TYPE_CHECKING:
     from ...core.records import ModelInfo
@@ -579,22 +580,26 @@ def _short(exc: BaseException) -> str:
 # ---- the factory's hooks -----------------------------------------------------------------
 
 
-class LoraValidation:
-    """Factory mix-in (needs ``self.provider``): ``loras`` normalised before the schema check, files found after."""
+def form_check() -> Check:
+    """``loras-form`` (before the spec check): the ``loras`` short forms put in the list form the spec checks."""
 
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """As the schema check, with the ``loras`` short forms accepted and unknown names or files refused."""
-        out = super().validate(normalise_param(params))  # type: ignore[misc]
-        if out.get(PARAM):
-            out[PARAM] = check_files(out[PARAM], lora_folder(self.provider.context))  # type: ignore[attr-defined]
-        return out
+    def run(given: Mapping[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(params, Mapping) or params.get(PARAM) is None:
+            return params
+        return {**params, PARAM: normalise_loras(params[PARAM])}
+
+    return Check("loras-form", run)
 
 
-def normalise_param(params: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``params`` with its ``loras`` value (when given) in the list form the spec checks."""
-    if not isinstance(params, Mapping) or params.get(PARAM) is None:
+def files_check(context: ProviderContext) -> Check:
+    """``lora-files`` (after the spec check): each LoRA named is found in the LoRA folder, each path exists."""
+
+    def run(given: Mapping[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        if params.get(PARAM):
+            params[PARAM] = check_files(params[PARAM], lora_folder(context))
         return params
-    return {**params, PARAM: normalise_loras(params[PARAM])}
+
+    return Check("lora-files", run)
 
 
 @dataclass(frozen=True)
