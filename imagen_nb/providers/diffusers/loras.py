@@ -25,8 +25,6 @@ first, and any other load error is explained the same way.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import math
 import numbers
@@ -46,6 +44,7 @@ from packaging.version import Version
 
 from ...core.errors import ProviderError, ValidationError, did_you_mean
 from ..checks import Check
+from ..weightfiles import a1111_hash, file_sha256, read_safetensors_header, tensor_shapes
 
 if TYPE_CHECKING:
     from ...core.records import ModelInfo
@@ -298,63 +297,12 @@ def resolve_loras(value: Any, context: ProviderContext) -> list[LoraRef]:
     return refs
 
 
-_hashes: dict[tuple, str] = {}
-_hash_lock = threading.Lock()
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's content, cached while its size and mtime stay the same."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    with _hash_lock:
-        known = _hashes.get(key)
-    if known:
-        return known
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    with _hash_lock:
-        _hashes[key] = digest.hexdigest()
-    return _hashes[key]
-
-
-def a1111_hash(path: Path) -> str:
-    """A LoRA file's hash as AUTOMATIC1111 writes it in ``Lora hashes`` (Civitai's AutoV3).
-
-    For ``.safetensors``: the first 12 hex digits of the sha256 of the file after its header (so
-    editing the metadata keeps the hash); for other files, of the whole file. Cached as
-    :func:`file_sha256` is.
-    """
-    stat = path.stat()
-    key = ("a1111", str(path), stat.st_size, stat.st_mtime_ns)
-    with _hash_lock:
-        known = _hashes.get(key)
-    if known:
-        return known
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        if path.suffix == ".safetensors":
-            (size,) = struct.unpack("<Q", f.read(8))
-            f.seek(8 + size)
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    with _hash_lock:
-        _hashes[key] = digest.hexdigest()[:12]
-    return _hashes[key]
-
-
 def header_shapes(path: Path) -> dict[str, list[int]]:
-    """Tensor name → shape from a safetensors file's header (the tensors are not read)."""
+    """Tensor name → shape from a LoRA file's safetensors header (the tensors are not read)."""
     try:
-        with open(path, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            if size > 100_000_000:
-                raise ValueError("header too large")
-            header = json.loads(f.read(size))
+        return tensor_shapes(read_safetensors_header(path))
     except (OSError, ValueError, struct.error) as exc:
         raise ProviderError(f"LoRA {path} is not a readable safetensors file ({exc}).") from exc
-    return {k: list(v.get("shape", ())) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
 
 
 _CROSS_KEY = re.compile(r"attn2[._](?:processor[._])?to_k(?:_lora)?[._](?:lora_A|lora[._]down|lora_down)(?:[._]\w+)?[._]weight$")

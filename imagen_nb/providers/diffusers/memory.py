@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 
-from ...core.errors import ProviderError
 from ..settings import SettingsError
-from .checkpoints import read_safetensors_header
+from ..weightfiles import read_safetensors_header
 
 if TYPE_CHECKING:
     from .pipelines import LoadedPipeline
@@ -79,7 +78,7 @@ class MemoryBudget:
 def parse_budget(value: Any) -> int | float | None:
     """``memory_budget`` as bytes (int), a share of the device (float in (0, 1]) or None (the default).
 
-    Raises ProviderError naming the accepted forms.
+    Raises SettingsError naming the accepted forms.
     """
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
         return None
