@@ -27,7 +27,8 @@ from ..core.errors import ProviderError, UnknownModelError, ValidationError
 from ..core.records import GenerationRequest, GenerationResult, ModelInfo
 from .base import Factory, ProviderContext, RunContext
 from .checks import Check
-from .fal_run import Generation, is_url, scrubbed
+from .fal_run import Generation, is_url
+from .keys import scrubbed
 from .fal_spec import CURATED, model_from_openapi
 from .remote import RemoteFactory, RemoteProvider, RemoteSettings, RetryPolicy, TransientError, call_with_retries
 from .settings import setting, text

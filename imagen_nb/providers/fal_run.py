@@ -7,7 +7,6 @@ provider's governed transport (``fal_http``), under our retry policy and the gen
 from __future__ import annotations
 
 import base64
-import copy
 import dataclasses
 import mimetypes
 import re
@@ -353,21 +352,3 @@ def redacted(value: Any, key: str) -> Any:
     if isinstance(value, (list, tuple)):
         return [redacted(v, key) for v in value]
     return value
-
-
-def scrubbed(exc: BaseException, key: str | None) -> BaseException:
-    """``exc``, or a copy without its chain when the key shows anywhere in its message or causes."""
-    if not key:
-        return exc
-    chain, seen = [], exc
-    while seen is not None and len(chain) < 16:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    if redact("\n".join(str(e) for e in chain), key) == "\n".join(str(e) for e in chain):
-        return exc
-    clean = copy.copy(exc)
-    clean.args = (redact(str(exc), key),)
-    clean.__cause__ = clean.__context__ = None
-    clean.__suppress_context__ = True
-    clean.__traceback__ = None
-    return clean

@@ -17,9 +17,9 @@ from ..core.errors import GenerationCancelled, ProviderError, ValidationError
 from ..core.records import GenerationRequest, GenerationResult, Output
 from .base import RunContext
 from .checks import Check
-from .keys import redact
+from .keys import redact, scrubbed
 from .remote import ApiRecorder, RemoteFactory, RetryPolicy, download, sniff_media_type
-from .replicate_http import is_remote, scrubbed
+from .replicate_http import is_remote
 from .replicate_specs import NAME_EXT, file_inputs, replicate_inputs, target
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class _Generation:
             return ProviderError(f"{what} did not finish {limit}{cancelled}")
         except Exception as exc:
             self._cancel_remote()
-            return scrubbed(exc, (self.key,))
+            return scrubbed(exc, self.key)
 
     def _run(self) -> GenerationResult:
         spec = self.model.spec
