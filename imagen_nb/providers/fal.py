@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 from urllib.parse import quote
 
 from ..core.errors import ProviderError, UnknownModelError, ValidationError
+from ..core.inputs import file_inputs
 from ..core.records import GenerationRequest, GenerationResult, ModelInfo
 from .base import Factory, ProviderContext, RunContext
 from .checks import Check
@@ -198,9 +199,9 @@ class FalFactory(RemoteFactory):
 
     def _inputs(self, given: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
         props = self.model.spec.get("properties", {})
-        for name, prop in props.items():
+        for name in file_inputs(self.model.spec):
             value = out.get(name)
-            if prop.get("x-fal-file") and isinstance(value, str) and not is_url(value):
+            if isinstance(value, str) and not is_url(value):
                 path = Path(value).expanduser()
                 if not path.is_file():
                     raise ValidationError(name, f"{name} must be a URL or a local file; no file at {value!r}")

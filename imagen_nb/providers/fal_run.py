@@ -7,19 +7,19 @@ provider's governed transport (``fal_http``), under our retry policy and the gen
 from __future__ import annotations
 
 import base64
-import dataclasses
 import mimetypes
 import re
-import secrets as _secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..core.errors import GenerationCancelled, ProviderError
+from ..core.inputs import file_inputs
 from ..core.records import GenerationRequest, GenerationResult, Output
 from .base import RunContext
 from .keys import redact
 from .remote import ApiRecorder, call_with_retries, download, sniff_media_type
+from .spec import random_seed
 
 if TYPE_CHECKING:
     from .fal import FalFactory
@@ -120,8 +120,7 @@ class Generation:
         """Run ``fn`` (one HTTP request) under our retry policy, bounded by the generation's deadline."""
         from .fal_http import CallScope, HTTPFailure, Unreachable, http_error, malformed, scoped, unreachable_error
 
-        policy = self.provider.retry_policy
-        policy = dataclasses.replace(policy, deadline=max(0.0, min(policy.deadline, self.deadline - time.monotonic())))
+        policy = self.provider.retry_policy.until(self.deadline)
         request_id = self.handle.request_id if self.handle is not None else None
 
         def attempt(n: int):
@@ -151,10 +150,11 @@ class Generation:
     def _upload_inputs(self, spec: Mapping[str, Any], arguments: dict[str, Any]) -> set[str]:
         """Replace local files given for ``x-fal-file`` properties by the URLs fal's CDN gives them."""
         uploaded = set()
-        for name, prop in spec.get("properties", {}).items():
-            target = prop.get("x-fal", name)
+        props = spec.get("properties", {})
+        for name in file_inputs(spec):
+            target = props[name].get("x-fal", name)
             value = arguments.get(target)
-            if not prop.get("x-fal-file") or value is None or (isinstance(value, str) and is_url(value)):
+            if value is None or (isinstance(value, str) and is_url(value)):
                 continue
             if isinstance(value, (bytes, bytearray)):
                 data, file_name = bytes(value), None
@@ -204,8 +204,7 @@ class Generation:
                 self.recorder.record("GET", url, status, started, request_id=self.handle.request_id,
                                      attempt=n, error=error)
 
-        policy = self.provider.retry_policy
-        policy = dataclasses.replace(policy, deadline=max(0.0, min(policy.deadline, self.deadline - time.monotonic())))
+        policy = self.provider.retry_policy.until(self.deadline)
         return call_with_retries(attempt, policy=policy, cancelled=lambda: self.ctx.cancelled(self.gid))
 
     # -- cancellation and time -------------------------------------------------------------
@@ -286,7 +285,7 @@ def to_fal(spec: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]
     seed = props.get("seed")
     if seed is not None and params.get("seed") is None:
         # Picked here so the product records the seed it was made with, as local providers do.
-        params["seed"] = _secrets.randbelow(min(int(seed.get("maximum", 2**32 - 1)), 2**32 - 1) + 1)
+        params["seed"] = random_seed(seed)
     out: dict[str, Any] = {}
     for name, value in params.items():
         if value is None:

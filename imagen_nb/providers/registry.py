@@ -9,7 +9,7 @@ from typing import Mapping
 
 from ..core.errors import UnknownModelError, did_you_mean
 from .base import Provider, ProviderContext
-from .settings import ProviderSettings, SettingsError, check_provider_names
+from .settings import ProviderSettings, SettingsError, check_provider_names, settings_doc
 
 GROUP = "imagen_nb.providers"
 
@@ -109,3 +109,13 @@ def split_model_id(model_id: str, providers: Mapping[str, Provider]) -> tuple[Pr
             f"no provider {prov!r}.{did_you_mean(prov, providers)} Installed: {', '.join(sorted(providers))}."
         )
     return providers[prov], name
+
+
+def builtin_settings_doc() -> str:
+    """docs/provider-settings.md: the settings tables of the built-in providers, from their classes."""
+    from .diffusers import DiffusersProvider
+    from .fal import FalProvider
+    from .instant import InstantProvider
+    from .replicate import ReplicateProvider
+
+    return settings_doc({cls.name: cls for cls in (DiffusersProvider, FalProvider, InstantProvider, ReplicateProvider)})

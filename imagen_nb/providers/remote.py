@@ -7,6 +7,7 @@ official client; this module holds the parts that do not depend on the service.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import random
 import time
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 8.0
     deadline: float = 60.0
+
+    def until(self, end: float) -> RetryPolicy:
+        """This policy with its deadline cut to what is left before ``end`` (a ``time.monotonic()`` value)."""
+        return dataclasses.replace(self, deadline=max(0.0, min(self.deadline, end - time.monotonic())))
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before try ``attempt + 1`` (full jitter)."""

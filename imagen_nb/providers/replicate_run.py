@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import mimetypes
 import os
 import re
-import secrets
 import time
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from ..core.errors import GenerationCancelled, ProviderError, ValidationError
+from ..core.inputs import file_inputs
 from ..core.records import GenerationRequest, GenerationResult, Output
 from .base import RunContext
 from .checks import Check
 from .keys import redact, scrubbed
 from .remote import ApiRecorder, RemoteFactory, RetryPolicy, download, sniff_media_type
 from .replicate_http import is_remote
-from .replicate_specs import NAME_EXT, file_inputs, replicate_inputs, target
+from .replicate_specs import NAME_EXT, replicate_inputs, target
+from .spec import random_seed
 
 if TYPE_CHECKING:
     from .replicate import ReplicateProvider
@@ -119,7 +119,7 @@ class _Generation:
         actual = replicate_inputs(spec, self.req.params)
         if "seed" in props and "seed" not in actual:
             # Picked here, not left to the model, so the product records a seed that reproduces it.
-            actual["seed"] = _pick_seed(props["seed"])
+            actual["seed"] = random_seed(props["seed"], high=2**31 - 1)  # some models keep seeds in an int32
         sent, files = dict(actual), {}
         for name in file_inputs(spec):
             theirs = props[name].get(NAME_EXT, name)
@@ -170,8 +170,7 @@ class _Generation:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise _TimedOut()
-        policy = self.p.retry_policy
-        policy = dataclasses.replace(policy, deadline=min(policy.deadline, remaining))
+        policy = self.p.retry_policy.until(self.deadline)
         return self.p.call(fn, method=method, path=path, recorder=self.recorder, policy=policy,
                            cancelled=lambda: self.ctx.cancelled(self.gid), quiet=quiet, request_id=request_id,
                            hidden=(self.key,))
@@ -251,13 +250,6 @@ def _progress(prediction) -> tuple[int, int] | None:
     if found is None or found.total <= 0:
         return None
     return min(found.current, found.total), found.total
-
-
-def _pick_seed(prop: Mapping[str, Any]) -> int:
-    """A random seed within the property's range (and below 2**31: some models keep seeds in an int32)."""
-    low = max(0, int(prop.get("minimum", 0)))
-    high = min(2**31 - 1, int(prop.get("maximum", 2**31 - 1)))
-    return low + secrets.randbelow(max(1, high - low + 1))
 
 
 def _seed(logs: str, output: Any, sent: Any) -> int | None:

@@ -180,3 +180,29 @@ def check_provider_names(settings: Mapping[str, Any], known: Mapping[str, Any] |
             raise SettingsError(
                 f"no provider {name!r} to take settings.{did_you_mean(str(name), known)}"
                 f" Providers: {', '.join(sorted(known))}.")
+
+
+def settings_table(cls: type[ProviderSettings]) -> str:
+    """A Markdown table of a settings class: setting, default, what it does (from the fields)."""
+    rows = ["| setting | default | what it does |", "|---|---|---|"]
+    for f in fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        shown = "unset" if default is None else f"`{default!r}`"
+        rows.append(f"| `{f.name}` | {shown} | {f.metadata.get('doc', '')} |")
+    return "\n".join(rows)
+
+
+def settings_doc(classes: Mapping[str, Any]) -> str:
+    """The settings reference of the given providers (name → provider class), as docs/provider-settings.md
+    holds it for the built-ins (see :func:`imagen_nb.providers.registry.builtin_settings_doc`)."""
+    parts = ["# Provider settings", "",
+             "Given as `Studio(providers={\"<provider>\": {...}})`. An unknown setting or provider name, or a bad",
+             "value, fails when the studio opens, with a did-you-mean. `IMAGEN_NB_PROVIDERS=diffusers,fal`",
+             "limits which providers load. Generated from the settings classes:",
+             "`python -c 'from imagen_nb.providers.registry import builtin_settings_doc as d; print(d(), end=\"\")'"
+             " > docs/provider-settings.md`.", ""]
+    for name in sorted(classes):
+        cls = getattr(classes[name], "Settings", ProviderSettings)
+        parts += [f"## {name}", "", f"`{cls.__module__}.{cls.__qualname__}`", "", settings_table(cls), ""]
+    return "\n".join(parts)
+

@@ -91,3 +91,11 @@ def test_imagen_nb_providers_limits_which_load(monkeypatch):
     monkeypatch.setenv("IMAGEN_NB_PROVIDERS", "instnat")
     with pytest.raises(SettingsError, match="IMAGEN_NB_PROVIDERS names no provider 'instnat'. Did you mean 'instant'"):
         inb.Studio()
+
+
+def test_the_settings_reference_is_generated_from_the_classes():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "provider-settings.md"
+    assert doc.read_text() == registry.builtin_settings_doc(), (
+        "docs/provider-settings.md is stale: regenerate it with the command at its top")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import secrets
 import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -11,6 +10,7 @@ from ...core.errors import GenerationCancelled, ProviderError
 from ...core.records import GenerationRequest, GenerationResult, Output
 from ..base import Factory, RunContext
 from ..checks import Check, spec_check
+from ..spec import random_seed
 from . import img2img, loras
 from .loras import LoraSet, lora_key
 
@@ -30,7 +30,6 @@ PIPELINE_ARGS = (
     "num_images_per_prompt",
     "clip_skip",
 )
-SEED_LIMIT = 2**32
 #: Parameters that must be equal for generations to share one pipeline call.
 #: Text-to-image and image-to-image never share a call (``image`` is None for the first).
 BATCH_KEY = ("width", "height", "num_inference_steps", "guidance_scale", "scheduler", "image", "strength",
@@ -95,7 +94,7 @@ class DiffusersFactory(Factory):
         for request in requests:
             params = self.validate(request.params)
             if params.get("seed") is None:
-                params["seed"] = secrets.randbelow(SEED_LIMIT)
+                params["seed"] = random_seed(self.model.spec.get("properties", {}).get("seed"))
             param_sets.append(params)
         # Input images are read before the model loads: a missing file fails at once.
         param_sets, inputs = img2img.load_inputs(param_sets, self.model.spec)
