@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import mimetypes
 import random
 import time
 from dataclasses import dataclass
@@ -139,6 +140,12 @@ def sniff_media_type(head: bytes, declared: str | None = None) -> str | None:
         if kind.split("/")[0] in ("image", "video", "audio"):
             return kind
     return None
+
+
+def input_media_type(data: bytes, file_name: str | None = None) -> str:
+    """The media type of an input file: sniffed from its bytes, else guessed from its name."""
+    return sniff_media_type(data[:64]) or (mimetypes.guess_type(file_name)[0] if file_name else None) \
+        or "application/octet-stream"
 
 
 def download(url: str, *, client, max_bytes: int = MAX_OUTPUT_BYTES, timeout: float = 120.0,

@@ -1,9 +1,8 @@
-"""Running one Replicate prediction per request: create, poll, cancel, download (see ``replicate.py``)."""
+"""Running one Replicate prediction per request: create, poll, cancel, download (see ``provider``)."""
 
 from __future__ import annotations
 
 import base64
-import mimetypes
 import os
 import re
 import time
@@ -11,19 +10,19 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
-from ..core.errors import GenerationCancelled, ProviderError, ValidationError
-from ..core.inputs import file_inputs
-from ..core.records import GenerationRequest, GenerationResult, Output
-from .base import RunContext
-from .checks import Check
-from .keys import redact, scrubbed
-from .remote import ApiRecorder, RemoteFactory, RetryPolicy, download, sniff_media_type
-from .replicate_http import is_remote
-from .replicate_specs import NAME_EXT, replicate_inputs, target
-from .spec import random_seed
+from ...core.errors import GenerationCancelled, ProviderError, ValidationError
+from ...core.inputs import file_inputs
+from ...core.records import GenerationRequest, GenerationResult, Output
+from ..base import RunContext
+from ..checks import Check
+from ..keys import redact, scrubbed
+from ..remote import ApiRecorder, RemoteFactory, RetryPolicy, download, input_media_type, sniff_media_type
+from ..spec import random_seed
+from .spec import NAME_EXT, replicate_inputs, target
+from .transport import is_remote
 
 if TYPE_CHECKING:
-    from .replicate import ReplicateProvider
+    from .provider import ReplicateProvider
 
 T = TypeVar("T")
 
@@ -209,7 +208,7 @@ class _Generation:
         size = path.stat().st_size
         if size <= self.p.data_uri_max_bytes:
             data = path.read_bytes()
-            kind = sniff_media_type(data[:64]) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            kind = input_media_type(data, path.name)
             return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}", f"data URI ({size:,} bytes)"
         uploaded = self._api(lambda: self.client.files.create(path), "POST", "/v1/files")
         url = (uploaded.urls or {}).get("get")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from ..core.errors import ImagenError, ProviderError, RateLimited
-from .keys import scrubbed
-from .remote import TransientError, retry_after_seconds
+from ...core.errors import ImagenError, ProviderError, RateLimited
+from ..keys import scrubbed
+from ..remote import TransientError, retry_after_seconds
 
 
 class NotFound(ProviderError):

@@ -3,7 +3,7 @@
 Model ids are ``replicate:<owner>/<name>`` or ``replicate:<owner>/<name>:<64-hex version>``.
 
 Specs
-    Curated models (:data:`~imagen_nb.providers.replicate_specs.CURATED`) use their
+    Curated models (:data:`~imagen_nb.providers.replicate.spec.CURATED`) use their
     hand-written spec, with diffusers' parameter names; ordering one sends no request. Any
     other model's spec is built from its version's ``openapi_schema`` (fetched once per
     provider, and kept across sessions in the Studio's SpecCache), with the common inputs
@@ -52,16 +52,16 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
-from ..core.errors import ProviderError
-from ..core.records import ModelInfo
-from .base import Factory, ProviderContext
-from .remote import ApiRecorder, RemoteProvider, RemoteSettings, RetryPolicy, call_with_retries
-from .replicate_http import NotFound, bounded_transport, translate_error
-from .replicate_run import ReplicateFactory
-from .replicate_specs import CURATED, model_from_openapi, parse_name
-from .settings import non_negative_int, setting, text
+from ...core.errors import ProviderError
+from ...core.records import ModelInfo
+from ..base import Factory, ProviderContext
+from ..remote import ApiRecorder, RemoteProvider, RemoteSettings, RetryPolicy, call_with_retries
+from ..settings import non_negative_int, setting, text
+from .run import ReplicateFactory
+from .spec import CURATED, model_from_openapi, parse_name
+from .transport import NotFound, bounded_transport, translate_error
 
-__all__ = ["ReplicateProvider", "ReplicateFactory"]
+__all__ = ["ReplicateProvider", "ReplicateFactory", "ReplicateSettings"]
 
 T = TypeVar("T")
 
@@ -198,7 +198,7 @@ class ReplicateProvider(RemoteProvider):
         return None if response is None else response.status_code
 
     def translate(self, exc: BaseException, what: str, hidden: Sequence[str | None] = ()) -> BaseException:
-        """Our error for a failure of the client (see :func:`replicate_http.translate_error`)."""
+        """Our error for a failure of the client (see :func:`.transport.translate_error`)."""
         return translate_error(exc, what, response=self.last_response(), request_timeout=self.request_timeout,
                                hidden=hidden)
 

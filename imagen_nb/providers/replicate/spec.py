@@ -15,10 +15,10 @@ import copy
 import re
 from typing import Any, Mapping
 
-from ..core.errors import ProviderError, UnknownModelError
-from ..core.inputs import file_inputs
-from ..core.records import ModelInfo
-from .spec import (
+from ...core.errors import ProviderError, UnknownModelError
+from ...core.inputs import file_inputs
+from ...core.records import ModelInfo
+from ..spec import (
     bool_property, check_spec, enum_property, int_property, number_property, object_spec, prompt_property,
     seed_property, string_property,
 )

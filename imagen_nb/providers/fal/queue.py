@@ -1,28 +1,27 @@
 """One fal generation's way through the queue: upload, submit, poll, fetch, download.
 
 Used by :class:`~imagen_nb.providers.fal.FalFactory`; every HTTP request goes through the
-provider's governed transport (``fal_http``), under our retry policy and the generation's timeout.
+provider's governed transport (``fal.transport``), under our retry policy and the generation's timeout.
 """
 
 from __future__ import annotations
 
 import base64
-import mimetypes
 import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..core.errors import GenerationCancelled, ProviderError
-from ..core.inputs import file_inputs
-from ..core.records import GenerationRequest, GenerationResult, Output
-from .base import RunContext
-from .keys import redact
-from .remote import ApiRecorder, call_with_retries, download, sniff_media_type
-from .spec import random_seed
+from ...core.errors import GenerationCancelled, ProviderError
+from ...core.inputs import file_inputs
+from ...core.records import GenerationRequest, GenerationResult, Output
+from ..base import RunContext
+from ..keys import redact
+from ..remote import ApiRecorder, call_with_retries, download, input_media_type, sniff_media_type
+from ..spec import random_seed
 
 if TYPE_CHECKING:
-    from .fal import FalFactory
+    from .provider import FalFactory
 
 _STEP = re.compile(r"(?<![\w./-])(\d{1,5})\s*/\s*(\d{1,5})(?![\w./-])")
 _PERCENT = re.compile(r"(?<![\d.])(\d{1,3})(?:\.\d+)?\s*%")
@@ -118,7 +117,7 @@ class Generation:
     # -- calls -----------------------------------------------------------------------------
     def _call(self, what: str, fn, *, quiet: bool = False, parse: bool = False):
         """Run ``fn`` (one HTTP request) under our retry policy, bounded by the generation's deadline."""
-        from .fal_http import CallScope, HTTPFailure, Unreachable, http_error, malformed, scoped, unreachable_error
+        from .transport import CallScope, HTTPFailure, Unreachable, http_error, malformed, scoped, unreachable_error
 
         policy = self.provider.retry_policy.until(self.deadline)
         request_id = self.handle.request_id if self.handle is not None else None
@@ -142,7 +141,7 @@ class Generation:
 
     def _get(self, url: str, **params: str):
         """GET a queue URL fal gave (status, result) with the client's session: JSON or ProviderError."""
-        from .fal_http import json_of
+        from .transport import json_of
 
         response = self.handle.client.get(url, params=params or None)
         return json_of(response, "status poll" if params else "result fetch")
@@ -164,7 +163,7 @@ class Generation:
                     data, file_name = path.read_bytes(), path.name
                 except OSError as exc:
                     raise ProviderError(f"{name}: cannot read {str(path)!r} to upload it ({exc.strerror})") from exc
-            kind = media_type(data, file_name)
+            kind = input_media_type(data, file_name)
             self._check_cancelled("before uploading")
             url = self._call("upload", lambda: self.client.upload(
                 data, kind, file_name, repository="fal_v3", fallback_repository=[]), parse=True)
@@ -184,7 +183,7 @@ class Generation:
             if kind is None:
                 raise ProviderError("fal returned an output that is not an image, video or audio file")
             return Output(data, kind)
-        from .fal_http import CallScope, scoped
+        from .transport import CallScope, scoped
 
         def attempt(n: int) -> Output:
             scope = CallScope(None, n, self.handle.request_id, self.deadline)
@@ -225,7 +224,7 @@ class Generation:
         """Cancel the request at fal (best effort, one attempt) so an abandoned request stops costing."""
         if self.handle is None or self.finished:
             return
-        from .fal_http import CallScope, HTTPFailure, Unreachable, scoped
+        from .transport import CallScope, HTTPFailure, Unreachable, scoped
 
         self.finished = True
         # Its own small budget: the generation's deadline may be past already.
@@ -332,14 +331,6 @@ def progress_of(message: str) -> tuple[int, int] | None:
 def is_url(value: str) -> bool:
     """True for what fal takes as a file input as is (http(s) and data URIs)."""
     return value.startswith(("http://", "https://", "data:"))
-
-
-def media_type(data: bytes, file_name: str | None) -> str:
-    """The media type of an input file: sniffed from its bytes, else guessed from its name."""
-    kind = sniff_media_type(data[:64])
-    if kind is None and file_name:
-        kind = mimetypes.guess_type(file_name)[0]
-    return kind or "application/octet-stream"
 
 
 def redacted(value: Any, key: str) -> Any:

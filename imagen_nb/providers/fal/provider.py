@@ -1,13 +1,13 @@
 """The ``fal`` provider: models on fal.ai run through fal's queue with the official ``fal-client``.
 
 Model ids are ``fal:<app>`` (``fal:fal-ai/fast-sdxl``, ``fal:fal-ai/flux/schnell``). The curated
-models (:data:`~imagen_nb.providers.fal_spec.CURATED`) have hand-written specs; any other app works
+models (:data:`~imagen_nb.providers.fal.spec.CURATED`) have hand-written specs; any other app works
 once its parameter spec is read from fal's OpenAPI (fetched once, then kept in the Studio's spec
-cache). Specs use diffusers' parameter names; ``fal_spec`` holds the small mapping to fal's.
+cache). Specs use diffusers' parameter names; ``fal.spec`` holds the small mapping to fal's.
 
 A generation: upload local image inputs to fal's CDN → submit to the queue → poll the status
 (with logs: progress, cancellation, the ``timeout``) → fetch the result → download every file in
-it. How fal-client is governed (routing, one retry layer, timeouts) is told in ``fal_http``.
+it. How fal-client is governed (routing, one retry layer, timeouts) is told in ``fal.transport``.
 
 Settings (``Studio(providers={"fal": {...}})``): the fields of :class:`FalSettings` (fal's hosts,
 the OpenAPI URL) and of :class:`~imagen_nb.providers.remote.RemoteSettings` (timeouts, retries…).
@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 from urllib.parse import quote
 
-from ..core.errors import ProviderError, UnknownModelError, ValidationError
-from ..core.inputs import file_inputs
-from ..core.records import GenerationRequest, GenerationResult, ModelInfo
-from .base import Factory, ProviderContext, RunContext
-from .checks import Check
-from .fal_run import Generation, is_url
-from .keys import scrubbed
-from .fal_spec import CURATED, model_from_openapi
-from .remote import RemoteFactory, RemoteProvider, RemoteSettings, RetryPolicy, TransientError, call_with_retries
-from .settings import setting, text
+from ...core.errors import ProviderError, UnknownModelError, ValidationError
+from ...core.inputs import file_inputs
+from ...core.records import GenerationRequest, GenerationResult, ModelInfo
+from ..base import Factory, ProviderContext, RunContext
+from ..checks import Check
+from ..keys import scrubbed
+from ..remote import RemoteFactory, RemoteProvider, RemoteSettings, RetryPolicy, TransientError, call_with_retries
+from ..settings import setting, text
+from .queue import Generation, is_url
+from .spec import CURATED, model_from_openapi
 
 #: Where fal publishes the OpenAPI document of each endpoint.
 OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json?endpoint_id={app}"
@@ -140,7 +140,7 @@ class FalProvider(RemoteProvider):
     # -- HTTP ------------------------------------------------------------------------------
     def client(self, key: str):
         """The fal-client SyncClient for ``key`` (one per key, over this provider's transport)."""
-        from .fal_http import GovernedTransport, make_client
+        from .transport import GovernedTransport, make_client
 
         with self._lock:
             if self._transport is None:
@@ -227,4 +227,4 @@ class FalFactory(RemoteFactory):
         return scrubbed(result, key) if isinstance(result, BaseException) else result
 
 
-__all__ = ["FalProvider", "FalFactory", "OPENAPI_URL"]
+__all__ = ["FalProvider", "FalFactory", "FalSettings", "OPENAPI_URL"]
