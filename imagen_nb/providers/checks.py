@@ -88,31 +88,39 @@ def validate_order(checks: Sequence[Check], param_sets: Sequence[Mapping[str, An
         return [located(lambda p=p: run_checks(checks, p, scopes=each), i, total) for i, p in enumerate(param_sets)]
     base = param_sets[0]
     first = located(lambda: run_checks(checks, base, scopes=("value",)), 0, total)
-    known: dict[str, dict[Any, tuple[bool, Any]]] = {k: {} for k in keys}
+    rows = [c for c in checks if c.each == "row"]
+    absent = object()  # not checked yet
+    known: dict[str, dict[Any, Any]] = {k: {} for k in keys}
     out: list[dict[str, Any]] = []
     for i, p in enumerate(param_sets):
         row = dict(first)
         for k in keys:
             value = p[k]
             marker = _marker(value)
-            hit = known[k].get(marker) if marker is not None else None
-            if hit is None:
-                checked = located(lambda: run_checks(checks, {**base, k: value}, scopes=("value",)), i, total)
-                hit = (k in checked, checked.get(k))
+            seen = known[k]
+            checked = seen.get(marker, absent) if marker is not None else absent
+            if checked is absent or marker is None:
+                result = located(lambda: run_checks(checks, {**base, k: value}, scopes=("value",)), i, total)
+                checked = result[k] if k in result else _DROPPED
                 if marker is not None:
-                    known[k][marker] = hit
-            if hit[0]:
-                row[k] = hit[1]
-            else:
+                    seen[marker] = checked
+            if checked is _DROPPED:
                 row.pop(k, None)
-        out.append(located(lambda row=row, p=p: _rows(checks, p, row), i, total))
+            else:
+                row[k] = checked
+        if rows:
+            row = located(lambda row=row, p=p: _rows(rows, p, row), i, total)
+        out.append(row)
     return out
+
+
+#: Marks a parameter that a value check removed from the set.
+_DROPPED = object()
 
 
 def _rows(checks: Sequence[Check], given: Mapping[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     for check in checks:
-        if check.each == "row":
-            row = check.run(given, row)
+        row = check.run(given, row)
     return row
 
 
