@@ -14,6 +14,7 @@ from .core.errors import (
     OrderTooLarge,
     ProviderError,
     RateLimited,
+    SettingsError,
     SmartParameterError,
     SqlError,
     SqlRefused,
@@ -51,6 +52,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "CatalogBusy", "Collection", "GenerationCancelled", "ImagenError", "Order", "OrderTooLarge", "Product",
-    "Project", "ProviderError", "RateLimited", "SmartParameterError", "SqlError", "SqlRefused", "SqlTimeout", "Studio",
-    "UnknownModelError", "ValidationError", "expand", *_PANELS,
+    "Project", "ProviderError", "RateLimited", "SettingsError", "SmartParameterError", "SqlError", "SqlRefused",
+    "SqlTimeout", "Studio", "UnknownModelError", "ValidationError", "expand", *_PANELS,
 ]

@@ -49,8 +49,8 @@ def spec_check(spec: Mapping[str, Any], model_id: str) -> Check:
     return Check("spec", lambda given, params: validate_params(spec, params, model_id=model_id))
 
 
-def run_checks(checks: Sequence[Check], params: Mapping[str, Any], *, scopes: tuple[str, ...] = ("order", "value", "row")
-               ) -> dict[str, Any]:
+def run_checks(checks: Sequence[Check], params: Mapping[str, Any], *,
+               scopes: tuple[str, ...] = ("order", "value", "row")) -> dict[str, Any]:
     """Run ``checks`` in order on one parameter set (those whose ``each`` is in ``scopes``)."""
     if not isinstance(params, Mapping):  # the spec check words this error
         out: Any = params

@@ -7,9 +7,9 @@ import os
 from importlib.metadata import entry_points
 from typing import Mapping
 
-from ..core.errors import UnknownModelError, did_you_mean
+from ..core.errors import SettingsError, UnknownModelError, did_you_mean
 from .base import Provider, ProviderContext
-from .settings import ProviderSettings, SettingsError, check_provider_names, settings_doc
+from .settings import ProviderSettings, check_provider_names, settings_doc
 
 GROUP = "imagen_nb.providers"
 

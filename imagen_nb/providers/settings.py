@@ -17,13 +17,9 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
-from ..core.errors import ProviderError, did_you_mean
+from ..core.errors import SettingsError, did_you_mean
 
 S = TypeVar("S", bound="ProviderSettings")
-
-
-class SettingsError(ProviderError, ValueError):
-    """A provider setting (or provider name) given to ``Studio(providers=…)`` is unknown or invalid."""
 
 
 def setting(default: Any, doc: str, check: Callable[[Any], Any] | None = None) -> Any:

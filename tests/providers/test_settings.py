@@ -24,7 +24,7 @@ def test_a_misspelt_setting_fails_at_open_with_a_did_you_mean():
 
 
 def test_a_misspelt_provider_name_fails_at_open_with_a_did_you_mean():
-    with pytest.raises(SettingsError, match=r"no provider 'difusers' to take settings\. Did you mean 'diffusers'\?"):
+    with pytest.raises(inb.SettingsError, match=r"no provider .difusers. to take settings\. Did you mean 'diffusers'\?"):
         inb.Studio(providers={"difusers": {"device": "cpu"}})
 
 

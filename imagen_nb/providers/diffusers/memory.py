@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 
-from ..settings import SettingsError
+from ...core.errors import SettingsError
 from ..weightfiles import read_safetensors_header
 
 if TYPE_CHECKING:
