@@ -12,7 +12,7 @@ import abc
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Hashable, Literal, Mapping, Protocol, Sequence
+from typing import Any, ClassVar, Generic, Hashable, Literal, Mapping, Protocol, Sequence, TypeVar
 
 from ..core.errors import UnknownModelError, did_you_mean
 from ..core.records import Event, GenerationRequest, GenerationResult, ModelInfo
@@ -104,10 +104,14 @@ class Factory(abc.ABC):
         """
 
 
-class Provider(abc.ABC):
+S = TypeVar("S", bound=ProviderSettings)
+
+
+class Provider(abc.ABC, Generic[S]):
     """A service that runs models: local diffusers, fal, replicate…
 
-    Subclasses set :attr:`name` and register under the entry point group
+    Subclasses set :attr:`name` and :attr:`Settings` (``class FalProvider(RemoteProvider[FalSettings])``
+    types :attr:`settings` to match) and register under the entry point group
     ``imagen_nb.providers`` (the built-ins do the same).
     """
 
@@ -122,8 +126,8 @@ class Provider(abc.ABC):
         self.context = dataclasses.replace(context, settings=settings)
 
     @property
-    def settings(self) -> ProviderSettings:
-        """This provider's typed settings (checked when the provider was made)."""
+    def settings(self) -> S:
+        """This provider's typed settings, an instance of :attr:`Settings` (checked when the provider was made)."""
         return self.context.settings  # type: ignore[return-value]
 
     @abc.abstractmethod

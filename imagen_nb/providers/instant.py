@@ -104,7 +104,7 @@ class InstantSettings(ProviderSettings):
     concurrency: int | None = setting(4, "Workers of the instant lane (file writes overlap).", positive_int)
 
 
-class InstantProvider(Provider):
+class InstantProvider(Provider[InstantSettings]):
     """Provider ``instant`` with the single model ``instant:swatch``."""
 
     name = "instant"

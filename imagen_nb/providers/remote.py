@@ -242,7 +242,10 @@ class RemoteSettings(ProviderSettings):
     max_output_bytes: int = setting(MAX_OUTPUT_BYTES, "Largest output file downloaded, in bytes.", positive_int)
 
 
-class RemoteProvider(Provider):
+RS = TypeVar("RS", bound=RemoteSettings)
+
+
+class RemoteProvider(Provider[RS]):
     """Base of providers that run models over HTTP: keys, curated models, cached specs.
 
     Settings: the fields of :class:`RemoteSettings` (and the subclass's own).
@@ -256,11 +259,6 @@ class RemoteProvider(Provider):
     def __init__(self, context: ProviderContext):
         super().__init__(context)
         self.keys = KeyStore(context.home)
-
-    @property
-    def settings(self) -> RemoteSettings:
-        """This provider's typed settings (checked when the studio opened)."""
-        return self.context.settings  # type: ignore[return-value]
 
     @property
     def timeout(self) -> float:

@@ -17,7 +17,7 @@ from .settings import DiffusersSettings
 from .tiny import ensure_tiny_model
 
 
-class DiffusersProvider(Provider):
+class DiffusersProvider(Provider[DiffusersSettings]):
     """Runs diffusers pipelines locally: ``tiny``, local model folders and Hugging Face Hub ids.
 
     Settings: the fields of :class:`~.settings.DiffusersSettings` (device, dtype, memory budget,
@@ -33,11 +33,6 @@ class DiffusersProvider(Provider):
         self._pipelines = PipelineCache(MemoryBudget(self.settings.memory_budget), self.settings.max_loaded)
         self._device: str | None = None
         self._tiny_lock = threading.Lock()
-
-    @property
-    def settings(self) -> DiffusersSettings:
-        """This provider's typed settings (checked when the studio opened)."""
-        return self.context.settings  # type: ignore[return-value]
 
     def models(self) -> list[ModelInfo]:
         """``tiny`` and the models of the model folder (others are named by path or hub id)."""

@@ -54,7 +54,7 @@ class FalSettings(RemoteSettings):
     openapi_url: str = setting(OPENAPI_URL, "Template of an endpoint's OpenAPI URL; {app} is the app id.", text)
 
 
-class FalProvider(RemoteProvider):
+class FalProvider(RemoteProvider[FalSettings]):
     """fal.ai: curated models with hand-written specs, any other app through its OpenAPI."""
 
     name = "fal"
@@ -71,11 +71,6 @@ class FalProvider(RemoteProvider):
         self.local = threading.local()  # the CallScope of the call under way on each worker thread
 
     # -- settings --------------------------------------------------------------------------
-    @property
-    def settings(self) -> FalSettings:
-        """This provider's typed settings (checked when the studio opened)."""
-        return self.context.settings  # type: ignore[return-value]
-
     @property
     def openapi_url(self) -> str:
         """Template of an endpoint's OpenAPI URL (setting ``openapi_url``; ``{app}`` is the app id)."""

@@ -81,7 +81,7 @@ class ReplicateSettings(RemoteSettings):
                                       " URIs; larger ones are uploaded.", non_negative_int)
 
 
-class ReplicateProvider(RemoteProvider):
+class ReplicateProvider(RemoteProvider[ReplicateSettings]):
     """Provider ``replicate``: curated models with hand-written specs, any other model by id.
 
     See the module docstring for settings, version resolution, file inputs and retries.
@@ -102,11 +102,6 @@ class ReplicateProvider(RemoteProvider):
         self._seen = threading.local()  # the last HTTP response of this thread (for status and headers)
 
     # ---- settings ----------------------------------------------------------------------------
-    @property
-    def settings(self) -> ReplicateSettings:
-        """This provider's typed settings (checked when the studio opened)."""
-        return self.context.settings  # type: ignore[return-value]
-
     @property
     def base_url(self) -> str:
         """API root: setting ``base_url``, else ``REPLICATE_BASE_URL``, else https://api.replicate.com."""
