@@ -16,6 +16,7 @@ from .core.errors import (
     OrderTooLarge,
     ProviderError,
     RateLimited,
+    SettingsError,
     SmartParameterError,
     SqlError,
     SqlRefused,
@@ -59,6 +60,6 @@ def __getattr__(name: str):
 __all__ = [
     "CatalogBusy", "Collection", "DiskFull", "DiskFullWarning", "GenerationCancelled", "Grid", "GridTooLarge",
     "ImagenError", "Order", "OrderTooLarge", "Product", "Project", "ProviderError", "RateLimited", "RowsError",
-    "SetRecipe", "SmartParameterError", "SqlError", "SqlRefused", "SqlTimeout", "Studio", "UnknownModelError",
-    "ValidationError", "example_sets", "expand", *_PANELS,
+    "SetRecipe", "SettingsError", "SmartParameterError", "SqlError", "SqlRefused", "SqlTimeout", "Studio",
+    "UnknownModelError", "ValidationError", "example_sets", "expand", *_PANELS,
 ]

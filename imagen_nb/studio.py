@@ -26,6 +26,7 @@ from .core.errors import (CatalogBusy, DiskFull, ImagenError, MetadataWarning, M
                           did_you_mean, is_disk_full)
 from .core.inputs import check_count, check_params_text, check_seconds, check_seed, check_text
 from .core.ids import new_id
+from .core.file_inputs import file_inputs
 from .core.records import Event, ModelInfo
 from .core.smart import expand
 from .engine.bus import EventBus, Subscription
@@ -604,13 +605,10 @@ class Studio:
     def _with_input_files(self, model: ModelInfo, param_sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Parameter sets with product ids in file inputs replaced by the products' paths.
 
-        A file input is a spec property with ``format: uri`` or an ``x-*-file`` flag. The
-        generation parameter set keeps the id (what was asked); the provider gets the file.
+        File inputs are decided by :func:`~imagen_nb.core.inputs.file_inputs` (as the panels'
+        pickers are). The generation parameter set keeps the id (what was asked); the provider gets the file.
         """
-        props = model.spec.get("properties", {}) if isinstance(model.spec, Mapping) else {}
-        inputs = [name for name, prop in props.items() if isinstance(prop, Mapping) and (
-            prop.get("format") == "uri" or any(k.startswith("x-") and k.endswith("-file") and v
-                                              for k, v in prop.items()))]
+        inputs = file_inputs(model.spec)
         wanted = {p[name] for p in param_sets for name in inputs
                   if isinstance(p.get(name), str) and _PRODUCT_ID.fullmatch(p[name])}
         if not wanted:

@@ -82,6 +82,13 @@ class MissingKey(ImagenError, ValueError):
     """A remote provider needs an API key and none is set; the message says how to set one."""
 
 
+class SettingsError(ProviderError, ValueError):
+    """A provider setting (or provider name) given to ``Studio(providers=…)`` is unknown or invalid.
+
+    Raised when the studio opens, naming the setting, what it accepts and the closest known name.
+    """
+
+
 class RateLimited(ProviderError):
     """The provider asked us to slow down; retry after ``retry_after`` seconds."""
 

@@ -9,12 +9,15 @@ touch the catalog or the widgets: they see bytes, parameter sets and the run con
 from __future__ import annotations
 
 import abc
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Hashable, Literal, Mapping, Protocol, Sequence
+from typing import Any, ClassVar, Generic, Hashable, Literal, Mapping, Protocol, Sequence, TypeVar
 
 from ..core.errors import UnknownModelError, did_you_mean
 from ..core.records import Event, GenerationRequest, GenerationResult, ModelInfo
+from .checks import Check, located, run_checks, spec_check, validate_order
+from .settings import ProviderSettings
 
 
 @dataclass(frozen=True)
@@ -23,11 +26,13 @@ class ProviderContext:
 
     Args:
         home: the studio's home folder; a provider may keep caches under ``home / "providers" / name``.
-        settings: this provider's settings from the studio (``device``, ``dtype``, keys…).
+        settings: this provider's settings from the studio (``device``, ``dtype``…): a mapping as
+            the user gave it, replaced by the provider's typed :class:`ProviderSettings` when the
+            provider is made (read them as ``provider.settings.<name>``).
     """
 
     home: Path
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] | ProviderSettings = field(default_factory=dict)
     #: Where remote providers keep fetched specs (a ``remote.SpecCache``; the Studio's catalog).
     spec_cache: Any = None
 
@@ -52,75 +57,37 @@ class RunContext(Protocol):
 
 
 class Factory(abc.ABC):
-    """Runs one model: validates parameter sets and turns requests into results."""
+    """Runs one model: validates parameter sets and turns requests into results.
 
-    #: True when :meth:`validate` judges each parameter on its own (then large orders check each
-    #: distinct value once); None: only when ``validate`` is not overridden.
-    per_value_validation: bool | None = None
+    Validation is the ordered list of named :class:`~.checks.Check` that :meth:`checks` returns
+    (the spec's JSON Schema check by default); a factory with more rules lists them there.
+    """
 
     def __init__(self, model: ModelInfo):
         self.model = model
 
+    def checks(self) -> list[Check]:
+        """The checks :meth:`validate` runs, in order, before any work: here the spec check only."""
+        return [spec_check(self.model.spec, self.model.id)]
+
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Check a generation parameter set against the model's spec; return it with defaults filled.
+        """Check a generation parameter set with :meth:`checks`; return it with defaults filled.
 
         Raises :class:`~imagen_nb.core.errors.ValidationError` naming the parameter and what is allowed.
         """
-        from .spec import validate_params
-
-        return validate_params(self.model.spec, params, model_id=self.model.id)
+        return run_checks(self.checks(), params)
 
     def validate_many(self, param_sets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Validate the generation parameter sets of one order; errors say which generation.
 
-        When the spec's properties constrain only themselves (no ``allOf``, ``if``,
-        ``dependentRequired``…) and :meth:`validate` is not overridden, each distinct value of
-        each parameter is checked once: an order of 100 prompts × 100 seeds costs 200 checks,
-        not 10,000. Otherwise every set is validated in full.
+        Each distinct value of each parameter is checked once where the checks allow it (see
+        :func:`~.checks.validate_order`). A subclass that overrides :meth:`validate` instead of
+        listing checks gets every set validated in full.
         """
-        from ..core.errors import ValidationError
-
-        total = len(param_sets)
-
-        def located(exc: ValidationError, index: int) -> ValidationError:
-            if total == 1:
-                return exc
-            return ValidationError(exc.param, f"{exc.message} (in generation {index + 1} of {total})")
-
-        per_value = self.per_value_validation
-        if per_value is None:
-            per_value = type(self).validate is Factory.validate
-        if total < 8 or not per_value or not _independent(self.model.spec):
-            return [self._validate_at(p, i, located) for i, p in enumerate(param_sets)]
-        keys = tuple(param_sets[0])
-        if any(tuple(p) != keys for p in param_sets):
-            return [self._validate_at(p, i, located) for i, p in enumerate(param_sets)]
-        base = param_sets[0]
-        first = self._validate_at(base, 0, located)
-        coerced: dict[str, dict[Any, Any]] = {k: {} for k in keys}
-        out: list[dict[str, Any]] = []
-        for i, p in enumerate(param_sets):
-            row = dict(first)
-            for k in keys:
-                value = p[k]
-                marker = _marker(value)
-                if marker is None:  # unhashable: check this one on its own
-                    row[k] = self._validate_at({**base, k: value}, i, located)[k]
-                    continue
-                known = coerced[k]
-                if marker not in known:
-                    known[marker] = self._validate_at({**base, k: value}, i, located)[k]
-                row[k] = known[marker]
-            out.append(row)
-        return out
-
-    def _validate_at(self, params, index, located):
-        from ..core.errors import ValidationError
-
-        try:
-            return self.validate(params)
-        except ValidationError as exc:
-            raise located(exc, index) from exc
+        if type(self).validate is not Factory.validate:
+            total = len(param_sets)
+            return [located(lambda p=p: self.validate(p), i, total) for i, p in enumerate(param_sets)]
+        return validate_order(self.checks(), param_sets, self.model.spec)
 
     def batch_key(self, params: Mapping[str, Any]) -> Hashable | None:
         """Requests whose keys are equal (and not None) may be handed to :meth:`run` together."""
@@ -137,38 +104,31 @@ class Factory(abc.ABC):
         """
 
 
-_CROSS_PROPERTY = {"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentRequired",
-                   "dependentSchemas", "dependencies", "minProperties", "maxProperties",
-                   "patternProperties", "propertyNames", "unevaluatedProperties", "$ref"}
+S = TypeVar("S", bound=ProviderSettings)
 
 
-def _independent(spec: Mapping[str, Any]) -> bool:
-    """True when each property of ``spec`` is constrained only by its own subschema."""
-    return not (_CROSS_PROPERTY & set(spec))
-
-
-def _marker(value: Any):
-    """A hashable stand-in for a value that tells 1, 1.0 and True apart; None when unhashable."""
-    try:
-        hash(value)
-    except TypeError:
-        return None
-    return (type(value), value)
-
-
-class Provider(abc.ABC):
+class Provider(abc.ABC, Generic[S]):
     """A service that runs models: local diffusers, fal, replicate…
 
-    Subclasses set :attr:`name` and register under the entry point group
+    Subclasses set :attr:`name` and :attr:`Settings` (``class FalProvider(RemoteProvider[FalSettings])``
+    types :attr:`settings` to match) and register under the entry point group
     ``imagen_nb.providers`` (the built-ins do the same).
     """
 
     name: ClassVar[str]
     #: ``local`` providers get one worker per device; ``remote`` ones ``concurrency`` workers.
     execution: ClassVar[Literal["local", "remote"]] = "remote"
+    #: The typed settings this provider takes (its fields are the documentation).
+    Settings: ClassVar[type[ProviderSettings]] = ProviderSettings
 
     def __init__(self, context: ProviderContext):
-        self.context = context
+        settings = self.Settings.parse(context.settings, self.name)
+        self.context = dataclasses.replace(context, settings=settings)
+
+    @property
+    def settings(self) -> S:
+        """This provider's typed settings, an instance of :attr:`Settings` (checked when the provider was made)."""
+        return self.context.settings  # type: ignore[return-value]
 
     @abc.abstractmethod
     def models(self) -> list[ModelInfo]:
@@ -195,10 +155,8 @@ class Provider(abc.ABC):
     @property
     def concurrency(self) -> int:
         """How many workers serve one lane of this provider."""
-        return int(self.context.settings.get("concurrency", 1 if self.execution == "local" else 4))
+        return self.settings.concurrency or (1 if self.execution == "local" else 4)
 
     def close(self) -> None:
         """Free what the provider holds (pipelines, sessions). Called by ``Studio.close``."""
 
-
-ProviderFactory = Callable[[ProviderContext], Provider]

@@ -11,13 +11,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import secrets
 import time
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
 
 from ..core.errors import GenerationCancelled
 from ..core.records import GenerationRequest, GenerationResult, ModelInfo, Output
 from .base import Factory, Provider, RunContext
+from .settings import ProviderSettings, positive_int, setting
+from .spec import random_seed
 
 SPEC: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -76,7 +78,7 @@ class InstantFactory(Factory):
     def _one(self, req: GenerationRequest, ctx: RunContext) -> GenerationResult | BaseException:
         params: dict[str, Any] = dict(req.params)
         if params.get("seed") is None:
-            params["seed"] = secrets.randbelow(2**32)
+            params["seed"] = random_seed(SPEC["properties"]["seed"])
         started = time.perf_counter()
         steps = int(params["num_inference_steps"])
         for step in range(steps):
@@ -93,11 +95,21 @@ class InstantFactory(Factory):
                                 returned={"seed": params["seed"], "seconds": time.perf_counter() - started})
 
 
-class InstantProvider(Provider):
+@dataclass(frozen=True)
+class InstantSettings(ProviderSettings):
+    """Settings of the ``instant`` provider."""
+
+    provider: ClassVar[str] = "instant"
+
+    concurrency: int | None = setting(4, "Workers of the instant lane (file writes overlap).", positive_int)
+
+
+class InstantProvider(Provider[InstantSettings]):
     """Provider ``instant`` with the single model ``instant:swatch``."""
 
     name = "instant"
     execution = "remote"
+    Settings = InstantSettings
 
     def models(self) -> list[ModelInfo]:
         """``instant:swatch``."""
@@ -110,4 +122,4 @@ class InstantProvider(Provider):
     @property
     def concurrency(self) -> int:
         """Workers of the instant lane (setting ``concurrency``, default 4: file writes overlap)."""
-        return int(self.context.settings.get("concurrency", 4))
+        return self.settings.concurrency or 4

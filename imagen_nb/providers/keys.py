@@ -7,11 +7,12 @@ that might echo one back.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
 
-from ..core.errors import MissingKey, ValidationError, did_you_mean
+from ..core.errors import MissingKey, ProviderError, ValidationError, did_you_mean
 
 #: The environment variable each provider's official client reads.
 ENV_VARS = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
@@ -125,3 +126,35 @@ def redact(text: str, *secrets: str | None) -> str:
             if len(part) >= 6:
                 text = text.replace(part, "***")
     return text
+
+
+def scrubbed(exc: BaseException, *secrets: str | None) -> BaseException:
+    """``exc``, or a copy of the same kind that holds no secret when one shows in it or its causes.
+
+    The copy's message (and any text attribute, such as a ValidationError's ``message``) is
+    :func:`redact`-ed, other attributes (``RateLimited.retry_after``) are kept, and its chain
+    and traceback are dropped, since they may hold the secret too.
+    """
+    if not any(secrets):
+        return exc
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 16:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = "\n".join(str(e) for e in chain)
+    if redact(text, *secrets) == text:
+        return exc
+    message = redact(str(exc), *secrets)
+    try:
+        clean = copy.copy(exc)
+        clean.args = (message,)
+        for name, value in vars(clean).items():
+            if isinstance(value, str):
+                setattr(clean, name, redact(value, *secrets))
+    except Exception:  # an exception class that cannot be copied: keep the message only
+        clean = ProviderError(message)
+    clean.__cause__ = clean.__context__ = None
+    clean.__suppress_context__ = True
+    clean.__traceback__ = None
+    return clean

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from importlib.metadata import entry_points
 from typing import Mapping
 
-from ..core.errors import UnknownModelError, did_you_mean
+from ..core.errors import SettingsError, UnknownModelError, did_you_mean
 from .base import Provider, ProviderContext
+from .settings import ProviderSettings, check_provider_names, settings_doc
 
 GROUP = "imagen_nb.providers"
 
@@ -47,14 +49,50 @@ def provider_classes() -> dict[str, type[Provider]]:
     return found
 
 
+#: Environment variable naming the providers to load (comma-separated); unset: every one known.
+ONLY_ENV = "IMAGEN_NB_PROVIDERS"
+
+
+def enabled(known: Mapping[str, type[Provider]], only: str | None = None) -> list[str]:
+    """The names of the providers to load: ``only`` (or ``$IMAGEN_NB_PROVIDERS``) when set, else all.
+
+    A name in the list that no provider has is refused with a did-you-mean.
+    """
+    wanted = os.environ.get(ONLY_ENV) if only is None else only
+    if not wanted or not wanted.strip():
+        return list(known)
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    for name in names:
+        if name not in known:
+            raise SettingsError(f"{ONLY_ENV} names no provider {name!r}.{did_you_mean(name, known)}"
+                                f" Providers: {', '.join(sorted(known))}.")
+    return names
+
+
 def load_providers(context: ProviderContext, settings: Mapping[str, Mapping] | None = None) -> dict[str, Provider]:
-    """Instantiate every known provider with its settings."""
+    """Instantiate the enabled providers (see :func:`enabled`) with their settings.
+
+    Settings are checked first: settings for a provider that does not exist, an unknown setting or a
+    bad value raise :class:`~.settings.SettingsError` with a did-you-mean (the user's mistake stops
+    the studio from opening). A provider whose constructor fails otherwise is skipped with a
+    warning naming it, so one broken plugin cannot stop ``Studio()``.
+    """
     settings = settings or {}
+    classes = provider_classes()
+    check_provider_names(settings, classes)
+    typed = {name: getattr(cls, "Settings", ProviderSettings).parse(settings.get(name), name)
+             for name, cls in classes.items()}
     out: dict[str, Provider] = {}
-    for name, cls in provider_classes().items():
-        ctx = ProviderContext(home=context.home, settings=dict(settings.get(name, {})),
-                              spec_cache=context.spec_cache)
-        out[name] = cls(ctx)
+    for name in enabled(classes):
+        cls = classes[name]
+        ctx = ProviderContext(home=context.home, settings=typed[name], spec_cache=context.spec_cache)
+        try:
+            out[name] = cls(ctx)
+        except SettingsError:
+            raise
+        except Exception as exc:  # a broken plugin must not take the studio down with it
+            log.warning("provider %r (%s.%s) failed to start and is skipped: %s: %s", name,
+                        cls.__module__, cls.__qualname__, type(exc).__name__, exc)
     return out
 
 
@@ -71,3 +109,13 @@ def split_model_id(model_id: str, providers: Mapping[str, Provider]) -> tuple[Pr
             f"no provider {prov!r}.{did_you_mean(prov, providers)} Installed: {', '.join(sorted(providers))}."
         )
     return providers[prov], name
+
+
+def builtin_settings_doc() -> str:
+    """docs/provider-settings.md: the settings tables of the built-in providers, from their classes."""
+    from .diffusers import DiffusersProvider
+    from .fal import FalProvider
+    from .instant import InstantProvider
+    from .replicate import ReplicateProvider
+
+    return settings_doc({cls.name: cls for cls in (DiffusersProvider, FalProvider, InstantProvider, ReplicateProvider)})

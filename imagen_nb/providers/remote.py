@@ -7,16 +7,20 @@ official client; this module holds the parts that do not depend on the service.
 from __future__ import annotations
 
 import abc
+import dataclasses
+import mimetypes
 import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Callable, ClassVar, Mapping, Protocol, TypeVar
 
 from ..core.errors import GenerationCancelled, ProviderError, RateLimited, did_you_mean
 from ..core.records import ApiCall, ModelInfo, Output
 from .base import Factory, Provider, ProviderContext, RunContext
+from .checks import Check, spec_check
 from .keys import KeyStore, redact
+from .settings import ProviderSettings, non_negative_number, positive_int, positive_number, setting
 
 T = TypeVar("T")
 
@@ -42,6 +46,10 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 8.0
     deadline: float = 60.0
+
+    def until(self, end: float) -> RetryPolicy:
+        """This policy with its deadline cut to what is left before ``end`` (a ``time.monotonic()`` value)."""
+        return dataclasses.replace(self, deadline=max(0.0, min(self.deadline, end - time.monotonic())))
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before try ``attempt + 1`` (full jitter)."""
@@ -134,6 +142,12 @@ def sniff_media_type(head: bytes, declared: str | None = None) -> str | None:
     return None
 
 
+def input_media_type(data: bytes, file_name: str | None = None) -> str:
+    """The media type of an input file: sniffed from its bytes, else guessed from its name."""
+    return sniff_media_type(data[:64]) or (mimetypes.guess_type(file_name)[0] if file_name else None) \
+        or "application/octet-stream"
+
+
 def download(url: str, *, client, max_bytes: int = MAX_OUTPUT_BYTES, timeout: float = 120.0,
              deadline: float | None = None) -> Output:
     """Stream ``url`` with an ``httpx.Client``; size-checked, typed from its content.
@@ -211,16 +225,34 @@ class ApiRecorder:
             attempt=attempt, error=redact(error, *self.secrets) if error else None))
 
 
-class RemoteProvider(Provider):
+@dataclass(frozen=True)
+class RemoteSettings(ProviderSettings):
+    """Settings every remote provider takes (``concurrency``: requests in flight, default 4)."""
+
+    provider: ClassVar[str] = "remote"
+
+    timeout: float = setting(600.0, "Seconds a generation may take end to end.", positive_number)
+    retries: int = setting(4, "Attempts per HTTP call (1 = no retry).", positive_int)
+    retry_base: float = setting(0.5, "First backoff ceiling of the retry policy in seconds (doubles per try).",
+                                non_negative_number)
+    request_timeout: float = setting(30.0, "Most seconds one HTTP request may take.", positive_number)
+    poll_interval: float = setting(0.5, "Seconds between status polls of a running request.", positive_number)
+    spec_ttl_days: float = setting(30.0, "Fetched parameter specs older than this are fetched again.",
+                                   non_negative_number)
+    max_output_bytes: int = setting(MAX_OUTPUT_BYTES, "Largest output file downloaded, in bytes.", positive_int)
+
+
+RS = TypeVar("RS", bound=RemoteSettings)
+
+
+class RemoteProvider(Provider[RS]):
     """Base of providers that run models over HTTP: keys, curated models, cached specs.
 
-    Settings: ``concurrency`` (requests in flight, default 4), ``timeout`` (seconds per
-    generation, default 600), ``retries`` (attempts per call, default 4), ``retry_base``,
-    ``request_timeout``, ``poll_interval``, ``spec_ttl_days``
-    (refetch specs older than this, default 30), ``max_output_bytes``.
+    Settings: the fields of :class:`RemoteSettings` (and the subclass's own).
     """
 
     execution = "remote"
+    Settings: ClassVar[type[ProviderSettings]] = RemoteSettings
     #: Models listed before any fetch, with types and families filled in.
     curated: tuple[ModelInfo, ...] = ()
 
@@ -231,29 +263,29 @@ class RemoteProvider(Provider):
     @property
     def timeout(self) -> float:
         """Seconds a generation may take end to end."""
-        return float(self.context.settings.get("timeout", 600))
+        return self.settings.timeout
 
     @property
     def retry_policy(self) -> RetryPolicy:
         """How calls are retried (settings ``retries``: attempts per call; ``retry_base``: first
         backoff ceiling in seconds, default 0.5)."""
-        return RetryPolicy(attempts=int(self.context.settings.get("retries", 4)),
-                           base=float(self.context.settings.get("retry_base", 0.5)),
+        return RetryPolicy(attempts=self.settings.retries, base=self.settings.retry_base,
                            deadline=min(60.0, self.timeout))
 
     @property
     def request_timeout(self) -> float:
         """Most seconds one HTTP request may take (setting ``request_timeout``, default 30)."""
-        return float(self.context.settings.get("request_timeout", 30))
+        return self.settings.request_timeout
 
     @property
     def poll_interval(self) -> float:
         """Seconds between status polls of a running request (setting ``poll_interval``, default 0.5)."""
-        return float(self.context.settings.get("poll_interval", 0.5))
+        return self.settings.poll_interval
 
     @property
     def max_output_bytes(self) -> int:
-        return int(self.context.settings.get("max_output_bytes", MAX_OUTPUT_BYTES))
+        """Largest output file downloaded (setting ``max_output_bytes``)."""
+        return self.settings.max_output_bytes
 
     def models(self) -> list[ModelInfo]:
         """The curated models (others work by id once their spec can be fetched)."""
@@ -264,7 +296,7 @@ class RemoteProvider(Provider):
         cache: SpecCache | None = self.context.spec_cache
         if cache is not None:
             hit = cache.get(f"{self.name}:{name}")
-            ttl = timedelta(days=float(self.context.settings.get("spec_ttl_days", 30)))
+            ttl = timedelta(days=self.settings.spec_ttl_days)
             if hit is not None and datetime.now(timezone.utc) - hit[1] < ttl:
                 return hit[0]
         try:
@@ -293,18 +325,19 @@ class RemoteProvider(Provider):
 class RemoteFactory(Factory):
     """Base of remote factories: checks the key before anything is queued."""
 
-    per_value_validation = True
-
     def __init__(self, model: ModelInfo, provider: RemoteProvider):
         super().__init__(model)
         self.provider = provider
 
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Spec validation, after checking that the provider's key is set (MissingKey otherwise)."""
-        self.provider.keys.require(self.provider.name)
-        return super().validate(params)
+    def key_check(self) -> Check:
+        """``key`` (once per order): the provider's key is set (MissingKey saying how to set it otherwise)."""
 
-    def validate_many(self, param_sets):
-        """As :meth:`Factory.validate_many`, after one check that the key is set."""
-        self.provider.keys.require(self.provider.name)
-        return super().validate_many(param_sets)
+        def run(given: Mapping[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+            self.provider.keys.require(self.provider.name)
+            return params
+
+        return Check("key", run, each="order")
+
+    def checks(self) -> list[Check]:
+        """``key``, then ``spec``."""
+        return [self.key_check(), spec_check(self.model.spec, self.model.id)]

@@ -16,6 +16,7 @@ import copy
 import difflib
 import math
 import numbers
+import secrets
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..core.errors import ValidationError, did_you_mean
@@ -141,6 +142,18 @@ def seed_property(
 ) -> dict[str, Any]:
     """The ``seed`` property: 0 … 2**32-1 and no default (the factory picks one and records it)."""
     return _prop("integer", description, title, None, minimum=0, maximum=maximum)
+
+
+def random_seed(prop: Mapping[str, Any] | None = None, *, high: int = 2**32 - 1) -> int:
+    """A random seed within a spec's ``seed`` property (0 … 2**32-1 by default), at most ``high``.
+
+    Every provider picks the seed of a generation that gives none here, so the product records
+    the seed that reproduces it.
+    """
+    prop = prop or {}
+    low = max(0, int(prop.get("minimum", 0) or 0))
+    top = min(high, int(prop.get("maximum", high)))
+    return low + secrets.randbelow(max(1, top - low + 1))
 
 
 def spec_defaults(spec: Mapping[str, Any]) -> dict[str, Any]:

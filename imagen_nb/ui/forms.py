@@ -14,15 +14,13 @@ import json
 import math
 from typing import Any, Mapping
 
+from ..core.file_inputs import is_file_input
 from ..core.records import ModelInfo
 from ..core.smart import escape, has_smart_syntax
 from ..core.values import parse_number
 
 #: Fields drawn as text areas.
 PROMPT_NAMES = frozenset({"prompt", "negative_prompt"})
-#: Names that are image inputs even when their spec does not say so.
-IMAGE_NAMES = frozenset({"image", "mask", "mask_image", "control_image", "init_image", "image_url",
-                         "mask_url", "input_image", "first_frame_image"})
 #: Fields shown above the fold; the others go under "Advanced" (a spec may say ``x-advanced``).
 COMMON_NAMES = frozenset({
     "prompt", "negative_prompt", "image", "mask", "mask_image", "control_image", "strength",
@@ -45,13 +43,9 @@ def json_types(prop: Mapping[str, Any]) -> list[str]:
 
 
 def is_image_input(name: str, prop: Mapping[str, Any]) -> bool:
-    """Whether a spec property takes an image: ``format: uri``, an image ``contentMediaType``,
-    an ``x-*-file`` flag, or a well-known name (``image``, ``mask_image``, ``control_image``…)."""
-    if "string" not in json_types(prop) and json_types(prop):
-        return False
-    return (prop.get("format") == "uri" or str(prop.get("contentMediaType", "")).startswith("image/")
-            or any(k.startswith("x-") and k.endswith("-file") and v for k, v in prop.items())
-            or name in IMAGE_NAMES)
+    """Whether the form offers a file or product picker for a property: exactly the parameters the
+    Studio resolves product ids for (:func:`imagen_nb.core.inputs.is_file_input`)."""
+    return is_file_input(name, prop)
 
 
 def _num(value: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from ..core.smart import possible_values
 from .bridge import PanelRequestError
-from .forms import IMAGE_NAMES, is_image_input
+from ..core.file_inputs import IMAGE_NAMES, file_inputs
 
 _NOT_A_PATH = re.compile(r"(https?://|data:)|[0-9a-f]{26}$", re.IGNORECASE)
 #: Parameters that name LoRA files (by name in the LoRA folder, or by path).
@@ -40,9 +40,7 @@ def outside_home(home: str | Path, value: str) -> Path | None:
 
 
 def _file_fields(spec: Mapping[str, Any]) -> set[str]:
-    props = (spec.get("properties") or {}) if isinstance(spec, Mapping) else {}
-    return set(IMAGE_NAMES) | {name for name, prop in props.items() if isinstance(prop, Mapping) and (
-        is_image_input(name, prop) or any(k.startswith("x-") and k.endswith("-file") and v for k, v in prop.items()))}
+    return set(IMAGE_NAMES) | set(file_inputs(spec))
 
 
 def _strings(value: Any, lora: bool) -> Iterable[str]:

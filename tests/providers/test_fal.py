@@ -11,7 +11,7 @@ import pytest
 import imagen_nb as inb
 from imagen_nb.core.errors import MissingKey, UnknownModelError, ValidationError
 from imagen_nb.core.records import ApiCall, GenerationProgress
-from imagen_nb.providers.fal_spec import CURATED
+from imagen_nb.providers.fal.spec import CURATED
 from imagen_nb.providers.spec import check_spec
 
 from fal_server import FalServer, openapi_doc, png_bytes  # tests/providers is on sys.path (rootdir import mode)
@@ -428,7 +428,7 @@ def test_the_key_never_lands_in_files_rows_events_or_output(fal, open_studio, ca
 
 
 def test_openapi_conversion_maps_fal_names_refs_and_openapi_30_forms():
-    from imagen_nb.providers.fal_spec import model_from_openapi
+    from imagen_nb.providers.fal.spec import model_from_openapi
 
     doc = {"info": {"x-fal-metadata": {"category": "image-to-image"}},
            "components": {"schemas": {

@@ -135,7 +135,6 @@ def test_lane_is_one_per_device(tmp_path):
     assert DiffusersProvider(ProviderContext(home=tmp_path)).concurrency == 1
 
 
-def test_invalid_dtype_setting_is_explained(tmp_path):
-    p = DiffusersProvider(ProviderContext(home=tmp_path, settings={"device": "cpu", "dtype": "int8"}))
-    with pytest.raises(ProviderError, match=r"dtype='int8' is not one of auto, float16, bfloat16, float32"):
-        p.dtype
+def test_invalid_dtype_setting_is_explained_when_the_provider_is_made(tmp_path):
+    with pytest.raises(ProviderError, match=r"dtype must be one of auto, float16, bfloat16, float32; got 'int8'"):
+        DiffusersProvider(ProviderContext(home=tmp_path, settings={"device": "cpu", "dtype": "int8"}))

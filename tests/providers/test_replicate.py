@@ -14,7 +14,7 @@ import imagen_nb as inb
 from imagen_nb.core.errors import MissingKey, UnknownModelError, ValidationError
 from imagen_nb.core.records import GenerationProgress
 from imagen_nb.providers.keys import KeyStore
-from imagen_nb.providers.replicate_specs import CURATED, NAME_EXT, spec_from_openapi
+from imagen_nb.providers.replicate.spec import CURATED, NAME_EXT, spec_from_openapi
 
 sys.path.insert(0, str(Path(__file__).parent))
 from replicate_server import ReplicateServer, ServerModel, openapi, png_bytes  # noqa: E402

@@ -59,6 +59,6 @@ def test_vae_tiling_for_large_images_and_slicing_settings(home):
         ret = forced.order("diffusers:tiny", prompt="x", seed=2, width=128, height=128).wait(300) \
             .generations.return_params[0]
         assert (ret["vae_tiling"], ret["vae_slicing"]) == (False, True)
-    with pytest.raises(inb.ProviderError, match="vae_tiling must be 'auto', True or False"):
+    with pytest.raises(inb.ProviderError, match="diffusers setting vae_tiling must be 'auto', True or False; got 'sometimes'"):
         inb.Studio(providers={"diffusers": {"vae_tiling": "sometimes"}})
     inb.Studio().close()  # the failed open released the home

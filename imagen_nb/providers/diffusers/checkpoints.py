@@ -15,7 +15,6 @@ import json
 import os
 import re
 import socket
-import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from urllib.parse import urlparse
 
 from ...core.errors import ProviderError, UnknownModelError
 from ...core.records import ModelInfo
+from ..weightfiles import read_safetensors_header, tensor_shapes
 from .specs import FAMILIES, SD1, SD2, SDXL, text_to_image_spec
 
 SUFFIXES = (".safetensors", ".ckpt")
@@ -54,25 +54,6 @@ class CheckpointInfo:
     cross_attention_dim: int | None = None
     base_channels: int | None = None
 
-
-def read_safetensors_header(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON header of a ``.safetensors`` file (tensor name → dtype, shape, offsets), read
-    without loading any weight. Raises ValueError when the file is not safetensors."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise ValueError("too short to be a safetensors file")
-        (length,) = struct.unpack("<Q", head)
-        if not 2 <= length <= 100 * 2**20:
-            raise ValueError(f"not a safetensors file (header length {length})")
-        raw = f.read(length)
-    try:
-        header = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError("not a safetensors file (its header is not JSON)") from exc
-    if not isinstance(header, dict):
-        raise ValueError("not a safetensors file")
-    return header
 
 
 def detect_family(shapes: Mapping[str, Any], where: str = "the checkpoint") -> CheckpointInfo:
@@ -141,7 +122,7 @@ def checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
         header = read_safetensors_header(path)
     except (OSError, ValueError) as exc:
         raise UnknownModelError(f"cannot read {path} as a checkpoint: {exc}.") from exc
-    shapes = {k: v.get("shape", []) for k, v in header.items() if isinstance(v, dict) and k != "__metadata__"}
+    shapes = tensor_shapes(header)
     return detect_family(shapes, str(path))
 
 

@@ -6,7 +6,8 @@ from typing import Any, Mapping
 
 from ...core.errors import ProviderError
 
-_DTYPES = {
+#: dtype names a user may write → the torch dtype name.
+DTYPES = {
     "float16": "float16", "fp16": "float16", "half": "float16",
     "bfloat16": "bfloat16", "bf16": "bfloat16",
     "float32": "float32", "fp32": "float32", "float": "float32",
@@ -33,11 +34,11 @@ def pick_dtype(settings: Mapping[str, Any], device: str) -> str:
     wanted = str(settings.get("dtype") or "auto").strip().lower()
     if wanted == "auto":
         return "float16" if device.split(":")[0] in ("cuda", "mps") else "float32"
-    if wanted not in _DTYPES:
+    if wanted not in DTYPES:
         raise ProviderError(
             f"diffusers setting dtype={wanted!r} is not one of auto, float16, bfloat16, float32."
         )
-    return _DTYPES[wanted]
+    return DTYPES[wanted]
 
 
 def check_device(device: str) -> None:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import io
-import secrets
 import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...core.errors import GenerationCancelled, ProviderError
 from ...core.records import GenerationRequest, GenerationResult, Output
 from ..base import Factory, RunContext
-from . import img2img
-from .loras import LoraSet, LoraValidation, lora_key
+from ..checks import Check, spec_check
+from ..spec import random_seed
+from . import img2img, loras
+from .loras import LoraSet, lora_key
 
 if TYPE_CHECKING:
     from ...core.records import ModelInfo
     from .provider import DiffusersProvider
+    from .settings import DiffusersSettings
 
 #: Parameters passed to the pipeline under the same (diffusers) names.
 PIPELINE_ARGS = (
@@ -28,14 +30,13 @@ PIPELINE_ARGS = (
     "num_images_per_prompt",
     "clip_skip",
 )
-SEED_LIMIT = 2**32
 #: Parameters that must be equal for generations to share one pipeline call.
 #: Text-to-image and image-to-image never share a call (``image`` is None for the first).
 BATCH_KEY = ("width", "height", "num_inference_steps", "guidance_scale", "scheduler", "image", "strength",
              "clip_skip")
 
 
-class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
+class DiffusersFactory(Factory):
     """Runs one diffusers model with the pipeline its provider keeps in memory.
 
     With an ``image`` a generation runs image-to-image (see :mod:`.img2img`).
@@ -45,13 +46,18 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
         super().__init__(model)
         self.provider = provider
 
+    def checks(self) -> list[Check]:
+        """``loras-form``, ``spec``, ``lora-files``, then the image-to-image rules (see :func:`.img2img.checks`)."""
+        return [loras.form_check(), spec_check(self.model.spec, self.model.id),
+                loras.files_check(self.provider.context), *img2img.checks()]
+
     def batch_key(self, params: Mapping[str, Any]):
         """Generations that share size, steps, guidance, scheduler and LoRA set run as one pipeline call.
 
         Prompts, negative prompts and seeds may differ within a batch (each sample has its own
         generator). Setting ``batch: false`` turns batching off.
         """
-        if self.provider.context.settings.get("batch", True) is False:
+        if not self.provider.settings.batch:
             return None
         if int(params.get("num_images_per_prompt", 1) or 1) != 1:
             return None
@@ -88,7 +94,7 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
         for request in requests:
             params = self.validate(request.params)
             if params.get("seed") is None:
-                params["seed"] = secrets.randbelow(SEED_LIMIT)
+                params["seed"] = random_seed(self.model.spec.get("properties", {}).get("seed"))
             param_sets.append(params)
         # Input images are read before the model loads: a missing file fails at once.
         param_sets, inputs = img2img.load_inputs(param_sets, self.model.spec)
@@ -117,7 +123,7 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
         with loaded.lock:
             scheduler = loaded.use_scheduler(first["scheduler"])
             lora_seconds = lora_set.apply(loaded.pipe, self.model)  # before any step: a misfit fails here
-            generator_device = str(self.provider.context.settings.get("generator_device") or loaded.device)
+            generator_device = self.provider.settings.generator_device or loaded.device
             generators = [torch.Generator(generator_device).manual_seed(int(p["seed"])) for p in param_sets]
             args = {name: first[name] for name in PIPELINE_ARGS if name in first}
             if batched:
@@ -126,7 +132,7 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
             pipe, args = img2img.prepare_call(loaded, args, param_sets, inputs)
             if args.get("clip_skip"):
                 _clip_skip_compat(pipe)
-            memory = memory_options(pipe, self.provider.context.settings, loaded.device,
+            memory = memory_options(pipe, self.provider.settings, loaded.device,
                                     int(first.get("width") or 0) * int(first.get("height") or 0),
                                     len(param_sets) * (1 if batched else int(first.get("num_images_per_prompt") or 1)))
             started = time.perf_counter()
@@ -172,18 +178,7 @@ class DiffusersFactory(LoraValidation, img2img.ImageToImageValidation, Factory):
         return results
 
 
-#: Above this many pixels the VAE decodes in tiles (setting ``vae_tiling_min_pixels``).
-VAE_TILING_MIN_PIXELS = 1024 * 1024
-
-
-def _choice(settings, name: str):
-    value = settings.get(name, "auto")
-    if value not in ("auto", True, False):
-        raise ProviderError(f"diffusers setting {name} must be 'auto', True or False; got {value!r}")
-    return value
-
-
-def memory_options(pipe, settings, device: str, pixels: int, images: int) -> dict[str, bool]:
+def memory_options(pipe, settings: DiffusersSettings, device: str, pixels: int, images: int) -> dict[str, bool]:
     """Switch VAE tiling/slicing and attention slicing for this call; return what was chosen.
 
     ``auto`` (the default of settings ``vae_tiling``, ``vae_slicing``, ``attention_slicing``):
@@ -192,10 +187,10 @@ def memory_options(pipe, settings, device: str, pixels: int, images: int) -> dic
     slicing only on Apple MPS, where it lowers peak memory (on CUDA, SDPA attention is already
     memory-efficient and slicing only costs time).
     """
-    tiling, slicing, attention = (_choice(settings, n) for n in ("vae_tiling", "vae_slicing", "attention_slicing"))
+    tiling, slicing, attention = settings.vae_tiling, settings.vae_slicing, settings.attention_slicing
     gpu = not device.startswith("cpu")
     if tiling == "auto":
-        tiling = pixels > int(settings.get("vae_tiling_min_pixels", VAE_TILING_MIN_PIXELS))
+        tiling = pixels > settings.vae_tiling_min_pixels
     if slicing == "auto":
         slicing = gpu and images > 1
     if attention == "auto":

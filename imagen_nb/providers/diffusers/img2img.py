@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ...core.errors import ProviderError, ValidationError
+from ..checks import Check
 from ..spec import number_property
 
 IMAGE = "image"
@@ -73,40 +74,26 @@ def image_properties() -> dict[str, dict[str, Any]]:
 # ---- validation ---------------------------------------------------------------------------
 
 
-class ImageToImageValidation:
-    """Factory mix-in: after the schema check, the rules that tie image, strength and size together.
+def checks() -> list[Check]:
+    """The image-to-image checks, after the spec check:
 
-    - ``strength`` without ``image`` is refused (it would do nothing); its default is dropped.
-    - With ``image``, ``width``/``height`` not given stay absent: the image's size decides.
-    - With ``image``, ``int(num_inference_steps × strength)`` must be at least 1.
-    - A local ``image`` path must exist (product ids and URLs are checked when they are used).
-
-    These rules depend only on which parameters are given, which is the same for every
-    generation of an order, so large orders still check each distinct value once; the steps ×
-    strength rule is then checked on every combination in :meth:`validate_many`.
+    - ``image-rules``: ``strength`` without ``image`` is refused (it would do nothing) and its
+      default dropped; with ``image``, ``width``/``height`` not given stay absent (the image's
+      size decides) and a local ``image`` path must exist (product ids and URLs are checked when
+      used). These depend only on which parameters are given, so they are per-value checks.
+    - ``steps-x-strength``: with ``image``, ``int(num_inference_steps × strength)`` must be at
+      least 1; it ties two values together, so it runs on every generation.
     """
-
-    per_value_validation = True
-
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """As the schema check, then the image-to-image rules above."""
-        out = super().validate(params)  # type: ignore[misc]
-        return finish_validation(params, out)
-
-    def validate_many(self, param_sets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """As :meth:`Factory.validate_many`, then steps × strength on every generation."""
-        rows = super().validate_many(param_sets)  # type: ignore[misc]
-        for i, row in enumerate(rows):
-            try:
-                check_steps(row)
-            except ValidationError as exc:
-                if len(rows) == 1:
-                    raise
-                raise ValidationError(exc.param, f"{exc.message} (in generation {i + 1} of {len(rows)})") from exc
-        return rows
+    return [Check("image-rules", image_rules), Check("steps-x-strength", steps_check, each="row")]
 
 
-def finish_validation(given: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+def steps_check(given: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """Refuse image-to-image parameters that would run no denoising step (see :func:`check_steps`)."""
+    check_steps(out)
+    return out
+
+
+def image_rules(given: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
     """Apply the image-to-image rules to ``out``, the schema-checked form of ``given``."""
     if out.get(IMAGE) is None:
         if given.get(STRENGTH) is not None:
@@ -122,7 +109,6 @@ def finish_validation(given: Mapping[str, Any], out: dict[str, Any]) -> dict[str
     for side in ("width", "height"):
         if given.get(side) is None:
             out.pop(side, None)
-    check_steps(out)
     return out
 
 

@@ -25,8 +25,6 @@ first, and any other load error is explained the same way.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import math
 import numbers
@@ -45,6 +43,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from packaging.version import Version
 
 from ...core.errors import ProviderError, ValidationError, did_you_mean
+from ..checks import Check
+from ..weightfiles import a1111_hash, file_sha256, read_safetensors_header, tensor_shapes
 
 if TYPE_CHECKING:
     from ...core.records import ModelInfo
@@ -302,63 +302,12 @@ def resolve_loras(value: Any, context: ProviderContext) -> list[LoraRef]:
     return refs
 
 
-_hashes: dict[tuple, str] = {}
-_hash_lock = threading.Lock()
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's content, cached while its size and mtime stay the same."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    with _hash_lock:
-        known = _hashes.get(key)
-    if known:
-        return known
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    with _hash_lock:
-        _hashes[key] = digest.hexdigest()
-    return _hashes[key]
-
-
-def a1111_hash(path: Path) -> str:
-    """A LoRA file's hash as AUTOMATIC1111 writes it in ``Lora hashes`` (Civitai's AutoV3).
-
-    For ``.safetensors``: the first 12 hex digits of the sha256 of the file after its header (so
-    editing the metadata keeps the hash); for other files, of the whole file. Cached as
-    :func:`file_sha256` is.
-    """
-    stat = path.stat()
-    key = ("a1111", str(path), stat.st_size, stat.st_mtime_ns)
-    with _hash_lock:
-        known = _hashes.get(key)
-    if known:
-        return known
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        if path.suffix == ".safetensors":
-            (size,) = struct.unpack("<Q", f.read(8))
-            f.seek(8 + size)
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    with _hash_lock:
-        _hashes[key] = digest.hexdigest()[:12]
-    return _hashes[key]
-
-
 def header_shapes(path: Path) -> dict[str, list[int]]:
-    """Tensor name → shape from a safetensors file's header (the tensors are not read)."""
+    """Tensor name → shape from a LoRA file's safetensors header (the tensors are not read)."""
     try:
-        with open(path, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            if size > 100_000_000:
-                raise ValueError("header too large")
-            header = json.loads(f.read(size))
+        return tensor_shapes(read_safetensors_header(path))
     except (OSError, ValueError, struct.error) as exc:
         raise ProviderError(f"LoRA {path} is not a readable safetensors file ({exc}).") from exc
-    return {k: list(v.get("shape", ())) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
 
 
 _CROSS_KEY = re.compile(r"attn2[._](?:processor[._])?to_k(?:_lora)?[._](?:lora_A|lora[._]down|lora_down)(?:[._]\w+)?[._]weight$")
@@ -584,22 +533,26 @@ def _short(exc: BaseException) -> str:
 # ---- the factory's hooks -----------------------------------------------------------------
 
 
-class LoraValidation:
-    """Factory mix-in (needs ``self.provider``): ``loras`` normalised before the schema check, files found after."""
+def form_check() -> Check:
+    """``loras-form`` (before the spec check): the ``loras`` short forms put in the list form the spec checks."""
 
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """As the schema check, with the ``loras`` short forms accepted and unknown names or files refused."""
-        out = super().validate(normalise_param(params))  # type: ignore[misc]
-        if out.get(PARAM):
-            out[PARAM] = check_files(out[PARAM], lora_folder(self.provider.context))  # type: ignore[attr-defined]
-        return out
+    def run(given: Mapping[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(params, Mapping) or params.get(PARAM) is None:
+            return params
+        return {**params, PARAM: normalise_loras(params[PARAM])}
+
+    return Check("loras-form", run)
 
 
-def normalise_param(params: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``params`` with its ``loras`` value (when given) in the list form the spec checks."""
-    if not isinstance(params, Mapping) or params.get(PARAM) is None:
+def files_check(context: ProviderContext) -> Check:
+    """``lora-files`` (after the spec check): each LoRA named is found in the LoRA folder, each path exists."""
+
+    def run(given: Mapping[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        if params.get(PARAM):
+            params[PARAM] = check_files(params[PARAM], lora_folder(context))
         return params
-    return {**params, PARAM: normalise_loras(params[PARAM])}
+
+    return Check("lora-files", run)
 
 
 @dataclass(frozen=True)

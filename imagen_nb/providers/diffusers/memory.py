@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 
-from ...core.errors import ProviderError
-from .checkpoints import read_safetensors_header
+from ...core.errors import SettingsError
+from ..weightfiles import read_safetensors_header
 
 if TYPE_CHECKING:
     from .pipelines import LoadedPipeline
@@ -78,7 +78,7 @@ class MemoryBudget:
 def parse_budget(value: Any) -> int | float | None:
     """``memory_budget`` as bytes (int), a share of the device (float in (0, 1]) or None (the default).
 
-    Raises ProviderError naming the accepted forms.
+    Raises SettingsError naming the accepted forms.
     """
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
         return None
@@ -103,8 +103,8 @@ def parse_budget(value: Any) -> int | float | None:
     raise _bad_budget(value)
 
 
-def _bad_budget(value: Any) -> ProviderError:
-    return ProviderError(
+def _bad_budget(value: Any) -> SettingsError:
+    return SettingsError(
         f"diffusers setting memory_budget={value!r} is not a size: give bytes (6000000000), a size"
         " ('6GB', '6GiB', '512MB'), a share of the device ('80%') or 'auto'."
     )

@@ -46,7 +46,7 @@ class LoadedPipeline:
     def fingerprint(self) -> str | None:
         """The model files' fingerprint (None for a model not loaded from a local path)."""
         if self.model_hash is None:
-            from .fingerprint import fingerprint
+            from ..weightfiles import fingerprint
 
             self.model_hash = fingerprint(self.location)
         return self.model_hash or None
@@ -175,13 +175,6 @@ def quiet_progress_bars():
     finally:
         for module in switched:
             module.enable_progress_bar()
-
-
-def free(entries: list[LoadedPipeline]) -> None:
-    """Drop pipelines and return cached GPU memory to the driver (see :func:`.memory.release`)."""
-    from .memory import release
-
-    release(entries)
 
 
 def _dtype_argument() -> str:

@@ -13,40 +13,26 @@ from . import folders
 from .memory import Eviction, MemoryBudget, PipelineCache, estimate_bytes, hub_snapshot, release
 from .models import ModelSource, model_source, resolve_model, tiny_model
 from .pipelines import LoadedPipeline, load_pipeline
+from .settings import DiffusersSettings
 from .tiny import ensure_tiny_model
 
 
-class DiffusersProvider(Provider):
+class DiffusersProvider(Provider[DiffusersSettings]):
     """Runs diffusers pipelines locally: ``tiny``, local model folders and Hugging Face Hub ids.
 
-    Settings: ``device`` (``auto``, ``cuda``, ``cuda:1``, ``mps``, ``cpu``), ``dtype`` (``auto``,
-    ``float16``, ``bfloat16``, ``float32``), ``generator_device`` (where the seeded noise is drawn;
-    the run device by default), ``memory_budget`` (bytes of weights kept loaded per device: an int,
-    ``"6GB"``, ``"80%"``; default 80% of a GPU, half the RAM on the CPU: the least recently used
-    pipelines are dropped to make room), ``max_loaded`` (most pipelines kept per device; no cap by
-    default), ``model_dir`` (the model folder listed by :meth:`models`, default ``<home>/models``),
-    ``single_file_configs`` (family → a local diffusers folder whose configs single-file checkpoints of
-    that family load with, offline; by default a folder of the model folder with the same family and
-    widths; a checkpoint of unusual widths, such as a single-file copy of the tiny model, needs one),
-    ``lora_dir`` (where ``loras=[{"name": …}]`` looks, default ``<home>/loras``), ``max_loras``
-    (LoRAs kept loaded per pipeline, default 8; see :mod:`.loras`), ``batch`` (False: one pipeline
-    call per generation), ``vae_tiling`` / ``vae_slicing`` / ``attention_slicing`` (``auto``, True or
-    False; see :func:`.factory.memory_options`) and ``vae_tiling_min_pixels``.
+    Settings: the fields of :class:`~.settings.DiffusersSettings` (device, dtype, memory budget,
+    model and LoRA folders, batching, VAE tiling…), checked when the studio opens.
     """
 
     name = "diffusers"
     execution = "local"
+    Settings = DiffusersSettings
 
     def __init__(self, context: ProviderContext):
         super().__init__(context)
-        self._pipelines = PipelineCache(MemoryBudget(context.settings.get("memory_budget")),
-                                        _max_loaded(context.settings.get("max_loaded")))
+        self._pipelines = PipelineCache(MemoryBudget(self.settings.memory_budget), self.settings.max_loaded)
         self._device: str | None = None
         self._tiny_lock = threading.Lock()
-        from .factory import _choice
-
-        for name in ("vae_tiling", "vae_slicing", "attention_slicing"):
-            _choice(context.settings, name)  # a bad value fails when the studio opens, not mid-order
 
     def models(self) -> list[ModelInfo]:
         """``tiny`` and the models of the model folder (others are named by path or hub id)."""
@@ -67,7 +53,7 @@ class DiffusersProvider(Provider):
     @property
     def model_dir(self) -> Path:
         """The model folder (setting ``model_dir``, default ``<home>/models``)."""
-        return folders.model_dir(self.context.settings, self.context.home)
+        return folders.model_dir(self.settings, self.context.home)
 
     def add_model(self, path, name: str | None = None) -> ModelInfo:
         """Link the diffusers folder or checkpoint at ``path`` into the model folder as ``name``."""
@@ -87,7 +73,7 @@ class DiffusersProvider(Provider):
         if self._device is None:
             from .device import pick_device
 
-            self._device = pick_device(self.context.settings)
+            self._device = pick_device(self.settings)
         return self._device
 
     @property
@@ -95,7 +81,7 @@ class DiffusersProvider(Provider):
         """The torch dtype name pipelines are loaded in (float16 on GPUs, float32 on the CPU)."""
         from .device import pick_dtype
 
-        return pick_dtype(self.context.settings, self.device)
+        return pick_dtype(self.settings, self.device)
 
     def tiny_path(self):
         """The tiny model's folder under this provider's cache, built on first use."""
@@ -150,8 +136,7 @@ class DiffusersProvider(Provider):
         """Load a single-file checkpoint, with the configs of a fitting folder in the model folder if any."""
         from .checkpoints import checkpoint_info, load_single_file, unusual_widths_help, usual_widths
 
-        configs = self.context.settings.get("single_file_configs") or {}
-        config = configs.get(model.family) if isinstance(configs, dict) else None
+        config = (self.settings.single_file_configs or {}).get(model.family)
         if config is None and self.model_dir.is_dir():
             config = folders.config_folder(self.model_dir, model.family, Path(location))
         if config is None and Path(location).suffix == ".safetensors":
@@ -164,15 +149,3 @@ class DiffusersProvider(Provider):
         """Drop every loaded pipeline and give cached GPU memory back."""
         release(self._pipelines.clear())
 
-
-def _max_loaded(value) -> int | None:
-    """The ``max_loaded`` setting as a count ≥ 1, or None (no count cap)."""
-    if value is None:
-        return None
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        count = 0
-    if isinstance(value, bool) or count < 1:
-        raise ProviderError(f"diffusers setting max_loaded={value!r} is not a count ≥ 1; leave it unset for no cap.")
-    return count

@@ -28,11 +28,6 @@ SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
 DEFAULT_SCHEDULER = "DPM++ 2M"
 
 
-def scheduler_class_name(name: str) -> str:
-    """The diffusers class behind a scheduler name (``"Euler a"`` → ``EulerAncestralDiscreteScheduler``)."""
-    return SCHEDULERS[name][0]
-
-
 def make_scheduler(name: str, base_config: Mapping[str, Any]):
     """A new scheduler ``name`` configured from a model's own scheduler config (betas, offsets…)."""
     import diffusers

@@ -15,9 +15,10 @@ import copy
 import re
 from typing import Any, Mapping
 
-from ..core.errors import ProviderError, UnknownModelError
-from ..core.records import ModelInfo
-from .spec import (
+from ...core.errors import ProviderError, UnknownModelError
+from ...core.file_inputs import file_inputs
+from ...core.records import ModelInfo
+from ..spec import (
     bool_property, check_spec, enum_property, int_property, number_property, object_spec, prompt_property,
     seed_property, string_property,
 )
@@ -55,12 +56,6 @@ def parse_name(name: str) -> tuple[str, str, str | None]:
 def target(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The ``x-replicate`` extension of a spec (model, version, official)."""
     return dict(spec.get(TARGET_EXT) or {})
-
-
-def file_inputs(spec: Mapping[str, Any]) -> list[str]:
-    """Names of the properties that take a file (``format: uri``): a URL, a data URI or a local path."""
-    return [name for name, prop in (spec.get("properties") or {}).items()
-            if isinstance(prop, Mapping) and prop.get("format") == "uri"]
 
 
 def replicate_inputs(spec: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
-from ..core.errors import ProviderError
-from ..core.records import MODEL_TYPES, ModelInfo
-from .spec import (
+from ...core.errors import ProviderError
+from ...core.records import MODEL_TYPES, ModelInfo
+from ..spec import (
     bool_property, enum_property, int_property, number_property, object_spec, prompt_property,
     seed_property, string_property,
 )
@@ -215,7 +215,7 @@ def model_from_openapi(doc: Any, app: str) -> ModelInfo:
     spec = object_spec(props, required=required, title=f"{app} on fal",
                        additional=extra is True or isinstance(extra, Mapping) and bool(extra))
     try:
-        from .spec import check_spec
+        from ..spec import check_spec
 
         check_spec(spec)
     except Exception as exc:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from ..core.errors import ImagenError, ProviderError, RateLimited
-from .keys import redact
-from .remote import TransientError, retry_after_seconds
+from ...core.errors import ImagenError, ProviderError, RateLimited
+from ..keys import scrubbed
+from ..remote import TransientError, retry_after_seconds
 
 
 class NotFound(ProviderError):
@@ -68,7 +68,7 @@ def translate_error(exc: BaseException, what: str, *, response: Any, request_tim
 
     status = None if response is None else response.status_code
     if isinstance(exc, ImagenError):
-        return scrubbed(exc, hidden)
+        return scrubbed(exc, *hidden)
     if isinstance(exc, ReplicateError):
         status = exc.status or status
         detail = exc.detail or exc.title or _body_preview(response) or "no detail given"
@@ -99,21 +99,7 @@ def translate_error(exc: BaseException, what: str, *, response: Any, request_tim
                             f"{type(exc).__name__}: {' '.join(first[:3])[:300]}")
     else:
         err = ProviderError(f"{what} failed: {type(exc).__name__}: {exc}")
-    return scrubbed(err, hidden)
-
-
-def scrubbed(exc: BaseException, hidden: Sequence[str | None]) -> BaseException:
-    """``exc``, or a copy of the same kind whose message no longer holds a secret."""
-    message = str(exc)
-    clean = redact(message, *hidden)
-    if clean == message:
-        return exc
-    if isinstance(exc, RateLimited):
-        return RateLimited(clean, exc.retry_after)
-    try:
-        return type(exc)(clean)
-    except Exception:  # an exception class that takes other arguments
-        return ProviderError(clean)
+    return scrubbed(err, *hidden)
 
 
 def _body_preview(response) -> str:

@@ -1,24 +1,16 @@
 """The ``fal`` provider: models on fal.ai run through fal's queue with the official ``fal-client``.
 
 Model ids are ``fal:<app>`` (``fal:fal-ai/fast-sdxl``, ``fal:fal-ai/flux/schnell``). The curated
-models (:data:`~imagen_nb.providers.fal_spec.CURATED`) have hand-written specs; any other app works
+models (:data:`~imagen_nb.providers.fal.spec.CURATED`) have hand-written specs; any other app works
 once its parameter spec is read from fal's OpenAPI (fetched once, then kept in the Studio's spec
-cache). Specs use diffusers' parameter names; ``fal_spec`` holds the small mapping to fal's.
+cache). Specs use diffusers' parameter names; ``fal.spec`` holds the small mapping to fal's.
 
 A generation: upload local image inputs to fal's CDN → submit to the queue → poll the status
 (with logs: progress, cancellation, the ``timeout``) → fetch the result → download every file in
-it. How fal-client is governed (routing, one retry layer, timeouts) is told in ``fal_http``.
+it. How fal-client is governed (routing, one retry layer, timeouts) is told in ``fal.transport``.
 
-Settings (``Studio(providers={"fal": {...}})``), besides RemoteProvider's ``concurrency``,
-``timeout``, ``retries``, ``spec_ttl_days`` and ``max_output_bytes``:
-
-* ``queue_url``, ``rest_url``, ``cdn_url``: where fal's queue, REST API (upload tokens) and CDN
-  (uploads) are reached instead of fal-client's hosts (a loopback server in the tests, a proxy);
-  unset: fal-client's own (which honour ``FAL_QUEUE_RUN_HOST``).
-* ``openapi_url``: template of an endpoint's OpenAPI URL, ``{app}`` replaced by the app id.
-* ``request_timeout``: most seconds one HTTP request may take (default 30).
-* ``poll_interval``: seconds between status polls (default 0.5).
-* ``retry_base``: first backoff ceiling of the retry policy in seconds (default 0.5).
+Settings (``Studio(providers={"fal": {...}})``): the fields of :class:`FalSettings` (fal's hosts,
+the OpenAPI URL) and of :class:`~imagen_nb.providers.remote.RemoteSettings` (timeouts, retries…).
 """
 
 from __future__ import annotations
@@ -26,16 +18,21 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 from urllib.parse import quote
 
-from ..core.errors import ProviderError, UnknownModelError, ValidationError
-from ..core.records import GenerationRequest, GenerationResult, ModelInfo
-from .base import Factory, ProviderContext, RunContext
-from .fal_run import Generation, is_url, scrubbed
-from .fal_spec import CURATED, model_from_openapi
-from .remote import RemoteFactory, RemoteProvider, RetryPolicy, TransientError, call_with_retries
+from ...core.errors import ProviderError, UnknownModelError, ValidationError
+from ...core.file_inputs import file_inputs
+from ...core.records import GenerationRequest, GenerationResult, ModelInfo
+from ..base import Factory, ProviderContext, RunContext
+from ..checks import Check
+from ..keys import scrubbed
+from ..remote import RemoteFactory, RemoteProvider, RemoteSettings, RetryPolicy, TransientError, call_with_retries
+from ..settings import setting, text
+from .queue import Generation, is_url
+from .spec import CURATED, model_from_openapi
 
 #: Where fal publishes the OpenAPI document of each endpoint.
 OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json?endpoint_id={app}"
@@ -44,11 +41,25 @@ OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json?endpoint_id={app}"
 HOST_SETTINGS = {"queue_url": "QUEUE_URL_FORMAT", "rest_url": "REST_URL", "cdn_url": "CDN_URL"}
 
 
-class FalProvider(RemoteProvider):
+@dataclass(frozen=True)
+class FalSettings(RemoteSettings):
+    """Settings of the ``fal`` provider."""
+
+    provider: ClassVar[str] = "fal"
+
+    queue_url: str | None = setting(None, "Where fal's queue is reached instead of fal-client's host (a proxy,"
+                                    " a loopback server in tests).", text)
+    rest_url: str | None = setting(None, "Where fal's REST API (upload tokens) is reached instead.", text)
+    cdn_url: str | None = setting(None, "Where fal's CDN (uploads) is reached instead.", text)
+    openapi_url: str = setting(OPENAPI_URL, "Template of an endpoint's OpenAPI URL; {app} is the app id.", text)
+
+
+class FalProvider(RemoteProvider[FalSettings]):
     """fal.ai: curated models with hand-written specs, any other app through its OpenAPI."""
 
     name = "fal"
     curated = CURATED
+    Settings = FalSettings
 
     def __init__(self, context: ProviderContext):
         super().__init__(context)
@@ -63,7 +74,7 @@ class FalProvider(RemoteProvider):
     @property
     def openapi_url(self) -> str:
         """Template of an endpoint's OpenAPI URL (setting ``openapi_url``; ``{app}`` is the app id)."""
-        return str(self.context.settings.get("openapi_url") or OPENAPI_URL)
+        return self.settings.openapi_url
 
     # -- models ----------------------------------------------------------------------------
     def model(self, name: str) -> ModelInfo:
@@ -124,7 +135,7 @@ class FalProvider(RemoteProvider):
     # -- HTTP ------------------------------------------------------------------------------
     def client(self, key: str):
         """The fal-client SyncClient for ``key`` (one per key, over this provider's transport)."""
-        from .fal_http import GovernedTransport, make_client
+        from .transport import GovernedTransport, make_client
 
         with self._lock:
             if self._transport is None:
@@ -133,8 +144,8 @@ class FalProvider(RemoteProvider):
                 except ImportError:
                     raise ProviderError("the fal provider needs fal-client: pip install 'imagen-nb[fal]'") from None
                 # Only the hosts a setting moves are routed: fal-client's own (FAL_QUEUE_RUN_HOST…) stay.
-                routes = {getattr(fc, const): str(self.context.settings[name])
-                          for name, const in HOST_SETTINGS.items() if self.context.settings.get(name)}
+                routes = {getattr(fc, const): str(getattr(self.settings, name))
+                          for name, const in HOST_SETTINGS.items() if getattr(self.settings, name)}
                 self._transport = GovernedTransport(routes, self.request_timeout, self.local)
             client = self._clients.get(key)
             if client is None:
@@ -176,13 +187,16 @@ class FalFactory(RemoteFactory):
 
     provider: FalProvider
 
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Spec validation, then: local file inputs exist (made absolute), width and height come together."""
-        out = super().validate(params)
+    def checks(self) -> list[Check]:
+        """``key``, ``spec``, then ``fal-inputs``: local file inputs exist (made absolute), width and
+        height come together."""
+        return [*super().checks(), Check("fal-inputs", self._inputs)]
+
+    def _inputs(self, given: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
         props = self.model.spec.get("properties", {})
-        for name, prop in props.items():
+        for name in file_inputs(self.model.spec):
             value = out.get(name)
-            if prop.get("x-fal-file") and isinstance(value, str) and not is_url(value):
+            if isinstance(value, str) and not is_url(value):
                 path = Path(value).expanduser()
                 if not path.is_file():
                     raise ValidationError(name, f"{name} must be a URL or a local file; no file at {value!r}")
@@ -208,4 +222,4 @@ class FalFactory(RemoteFactory):
         return scrubbed(result, key) if isinstance(result, BaseException) else result
 
 
-__all__ = ["FalProvider", "FalFactory", "OPENAPI_URL"]
+__all__ = ["FalProvider", "FalFactory", "FalSettings", "OPENAPI_URL"]

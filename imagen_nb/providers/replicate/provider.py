@@ -3,7 +3,7 @@
 Model ids are ``replicate:<owner>/<name>`` or ``replicate:<owner>/<name>:<64-hex version>``.
 
 Specs
-    Curated models (:data:`~imagen_nb.providers.replicate_specs.CURATED`) use their
+    Curated models (:data:`~imagen_nb.providers.replicate.spec.CURATED`) use their
     hand-written spec, with diffusers' parameter names; ordering one sends no request. Any
     other model's spec is built from its version's ``openapi_schema`` (fetched once per
     provider, and kept across sessions in the Studio's SpecCache), with the common inputs
@@ -39,11 +39,9 @@ Retries
     That transport also fills in the timeouts the client leaves unset (``predictions.create``
     and ``files.create`` pass ``timeout=None``), so no request can wait forever.
 
-Settings (``Studio(providers={"replicate": {...}})``): ``base_url`` (else ``REPLICATE_BASE_URL``,
-else https://api.replicate.com), ``poll_interval`` (0.5 s between polls), ``request_timeout``
-(30 s per HTTP request), ``retry_base`` (0.5 s, first backoff), ``data_uri_max_bytes`` (786432),
-and those of :class:`~imagen_nb.providers.remote.RemoteProvider`: ``timeout`` (per generation),
-``retries``, ``concurrency``, ``spec_ttl_days``, ``max_output_bytes``.
+Settings (``Studio(providers={"replicate": {...}})``): the fields of :class:`ReplicateSettings`
+(``base_url``, ``data_uri_max_bytes``) and of :class:`~imagen_nb.providers.remote.RemoteSettings`
+(``timeout``, ``retries``, ``poll_interval``, ``request_timeout``…).
 """
 
 from __future__ import annotations
@@ -51,17 +49,19 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Callable, Sequence, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
-from ..core.errors import ProviderError
-from ..core.records import ModelInfo
-from .base import Factory, ProviderContext
-from .remote import ApiRecorder, RemoteProvider, RetryPolicy, call_with_retries
-from .replicate_http import NotFound, bounded_transport, translate_error
-from .replicate_run import ReplicateFactory
-from .replicate_specs import CURATED, model_from_openapi, parse_name
+from ...core.errors import ProviderError
+from ...core.records import ModelInfo
+from ..base import Factory, ProviderContext
+from ..remote import ApiRecorder, RemoteProvider, RemoteSettings, RetryPolicy, call_with_retries
+from ..settings import non_negative_int, setting, text
+from .run import ReplicateFactory
+from .spec import CURATED, model_from_openapi, parse_name
+from .transport import NotFound, bounded_transport, translate_error
 
-__all__ = ["ReplicateProvider", "ReplicateFactory"]
+__all__ = ["ReplicateProvider", "ReplicateFactory", "ReplicateSettings"]
 
 T = TypeVar("T")
 
@@ -69,7 +69,19 @@ DEFAULT_BASE_URL = "https://api.replicate.com"
 DATA_URI_MAX_BYTES = 768 * 1024
 
 
-class ReplicateProvider(RemoteProvider):
+@dataclass(frozen=True)
+class ReplicateSettings(RemoteSettings):
+    """Settings of the ``replicate`` provider."""
+
+    provider: ClassVar[str] = "replicate"
+
+    base_url: str | None = setting(None, "API root (default: REPLICATE_BASE_URL, else https://api.replicate.com).",
+                                   text)
+    data_uri_max_bytes: int = setting(DATA_URI_MAX_BYTES, "Local files up to this size are sent inline as data"
+                                      " URIs; larger ones are uploaded.", non_negative_int)
+
+
+class ReplicateProvider(RemoteProvider[ReplicateSettings]):
     """Provider ``replicate``: curated models with hand-written specs, any other model by id.
 
     See the module docstring for settings, version resolution, file inputs and retries.
@@ -77,6 +89,7 @@ class ReplicateProvider(RemoteProvider):
 
     name = "replicate"
     curated = CURATED
+    Settings = ReplicateSettings
 
     def __init__(self, context: ProviderContext):
         super().__init__(context)
@@ -92,13 +105,13 @@ class ReplicateProvider(RemoteProvider):
     @property
     def base_url(self) -> str:
         """API root: setting ``base_url``, else ``REPLICATE_BASE_URL``, else https://api.replicate.com."""
-        url = self.context.settings.get("base_url") or os.environ.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL
+        url = self.settings.base_url or os.environ.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL
         return str(url).rstrip("/")
 
     @property
     def data_uri_max_bytes(self) -> int:
         """Local files up to this size are sent as data URIs; larger ones are uploaded."""
-        return int(self.context.settings.get("data_uri_max_bytes", DATA_URI_MAX_BYTES))
+        return self.settings.data_uri_max_bytes
 
     # ---- HTTP plumbing -----------------------------------------------------------------------
     def _timeout(self):
@@ -180,7 +193,7 @@ class ReplicateProvider(RemoteProvider):
         return None if response is None else response.status_code
 
     def translate(self, exc: BaseException, what: str, hidden: Sequence[str | None] = ()) -> BaseException:
-        """Our error for a failure of the client (see :func:`replicate_http.translate_error`)."""
+        """Our error for a failure of the client (see :func:`.transport.translate_error`)."""
         return translate_error(exc, what, response=self.last_response(), request_timeout=self.request_timeout,
                                hidden=hidden)
 

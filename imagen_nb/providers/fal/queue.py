@@ -1,29 +1,27 @@
 """One fal generation's way through the queue: upload, submit, poll, fetch, download.
 
 Used by :class:`~imagen_nb.providers.fal.FalFactory`; every HTTP request goes through the
-provider's governed transport (``fal_http``), under our retry policy and the generation's timeout.
+provider's governed transport (``fal.transport``), under our retry policy and the generation's timeout.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
-import dataclasses
-import mimetypes
 import re
-import secrets as _secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..core.errors import GenerationCancelled, ProviderError
-from ..core.records import GenerationRequest, GenerationResult, Output
-from .base import RunContext
-from .keys import redact
-from .remote import ApiRecorder, call_with_retries, download, sniff_media_type
+from ...core.errors import GenerationCancelled, ProviderError
+from ...core.file_inputs import file_inputs
+from ...core.records import GenerationRequest, GenerationResult, Output
+from ..base import RunContext
+from ..keys import redact
+from ..remote import ApiRecorder, call_with_retries, download, input_media_type, sniff_media_type
+from ..spec import random_seed
 
 if TYPE_CHECKING:
-    from .fal import FalFactory
+    from .provider import FalFactory
 
 _STEP = re.compile(r"(?<![\w./-])(\d{1,5})\s*/\s*(\d{1,5})(?![\w./-])")
 _PERCENT = re.compile(r"(?<![\d.])(\d{1,3})(?:\.\d+)?\s*%")
@@ -119,10 +117,9 @@ class Generation:
     # -- calls -----------------------------------------------------------------------------
     def _call(self, what: str, fn, *, quiet: bool = False, parse: bool = False):
         """Run ``fn`` (one HTTP request) under our retry policy, bounded by the generation's deadline."""
-        from .fal_http import CallScope, HTTPFailure, Unreachable, http_error, malformed, scoped, unreachable_error
+        from .transport import CallScope, HTTPFailure, Unreachable, http_error, malformed, scoped, unreachable_error
 
-        policy = self.provider.retry_policy
-        policy = dataclasses.replace(policy, deadline=max(0.0, min(policy.deadline, self.deadline - time.monotonic())))
+        policy = self.provider.retry_policy.until(self.deadline)
         request_id = self.handle.request_id if self.handle is not None else None
 
         def attempt(n: int):
@@ -144,7 +141,7 @@ class Generation:
 
     def _get(self, url: str, **params: str):
         """GET a queue URL fal gave (status, result) with the client's session: JSON or ProviderError."""
-        from .fal_http import json_of
+        from .transport import json_of
 
         response = self.handle.client.get(url, params=params or None)
         return json_of(response, "status poll" if params else "result fetch")
@@ -152,10 +149,11 @@ class Generation:
     def _upload_inputs(self, spec: Mapping[str, Any], arguments: dict[str, Any]) -> set[str]:
         """Replace local files given for ``x-fal-file`` properties by the URLs fal's CDN gives them."""
         uploaded = set()
-        for name, prop in spec.get("properties", {}).items():
-            target = prop.get("x-fal", name)
+        props = spec.get("properties", {})
+        for name in file_inputs(spec):
+            target = props[name].get("x-fal", name)
             value = arguments.get(target)
-            if not prop.get("x-fal-file") or value is None or (isinstance(value, str) and is_url(value)):
+            if value is None or (isinstance(value, str) and is_url(value)):
                 continue
             if isinstance(value, (bytes, bytearray)):
                 data, file_name = bytes(value), None
@@ -165,7 +163,7 @@ class Generation:
                     data, file_name = path.read_bytes(), path.name
                 except OSError as exc:
                     raise ProviderError(f"{name}: cannot read {str(path)!r} to upload it ({exc.strerror})") from exc
-            kind = media_type(data, file_name)
+            kind = input_media_type(data, file_name)
             self._check_cancelled("before uploading")
             url = self._call("upload", lambda: self.client.upload(
                 data, kind, file_name, repository="fal_v3", fallback_repository=[]), parse=True)
@@ -185,7 +183,7 @@ class Generation:
             if kind is None:
                 raise ProviderError("fal returned an output that is not an image, video or audio file")
             return Output(data, kind)
-        from .fal_http import CallScope, scoped
+        from .transport import CallScope, scoped
 
         def attempt(n: int) -> Output:
             scope = CallScope(None, n, self.handle.request_id, self.deadline)
@@ -205,8 +203,7 @@ class Generation:
                 self.recorder.record("GET", url, status, started, request_id=self.handle.request_id,
                                      attempt=n, error=error)
 
-        policy = self.provider.retry_policy
-        policy = dataclasses.replace(policy, deadline=max(0.0, min(policy.deadline, self.deadline - time.monotonic())))
+        policy = self.provider.retry_policy.until(self.deadline)
         return call_with_retries(attempt, policy=policy, cancelled=lambda: self.ctx.cancelled(self.gid))
 
     # -- cancellation and time -------------------------------------------------------------
@@ -227,7 +224,7 @@ class Generation:
         """Cancel the request at fal (best effort, one attempt) so an abandoned request stops costing."""
         if self.handle is None or self.finished:
             return
-        from .fal_http import CallScope, HTTPFailure, Unreachable, scoped
+        from .transport import CallScope, HTTPFailure, Unreachable, scoped
 
         self.finished = True
         # Its own small budget: the generation's deadline may be past already.
@@ -287,7 +284,7 @@ def to_fal(spec: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]
     seed = props.get("seed")
     if seed is not None and params.get("seed") is None:
         # Picked here so the product records the seed it was made with, as local providers do.
-        params["seed"] = _secrets.randbelow(min(int(seed.get("maximum", 2**32 - 1)), 2**32 - 1) + 1)
+        params["seed"] = random_seed(seed)
     out: dict[str, Any] = {}
     for name, value in params.items():
         if value is None:
@@ -336,14 +333,6 @@ def is_url(value: str) -> bool:
     return value.startswith(("http://", "https://", "data:"))
 
 
-def media_type(data: bytes, file_name: str | None) -> str:
-    """The media type of an input file: sniffed from its bytes, else guessed from its name."""
-    kind = sniff_media_type(data[:64])
-    if kind is None and file_name:
-        kind = mimetypes.guess_type(file_name)[0]
-    return kind or "application/octet-stream"
-
-
 def redacted(value: Any, key: str) -> Any:
     """``value`` with the key scrubbed from every string in it."""
     if isinstance(value, str):
@@ -353,21 +342,3 @@ def redacted(value: Any, key: str) -> Any:
     if isinstance(value, (list, tuple)):
         return [redacted(v, key) for v in value]
     return value
-
-
-def scrubbed(exc: BaseException, key: str | None) -> BaseException:
-    """``exc``, or a copy without its chain when the key shows anywhere in its message or causes."""
-    if not key:
-        return exc
-    chain, seen = [], exc
-    while seen is not None and len(chain) < 16:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    if redact("\n".join(str(e) for e in chain), key) == "\n".join(str(e) for e in chain):
-        return exc
-    clean = copy.copy(exc)
-    clean.args = (redact(str(exc), key),)
-    clean.__cause__ = clean.__context__ = None
-    clean.__suppress_context__ = True
-    clean.__traceback__ = None
-    return clean

@@ -32,8 +32,8 @@ from typing import Any, Iterator, Mapping
 
 import httpx
 
-from ..core.errors import ProviderError, RateLimited
-from .remote import ApiRecorder, TransientError, retry_after_seconds
+from ...core.errors import ProviderError, RateLimited
+from ..remote import ApiRecorder, TransientError, retry_after_seconds
 
 
 @dataclass

@@ -1,28 +1,28 @@
-"""Running one Replicate prediction per request: create, poll, cancel, download (see ``replicate.py``)."""
+"""Running one Replicate prediction per request: create, poll, cancel, download (see ``provider``)."""
 
 from __future__ import annotations
 
 import base64
-import dataclasses
-import mimetypes
 import os
 import re
-import secrets
 import time
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
-from ..core.errors import GenerationCancelled, ProviderError, ValidationError
-from ..core.records import GenerationRequest, GenerationResult, Output
-from .base import RunContext
-from .keys import redact
-from .remote import ApiRecorder, RemoteFactory, RetryPolicy, download, sniff_media_type
-from .replicate_http import is_remote, scrubbed
-from .replicate_specs import NAME_EXT, file_inputs, replicate_inputs, target
+from ...core.errors import GenerationCancelled, ProviderError, ValidationError
+from ...core.file_inputs import file_inputs
+from ...core.records import GenerationRequest, GenerationResult, Output
+from ..base import RunContext
+from ..checks import Check
+from ..keys import redact, scrubbed
+from ..remote import ApiRecorder, RemoteFactory, RetryPolicy, download, input_media_type, sniff_media_type
+from ..spec import random_seed
+from .spec import NAME_EXT, replicate_inputs, target
+from .transport import is_remote
 
 if TYPE_CHECKING:
-    from .replicate import ReplicateProvider
+    from .provider import ReplicateProvider
 
 T = TypeVar("T")
 
@@ -36,16 +36,24 @@ class _TimedOut(Exception):
     """The generation's own deadline (setting ``timeout``) passed."""
 
 
+def _paths_as_text(given: Mapping[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(params, Mapping):
+        return params
+    return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in params.items()}
+
+
 class ReplicateFactory(RemoteFactory):
     """Runs one Replicate model: a prediction per request, polled to its end, outputs downloaded."""
 
     provider: ReplicateProvider
 
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Spec validation; file inputs must be URLs, data URIs or existing files (made absolute)."""
-        if isinstance(params, Mapping):
-            params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in params.items()}
-        out = super().validate(params)
+    def checks(self) -> list[Check]:
+        """``key``, ``paths`` (path objects as text), ``spec``, then ``file-inputs``: each file input
+        is a URL, a data URI or an existing file (made absolute)."""
+        key, spec = super().checks()
+        return [key, Check("paths", _paths_as_text), spec, Check("file-inputs", self._files)]
+
+    def _files(self, given: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
         for name in file_inputs(self.model.spec):
             value = out.get(name)
             if isinstance(value, str) and not is_remote(value):
@@ -102,7 +110,7 @@ class _Generation:
             return ProviderError(f"{what} did not finish {limit}{cancelled}")
         except Exception as exc:
             self._cancel_remote()
-            return scrubbed(exc, (self.key,))
+            return scrubbed(exc, self.key)
 
     def _run(self) -> GenerationResult:
         spec = self.model.spec
@@ -110,7 +118,7 @@ class _Generation:
         actual = replicate_inputs(spec, self.req.params)
         if "seed" in props and "seed" not in actual:
             # Picked here, not left to the model, so the product records a seed that reproduces it.
-            actual["seed"] = _pick_seed(props["seed"])
+            actual["seed"] = random_seed(props["seed"], high=2**31 - 1)  # some models keep seeds in an int32
         sent, files = dict(actual), {}
         for name in file_inputs(spec):
             theirs = props[name].get(NAME_EXT, name)
@@ -161,8 +169,7 @@ class _Generation:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise _TimedOut()
-        policy = self.p.retry_policy
-        policy = dataclasses.replace(policy, deadline=min(policy.deadline, remaining))
+        policy = self.p.retry_policy.until(self.deadline)
         return self.p.call(fn, method=method, path=path, recorder=self.recorder, policy=policy,
                            cancelled=lambda: self.ctx.cancelled(self.gid), quiet=quiet, request_id=request_id,
                            hidden=(self.key,))
@@ -201,7 +208,7 @@ class _Generation:
         size = path.stat().st_size
         if size <= self.p.data_uri_max_bytes:
             data = path.read_bytes()
-            kind = sniff_media_type(data[:64]) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            kind = input_media_type(data, path.name)
             return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}", f"data URI ({size:,} bytes)"
         uploaded = self._api(lambda: self.client.files.create(path), "POST", "/v1/files")
         url = (uploaded.urls or {}).get("get")
@@ -242,13 +249,6 @@ def _progress(prediction) -> tuple[int, int] | None:
     if found is None or found.total <= 0:
         return None
     return min(found.current, found.total), found.total
-
-
-def _pick_seed(prop: Mapping[str, Any]) -> int:
-    """A random seed within the property's range (and below 2**31: some models keep seeds in an int32)."""
-    low = max(0, int(prop.get("minimum", 0)))
-    high = min(2**31 - 1, int(prop.get("maximum", 2**31 - 1)))
-    return low + secrets.randbelow(max(1, high - low + 1))
 
 
 def _seed(logs: str, output: Any, sent: Any) -> int | None:

@@ -1,0 +1,123 @@
+"""The provider contract (contract.py) run against every provider: instant, diffusers:tiny, and the
+fal and Replicate clients against their loopback servers. A new provider adds a class here."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import pytest
+
+import imagen_nb as inb
+from contract import ProviderContract  # tests/providers is on sys.path (rootdir import mode)
+from fal_server import FalServer
+from replicate_server import ReplicateServer, ServerModel
+
+FAL_KEY = "fal-contract-id-4321:contractsecret8765"
+REPLICATE_TOKEN = "r8_ContractLoopbackToken9876543210fedcba"
+
+
+class TestInstantContract(ProviderContract):
+    model_id = "instant:swatch"
+    params = {"step_seconds": 0}
+
+    @pytest.fixture
+    def studio(self, home):
+        with inb.Studio() as studio:
+            yield studio
+
+    def progress_params(self) -> dict[str, Any]:
+        return {"num_inference_steps": 3}
+
+    def slow(self, studio) -> dict[str, Any]:
+        return {"num_inference_steps": 1000, "step_seconds": 0.01}
+
+    def failing(self, studio, tmp_path):
+        pytest.skip("instant draws swatches in-process and has no failure a request can cause"
+                    " (the engine's fault tests use FaultyFactory for that)")
+
+
+@pytest.mark.slow
+class TestDiffusersContract(ProviderContract):
+    model_id = "diffusers:tiny"
+    params = {"num_inference_steps": 2}
+    quick_within = 300
+
+    @pytest.fixture
+    def studio(self, home, tiny_path, tmp_path):
+        shutil.copytree(tiny_path, home / "providers" / "diffusers" / tiny_path.name)  # not rebuilt per test
+        self.loras = tmp_path / "loras"
+        self.loras.mkdir()
+        with inb.Studio(providers={"diffusers": {"device": "cpu", "lora_dir": str(self.loras)}}) as studio:
+            yield studio
+
+    def progress_params(self) -> dict[str, Any]:
+        return {"num_inference_steps": 3}
+
+    def slow(self, studio) -> dict[str, Any]:
+        return {"num_inference_steps": 150}
+
+    def failing(self, studio, tmp_path):
+        (self.loras / "broken.safetensors").write_bytes(b"not a safetensors file")
+        return {"loras": [{"name": "broken"}]}, "is not a readable safetensors file"
+
+
+class TestFalContract(ProviderContract):
+    model_id = "fal:fal-ai/fast-sdxl"
+    params = {"width": 64, "height": 64}
+    key = FAL_KEY
+
+    @pytest.fixture
+    def studio(self, home, monkeypatch):
+        monkeypatch.setenv("FAL_KEY", FAL_KEY)
+        with FalServer(FAL_KEY) as server:
+            self.server = server
+            settings = server.settings(poll_interval=0.02, retry_base=0.05, timeout=10, request_timeout=5, retries=3)
+            with inb.Studio(providers={"fal": settings}) as studio:
+                yield studio
+
+    def slow(self, studio) -> dict[str, Any]:
+        self.server.app("fal-ai/fast-sdxl", hold=True)
+        return dict(self.params)
+
+    def failing(self, studio, tmp_path):
+        self.server.fault("status", "error", message="CUDA out of memory")
+        return dict(self.params), "CUDA out of memory"
+
+    def leaking(self, studio) -> dict[str, Any]:
+        self.server.app("fal-ai/fast-sdxl", extra_log=f"authenticated with {FAL_KEY}")
+        self.server.fault("result", "detail", message=f"the key {FAL_KEY} may not use this model")
+        return {}
+
+
+class TestReplicateContract(ProviderContract):
+    model_id = "replicate:black-forest-labs/flux-schnell"
+    bad_param = ("num_inference_steps", 99)
+    key = REPLICATE_TOKEN
+
+    @pytest.fixture
+    def studio(self, home, monkeypatch):
+        monkeypatch.setenv("REPLICATE_API_TOKEN", REPLICATE_TOKEN)
+        server = ReplicateServer(REPLICATE_TOKEN).start()
+        server.add_model("black-forest-labs/flux-schnell", ServerModel(official=True))
+        self.server = server
+        settings = {"poll_interval": 0.01, "request_timeout": 0.5, "retries": 3, "retry_base": 0.02, "timeout": 10,
+                    "base_url": server.url}
+        try:
+            with inb.Studio(providers={"replicate": settings}) as studio:
+                yield studio
+        finally:
+            server.stop()
+
+    def slow(self, studio) -> dict[str, Any]:
+        self.server.models["black-forest-labs/flux-schnell"].ending = "hang"
+        return {}
+
+    def failing(self, studio, tmp_path):
+        self.server.models["black-forest-labs/flux-schnell"].ending = "failed"
+        return {}, "CUDA out of memory"
+
+    def leaking(self, studio) -> dict[str, Any]:
+        self.server.fault("POST", r"/v1/models/black-forest-labs/flux-schnell/predictions", "status", status=401,
+                          detail="bad token {authorization}")
+        return {}
