@@ -22,13 +22,17 @@ KEYS_FILE = "keys.json"
 
 def key_providers() -> list[str]:
     """Names of the installed providers that take an API key (fal, replicate and remote plugins)."""
-    from .registry import provider_classes
-    from .remote import RemoteProvider
+    from importlib.metadata import entry_points
 
+    # Through the entry points, not the registry: the registry's providers import this module.
     names = set(ENV_VARS)
-    for name, cls in provider_classes().items():
-        if isinstance(cls, type) and issubclass(cls, RemoteProvider):
-            names.add(name)
+    for entry in entry_points(group="imagen_nb.providers"):
+        try:
+            cls = entry.load()
+        except Exception:  # noqa: BLE001 - a broken plugin takes no key; the registry says why
+            continue
+        if isinstance(cls, type) and any(base.__name__ == "RemoteProvider" for base in cls.__mro__):
+            names.add(entry.name)
     return sorted(names)
 
 
