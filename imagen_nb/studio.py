@@ -37,6 +37,7 @@ from .providers.registry import load_providers, split_model_id
 from .providers.spec import whole_lists
 from .store import ProductStore
 from .store.imports import inspect_file
+from .store.inputs import check_image_inputs
 
 if TYPE_CHECKING:
     from .engine.backup import BackupReport, RestoreReport
@@ -386,7 +387,9 @@ class Studio:
         gens = expand(whole_lists(info.spec, params), tokens=dict(self.tokens), rng_seed=rng_seed,
                       limit=self.limit if limit is None else limit)
         factory = provider.factory(info)
-        validated = factory.validate_many(self._with_input_files(info, gens))
+        with_files = self._with_input_files(info, gens)
+        check_image_inputs(info.spec, with_files)  # a file that is not an image fails here, not at run time
+        validated = factory.validate_many(with_files)
         project_id = self._project_id(project)
         cur = self.catalog.cursor()
         q_models.upsert(cur, [info])

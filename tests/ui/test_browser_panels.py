@@ -116,21 +116,44 @@ def test_gallery_fetches_one_page_then_more_as_you_scroll(studio, served, tab, o
     assert "All 150 shown" in gallery.locator(".inb-gallery-foot").inner_text()
 
 
+def _wait_value(tab, locator, value, timeout=10.0):
+    # The form is redrawn for the product's model: poll the locator, not one element.
+    deadline = time.monotonic() + timeout
+    while locator.input_value() != value and time.monotonic() < deadline:
+        tab.page.wait_for_timeout(100)
+    assert locator.input_value() == value
+
+
 def test_reorder_from_gallery_details_fills_the_order_form(studio, served, tab, open_studio):
     studio.order("instant:swatch", prompt="a [red,blue] kite", seed="[7,8]", width=48).wait()
     gallery = open_studio(tab, served, "gallery")
-    gallery.locator(".inb-gallery-tile").first.click()
+    first = gallery.locator(".inb-gallery-tile").first
+    shown_prompt = first.get_attribute("title") or ""
+    first.click()
     details = tab.page.locator('[aria-label="Product details"]')
     details.get_by_role("button", name="Re-order").click()
     order = tab.page.locator('.inb-tabbody[data-panel="order"]')
     order.wait_for(state="visible")
     prompt = order.locator("[data-field=prompt] textarea")
-    # The form is redrawn for the product's model: poll the locator, not one element.
-    deadline = time.monotonic() + 10
-    while prompt.input_value() != "a [red,blue] kite" and time.monotonic() < deadline:
-        tab.page.wait_for_timeout(100)
-    assert prompt.input_value() == "a [red,blue] kite"
-    assert order.locator("[data-field=seed] input").input_value() == "[7,8]"
+    # Re-order = that product's own parameter set: one generation, its seed.
+    product = studio.product(first.get_attribute("data-id"))
+    _wait_value(tab, prompt, product.prompt)
+    assert product.prompt in shown_prompt
+    assert order.locator("[data-field=seed] input").input_value() == str(product.seed)
     assert order.locator("[data-field=width] input").input_value() == "48"
+    order.locator(".inb-order-count", has_text="1 generation").wait_for(timeout=10_000)
+    # The whole order is the second choice.
+    order.get_by_role("button", name="Whole order instead").click()
+    _wait_value(tab, prompt, "a [red,blue] kite")
+    assert order.locator("[data-field=seed] input").input_value() == "[7,8]"
     order.locator(".inb-order-count", has_text="4 generations").wait_for(timeout=10_000)
+    # "Use seed" from another product's details keeps the prompt as typed.
+    prompt.fill("a green kite")
+    tab.page.locator('.inb-tab[data-tab="gallery"]').click()
+    gallery.locator(".inb-gallery-tile").nth(1).click()
+    other = studio.product(gallery.locator(".inb-gallery-tile").nth(1).get_attribute("data-id"))
+    details.get_by_role("button", name="Use seed").click()
+    _wait_value(tab, order.locator("[data-field=seed] input"), str(other.seed))
+    assert prompt.input_value() == "a green kite"
+    tab.shot("reorder", order)
     assert not tab.errors, tab.errors

@@ -241,20 +241,55 @@ def test_reorder_prefills_the_form_from_a_product(order_page, studio):
     project = studio.project("kites")
     order = studio.order(SWATCH, project=project, prompt="a [red,blue] kite", seed=[1, 2], width=32,
                          height=32).wait(30)
-    product = order.products[0]
+    product = order.products[1]
+    # Default: that product's own generation parameter set, one generation with its seed.
     out = order_page.call("reorder", product_id=product.id)
-    assert out["model"] == SWATCH and out["form"]["id"] == SWATCH
-    assert out["values"] == {"prompt": "a [red,blue] kite", "seed": "[1,2]", "width": "32", "height": "32"}
+    assert out["model"] == SWATCH and out["form"]["id"] == SWATCH and out["scope"] == "product"
+    assert out["values"]["prompt"] == "a red kite" and out["values"]["seed"] == "2"
+    assert out["values"]["width"] == "32" and out["unmapped"] == [] and out["imported"] is False
     assert out["project_id"] == project.id
-    # Ordering those values again gives the same expansion.
     again = order_page.call("order", model=out["model"], values=out["values"], project_id=out["project_id"])
-    assert again["count"] == 4
-    # An imported product: its recorded parameters the model knows.
+    assert again["count"] == 1
+    # The whole order is the second choice: the same expansion again.
+    out = order_page.call("reorder", product_id=product.id, scope="order")
+    assert out["values"] == {"prompt": "a [red,blue] kite", "seed": "[1,2]", "width": "32", "height": "32"}
+    assert order_page.call("order", model=out["model"], values=out["values"])["count"] == 4
+    # use seed / use prompt: only those fields (the page keeps the rest of its form).
+    assert order_page.call("reorder", product_id=product.id, use="seed")["values"] == {"seed": "2"}
+    assert order_page.call("reorder", product_id=product.id, use="prompt")["values"] == {"prompt": "a red kite",
+                                                                                   "negative_prompt": ""}
+    assert order_page.error("reorder", product_id=product.id, use="everything")["field"] == "use"
+    # An imported product without a model and no model chosen: no form, no error.
     imported = studio.import_products([_write(studio, png())])[0]
     out = order_page.call("reorder", product_id=imported.id)
     assert out["model"] is None and out["form"] is None
     assert order_page.error("reorder", product_id="01nosuchproduct")["field"] == "product"
     studio.wait_idle(30)
+
+
+def test_reorder_of_an_a1111_import_maps_onto_the_chosen_model_and_names_what_it_cannot(order_page, studio):
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", "a lighthouse at dusk, oil painting\nNegative prompt: blurry\n"
+                  "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 1234, Size: 64x72, "
+                  "Model hash: abc123, Model: sd_xl_base_1.0, Clip skip: 2")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 72), "teal").save(buf, format="PNG", pnginfo=info)
+    product = studio.import_products([_write(studio, buf.getvalue())])[0]
+    out = order_page.call("reorder", product_id=product.id, model="diffusers:tiny")
+    assert out["model"] == "diffusers:tiny" and out["form"]["id"] == "diffusers:tiny" and out["imported"]
+    values = out["values"]
+    assert values["prompt"] == "a lighthouse at dusk, oil painting" and values["negative_prompt"] == "blurry"
+    assert values["num_inference_steps"] == "30" and values["guidance_scale"] == "6.5"
+    assert values["seed"] == "1234" and values["width"] == "64" and values["height"] == "72"
+    unmapped = {u["name"]: u["why"] for u in out["unmapped"]}
+    assert "sd_xl_base_1.0" in unmapped["model"] and "model ids look like" not in str(out)
+    assert values["scheduler"] == "DPM++ 2M Karras"             # the sampler, where the model has it
+    assert values["clip_skip"] == "2" and set(unmapped) == {"model", "model_hash"}
+    # The mapped values order as they are.
+    assert order_page.call("preview", model=out["model"], values=values)["count"] == 1
 
 
 def _write(studio, data: bytes):

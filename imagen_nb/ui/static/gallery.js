@@ -966,8 +966,15 @@ INB.panels.gallery = (ctx) => {
     const p = details.product;
     const nav = ctx.nav;
     const actions = h("div", { class: "inb-gallery-actions" },
-      nav ? h("button", { class: "inb-btn inb-btn-primary", title: "Open Order with this product's model and parameters",
+      nav ? h("button", { class: "inb-btn inb-btn-primary", title: "Open Order with this product's own parameters: one generation, its seed",
         onclick: () => { closeDetails(false); nav.go("order", { product_id: p.id }); } }, "↻ Re-order") : null,
+      nav && p.order_id ? h("button", { class: "inb-btn", title: "Open Order with the whole order this product came from",
+        onclick: () => { closeDetails(false); nav.go("order", { product_id: p.id, scope: "order" }); } }, "Whole order") : null,
+      nav ? h("span", { class: "inb-gallery-recall", role: "group", "aria-label": "Use in the order form" },
+        [["seed", "Use seed", "Put this product's seed into the Order form, keeping the rest"],
+          ["prompt", "Use prompt", "Put this product's prompt and negative prompt into the Order form, keeping the rest"],
+          ["all", "Use all", "Fill the Order form with all of this product's parameters"]].map(([use, label, title]) =>
+          h("button", { class: "inb-btn inb-btn-sm", title, onclick: () => { closeDetails(false); nav.go("order", { product_id: p.id, use }); } }, label))) : null,
       details.can_vary ? h("button", { class: "inb-btn", "aria-expanded": "false", onclick: (e) => {
         varyBox.hidden = !varyBox.hidden;
         e.currentTarget.setAttribute("aria-expanded", String(!varyBox.hidden));

@@ -10,7 +10,8 @@
  *   init() → InitState (+ buffers: session thumbnails)          state() → State
  *   model({model_id}) → Form                                   preview({model, values, limit?}) → Preview
  *   order({model, values, project_id?, limit?}) → {order_id, model, count, project_id}
- *   reorder({product_id}) → Prefill                            preset_apply({name}) → Prefill & {name}
+ *   reorder({product_id, scope, use, model}) → Prefill & {scope, use, imported, unmapped}
+ *                                                            preset_apply({name}) → Prefill & {name}
  *   preset_save({name, model, values}) → Preset[]              preset_delete({name}) → Preset[]
  *   tokens() → Token[]   token_set({name, values, old_name?}) → Token[]   token_delete({name}) → Token[]
  *   projects() → Project[]                                     create_project({name}) → Project & {projects}
@@ -602,6 +603,7 @@ INB.panels.order = (ctx) => {
       clearAt(modelCard, "preview");
       lastPreview = result;
       renderPreview(result, null);
+      if (notOrderedAt !== null) { notOrderedAt = null; renderNote(); }  // fixed: the refusal is history
     } catch (err) {
       if (mine !== previewSeq) return;
       for (const f of fields.values()) clearAt(f.wrap, "preview");
@@ -638,7 +640,7 @@ INB.panels.order = (ctx) => {
         h("thead", {}, h("tr", {}, h("th", {}, "#"), cols.map((c) => h("th", {}, fields.get(c) ? fields.get(c).f.label : c)))),
         h("tbody", {}, p.rows.map((r, i) => h("tr", {}, h("td", { class: "inb-faint" }, String(i + 1)),
           cols.map((c) => h("td", { title: typeof r[c] === "string" ? r[c] : JSON.stringify(r[c]) }, short(r[c], 80)))))))));
-      if (p.count > p.rows.length) parts.push(h("div", { class: "inb-faint" }, `and ${plural(p.count - p.rows.length, "more")}`));
+      if (p.count > p.rows.length) parts.push(h("div", { class: "inb-faint" }, `and ${fmtN(p.count - p.rows.length)} more`));
     }
     fill(previewBox, parts);
     orderBtn.textContent = p.too_large ? "Order" : `Order ${plural(p.count, "generation")}`;
@@ -646,6 +648,7 @@ INB.panels.order = (ctx) => {
 
   // ---- ordering -------------------------------------------------------------------------------
   let placing = false;
+  let notOrderedAt = null; // the field the last refused order named, until the preview passes
   async function placeOrder() {
     if (!form || placing) return;
     placing = true;
@@ -674,6 +677,7 @@ INB.panels.order = (ctx) => {
         const label = info.field === "model" ? "the model" : info.field === "project" ? "the project"
           : fields.get(info.field) ? fields.get(info.field).f.label : info.field;
         fill(orderNote, h("span", { class: "inb-order-note-err" }, `Not ordered: see ${label}.`));
+        notOrderedAt = info.field;
         const wrap = fieldWrap(info.field);
         if (wrap && wrap.scrollIntoView) wrap.scrollIntoView({ block: "nearest" });
         const f = fields.get(info.field);
@@ -855,15 +859,38 @@ INB.panels.order = (ctx) => {
     clearAllErrors();
   }
 
-  async function reorder(productId) {
+  /**
+   * Recall a product into the form. scope "product": its own parameter set (one generation, its
+   * seed); "order": its whole order. use "seed" / "prompt" fill only those fields of the form as
+   * it is. An import maps onto the model in the form, and the note names what did not map.
+   */
+  async function reorder(productId, { scope = "product", use = "all" } = {}) {
     try {
-      const { result } = await ctx.call("reorder", { product_id: productId });
-      await prefill(result, "replace");
-      if (result.project_id !== undefined) setProject(result.project_id || "");
+      const { result } = await ctx.call("reorder", { product_id: productId, scope, use, model: form ? form.id : null });
+      if (!result.form && !form) { notice("Choose a model first: the product's parameters fill its form."); return; }
+      await prefill(use === "all" ? result : { ...result, form: null }, use === "all" ? "replace" : "merge");
+      if (use === "all" && result.project_id !== undefined) setProject(result.project_id || "");
       const prompt = fields.get("prompt");
       if (prompt) prompt.focus();  // ready to edit, and Ctrl+Enter orders from there
-      notice("Filled from the product's order: change what you like and order again.");
+      recallNote(result);
     } catch (err) { failed(err); }
+  }
+
+  function recallNote(r) {
+    clearTimeout(noticeTimer);
+    const what = r.use === "seed" ? "Seed filled from the product."
+      : r.use === "prompt" ? "Prompt filled from the product."
+        : r.scope === "order" ? "Filled from the product's whole order: change what you like and order again."
+          : r.imported ? `Filled from the imported product's parameters, mapped onto ${r.model}.`
+            : "Filled from this product: one generation with its seed.";
+    const other = r.use === "all" && !r.imported
+      ? h("button", { class: "inb-btn inb-btn-link inb-order-recall-other",
+        onclick: () => reorder(r.product_id, { scope: r.scope === "order" ? "product" : "order" }) },
+      r.scope === "order" ? "This product only" : "Whole order instead") : null;
+    const unmapped = (r.unmapped || []).length
+      ? h("div", { class: "inb-order-recall-unmapped", title: r.unmapped.map((u) => `${u.name}: ${u.why}`).join("\n") },
+        `Not mapped: ${r.unmapped.map((u) => u.name).join(", ")}`) : null;
+    fill(orderNote, h("span", { class: "inb-order-note-text inb-muted" }, what), other, unmapped);
   }
 
   function summary(params) {
@@ -1071,7 +1098,7 @@ INB.panels.order = (ctx) => {
     if (!ready) { pendingNav.push(payload); return; }
     if (!payload) return;
     if (payload.project_id !== undefined) await setProject(payload.project_id);
-    if (payload.product_id) await reorder(payload.product_id);
+    if (payload.product_id) await reorder(payload.product_id, { scope: payload.scope || "product", use: payload.use || "all" });
   }
 
   ctx.on("session", onSession);
