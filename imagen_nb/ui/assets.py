@@ -25,8 +25,9 @@ _FOOTERS = {
     # anywidget: render({model, el}) may return a cleanup function.
     "anywidget": "\nexport default { render({ model, el }) { return INB.mount(%r, INB.anywidgetTransport(model), el); } };\n",
     # Panel's JSComponent: render({model, el}); cleanup on the component's "remove" lifecycle event.
+    # Outside JupyterLab the panels follow the system's dark mode (with a toggle).
     "panel": "\nexport function render({ model, el }) {\n"
-             "  const cleanup = INB.mount(%r, INB.panelTransport(model), el);\n"
+             "  const cleanup = INB.mount(%r, INB.panelTransport(model), el, { theme: 'auto' });\n"
              "  model.on('remove', cleanup);\n}\n",
 }
 

@@ -273,11 +273,44 @@ const INB = (() => {
     });
   }
 
-  /** Mount panel `name` (or "studio") into `el`; returns the cleanup function. */
-  function mount(name, transport, el) {
+  const THEME_KEY = "imagen-nb-theme";
+  /**
+   * Outside JupyterLab (the served app) the panels follow the system's light or dark mode
+   * (prefers-color-scheme) unless the person chose one with the toggle; the choice is kept in
+   * localStorage. Returns the toggle button.
+   */
+  function followTheme(root) {
+    const media = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+    const chosen = () => { try { return localStorage.getItem(THEME_KEY); } catch (e) { return null; } };
+    const button = h("button", { class: "inb-btn inb-btn-icon inb-theme-toggle" });
+    function apply() {
+      const theme = chosen() || (media && media.matches ? "dark" : "light");
+      root.dataset.theme = theme;
+      const next = theme === "dark" ? "light" : "dark";
+      button.textContent = theme === "dark" ? "☀" : "☾";
+      button.title = `Switch to the ${next} theme`;
+      button.setAttribute("aria-label", button.title);
+    }
+    button.addEventListener("click", () => {
+      try { localStorage.setItem(THEME_KEY, root.dataset.theme === "dark" ? "light" : "dark"); } catch (e) { /* private mode: this page only */ }
+      apply();
+      if (!chosen()) root.dataset.theme = root.dataset.theme === "dark" ? "light" : "dark";
+    });
+    if (media && media.addEventListener) media.addEventListener("change", apply);
+    apply();
+    return button;
+  }
+
+  /**
+   * Mount panel `name` (or "studio") into `el`; returns the cleanup function.
+   * options.theme "auto": follow the system's dark mode with a toggle (the served app); by
+   * default JupyterLab's theme decides.
+   */
+  function mount(name, transport, el, options = {}) {
     const conn = connect(transport);
     const root = h("div", { class: "inb inb-root" });
     isolateKeys(root);
+    const themeToggle = options.theme === "auto" ? followTheme(root) : null;
     const banner = h("div", { class: "inb-disconnected", role: "alert", hidden: true });
     root.append(banner);
     conn.onState((state, why) => {
@@ -289,6 +322,7 @@ const INB = (() => {
     const mounted = [];
     const api = {
       conn,
+      themeToggle,
       /** Context for one panel inside `target`. */
       context(panelName, target, nav = null) {
         return {
