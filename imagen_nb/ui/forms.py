@@ -20,6 +20,14 @@ from ..core.values import parse_number
 
 #: Fields drawn as text areas.
 PROMPT_NAMES = frozenset({"prompt", "negative_prompt"})
+#: Short labels people know from other tools (A1111, Invoke) for diffusers' argument names; the
+#: page shows the name itself on hover. A spec's own ``title`` wins over these.
+FRIENDLY_LABELS = {
+    "num_inference_steps": "Steps", "guidance_scale": "CFG scale", "num_images_per_prompt": "Images per prompt",
+    "negative_prompt": "Negative prompt", "seed": "Seed", "width": "Width", "height": "Height",
+    "strength": "Strength", "scheduler": "Sampler", "clip_skip": "Clip skip", "loras": "LoRAs",
+    "image": "Image", "step_seconds": "Seconds per step",
+}
 #: Names that are image inputs even when their spec does not say so.
 IMAGE_NAMES = frozenset({"image", "mask", "mask_image", "control_image", "init_image", "image_url",
                          "mask_url", "input_image", "first_frame_image"})
@@ -121,7 +129,7 @@ def field_of(name: str, prop: Mapping[str, Any], required: bool) -> dict[str, An
         advanced = not (required or name in COMMON_NAMES)
     return {
         "name": name,
-        "label": prop.get("title") or name.replace("_", " ").capitalize(),
+        "label": prop.get("title") or FRIENDLY_LABELS.get(name) or name.replace("_", " ").capitalize(),
         "kind": kind,
         "required": required,
         "advanced": bool(advanced),

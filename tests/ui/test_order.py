@@ -427,3 +427,11 @@ def test_ordering_by_keyboard_in_a_real_browser(panel_server, tab):
     assert "4 generations" in page.locator(".inb-order-note").inner_text()
     tab.shot("order")
     assert tab.errors == []
+
+
+def test_form_labels_are_the_short_names_people_know(studio):
+    form = describe_model(studio.model(SWATCH))
+    labels = {f["name"]: f["label"] for f in form["fields"]}
+    assert labels["num_inference_steps"] == "Steps" and labels["guidance_scale"] == "CFG scale"
+    assert labels["num_images_per_prompt"] == "Images per prompt"
+    assert all(len(label) <= 20 for label in labels.values()), labels

@@ -371,13 +371,14 @@ INB.panels.order = (ctx) => {
   function makeField(f) {
     const id = `inb-order-${f.name}-${Math.random().toString(36).slice(2, 8)}`;
     const wrap = h("div", { class: `inb-field inb-order-field inb-order-k-${f.kind}`, dataset: { field: f.name } });
-    const label = h("label", { class: "inb-label", for: id, title: `${f.label} (${f.name})` },
-      h("span", { class: "inb-order-ltext" }, f.label), f.required ? h("span", { class: "inb-order-req", title: "required" }, " *") : null,
-      f.label.toLowerCase().replace(/\s+/g, "_") !== f.name ? h("span", { class: "inb-order-pname" }, f.name) : null);
+    // A short label; the parameter's own name (what studio.order() takes) and the full help on hover.
+    const hover = [`${f.label} — ${f.name}=`, f.range, f.description].filter(Boolean).join("\n");
+    const label = h("label", { class: "inb-label", for: id, title: hover },
+      h("span", { class: "inb-order-ltext" }, f.label), f.required ? h("span", { class: "inb-order-req", title: "required" }, " *") : null);
     const helpBits = [];
     if (f.range) helpBits.push(h("span", { class: "inb-order-range" }, f.range));
     if (f.description) helpBits.push(h("span", {}, f.description));
-    const help = helpBits.length ? h("div", { class: "inb-help" }, helpBits) : null;
+    const help = helpBits.length ? h("div", { class: "inb-help", title: f.description || "" }, helpBits) : null;
     let field;
     if (f.kind === "prompt") field = textField(f, id, true);
     else if (f.kind === "enum" || f.kind === "boolean") field = choiceField(f, id);
