@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from ..core.records import Event, ProductReady
 from .bridge import Controller, PanelRequestError, Reply, need_id
+from .code import product_code
 from .jsonable import jsonable
 from .thumbs import attach, row_thumb
 
@@ -103,6 +104,8 @@ class GalleryController(Controller):
         super().__init__(studio)
         self._lock = threading.Lock()
         self._new: list[str] = []
+        #: ids of the products selected in the page, in the order shown (``widget.selected``)
+        self.selection: list[str] = []
 
     # -- filters ---------------------------------------------------------------------------
     def _filters(self, raw: Any) -> dict[str, Any]:
@@ -407,6 +410,19 @@ class GalleryController(Controller):
         self._live_rows([product_id], field="product_id")
         order = self.studio.vary(product_id, n=n, strength=float(strength))
         return {"order_id": order.id, "generations": n, "model": order.model}
+
+    def rpc_select(self, ids: list[str]) -> dict:
+        """The page's selection changed (Python reads it as ``widget.selected``): ``{selected}``."""
+        self.selection = _ids(ids) if ids else []
+        return {"selected": len(self.selection)}
+
+    def rpc_code(self, product_id: str, model: str | None = None) -> dict:
+        """"Copy as code": ``{code}``, the ``studio.order(...)`` call that makes this product again."""
+        need_id(product_id, "product_id", "choose a product")
+        try:
+            return {"code": product_code(self.studio, product_id, model)}
+        except LookupError as exc:
+            raise PanelRequestError(str(exc), field="product_id") from exc
 
     # -- live updates ----------------------------------------------------------------------
     def on_event(self, event: Event) -> bool:

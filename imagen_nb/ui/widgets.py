@@ -71,6 +71,16 @@ class _Host(anywidget.AnyWidget):
         if controller is not None:
             controller.handle(content, buffers or ())
 
+    @property
+    def selected(self) -> list:
+        """The products selected in the Gallery (as shown), as Product handles; ``[]`` when none
+        (or when this widget has no Gallery). ``studio.gallery(ids=[p.id for p in w.selected])``
+        gives them as a DataFrame."""
+        gallery = self.controllers.get("gallery")
+        if gallery is None or not gallery.selection:
+            return []
+        return self.studio.products(gallery.selection)
+
     def close(self) -> None:
         """Stop following the Studio and close the widget's views."""
         for controller in self.controllers.values():

@@ -110,6 +110,19 @@ const INB = (() => {
     return item;
   }
 
+  /** Put `text` (code) on the clipboard and say so; where the page may not, show it to copy by hand. */
+  async function copyText(root, text, what = "Code") {
+    try {
+      await navigator.clipboard.writeText(text);
+      toast(root, `${what} copied: ${text.length > 80 ? text.slice(0, 77) + "…" : text}`);
+    } catch (e) {
+      const area = h("textarea", { class: "inb-input inb-mono inb-copy-box", rows: 4, readonly: true, "aria-label": what }, text);
+      const item = toast(root, `${what} (the browser did not allow copying: select it and press Ctrl+C)`, { ms: 30000 });
+      item.append(area);
+      area.select();
+    }
+  }
+
   /** Show an error next to the control that caused it (or as a toast when none matches). */
   function showError(root, err, fieldEl = null) {
     const info = (err && err.info) || { message: String(err && err.message || err) };
@@ -351,6 +364,6 @@ const INB = (() => {
 
   return {
     panels, h, append, fill, blobUrl, release, fmtBytes, fmtSeconds, fmtAgo, debounce, toast,
-    showError, clearError, anywidgetTransport, panelTransport, connect, mount, isolateKeys,
+    showError, clearError, copyText, anywidgetTransport, panelTransport, connect, mount, isolateKeys,
   };
 })();

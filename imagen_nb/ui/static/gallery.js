@@ -37,6 +37,7 @@
  *   uncollect({ids, collection})      -> { collection: {id, name}, removed, ids }
  *   delete({ids}) -> { deleted, ids }  restore({ids}) -> { restored, ids }
  *   vary({product_id, n, strength})   -> { order_id, generations, model }
+ *   select({ids}) -> { selected }  (Python: widget.selected)   code({product_id}) -> { code }
  * Pushes (ctx.on):
  *   new_products { ids: string[], count: number }  newest first, at most ten a second
  */
@@ -559,7 +560,16 @@ INB.panels.gallery = (ctx) => {
     paintSelection();
   }
 
+  // Python reads the selection as `widget.selected`: tell the controller when it settles.
+  let sentSelection = "";
+  const sendSelection = debounce(() => {
+    const ids = [...state.selection];
+    if (ids.join(",") === sentSelection) return;
+    sentSelection = ids.join(",");
+    ctx.call("select", { ids }).catch(() => { sentSelection = null; });
+  }, 150);
   function paintSelection() {
+    sendSelection();
     const n = state.selection.size;
     selectionBar.hidden = n === 0;
     toolbar.hidden = n > 0;
@@ -981,6 +991,8 @@ INB.panels.gallery = (ctx) => {
         if (!varyBox.hidden) varyN.focus();
       } }, "✦ Vary…") : null,
       h("button", { class: "inb-btn", title: "Download the original file", onclick: () => download(p.id, m.originalBlob) }, "↓ Download"),
+      h("button", { class: "inb-btn", title: "Copy the studio.order(...) call that makes this product again",
+        onclick: () => ctx.call("code", { product_id: p.id }).then(({ result }) => INB.copyText(ctx.root, result.code)).catch(reportError) }, "Copy as code"),
       h("button", { class: "inb-btn inb-btn-danger", onclick: () => { const nextId = neighbour(p.id); closeDetails(false); remove([p.id]).then(() => nextId && openDetails(nextId)); } }, "Delete"));
 
     // vary form

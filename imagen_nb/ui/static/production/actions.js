@@ -3,7 +3,8 @@
 /**
  * @typedef {{ call(method: string, args?: object, buffers?: ArrayBuffer[], opts?: object): Promise<{result: any, buffers: any[]}>,
  *             toast(message: string, opts?: object): void, error(err: Error): void,
- *             blobUrl(buffer: any, type: string): string, activeElement(): Element|null }} Ctx
+ *             blobUrl(buffer: any, type: string): string, activeElement(): Element|null,
+ *             copy(text: string): Promise<void>, scrollTo(orderId: string): void }} Ctx
  */
 
 import { clockPatch, withOrders, cancelMessage } from "./state.js";
@@ -158,6 +159,14 @@ export function createActions(ctx, store) {
         const { result } = await ctx.call("retry", { order_id: orderId, generation_ids: generationIds });
         if (result.order) set((s) => withOrders(s, [result.order]));
         ctx.toast(`${plural(result.retried, "generation")} queued again`);
+      } catch (err) {
+        ctx.error(err);
+      }
+    },
+    async copyCode(orderId) {
+      try {
+        const { result } = await ctx.call("code", { order_id: orderId });
+        await ctx.copy(result.code);
       } catch (err) {
         ctx.error(err);
       }

@@ -9,7 +9,7 @@
  *   generations({order_id, offset, limit, status}) -> {order_id, offset, items: Gen[], has_more, now};
  *   unwatch({order_id}); generation({generation_id}) -> GenDetail (+ thumbnail buffer);
  *   thumbs({product_ids}) -> {items: {id: {buf, type}}}; cancel({order_id} | {generation_id}) -> {dropped};
- *   retry({order_id, generation_ids?}) -> {retried, order: Order}
+ *   retry({order_id, generation_ids?}) -> {retried, order: Order}; code({order_id}) -> {code}
  * Pushes: "update" {now, orders?: Order[], gens?: Gen[], positions?: {id: number|null}};
  *   "activity" {active} (also the Studio tab's badge)
  * @typedef {import("./state.js").State} State
@@ -47,6 +47,7 @@ function mount(ctx) {
     toast: (message, opts) => INB.toast(ctx.root, message, opts),
     error: (err) => INB.showError(ctx.root, err),
     blobUrl: INB.blobUrl,
+    copy: (text) => INB.copyText(ctx.root, text),
     activeElement: () => el.getRootNode().activeElement || document.activeElement,
     scrollTo: (id) => requestAnimationFrame(() => {
       const row = el.querySelector(`.inb-production-order[data-id="${CSS.escape(id)}"]`);

@@ -74,6 +74,8 @@ export function OrderRow({ app, id }) {
           ${live ? html`<button class="inb-btn inb-btn-sm inb-btn-danger"
             title="Cancel the queued generations now and the running ones at their next step"
             onClick=${() => actions.cancel({ order_id: id }, "Order")}>Cancel</button>` : null}
+          <button class="inb-btn inb-btn-sm" title="Copy the studio.order(...) call that places this order again"
+            onClick=${() => actions.copyCode(id)}>Copy as code</button>
           ${nav && c.complete ? html`<button class="inb-btn inb-btn-sm" title="Show this order's products in the Gallery"
             onClick=${() => nav.go("gallery", { order_id: id })}>Gallery →</button>` : null}
         </div>
