@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 from ..core.errors import (ImagenError, MissingKey, OrderTooLarge, ProviderError, UnknownModelError,
                            ValidationError)
-from ..core.records import Event, GenerationFinished, ModelInfo, OrderFinished, ProductReady
+from ..core.records import Event, GenerationFinished, ModelInfo, OrderFinished, OrderQueued, ProductReady
 from ..core.smart import count as smart_count
 from ..core.smart import has_smart_syntax, new_rng_seed
 from .bridge import Controller, PanelRequestError, Reply, need_id, too_large_text
@@ -49,6 +49,8 @@ PICKER_PAGE = 24
 #: Largest image an upload (or a local file's preview) accepts.
 UPLOAD_MAX_BYTES = 64 * 2**20
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
+#: order statuses after which nothing runs (until a retry queues the order again)
+FINISHED = frozenset({"fulfilled", "failed", "cancelled"})
 #: what a re-order fills from: the product's own parameter set, or its whole order's
 REORDER_SCOPES = ("product", "order")
 #: which of the product's parameters a re-order uses (the form keeps the rest for seed / prompt)
@@ -521,7 +523,7 @@ class OrderController(Controller):
     # -- the session strip (live) -------------------------------------------------------------
     def on_event(self, event: Event) -> bool:
         """Keep products and outcomes of this panel's orders (worker thread: record only)."""
-        if not isinstance(event, (ProductReady, GenerationFinished, OrderFinished)):
+        if not isinstance(event, (ProductReady, GenerationFinished, OrderFinished, OrderQueued)):
             return False
         with self._lock:
             if event.order_id not in self._orders and not self._placing:
@@ -539,6 +541,7 @@ class OrderController(Controller):
             # Events of an order still being placed (its id not known yet) wait a little.
             self._inbox[:0] = [e for e in events if e.order_id not in orders and now - e.at < 30]
             changed: dict[str, dict[str, Any]] = {}
+            requeued: set[str] = set()
             new_ids: list[str] = []
             for e in mine:
                 state = orders[e.order_id]
@@ -552,11 +555,28 @@ class OrderController(Controller):
                     if e.status == "failed":
                         state["error"] = e.error_message
                     state["status"] = "running" if state["status"] == "queued" else state["status"]
+                elif isinstance(e, OrderQueued):
+                    # Queued again (a retry): it runs, and its counts are read afresh below.
+                    if state["status"] in FINISHED:
+                        state.update(status="queued", error=None)
+                        requeued.add(e.order_id)
                 else:
                     state.update(status=e.status, complete=e.complete, failed=e.failed, cancelled=e.cancelled)
+                    requeued.discard(e.order_id)
                 changed[e.order_id] = dict(state)
         if not changed:
             return
+        if requeued:
+            # The footer's counts come from the catalog after a retry, never left over from the
+            # run before (a retried order used to read "cancelled" while it ran).
+            for row in self.studio.order_summaries(ids=sorted(requeued), limit=len(requeued)).to_dict("records"):
+                with self._lock:
+                    state = orders.get(row["id"])
+                    if state is None or state["status"] in FINISHED:
+                        continue
+                    state.update(complete=int(row["complete"]), failed=int(row["failed"]),
+                                 cancelled=int(row["cancelled"]))
+                    changed[row["id"]] = dict(state)
         products = list(reversed(self.studio.products(new_ids)))  # newest first
         with self._lock:
             self._session.extendleft(reversed(products))

@@ -213,6 +213,25 @@ def test_order_places_it_and_the_strip_receives_the_products(studio, order_page)
     assert again["model"] == SWATCH
 
 
+def test_a_retried_orders_footer_runs_again_with_counts_that_add_up(studio, order_page):
+    values = {"prompt": "slow [1..6]", "num_inference_steps": "20", "step_seconds": "0.05"}
+    placed = order_page.call("order", model=SWATCH, values=values)
+    studio.cancel(placed["order_id"])
+    studio.get_order(placed["order_id"]).wait(30)
+
+    def last(p):
+        states = [o for d in p.pushes("session") for o in d["orders"] if o["order_id"] == placed["order_id"]]
+        return states[-1] if states else None
+
+    order_page.wait_for(lambda p: (last(p) or {}).get("status") == "cancelled")
+    studio.retry(placed["order_id"])
+    running = order_page.wait_for(lambda p: (last(p) or {}).get("status") in ("queued", "running") and last(p))
+    assert running["status"] != "cancelled"
+    final = order_page.wait_for(lambda p: (last(p) or {}).get("status") == "fulfilled" and last(p))
+    assert (final["complete"], final["failed"], final["cancelled"]) == (6, 0, 0)   # adds up to the count
+    studio.wait_idle(30)
+
+
 def test_order_errors_come_back_at_the_field(order_page, studio):
     err = order_page.error("order", model=SWATCH, values={"width": "64"})
     assert err["field"] == "prompt"
