@@ -21,18 +21,35 @@ def test_projects_create_rename_archive_by_clicking(studio, served, tab, open_st
     assert "exists" in projects.locator(".inb-field-error").inner_text()
 
     projects.get_by_label("Project name").fill("Card deck")
+    projects.locator(".inb-field-error").wait_for(state="detached")   # fixed: the error goes
     projects.get_by_label("Project description").first.fill("54 cards")
     projects.get_by_role("button", name="Create project").click()
     projects.locator(".inb-projects-card", has_text="Card deck").wait_for()
     tab.shot("projects", projects)
     assert studio.project("Card deck", create=False).description == "54 cards"
 
+    # Rename from the card's menu; archive, then undo from the toast.
+    card = projects.locator(".inb-projects-card", has_text="Card deck")
+    card.get_by_role("button", name="More actions for Card deck").click()
+    projects.get_by_role("menuitem", name="Rename").click()
+    projects.get_by_label("New project name").fill("Card decks")
+    projects.get_by_label("New project name").press("Enter")
+    projects.locator(".inb-projects-name", has_text="Card decks").wait_for()
+    card = projects.locator(".inb-projects-card", has_text="Card decks")
+    card.get_by_role("button", name="More actions for Card decks").click()
+    projects.get_by_role("menuitem", name="Archive").click()
+    card.wait_for(state="detached")
+    assert studio.project("Card decks", create=False).status == "archived"
+    tab.page.locator(".inb-toast", has_text="archived").get_by_role("button", name="Undo").click()
+    projects.locator(".inb-projects-card", has_text="Card decks").wait_for()
+    assert studio.project("Card decks", create=False).status == "active"
+
     # "New order" on a card opens the Order panel with the project chosen.
-    projects.locator(".inb-projects-card", has_text="Card deck").get_by_role("button", name="New order").click()
+    projects.locator(".inb-projects-card", has_text="Card decks").get_by_role("button", name="New order").click()
     order = tab.page.locator('.inb-tabbody[data-panel="order"]')
     order.wait_for(state="visible")
     project_select = order.locator('[data-field="project"] select, select[aria-label="Project"]').first
-    tab.page.wait_for_function("(el) => el.selectedOptions[0] && el.selectedOptions[0].text.includes('Card deck')",
+    tab.page.wait_for_function("(el) => el.selectedOptions[0] && el.selectedOptions[0].text.includes('Card decks')",
                                arg=project_select.element_handle())
     assert not tab.errors, tab.errors
 
