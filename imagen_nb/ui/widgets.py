@@ -121,7 +121,17 @@ class StudioWidget(_Host):
         return [ShellController(studio), ProjectsController(studio), OrderController(studio),
                 ProductionController(studio), GalleryController(studio)]
 
-    def show(self, tab: str, **payload) -> "StudioWidget":
-        """Switch to a tab, e.g. ``show("gallery", project="cats")`` or ``show("order", product=id)``."""
+    def show(self, tab: str | None = None, **payload) -> "StudioWidget":
+        """Switch to a tab, e.g. ``show("gallery", project="cats")`` or ``show("order", product=id)``.
+
+        Without a tab it follows what is given: ``show(order=o)`` opens the order in Production,
+        ``show(product=p)`` re-orders the product in Order, ``show(project="cats")`` its Gallery.
+        """
+        if tab is None:
+            tab = ("production" if "order" in payload else "order" if "product" in payload
+                   else "gallery" if "project" in payload else None)
+            if tab is None:
+                raise TypeError("show() needs a tab ('projects', 'order', 'production', 'gallery') or one of "
+                                "order=, product=, project=")
         self.controllers["studio"].navigate(tab, payload)
         return self

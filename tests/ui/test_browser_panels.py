@@ -113,6 +113,10 @@ def test_gallery_search_select_delete_and_undo_by_clicking(studio, served, tab, 
     tab.page.locator(".inb-toast").get_by_role("button", name="Undo").click()
     tab.page.wait_for_function("(el) => el.querySelectorAll('.inb-gallery-tile').length === 6",
                                arg=gallery.element_handle())
+    # Keyboard focus comes back to a restored tile (Undo's button left with its toast).
+    tab.page.wait_for_function(
+        "([el, ids]) => { const a = el.getRootNode().activeElement; return !!a && ids.includes(a.dataset.id); }",
+        arg=[gallery.element_handle(), chosen], timeout=5_000)
     assert studio.sql("select count(*) as n from products where deleted_at is not null")["n"][0] == 0
     assert not tab.errors, tab.errors
 

@@ -155,3 +155,24 @@ def test_failed_generations_show_their_error_and_retry_runs_them_again(faulty_st
     assert p.error("retry", order_id=order.id, generation_ids=[complete])["field"] == "generations"
     thumbs = p.call("generation", generation_id=failed[0]["id"])
     assert thumbs["status"] == "complete" and thumbs["error_message"] is None and thumbs["thumb"] == 0
+
+
+def test_widget_show_order_opens_it_in_production(studio):
+    import pytest
+
+    import imagen_nb as inb
+
+    order = studio.order("instant:swatch", prompt="a kite").wait(30)
+    widget = inb.StudioWidget(studio)
+    sent = []
+    widget.controllers["studio"].transport = type("T", (), {"send": lambda self, c, b=(): sent.append(c),
+                                                            "schedule": lambda self, fn: fn()})()
+    try:
+        widget.show(order=order)
+        widget.show(product=order.products[0].id)
+        assert [(m["data"]["tab"], m["data"]["payload"]) for m in sent] == [
+            ("production", {"order_id": order.id}), ("order", {"product_id": order.products[0].id})]
+        with pytest.raises(TypeError, match="needs a tab"):
+            widget.show()
+    finally:
+        widget.close()

@@ -742,9 +742,23 @@ INB.panels.gallery = (ctx) => {
         reload();
       }
       toast(ctx.root, `Restored ${result.restored === 1 ? "1 product" : `${result.restored} products`}`, { ms: 3000 });
+      refocus(ids);
     } catch (err) {
       showError(ctx.root, err);
     }
+  }
+
+  /** Undo's button leaves with its toast: keyboard focus goes back to the open details view, or
+   * to the first restored tile, so arrows, Esc and 1–5 keep working. */
+  function refocus(ids) {
+    requestAnimationFrame(() => {
+      const active = panel.getRootNode().activeElement;
+      // (the root itself holds focus only as the panel's fallback: move on from it)
+      if (active && active !== document.body && active !== ctx.root && ctx.root.contains(active)) return;
+      if (state.modal) { state.modal.modal.focus(); return; }
+      const tile = content.querySelector(`.inb-gallery-tile[data-id="${ids[0]}"]`);
+      if (tile) tile.focus({ preventScroll: true }); else body.focus({ preventScroll: true });
+    });
   }
 
   async function download(id, known = null) {
