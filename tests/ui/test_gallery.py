@@ -388,3 +388,30 @@ def test_copy_as_code_reproduces_a_product_and_an_order(studio, page):
     code = page(ProductionController(studio)).call("code", order_id=order.id)["code"]
     assert "project='kites'" in code and "prompt='a [red,blue] kite'" in code and "seed=[3, 4]" in code
     assert len(eval(code, {"studio": studio}).wait(30).products) == 4  # noqa: S307
+
+
+def _a1111_png() -> bytes:
+    import io
+
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", "a lighthouse at dusk\nNegative prompt: blurry\n"
+                  "Steps: 30, Sampler: Euler a, CFG scale: 6.5, Seed: 1234, Size: 64x72, Model: sd_xl_base_1.0")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 72), "teal").save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def test_import_dropped_files_with_their_parameters_each_on_its_own(studio, page):
+    from imagen_nb.ui.gallery import GalleryController
+
+    p = page(GalleryController(studio))
+    out = p.call("import", buffers=[_a1111_png(), b"not an image"], names=["../../lighthouse.png", "notes.txt"])
+    assert [i["name"] for i in out["imported"]] == ["lighthouse.png"] and out["imported"][0]["params"]
+    assert out["refused"][0]["name"] == "notes.txt" and "not an image" in out["refused"][0]["message"]
+    product = studio.product(out["imported"][0]["id"])
+    assert product.prompt == "a lighthouse at dusk" and product.seed == 1234
+    assert product.path.is_relative_to(studio.home)
+    assert p.error("import", buffers=[b"x"], names=[])["field"] == "files"

@@ -38,6 +38,7 @@
  *   delete({ids}) -> { deleted, ids }  restore({ids}) -> { restored, ids }
  *   vary({product_id, n, strength})   -> { order_id, generations, model }
  *   select({ids}) -> { selected }  (Python: widget.selected)   code({product_id}) -> { code }
+ *   import({names}, files as buffers) -> { imported: {id, name, params}[], refused: {name, message}[], warnings }
  * Pushes (ctx.on):
  *   new_products { ids: string[], count: number }  newest first, at most ten a second
  */
@@ -80,8 +81,15 @@ INB.panels.gallery = (ctx) => {
   });
   const searchField = h("div", { class: "inb-gallery-field inb-gallery-search-field" }, search);
   const groupSelect = select("Group by", Object.entries(GROUP_LABEL).map(([v, l]) => [v, v ? `Group: ${l}` : l]));
+  // Import: pick files or a folder, or drop them on the panel (A1111's "PNG Info", our way).
+  const filePick = h("input", { type: "file", multiple: true, accept: "image/*", hidden: true, "aria-label": "Import images" });
+  const folderPick = h("input", { type: "file", multiple: true, webkitdirectory: true, hidden: true, "aria-label": "Import a folder" });
+  const importBtn = h("button", { class: "inb-btn", title: "Import images with their parameters (or drop files and folders here)",
+    onclick: () => filePick.click() }, "Import…");
+  const folderBtn = h("button", { class: "inb-btn inb-btn-sm", title: "Import every image of a folder", onclick: () => folderPick.click() }, "Folder…");
   const toolbar = h("div", { class: "inb-gallery-row inb-gallery-toolbar" },
-    h("div", { class: "inb-panel-title" }, "Gallery ", countChip), searchField, groupSelect.field);
+    h("div", { class: "inb-panel-title" }, "Gallery ", countChip), searchField, groupSelect.field, importBtn, folderBtn,
+    filePick, folderPick);
 
   const selCount = h("strong", {}, "");
   const selAll = h("button", { class: "inb-btn inb-btn-sm", onclick: () => selectAllOnPage() }, "Select all on page");
@@ -138,6 +146,69 @@ INB.panels.gallery = (ctx) => {
   function dateInput(label) {
     const el = h("input", { class: "inb-input inb-gallery-date", type: "date", "aria-label": label, title: label });
     return { el, field: h("div", { class: "inb-gallery-field" }, el) };
+  }
+
+  // ---- import -------------------------------------------------------------------------
+  const IMAGE_FILE = /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i;
+  const dropHint = h("div", { class: "inb-gallery-drop", hidden: true, "aria-hidden": "true" },
+    h("strong", {}, "Drop images or folders to import them"), h("span", {}, "Their A1111 or imagen-nb parameters come along."));
+  panel.append(dropHint);
+  let dragDepth = 0;
+  const dragsFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+  panel.addEventListener("dragenter", (e) => { if (!dragsFiles(e)) return; e.preventDefault(); dragDepth++; dropHint.hidden = false; });
+  panel.addEventListener("dragover", (e) => { if (dragsFiles(e)) { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; } });
+  panel.addEventListener("dragleave", () => { dragDepth = Math.max(0, dragDepth - 1); if (!dragDepth) dropHint.hidden = true; });
+  panel.addEventListener("drop", async (e) => {
+    if (!dragsFiles(e)) return;
+    e.preventDefault();
+    dragDepth = 0;
+    dropHint.hidden = true;
+    const entries = [...e.dataTransfer.items].map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean);
+    const files = entries.length ? (await Promise.all(entries.map(filesOf))).flat() : [...e.dataTransfer.files];
+    importFiles(files);
+  });
+  filePick.addEventListener("change", () => { importFiles([...filePick.files]); filePick.value = ""; });
+  folderPick.addEventListener("change", () => { importFiles([...folderPick.files]); folderPick.value = ""; });
+
+  /** Every file under a dropped entry (folders recursively). */
+  async function filesOf(entry) {
+    if (entry.isFile) return [await new Promise((ok, fail) => entry.file(ok, fail))];
+    const reader = entry.createReader();
+    const all = [];
+    for (;;) {
+      const batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
+      if (!batch.length) break;
+      all.push(...batch);
+    }
+    return (await Promise.all(all.map(filesOf))).flat();
+  }
+
+  async function importFiles(files) {
+    const images = files.filter((f) => IMAGE_FILE.test(f.name) || (f.type || "").startsWith("image/"));
+    const skipped = files.length - images.length;
+    if (!images.length) { toast(ctx.root, skipped ? `No images among ${skipped} files` : "No files", { error: true }); return; }
+    const done = { imported: 0, withParams: 0, refused: [] };
+    loading(1);
+    try {
+      for (let i = 0; i < images.length; i += 20) {
+        const part = images.slice(i, i + 20);
+        const buffers = await Promise.all(part.map((f) => f.arrayBuffer()));
+        const { result } = await ctx.call("import", { names: part.map((f) => f.name) }, buffers, { timeout: 120000 });
+        done.imported += result.imported.length;
+        done.withParams += result.imported.filter((p) => p.params).length;
+        done.refused.push(...result.refused);
+      }
+    } catch (err) {
+      reportError(err);
+    } finally {
+      loading(-1);
+    }
+    const bits = [`Imported ${done.imported === 1 ? "1 image" : `${done.imported} images`}`];
+    if (done.imported) bits.push(`${done.withParams} with parameters`);
+    if (done.refused.length) bits.push(`refused ${done.refused.length}: ${done.refused.slice(0, 3).map((r) => r.message).join("; ")}`);
+    if (skipped) bits.push(`${skipped} other ${skipped === 1 ? "file" : "files"} left out`);
+    toast(ctx.root, bits.join(" · "), { error: !done.imported, ms: 10000 });
+    if (done.imported) { refreshOptions(); reload(); }
   }
 
   // ---- filters --------------------------------------------------------------------------
