@@ -364,6 +364,12 @@ class Studio:
             provider.factory(info).validate_many(gens)
         return gens
 
+    def loras(self, model: str) -> list[str]:
+        """Names of the LoRAs ``model`` can use in ``loras=[{"name": …, "weight": …}]`` (for diffusers:
+        the ``.safetensors`` files of its LoRA folder); ``[]`` for a model without LoRAs."""
+        provider, name = split_model_id(model, self.providers)
+        return provider.loras(provider.model(name))
+
     def order(self, model: str, *, project: "Project | str | None" = None, limit: int | None = None,
               rng_seed: int | None = None, **params: Any) -> Order:
         """Place an order: validate and expand at once, then run the generations in the background.

@@ -262,6 +262,13 @@ class OrderController(Controller):
         return str(match.iloc[0]["name"])
 
     # -- prefill: re-order and presets --------------------------------------------------------
+    def rpc_loras(self, model: str) -> list[str]:
+        """The LoRA names ``model`` offers, for the form's LoRA picker."""
+        try:
+            return self.studio.loras(model)
+        except (UnknownModelError, ProviderError, LookupError, ValueError) as exc:
+            raise PanelRequestError(str(exc), field="model") from exc
+
     def _known_model(self, model_id: Any) -> str | None:
         """``model_id`` when this studio offers it; None for an import's foreign model name."""
         if not isinstance(model_id, str) or not model_id:

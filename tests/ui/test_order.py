@@ -413,7 +413,7 @@ def test_the_page_asks_only_for_requests_the_controller_serves():
 
     js = (assets.STATIC / "order.js").read_text()
     asked = set(re.findall(r'ctx\.call\("(\w+)"', js))
-    assert asked == {"init", "state", "model", "preview", "order", "reorder", "product", "recent", "upload",
+    assert asked == {"init", "state", "model", "preview", "order", "reorder", "product", "recent", "upload", "loras",
                      "image_thumb", "projects", "create_project", "tokens", "token_set", "token_delete",
                      "preset_save", "preset_apply", "preset_delete"} - {"tokens"}
     assert all(hasattr(OrderController, f"rpc_{name}") for name in asked | {"tokens"})
@@ -454,3 +454,18 @@ def test_form_labels_are_the_short_names_people_know(studio):
     assert labels["num_inference_steps"] == "Steps" and labels["guidance_scale"] == "CFG scale"
     assert labels["num_images_per_prompt"] == "Images per prompt"
     assert all(len(label) <= 20 for label in labels.values()), labels
+
+
+def test_the_lora_picker_lists_the_lora_folder(order_page, studio):
+    folder = studio.home / "loras"
+    (folder / "styles").mkdir(parents=True)
+    (folder / "ink.safetensors").write_bytes(b"")
+    (folder / "styles" / "watercolor.safetensors").write_bytes(b"")
+    (folder / "notes.txt").write_text("not a LoRA")
+    assert order_page.call("loras", model="diffusers:tiny") == ["ink", "styles/watercolor"]
+    assert studio.loras("diffusers:tiny") == ["ink", "styles/watercolor"]
+    assert order_page.call("loras", model=SWATCH) == []               # a model without LoRAs
+    assert order_page.error("loras", model="nope")["field"] == "model"
+    # The picker sends JSON [{name, weight}].
+    preview = order_page.call("preview", model="diffusers:tiny", values={"prompt": "x", "loras": '[{"name": "ink", "weight": 0.6}, {"name": "styles/watercolor", "weight": 1}]'})
+    assert preview["count"] == 1

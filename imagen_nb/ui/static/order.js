@@ -339,6 +339,7 @@ INB.panels.order = (ctx) => {
 
   function renderForm(next, values = {}) {
     form = next;
+    clearAt(modelCard);  // an error about the previous model is history once another one is drawn
     modelInput.value = form.id;
     if (providerSel.value && providerSel.value !== form.provider) providerSel.value = "";
     if (typeSel.value && typeSel.value !== form.type) typeSel.value = "";
@@ -383,6 +384,7 @@ INB.panels.order = (ctx) => {
     if (f.kind === "prompt") field = textField(f, id, true);
     else if (f.kind === "enum" || f.kind === "boolean") field = choiceField(f, id);
     else if (f.kind === "image") field = imageField(f, id, wrap);
+    else if (f.name === "loras" && f.kind === "json") field = loraField(f, id);
     else field = textField(f, id, false);
     field.f = f;
     field.wrap = wrap;
@@ -390,7 +392,7 @@ INB.panels.order = (ctx) => {
     if (help) wrap.append(help);
     const changed = () => {
       clearAt(wrap);
-      wrap.classList.toggle("inb-order-smart", SMART.test(field.get()));
+      wrap.classList.toggle("inb-order-smart", field.smart ? field.smart() : SMART.test(field.get()));
       if (field.changed) field.changed();
       schedulePreview();
     };
@@ -431,6 +433,95 @@ INB.panels.order = (ctx) => {
       });
     }
     return { el: input, input, get: () => input.value, set: (v) => { input.value = v; }, focus: () => input.focus() };
+  }
+
+  /**
+   * LoRAs: one row per LoRA (a name from the model's LoRA folder, a weight slider, remove) and
+   * "+ Add LoRA"; the value sent is JSON [{name, weight}]. "Edit as text" shows the text form
+   * (paths, "style-a:0.6", smart syntax), which the rows cannot always show.
+   */
+  function loraField(f, id) {
+    const text = textField(f, id, false);
+    text.input.hidden = true;
+    const rows = h("div", { class: "inb-order-loras" });
+    let names = [];
+    let rowsMode = true;
+    const simple = /^\s*[^,:[\]{}"/\\]+(:\s*-?\d+(\.\d+)?)?(\s*,\s*[^,:[\]{}"/\\]+(:\s*-?\d+(\.\d+)?)?)*\s*$/;
+    const addBtn = h("button", { class: "inb-btn inb-btn-sm", type: "button", onclick: () => { addRow("", 1); changed(); } }, "+ Add LoRA");
+    const modeBtn = h("button", { class: "inb-btn inb-btn-link inb-btn-sm", type: "button", onclick: () => setMode(!rowsMode) }, "Edit as text");
+    const el = h("div", { class: "inb-order-lorabox" }, rows, h("div", { class: "inb-order-lora-tools" }, addBtn, modeBtn), text.input);
+    const changed = () => { text.input.dispatchEvent(new Event("input", { bubbles: true })); };
+
+    function addRow(name, weight) {
+      const sel = h("select", { class: "inb-select", "aria-label": "LoRA" },
+        h("option", { value: "" }, names.length ? "Choose a LoRA…" : "No LoRAs in the LoRA folder"),
+        [...new Set([...names, name].filter(Boolean))].map((n) => h("option", { value: n }, n)));
+      sel.value = name;
+      const num = h("input", { class: "inb-input inb-order-lora-w", type: "number", min: -2, max: 2, step: 0.05, value: String(weight), "aria-label": "LoRA weight" });
+      const slider = h("input", { type: "range", min: -2, max: 2, step: 0.05, value: String(weight), "aria-label": "LoRA weight slider" });
+      slider.addEventListener("input", () => { num.value = slider.value; changed(); });
+      num.addEventListener("input", () => { slider.value = num.value; changed(); });
+      sel.addEventListener("change", changed);
+      const row = h("div", { class: "inb-order-lora" }, sel, slider, num,
+        h("button", { class: "inb-btn inb-btn-icon", type: "button", title: "Remove this LoRA", "aria-label": "Remove LoRA",
+          onclick: () => { row.remove(); changed(); } }, "×"));
+      rows.append(row);
+    }
+    /** The rows as the value the form sends: JSON [{name, weight}], "" for none. */
+    function rowsText() {
+      const list = [...rows.children].map((r) => {
+        const [sel, , num] = r.children;
+        return sel.value ? { name: sel.value, weight: Number(num.value || 1) } : null;
+      }).filter(Boolean);
+      return list.length ? JSON.stringify(list) : "";
+    }
+    /** Rows from a value: JSON [{name, weight}] or the text form "a:0.6, b"; null when rows cannot show it. */
+    function parse(v) {
+      const raw = String(v || "").trim();
+      if (!raw) return [];
+      try {
+        const list = JSON.parse(raw);
+        const items = Array.isArray(list) ? list : [list];
+        if (items.every((x) => x && typeof x === "object" && typeof x.name === "string" && !("path" in x))) {
+          return items.map((x) => [x.name, x.weight === undefined ? 1 : Number(x.weight)]);
+        }
+        return null;
+      } catch (e) { /* not JSON: maybe the text form */ }
+      if (!simple.test(raw)) return null;
+      return raw.split(",").map((x) => x.trim()).filter(Boolean).map((part) => {
+        const i = part.lastIndexOf(":");
+        const weighted = i > 0 && /^-?\d+(\.\d+)?$/.test(part.slice(i + 1).trim());
+        return weighted ? [part.slice(0, i).trim(), Number(part.slice(i + 1))] : [part, 1];
+      });
+    }
+    function fromText(v) {
+      rows.replaceChildren();
+      for (const [name, weight] of parse(v) || []) addRow(name, weight);
+    }
+    function setMode(rowsWanted) {
+      if (rowsWanted && parse(text.input.value) === null) { INB.toast(ctx.root, "This value needs the text form (paths or smart syntax)."); return; }
+      if (!rowsWanted) text.input.value = rowsText();
+      else fromText(text.input.value);
+      rowsMode = rowsWanted;
+      rows.hidden = !rowsMode;
+      addBtn.hidden = !rowsMode;
+      text.input.hidden = rowsMode;
+      modeBtn.textContent = rowsMode ? "Edit as text" : "Use the picker";
+    }
+    const model = form && form.id;
+    ctx.call("loras", { model }).then(({ result }) => {
+      names = result;
+      const value = rowsMode ? rowsText() : null;
+      if (value !== null) fromText(value);
+    }).catch(() => {});
+    return {
+      el, input: text.input,
+      get: () => (rowsMode ? rowsText() : text.input.value),
+      // JSON's brackets are not SmartParameter groups: only the text form can hold those.
+      smart: () => !rowsMode && parse(text.input.value) === null && SMART.test(text.input.value),
+      set: (v) => { text.input.value = v || ""; setMode(parse(text.input.value) !== null); },
+      focus: () => (rowsMode && rows.querySelector("select") ? rows.querySelector("select").focus() : addBtn.focus()),
+    };
   }
 
   /** An enum or boolean: a select, or free text for smart syntax ("Several…"). */
