@@ -49,3 +49,20 @@ def test_production_at_notebook_and_full_width_shows_everything(studio, served, 
     assert _clipped(production) == []
     tab.shot(f"production-{width}", production)
     assert not tab.errors, tab.errors
+
+
+@pytest.mark.parametrize("panel", ["projects", "order", "gallery"])
+def test_every_panel_fits_a_notebook_width(studio, served, tab, open_studio, panel):
+    """At 480 px nothing runs off the side: no panel scrolls sideways (screenshots to look at)."""
+    tab.page.set_viewport_size({"width": 480, "height": 800})
+    studio.order("instant:swatch", prompt="a [red,blue] kite", project="kites").wait(30)
+    body = open_studio(tab, served, panel)
+    tab.page.wait_for_timeout(1500)                                   # the panel's first data
+    overflow = body.evaluate("""(el) => [...el.querySelectorAll('*')].filter((n) => {
+        const r = n.getBoundingClientRect();
+        return r.width > 0 && r.right > window.innerWidth + 1 && getComputedStyle(n).position !== 'fixed'
+            && !n.closest('.inb-gallery-grid, .inb-order-table-wrap, [hidden]');
+    }).slice(0, 5).map((n) => n.className || n.tagName)""")
+    tab.shot(f"{panel}-480", body)
+    assert overflow == [], f"{panel} runs off a 480 px view: {overflow}"
+    assert not tab.errors, tab.errors
