@@ -1203,7 +1203,9 @@ INB.panels.gallery = (ctx) => {
 
   function kvTable(values) {
     return h("table", { class: "inb-kv" }, h("tbody", {}, Object.entries(values).map(([k, v]) =>
-      h("tr", {}, h("th", {}, k), h("td", {}, v === null ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v))))));
+      h("tr", {}, h("th", {}, k), h("td", {}, v === null ? "null" : typeof v === "object" ? JSON.stringify(v)
+        // a float is shown to the millisecond: "seconds 5.021", not 5.020830622000176
+        : typeof v === "number" && !Number.isInteger(v) ? String(Math.round(v * 1000) / 1000) : String(v))))));
   }
 
   async function copy(text, button) {
