@@ -66,3 +66,20 @@ def test_every_panel_fits_a_notebook_width(studio, served, tab, open_studio, pan
     tab.shot(f"{panel}-480", body)
     assert overflow == [], f"{panel} runs off a 480 px view: {overflow}"
     assert not tab.errors, tab.errors
+
+
+def test_a_refused_orders_note_goes_once_the_prompt_is_fixed(studio, served, tab, open_studio):
+    """'Not ordered: see Prompt.' is derived from the last refusal and the preview: fixing the
+    prompt removes it (it used to stay)."""
+    order = open_studio(tab, served, "order")
+    prompt = order.locator("[data-field=prompt] textarea")
+    prompt.wait_for()
+    prompt.fill("a [red,blue kite")
+    order.locator(".inb-order-go").click()
+    note = order.locator(".inb-order-note")
+    note.locator(".inb-order-note-err", has_text="Not ordered").wait_for(timeout=15_000)
+    prompt.fill("a [red,blue] kite")
+    order.locator(".inb-order-count", has_text="2 generations").wait_for(timeout=15_000)
+    note.locator(".inb-order-note-err").wait_for(state="detached", timeout=5_000)
+    assert not order.locator("[data-field=prompt] .inb-field-error").count()
+    assert not tab.errors, tab.errors
