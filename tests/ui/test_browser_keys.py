@@ -96,3 +96,35 @@ def test_keys_in_every_panel_leave_the_notebook_alone(jupyter_server, tab):
     after = _state(page)
     assert after["cells"] == 2 and after["prompts"] == prompts, f"Ctrl+Enter ran the cell: {prompts} → {after}"
     assert not [e for e in tab.errors if "imagen-nb" in e or "inb" in e], tab.errors
+
+
+def test_a_shut_down_kernel_shows_kernel_disconnected(jupyter_server, tab):
+    """Requests never hang: when the kernel goes away the panel says so (comm closed, or no answer
+    within the request timeout)."""
+    base, token, root = jupyter_server
+    _notebook(root / "gone.ipynb")
+    page = tab.page
+    page.goto(f"{base}/lab/tree/gone.ipynb?token={token}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
+    try:
+        select.wait_for(timeout=10_000)
+        select.click()
+    except Exception:
+        pass
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    widget = page.locator(".inb-studio").first
+    widget.wait_for(timeout=120_000)
+    page.locator(".jp-OutputArea-output", has_text="ready").wait_for(timeout=60_000)
+    banner = widget.locator(".inb-disconnected")
+    assert banner.is_hidden()
+    page.get_by_role("menuitem", name="Kernel", exact=True).click()
+    page.get_by_role("menuitem", name="Shut Down Kernel", exact=True).click()
+    page.wait_for_timeout(1000)
+    widget.locator('.inb-tab[data-tab="production"]').click()   # asks the (gone) kernel for fresh rows
+    widget.locator('.inb-tab[data-tab="projects"]').click()
+    banner.wait_for(state="visible", timeout=45_000)
+    assert "Kernel disconnected" in banner.inner_text()
+    tab.shot("kernel-disconnected", widget)
