@@ -469,3 +469,11 @@ def test_the_lora_picker_lists_the_lora_folder(order_page, studio):
     # The picker sends JSON [{name, weight}].
     preview = order_page.call("preview", model="diffusers:tiny", values={"prompt": "x", "loras": '[{"name": "ink", "weight": 0.6}, {"name": "styles/watercolor", "weight": 1}]'})
     assert preview["count"] == 1
+
+
+def test_over_the_limit_the_panel_says_what_to_do_there(order_page):
+    values = {"prompt": "x [1..2000]"}
+    preview = order_page.call("preview", model=SWATCH, values=values)
+    assert "pass limit=" not in preview["too_large"] and "studio.limit = 2_000" in preview["too_large"]
+    error = order_page.error("order", model=SWATCH, values=values)
+    assert "pass limit=" not in error["message"] and "Narrow a group" in error["message"]
