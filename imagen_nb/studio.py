@@ -44,6 +44,7 @@ from .store import ProductStore
 from .store.imports import inspect_file
 from .studio_grid import Grid, order_grid, products_grid
 from .studio_rows import Sets, expand_over_rows
+from .store.inputs import check_image_inputs
 
 if TYPE_CHECKING:
     from .engine.backup import BackupReport, RestoreReport
@@ -454,6 +455,12 @@ class Studio:
             provider.factory(info).validate_many(gens)
         return gens
 
+    def loras(self, model: str) -> list[str]:
+        """Names of the LoRAs ``model`` can use in ``loras=[{"name": …, "weight": …}]`` (for diffusers:
+        the ``.safetensors`` files of its LoRA folder); ``[]`` for a model without LoRAs."""
+        provider, name = split_model_id(model, self.providers)
+        return provider.loras(provider.model(name))
+
     def order(self, model: str, *, project: "Project | str | None" = None, limit: int | None = None,
               rng_seed: int | None = None, rows: Any = None, **params: Any) -> Order:
         """Place an order: validate and expand at once, then run the generations in the background.
@@ -499,7 +506,9 @@ class Studio:
                         for i, (g, n) in enumerate(zip(gens, expansion.rows))]
             extra = {"set_name": set_name, "row_count": len(table)}
         factory = provider.factory(info)
-        validated = factory.validate_many(self._with_input_files(info, gens))
+        with_files = self._with_input_files(info, gens)
+        check_image_inputs(info.spec, with_files)  # a file that is not an image fails here, not at run time
+        validated = factory.validate_many(with_files)
         try:
             project_id = self._project_id(project)
             cur = self.catalog.cursor()

@@ -86,6 +86,13 @@ def test_every_notebook_has_a_test():
 
 @pytest.mark.slow
 def test_quickstart_orders_shows_products_and_the_widgets(tmp_path, home):
+    # A user's own things in the home the quickstart opens: it must leave every one alone.
+    with inb.Studio(home) as studio:
+        studio.tokens["animal"] = ["owl", "heron"]
+        studio.project("Book covers")
+        mine = studio.order("instant:swatch", prompt="mine", project="Book covers").wait().products[0]
+        studio.rate([mine], 2)
+        studio.collection("favourites").add([mine])
     nb = run("quickstart", tmp_path)
 
     assert WIDGET_MIME in outputs(nb, "studio-widget")[0].data, "showing `studio` must display the Studio widget"
@@ -103,6 +110,12 @@ def test_quickstart_orders_shows_products_and_the_widgets(tmp_path, home):
                             "WHERE project = 'quickstart' GROUP BY model ORDER BY model")
         assert counts.to_dict("records") == [{"model": "diffusers:tiny", "n": 8, "rated": 3},
                                              {"model": "instant:swatch", "n": 9, "rated": 0}]
+        assert studio.tokens["animal"] == ["owl", "heron"]
+        assert studio.product(mine.id).rating == 2
+        assert studio.sql("SELECT count(*) AS n FROM gallery WHERE project = 'Book covers'")["n"][0] == 1
+        favourites = studio.sql("SELECT collections FROM gallery WHERE product_id = ?", [mine.id])["collections"][0]
+        assert list(favourites) == ["favourites"]
+        assert studio.sql("SELECT count(*) AS n FROM gallery WHERE list_contains(collections, 'favourites')")["n"][0] == 1
         assert all(Path(p).is_file() for p in studio.sql("SELECT path FROM gallery")["path"])
 
 

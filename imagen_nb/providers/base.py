@@ -148,6 +148,10 @@ class Provider(abc.ABC, Generic[S]):
     def factory(self, model: ModelInfo) -> Factory:
         """The factory that runs ``model``; cheap to call again (cache heavy state in the provider)."""
 
+    def loras(self, model: ModelInfo) -> list[str]:
+        """Names ``model`` accepts in its ``loras`` parameter (for pickers); none by default."""
+        return []
+
     def lane(self, model: ModelInfo) -> str:
         """Name of the executor lane that runs this model (one per device for local providers)."""
         return self.name

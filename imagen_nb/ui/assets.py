@@ -1,7 +1,10 @@
 """The panels' JavaScript and CSS, put together for a host (anywidget or Panel).
 
-Each panel is one ESM file and one CSS file in ``static/``. They are plain modules with no
-build step: ``common.js`` defines the shared helpers (``INB``) and each panel file registers a
+Each panel is one CSS file and either one script (``static/<panel>.js``) or a folder of ES
+modules split by section (``static/<panel>/index.js`` and what it imports, built on the
+vendored component base in ``static/lib/`` and ``static/vendor/``). There is no build step:
+``common.js`` defines the shared helpers (``INB``: transport, timeouts, key isolation), the
+:mod:`~imagen_nb.ui.linker` puts the ES modules in dependency order, and each panel registers a
 mount function in ``INB.panels``. A host gets one module: common + the panels it shows + a
 footer exporting ``render`` in the host's dialect.
 """
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+
+from .linker import link
 
 #: the folder of the panels' ESM and CSS files
 STATIC = Path(__file__).with_name("static")
@@ -20,8 +25,9 @@ _FOOTERS = {
     # anywidget: render({model, el}) may return a cleanup function.
     "anywidget": "\nexport default { render({ model, el }) { return INB.mount(%r, INB.anywidgetTransport(model), el); } };\n",
     # Panel's JSComponent: render({model, el}); cleanup on the component's "remove" lifecycle event.
+    # Outside JupyterLab the panels follow the system's dark mode (with a toggle).
     "panel": "\nexport function render({ model, el }) {\n"
-             "  const cleanup = INB.mount(%r, INB.panelTransport(model), el);\n"
+             "  const cleanup = INB.mount(%r, INB.panelTransport(model), el, { theme: 'auto' });\n"
              "  model.on('remove', cleanup);\n}\n",
 }
 
@@ -34,10 +40,17 @@ def _parts(entry: str) -> list[str]:
     return ["common", entry]
 
 
+def _modular(name: str) -> bool:
+    return (STATIC / name / "index.js").is_file()
+
+
 @lru_cache(maxsize=None)
 def esm(entry: str, host: str = "anywidget") -> str:
     """The ES module for ``entry`` (a panel name or ``"studio"``) in the dialect of ``host``."""
-    body = "\n".join((STATIC / f"{name}.js").read_text() for name in _parts(entry))
+    parts = _parts(entry)
+    linked = [f"{name}/index.js" for name in parts if _modular(name)]
+    scripts = [(STATIC / f"{name}.js").read_text() for name in parts if not _modular(name)]
+    body = scripts[0] + "\n" + (link(linked, STATIC) if linked else "") + "\n".join(scripts[1:])
     return body + _FOOTERS[host] % entry
 
 

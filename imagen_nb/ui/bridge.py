@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
-from ..core.errors import ImagenError, SmartParameterError, ValidationError
+from ..core.errors import ImagenError, OrderTooLarge, SmartParameterError, ValidationError
 from ..core.records import Event
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,20 @@ def need_id(value: Any, field: str, message: str) -> str:
     return value
 
 
+def too_large_text(exc: OrderTooLarge) -> str:
+    """An over-the-limit message for a panel, where ``limit=…`` cannot be passed: what to do there."""
+    text = str(exc).replace(" — pass limit=… to raise it", "")
+    if not exc.count:
+        return text
+    return f"{text}. Narrow a group, or raise the studio's limit in a cell: studio.limit = {exc.count:_}"
+
+
 def error_payload(exc: BaseException) -> dict:
     """What a panel shows for an error: its type, message, and the field (and column) at fault."""
     payload: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc), "field": None, "column": None}
-    if isinstance(exc, SmartParameterError):
+    if isinstance(exc, OrderTooLarge):
+        payload["message"] = too_large_text(exc)
+    elif isinstance(exc, SmartParameterError):
         payload.update(field=exc.param, column=exc.column or None)
     elif isinstance(exc, ValidationError):
         payload.update(field=exc.param or None, message=exc.message)

@@ -14,13 +14,21 @@ import json
 import math
 from typing import Any, Mapping
 
-from ..core.file_inputs import is_file_input
+from ..core.file_inputs import IMAGE_NAMES, is_file_input
 from ..core.records import ModelInfo
 from ..core.smart import escape, has_smart_syntax
 from ..core.values import parse_number
 
 #: Fields drawn as text areas.
 PROMPT_NAMES = frozenset({"prompt", "negative_prompt"})
+#: Short labels people know from other tools (A1111, Invoke) for diffusers' argument names; the
+#: page shows the name itself on hover. A spec's own ``title`` wins over these.
+FRIENDLY_LABELS = {
+    "num_inference_steps": "Steps", "guidance_scale": "CFG scale", "num_images_per_prompt": "Images per prompt",
+    "negative_prompt": "Negative prompt", "seed": "Seed", "width": "Width", "height": "Height",
+    "strength": "Strength", "scheduler": "Sampler", "clip_skip": "Clip skip", "loras": "LoRAs",
+    "image": "Image", "step_seconds": "Seconds per step",
+}
 #: Fields shown above the fold; the others go under "Advanced" (a spec may say ``x-advanced``).
 COMMON_NAMES = frozenset({
     "prompt", "negative_prompt", "image", "mask", "mask_image", "control_image", "strength",
@@ -44,7 +52,7 @@ def json_types(prop: Mapping[str, Any]) -> list[str]:
 
 def is_image_input(name: str, prop: Mapping[str, Any]) -> bool:
     """Whether the form offers a file or product picker for a property: exactly the parameters the
-    Studio resolves product ids for (:func:`imagen_nb.core.inputs.is_file_input`)."""
+    Studio resolves product ids for (:func:`imagen_nb.core.file_inputs.is_file_input`)."""
     return is_file_input(name, prop)
 
 
@@ -115,7 +123,7 @@ def field_of(name: str, prop: Mapping[str, Any], required: bool) -> dict[str, An
         advanced = not (required or name in COMMON_NAMES)
     return {
         "name": name,
-        "label": prop.get("title") or name.replace("_", " ").capitalize(),
+        "label": prop.get("title") or FRIENDLY_LABELS.get(name) or name.replace("_", " ").capitalize(),
         "kind": kind,
         "required": required,
         "advanced": bool(advanced),

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from ..core.records import Event, ProductReady
 from .bridge import Controller, PanelRequestError, Reply, need_id
+from .code import product_code
 from .jsonable import jsonable
 from .thumbs import attach, row_thumb
 
@@ -36,6 +37,10 @@ DETAILS_ITEMS = 500
 DETAILS_DEPTH = 16
 
 #: the product types the type filter offers
+#: files one ``import`` request may carry (the page sends a big drop in several requests)
+MAX_IMPORT_FILES = 50
+#: bytes one ``import`` request may carry
+MAX_IMPORT_BYTES = 256 * 1024 * 1024
 KINDS = ("image", "video", "audio")
 #: what the grid can be grouped by (one section per value)
 GROUP_BY = ("project", "collection", "model", "kind")
@@ -103,6 +108,8 @@ class GalleryController(Controller):
         super().__init__(studio)
         self._lock = threading.Lock()
         self._new: list[str] = []
+        #: ids of the products selected in the page, in the order shown (``widget.selected``)
+        self.selection: list[str] = []
 
     # -- filters ---------------------------------------------------------------------------
     def _filters(self, raw: Any) -> dict[str, Any]:
@@ -407,6 +414,51 @@ class GalleryController(Controller):
         self._live_rows([product_id], field="product_id")
         order = self.studio.vary(product_id, n=n, strength=float(strength))
         return {"order_id": order.id, "generations": n, "model": order.model}
+
+    def rpc_import(self, names: list[str], buffers: list[bytes] | None = None,
+                   project_id: str | None = None) -> dict:
+        """Import dropped or picked image files (``names[i]`` is ``buffers[i]``'s file name) with
+        their embedded A1111 / imagen-nb parameters, each on its own: ``{imported: [{id, name,
+        params}], refused: [{name, message}], warnings: [text]}``."""
+        import tempfile
+        import warnings
+
+        buffers = list(buffers or [])
+        if not isinstance(names, list) or len(names) != len(buffers) or not buffers:
+            raise PanelRequestError("send each file's name with its bytes", field="files")
+        if len(buffers) > MAX_IMPORT_FILES or sum(len(b) for b in buffers) > MAX_IMPORT_BYTES:
+            raise PanelRequestError(f"at most {MAX_IMPORT_FILES} files and {MAX_IMPORT_BYTES // 2**20} MiB a "
+                                    "request; the page sends a larger drop in parts", field="files")
+        imported, refused, notes = [], [], []
+        with tempfile.TemporaryDirectory(prefix="imagen-nb-import-") as tmp:
+            for i, (name, data) in enumerate(zip(names, buffers)):
+                # Only the file's own name is kept: a page cannot write outside the temp folder.
+                safe = Path(str(name)).name.replace("\x00", "")[:200] or f"file-{i}"
+                path = Path(tmp) / f"{i:03d}-{safe}"
+                path.write_bytes(data)
+                try:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        product = self.studio.import_products([path], project=project_id or None)[0]
+                    notes.extend(f"{safe}: {w.message}" for w in caught)
+                    imported.append({"id": product.id, "name": safe, "params": bool(product.params)})
+                except (ValueError, OSError) as exc:
+                    message = str(exc).replace(str(path), safe)
+                    refused.append({"name": safe, "message": message})
+        return {"imported": imported, "refused": refused, "warnings": notes[:20]}
+
+    def rpc_select(self, ids: list[str]) -> dict:
+        """The page's selection changed (Python reads it as ``widget.selected``): ``{selected}``."""
+        self.selection = _ids(ids) if ids else []
+        return {"selected": len(self.selection)}
+
+    def rpc_code(self, product_id: str, model: str | None = None) -> dict:
+        """"Copy as code": ``{code}``, the ``studio.order(...)`` call that makes this product again."""
+        need_id(product_id, "product_id", "choose a product")
+        try:
+            return {"code": product_code(self.studio, product_id, model)}
+        except LookupError as exc:
+            raise PanelRequestError(str(exc), field="product_id") from exc
 
     # -- live updates ----------------------------------------------------------------------
     def on_event(self, event: Event) -> bool:

@@ -25,10 +25,10 @@ from typing import Any, Mapping, Sequence
 
 from ..core.errors import (ImagenError, MissingKey, OrderTooLarge, ProviderError, UnknownModelError,
                            ValidationError)
-from ..core.records import Event, GenerationFinished, ModelInfo, OrderFinished, ProductReady
+from ..core.records import Event, GenerationFinished, ModelInfo, OrderFinished, OrderQueued, ProductReady
 from ..core.smart import count as smart_count
 from ..core.smart import has_smart_syntax, new_rng_seed
-from .bridge import Controller, PanelRequestError, Reply, need_id
+from .bridge import Controller, PanelRequestError, Reply, need_id, too_large_text
 from .forms import describe_model, json_types, params_from_values, values_from_params
 from .jsonable import jsonable
 from .paths import OUTSIDE, check_inputs, outside_home
@@ -49,6 +49,17 @@ PICKER_PAGE = 24
 #: Largest image an upload (or a local file's preview) accepts.
 UPLOAD_MAX_BYTES = 64 * 2**20
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
+#: order statuses after which nothing runs (until a retry queues the order again)
+FINISHED = frozenset({"fulfilled", "failed", "cancelled"})
+#: what a re-order fills from: the product's own parameter set, or its whole order's
+REORDER_SCOPES = ("product", "order")
+#: which of the product's parameters a re-order uses (the form keeps the rest for seed / prompt)
+REORDER_USES = {"all": None, "seed": ("seed",), "prompt": ("prompt", "negative_prompt")}
+
+
+def _pick(params: dict[str, Any], use: str) -> dict[str, Any]:
+    keep = REORDER_USES[use]
+    return dict(params) if keep is None else {k: v for k, v in params.items() if k in keep}
 _UPLOAD_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
 
 
@@ -169,7 +180,7 @@ class OrderController(Controller):
             else:
                 gens = self.studio.expand(info.id, limit=limit, rng_seed=self._rng_seed, **filled)
         except OrderTooLarge as exc:
-            result.update(count=self._count(props, params), too_large=str(exc))
+            result.update(count=self._count(props, params), too_large=too_large_text(exc))
             return result
         except MissingKey as exc:  # a provider whose key was removed meanwhile
             result["key_missing"] = str(exc)
@@ -251,28 +262,81 @@ class OrderController(Controller):
         return str(match.iloc[0]["name"])
 
     # -- prefill: re-order and presets --------------------------------------------------------
-    def rpc_reorder(self, product_id: str) -> dict[str, Any]:
-        """The form prefilled from a product: its order's model and base parameters (for an
-        imported product, its recorded parameters) and its project.
+    def rpc_loras(self, model: str) -> list[str]:
+        """The LoRA names ``model`` offers, for the form's LoRA picker."""
+        try:
+            return self.studio.loras(model)
+        except (UnknownModelError, ProviderError, LookupError, ValueError) as exc:
+            raise PanelRequestError(str(exc), field="model") from exc
 
-        Returns ``{model, form, values, project_id, product_id}``; ``form`` is None when the
-        product was imported without a model (then the values fill the current form).
+    def _known_model(self, model_id: Any) -> str | None:
+        """``model_id`` when this studio offers it; None for an import's foreign model name."""
+        if not isinstance(model_id, str) or not model_id:
+            return None
+        try:
+            return self.studio.model(model_id).id
+        except (UnknownModelError, ProviderError, LookupError, ValueError):
+            return None
+
+    def rpc_reorder(self, product_id: str, scope: str = "product", model: str | None = None,
+                    use: str = "all") -> dict[str, Any]:
+        """The form prefilled from a product (A1111/Invoke-style recall).
+
+        Args:
+            scope: ``"product"`` (default): that product's own generation parameter set, one
+                generation with its seed; ``"order"``: the whole order's base parameters again.
+            model: the model chosen in the form; an imported product (or one whose model this
+                studio does not offer) maps its parameters onto it.
+            use: ``"all"``, ``"seed"`` (only the seed) or ``"prompt"`` (prompt and negative prompt);
+                the page keeps the rest of the form for the last two.
+
+        Returns ``{model, form, values, project_id, product_id, scope, use, imported, source_model,
+        unmapped}``: ``unmapped`` names the product's parameters the model has no field for (or
+        whose value it does not accept), each with why; ``form`` is None only when no model is known.
         """
+        if scope not in REORDER_SCOPES:
+            raise PanelRequestError(f"scope is one of {', '.join(REORDER_SCOPES)}, not {scope!r}", field="scope")
+        if use not in REORDER_USES:
+            raise PanelRequestError(f"use is one of {', '.join(REORDER_USES)}, not {use!r}", field="use")
         product = self._product(product_id)
-        model_id, params = product.model_id, product.params
-        if product.order_id:
+        params: dict[str, Any] = dict(product.params or {})
+        model_id = self._known_model(product.model_id)
+        if scope == "order" and product.order_id:
             try:
                 order = self.studio.get_order(product.order_id)
-                model_id, params = order.model, order.base_params
+                model_id, params = self._known_model(order.model) or model_id, dict(order.base_params or {})
             except LookupError:
                 pass  # the order row is gone: fall back to the product's own parameters
-        form = self._form(model_id) if model_id else None
+        elif product.seed is not None:
+            params["seed"] = product.seed  # the seed it was made with, even when the order drew it
+        imported = model_id is None
+        source_model = product.model_id or params.get("model")
+        if imported:
+            model_id = self._known_model(model)
+        params.pop("model", None)  # A1111's checkpoint name: the form's model says which one runs
+        params = _pick(params, use)
         spec = self.studio.model(model_id).spec if model_id else {}
         props = (spec.get("properties") or {}) if isinstance(spec, Mapping) else {}
-        if not product.order_id and props:  # an import: keep what the model understands
-            params = {k: v for k, v in (params or {}).items() if k in props}
-        return {"model": model_id, "form": form, "values": values_from_params(spec, params),
-                "project_id": product.project_id, "product_id": product.id}
+        unmapped: list[dict[str, str]] = []
+        if props:
+            kept = {}
+            for name, value in params.items():
+                prop = props.get(name)
+                if prop is None:
+                    unmapped.append({"name": name, "why": f"{model_id} has no such parameter"})
+                elif isinstance(prop, Mapping) and prop.get("enum") and value not in prop["enum"] \
+                        and not (isinstance(value, str) and has_smart_syntax(value)):
+                    unmapped.append({"name": name, "why": f"{value!r} is not one of {model_id}'s choices"})
+                else:
+                    kept[name] = value
+            params = kept
+        if source_model and imported:
+            unmapped.insert(0, {"name": "model", "why": f"{source_model!r} is not a model of this studio; "
+                                                        f"{model_id or 'the chosen model'} runs instead"})
+        return {"model": model_id, "form": self._form(model_id) if model_id else None,
+                "values": values_from_params(spec, params), "project_id": product.project_id,
+                "product_id": product.id, "scope": scope, "use": use, "imported": imported,
+                "source_model": source_model, "unmapped": unmapped}
 
     def rpc_presets(self) -> list[dict[str, Any]]:
         """Saved presets, by name: ``[{name, model, params}]``."""
@@ -466,7 +530,7 @@ class OrderController(Controller):
     # -- the session strip (live) -------------------------------------------------------------
     def on_event(self, event: Event) -> bool:
         """Keep products and outcomes of this panel's orders (worker thread: record only)."""
-        if not isinstance(event, (ProductReady, GenerationFinished, OrderFinished)):
+        if not isinstance(event, (ProductReady, GenerationFinished, OrderFinished, OrderQueued)):
             return False
         with self._lock:
             if event.order_id not in self._orders and not self._placing:
@@ -484,6 +548,7 @@ class OrderController(Controller):
             # Events of an order still being placed (its id not known yet) wait a little.
             self._inbox[:0] = [e for e in events if e.order_id not in orders and now - e.at < 30]
             changed: dict[str, dict[str, Any]] = {}
+            requeued: set[str] = set()
             new_ids: list[str] = []
             for e in mine:
                 state = orders[e.order_id]
@@ -497,11 +562,28 @@ class OrderController(Controller):
                     if e.status == "failed":
                         state["error"] = e.error_message
                     state["status"] = "running" if state["status"] == "queued" else state["status"]
+                elif isinstance(e, OrderQueued):
+                    # Queued again (a retry): it runs, and its counts are read afresh below.
+                    if state["status"] in FINISHED:
+                        state.update(status="queued", error=None)
+                        requeued.add(e.order_id)
                 else:
                     state.update(status=e.status, complete=e.complete, failed=e.failed, cancelled=e.cancelled)
+                    requeued.discard(e.order_id)
                 changed[e.order_id] = dict(state)
         if not changed:
             return
+        if requeued:
+            # The footer's counts come from the catalog after a retry, never left over from the
+            # run before (a retried order used to read "cancelled" while it ran).
+            for row in self.studio.order_summaries(ids=sorted(requeued), limit=len(requeued)).to_dict("records"):
+                with self._lock:
+                    state = orders.get(row["id"])
+                    if state is None or state["status"] in FINISHED:
+                        continue
+                    state.update(complete=int(row["complete"]), failed=int(row["failed"]),
+                                 cancelled=int(row["cancelled"]))
+                    changed[row["id"]] = dict(state)
         products = list(reversed(self.studio.products(new_ids)))  # newest first
         with self._lock:
             self._session.extendleft(reversed(products))

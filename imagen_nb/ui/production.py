@@ -30,6 +30,7 @@ from ..core.records import (
     QueueResumed,
 )
 from .bridge import Controller, PanelRequestError, Reply, need_id
+from .code import order_code
 from .jsonable import epoch, jsonable
 from .thumbs import attach, product_thumb
 
@@ -99,6 +100,7 @@ class ProductionController(Controller):
     - ``thumbs(product_ids)`` → ``{items: {product_id: {buf, type}}}`` with the buffers
     - ``cancel(order_id=None, generation_id=None)`` → ``{dropped}`` (queued ones dropped at once)
     - ``retry(order_id, generation_ids=None)`` → ``{retried, order: Order}``
+    - ``code(order_id)`` → ``{code}``: the ``studio.order(...)`` call that places it again
 
     Pushes: ``update`` ``{now, orders?: [Order], gens?: [partial Gen], positions?: {id: n|null}}``,
     ``activity`` ``{active}``, ``notice`` ``{paused}`` (the queue paused or resumed).
@@ -258,6 +260,14 @@ class ProductionController(Controller):
         self.studio.retry(order_id, generation_ids)
         rows = self.studio.order_summaries(ids=[order_id], limit=1).to_dict("records")
         return {"retried": retried, "order": self._order_json(rows[0]) if rows else None}
+
+    def rpc_code(self, order_id: str) -> dict:
+        """"Copy as code": ``{code}``, the ``studio.order(...)`` call that places this order again."""
+        order_id = self._order_id(order_id)
+        try:
+            return {"code": order_code(self.studio, order_id)}
+        except LookupError as exc:
+            raise PanelRequestError(str(exc), field="order_id") from exc
 
     # -- live updates ----------------------------------------------------------------------
     def on_event(self, event: Event) -> bool:

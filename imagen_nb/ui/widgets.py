@@ -71,6 +71,16 @@ class _Host(anywidget.AnyWidget):
         if controller is not None:
             controller.handle(content, buffers or ())
 
+    @property
+    def selected(self) -> list:
+        """The products selected in the Gallery (as shown), as Product handles; ``[]`` when none
+        (or when this widget has no Gallery). ``studio.gallery(ids=[p.id for p in w.selected])``
+        gives them as a DataFrame."""
+        gallery = self.controllers.get("gallery")
+        if gallery is None or not gallery.selection:
+            return []
+        return self.studio.products(gallery.selection)
+
     def close(self) -> None:
         """Stop following the Studio and close the widget's views."""
         for controller in self.controllers.values():
@@ -111,7 +121,17 @@ class StudioWidget(_Host):
         return [ShellController(studio), ProjectsController(studio), OrderController(studio),
                 ProductionController(studio), GalleryController(studio)]
 
-    def show(self, tab: str, **payload) -> "StudioWidget":
-        """Switch to a tab, e.g. ``show("gallery", project="cats")`` or ``show("order", product=id)``."""
+    def show(self, tab: str | None = None, **payload) -> "StudioWidget":
+        """Switch to a tab, e.g. ``show("gallery", project="cats")`` or ``show("order", product=id)``.
+
+        Without a tab it follows what is given: ``show(order=o)`` opens the order in Production,
+        ``show(product=p)`` re-orders the product in Order, ``show(project="cats")`` its Gallery.
+        """
+        if tab is None:
+            tab = ("production" if "order" in payload else "order" if "product" in payload
+                   else "gallery" if "project" in payload else None)
+            if tab is None:
+                raise TypeError("show() needs a tab ('projects', 'order', 'production', 'gallery') or one of "
+                                "order=, product=, project=")
         self.controllers["studio"].navigate(tab, payload)
         return self

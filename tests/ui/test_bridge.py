@@ -86,7 +86,37 @@ def test_every_module_is_self_contained(entry, host):
     code = assets.esm(entry, host)
     # Nothing is fetched by the page: no imports at all, no URL of another host.
     assert not re.search(r"^\s*import\s", code, re.M)
-    assert not re.search(r"https?://(?!127\.0\.0\.1)", code)
+    # (preact names the SVG, MathML and XHTML namespaces: identifiers, never fetched)
+    assert not re.search(r"https?://(?!127\.0\.0\.1|www\.w3\.org/(2000/svg|1998/Math/MathML|1999/xhtml)\b)", code)
     assert "export default" in code if host == "anywidget" else "export function render" in code
     assert f"INB.panels.{entry} =" in code
     assert "https://" not in assets.css(entry)
+
+
+def test_vendored_view_library_matches_its_record_and_ships_licences():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "vendor_ui.py"
+    spec = importlib.util.spec_from_file_location("vendor_ui", script)
+    vendor_ui = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vendor_ui)
+    assert vendor_ui.check() == []
+    record = (assets.STATIC / "vendor" / "VENDOR.json").read_text()
+    assert '"preact"' in record and '"MIT"' in record and '"Apache-2.0"' in record
+
+
+def test_linker_orders_modules_and_refuses_what_it_cannot_link(tmp_path):
+    from imagen_nb.ui.linker import LinkError, link
+
+    (tmp_path / "a.js").write_text('import { b as c } from "./b.js";\nexport function a() { return c(); }\n')
+    (tmp_path / "b.js").write_text("export const b = () => 2;\n")
+    code = link(["a.js"], tmp_path)
+    assert code.index("b.js") < code.index("a.js")          # dependencies first
+    assert "export" not in code.replace("exports", "")
+    (tmp_path / "c.js").write_text('import x from "lodash";\n')
+    with pytest.raises(LinkError, match="lodash"):
+        link(["c.js"], tmp_path)
+    (tmp_path / "d.js").write_text('import { q } from "./missing.js";\n')
+    with pytest.raises(LinkError, match="missing.js"):
+        link(["d.js"], tmp_path)

@@ -21,18 +21,35 @@ def test_projects_create_rename_archive_by_clicking(studio, served, tab, open_st
     assert "exists" in projects.locator(".inb-field-error").inner_text()
 
     projects.get_by_label("Project name").fill("Card deck")
+    projects.locator(".inb-field-error").wait_for(state="detached")   # fixed: the error goes
     projects.get_by_label("Project description").first.fill("54 cards")
     projects.get_by_role("button", name="Create project").click()
     projects.locator(".inb-projects-card", has_text="Card deck").wait_for()
     tab.shot("projects", projects)
     assert studio.project("Card deck", create=False).description == "54 cards"
 
+    # Rename from the card's menu; archive, then undo from the toast.
+    card = projects.locator(".inb-projects-card", has_text="Card deck")
+    card.get_by_role("button", name="More actions for Card deck").click()
+    projects.get_by_role("menuitem", name="Rename").click()
+    projects.get_by_label("New project name").fill("Card decks")
+    projects.get_by_label("New project name").press("Enter")
+    projects.locator(".inb-projects-name", has_text="Card decks").wait_for()
+    card = projects.locator(".inb-projects-card", has_text="Card decks")
+    card.get_by_role("button", name="More actions for Card decks").click()
+    projects.get_by_role("menuitem", name="Archive").click()
+    card.wait_for(state="detached")
+    assert studio.project("Card decks", create=False).status == "archived"
+    tab.page.locator(".inb-toast", has_text="archived").get_by_role("button", name="Undo").click()
+    projects.locator(".inb-projects-card", has_text="Card decks").wait_for()
+    assert studio.project("Card decks", create=False).status == "active"
+
     # "New order" on a card opens the Order panel with the project chosen.
-    projects.locator(".inb-projects-card", has_text="Card deck").get_by_role("button", name="New order").click()
+    projects.locator(".inb-projects-card", has_text="Card decks").get_by_role("button", name="New order").click()
     order = tab.page.locator('.inb-tabbody[data-panel="order"]')
     order.wait_for(state="visible")
     project_select = order.locator('[data-field="project"] select, select[aria-label="Project"]').first
-    tab.page.wait_for_function("(el) => el.selectedOptions[0] && el.selectedOptions[0].text.includes('Card deck')",
+    tab.page.wait_for_function("(el) => el.selectedOptions[0] && el.selectedOptions[0].text.includes('Card decks')",
                                arg=project_select.element_handle())
     assert not tab.errors, tab.errors
 
@@ -96,6 +113,10 @@ def test_gallery_search_select_delete_and_undo_by_clicking(studio, served, tab, 
     tab.page.locator(".inb-toast").get_by_role("button", name="Undo").click()
     tab.page.wait_for_function("(el) => el.querySelectorAll('.inb-gallery-tile').length === 6",
                                arg=gallery.element_handle())
+    # Keyboard focus comes back to a restored tile (Undo's button left with its toast).
+    tab.page.wait_for_function(
+        "([el, ids]) => { const a = el.getRootNode().activeElement; return !!a && ids.includes(a.dataset.id); }",
+        arg=[gallery.element_handle(), chosen], timeout=5_000)
     assert studio.sql("select count(*) as n from products where deleted_at is not null")["n"][0] == 0
     assert not tab.errors, tab.errors
 
@@ -116,23 +137,46 @@ def test_gallery_fetches_one_page_then_more_as_you_scroll(studio, served, tab, o
     assert "All 150 shown" in gallery.locator(".inb-gallery-foot").inner_text()
 
 
+def _wait_value(tab, locator, value, timeout=10.0):
+    # The form is redrawn for the product's model: poll the locator, not one element.
+    deadline = time.monotonic() + timeout
+    while locator.input_value() != value and time.monotonic() < deadline:
+        tab.page.wait_for_timeout(100)
+    assert locator.input_value() == value
+
+
 def test_reorder_from_gallery_details_fills_the_order_form(studio, served, tab, open_studio):
     studio.order("instant:swatch", prompt="a [red,blue] kite", seed="[7,8]", width=48).wait()
     gallery = open_studio(tab, served, "gallery")
-    gallery.locator(".inb-gallery-tile").first.click()
+    first = gallery.locator(".inb-gallery-tile").first
+    shown_prompt = first.get_attribute("title") or ""
+    first.click()
     details = tab.page.locator('[aria-label="Product details"]')
     details.get_by_role("button", name="Re-order").click()
     order = tab.page.locator('.inb-tabbody[data-panel="order"]')
     order.wait_for(state="visible")
     prompt = order.locator("[data-field=prompt] textarea")
-    # The form is redrawn for the product's model: poll the locator, not one element.
-    deadline = time.monotonic() + 10
-    while prompt.input_value() != "a [red,blue] kite" and time.monotonic() < deadline:
-        tab.page.wait_for_timeout(100)
-    assert prompt.input_value() == "a [red,blue] kite"
-    assert order.locator("[data-field=seed] input").input_value() == "[7,8]"
+    # Re-order = that product's own parameter set: one generation, its seed.
+    product = studio.product(first.get_attribute("data-id"))
+    _wait_value(tab, prompt, product.prompt)
+    assert product.prompt in shown_prompt
+    assert order.locator("[data-field=seed] input").input_value() == str(product.seed)
     assert order.locator("[data-field=width] input").input_value() == "48"
+    order.locator(".inb-order-count", has_text="1 generation").wait_for(timeout=10_000)
+    # The whole order is the second choice.
+    order.get_by_role("button", name="Whole order instead").click()
+    _wait_value(tab, prompt, "a [red,blue] kite")
+    assert order.locator("[data-field=seed] input").input_value() == "[7,8]"
     order.locator(".inb-order-count", has_text="4 generations").wait_for(timeout=10_000)
+    # "Use seed" from another product's details keeps the prompt as typed.
+    prompt.fill("a green kite")
+    tab.page.locator('.inb-tab[data-tab="gallery"]').click()
+    gallery.locator(".inb-gallery-tile").nth(1).click()
+    other = studio.product(gallery.locator(".inb-gallery-tile").nth(1).get_attribute("data-id"))
+    details.get_by_role("button", name="Use seed").click()
+    _wait_value(tab, order.locator("[data-field=seed] input"), str(other.seed))
+    assert prompt.input_value() == "a green kite"
+    tab.shot("reorder", order)
     assert not tab.errors, tab.errors
 
 

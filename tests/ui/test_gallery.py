@@ -351,3 +351,67 @@ def test_the_page_asks_only_for_requests_the_controller_serves():
     module = assets.esm("gallery")
     assert "INB.panels.gallery = " in module and module.rstrip().endswith("};")
     assert ".inb-gallery-grid" in assets.css("gallery")
+
+
+def test_selection_reaches_python_as_widget_selected_and_copy_as_code(studio):
+    import imagen_nb as inb
+    from imagen_nb.ui.gallery import GalleryController  # noqa: F401  (the widget's own controller)
+
+    order = studio.order("instant:swatch", prompt="a [red,blue] kite", seed=[3, 4], width=32).wait(30)
+    widget = inb.Gallery(studio)
+    try:
+        controller = widget.controllers["gallery"]
+        assert widget.selected == []
+        chosen = [order.products[2].id, order.products[0].id]
+        controller.handle({"panel": "gallery", "rid": 1, "method": "select", "args": {"ids": chosen}})
+        assert [p.id for p in widget.selected] == chosen
+        frame = studio.gallery(ids=[p.id for p in widget.selected])
+        assert sorted(frame["product_id"]) == sorted(chosen)
+        controller.handle({"panel": "gallery", "rid": 2, "method": "select", "args": {"ids": []}})
+        assert widget.selected == []
+    finally:
+        widget.close()
+
+
+def test_copy_as_code_reproduces_a_product_and_an_order(studio, page):
+    from imagen_nb.ui.gallery import GalleryController
+    from imagen_nb.ui.production import ProductionController
+
+    order = studio.order("instant:swatch", project="kites", prompt="a [red,blue] kite", seed=[3, 4],
+                         width=32).wait(30)
+    product = order.products[1]
+    code = page(GalleryController(studio)).call("code", product_id=product.id)["code"]
+    assert code.startswith("studio.order(") and "'instant:swatch'" in code and f"seed={product.seed!r}" in code
+    again = eval(code, {"studio": studio}).wait(30)                   # noqa: S307 - our own generated call
+    assert len(again.products) == 1
+    assert again.products[0].image.tobytes() == product.image.tobytes()   # the same pixels
+    code = page(ProductionController(studio)).call("code", order_id=order.id)["code"]
+    assert "project='kites'" in code and "prompt='a [red,blue] kite'" in code and "seed=[3, 4]" in code
+    assert len(eval(code, {"studio": studio}).wait(30).products) == 4  # noqa: S307
+
+
+def _a1111_png() -> bytes:
+    import io
+
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", "a lighthouse at dusk\nNegative prompt: blurry\n"
+                  "Steps: 30, Sampler: Euler a, CFG scale: 6.5, Seed: 1234, Size: 64x72, Model: sd_xl_base_1.0")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 72), "teal").save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def test_import_dropped_files_with_their_parameters_each_on_its_own(studio, page):
+    from imagen_nb.ui.gallery import GalleryController
+
+    p = page(GalleryController(studio))
+    out = p.call("import", buffers=[_a1111_png(), b"not an image"], names=["../../lighthouse.png", "notes.txt"])
+    assert [i["name"] for i in out["imported"]] == ["lighthouse.png"] and out["imported"][0]["params"]
+    assert out["refused"][0]["name"] == "notes.txt" and "not an image" in out["refused"][0]["message"]
+    product = studio.product(out["imported"][0]["id"])
+    assert product.prompt == "a lighthouse at dusk" and product.seed == 1234
+    assert product.path.is_relative_to(studio.home)
+    assert p.error("import", buffers=[b"x"], names=[])["field"] == "files"

@@ -213,6 +213,25 @@ def test_order_places_it_and_the_strip_receives_the_products(studio, order_page)
     assert again["model"] == SWATCH
 
 
+def test_a_retried_orders_footer_runs_again_with_counts_that_add_up(studio, order_page):
+    values = {"prompt": "slow [1..6]", "num_inference_steps": "20", "step_seconds": "0.05"}
+    placed = order_page.call("order", model=SWATCH, values=values)
+    studio.cancel(placed["order_id"])
+    studio.get_order(placed["order_id"]).wait(30)
+
+    def last(p):
+        states = [o for d in p.pushes("session") for o in d["orders"] if o["order_id"] == placed["order_id"]]
+        return states[-1] if states else None
+
+    order_page.wait_for(lambda p: (last(p) or {}).get("status") == "cancelled")
+    studio.retry(placed["order_id"])
+    running = order_page.wait_for(lambda p: (last(p) or {}).get("status") in ("queued", "running") and last(p))
+    assert running["status"] != "cancelled"
+    final = order_page.wait_for(lambda p: (last(p) or {}).get("status") == "fulfilled" and last(p))
+    assert (final["complete"], final["failed"], final["cancelled"]) == (6, 0, 0)   # adds up to the count
+    studio.wait_idle(30)
+
+
 def test_order_errors_come_back_at_the_field(order_page, studio):
     err = order_page.error("order", model=SWATCH, values={"width": "64"})
     assert err["field"] == "prompt"
@@ -241,20 +260,55 @@ def test_reorder_prefills_the_form_from_a_product(order_page, studio):
     project = studio.project("kites")
     order = studio.order(SWATCH, project=project, prompt="a [red,blue] kite", seed=[1, 2], width=32,
                          height=32).wait(30)
-    product = order.products[0]
+    product = order.products[1]
+    # Default: that product's own generation parameter set, one generation with its seed.
     out = order_page.call("reorder", product_id=product.id)
-    assert out["model"] == SWATCH and out["form"]["id"] == SWATCH
-    assert out["values"] == {"prompt": "a [red,blue] kite", "seed": "[1,2]", "width": "32", "height": "32"}
+    assert out["model"] == SWATCH and out["form"]["id"] == SWATCH and out["scope"] == "product"
+    assert out["values"]["prompt"] == "a red kite" and out["values"]["seed"] == "2"
+    assert out["values"]["width"] == "32" and out["unmapped"] == [] and out["imported"] is False
     assert out["project_id"] == project.id
-    # Ordering those values again gives the same expansion.
     again = order_page.call("order", model=out["model"], values=out["values"], project_id=out["project_id"])
-    assert again["count"] == 4
-    # An imported product: its recorded parameters the model knows.
+    assert again["count"] == 1
+    # The whole order is the second choice: the same expansion again.
+    out = order_page.call("reorder", product_id=product.id, scope="order")
+    assert out["values"] == {"prompt": "a [red,blue] kite", "seed": "[1,2]", "width": "32", "height": "32"}
+    assert order_page.call("order", model=out["model"], values=out["values"])["count"] == 4
+    # use seed / use prompt: only those fields (the page keeps the rest of its form).
+    assert order_page.call("reorder", product_id=product.id, use="seed")["values"] == {"seed": "2"}
+    assert order_page.call("reorder", product_id=product.id, use="prompt")["values"] == {"prompt": "a red kite",
+                                                                                   "negative_prompt": ""}
+    assert order_page.error("reorder", product_id=product.id, use="everything")["field"] == "use"
+    # An imported product without a model and no model chosen: no form, no error.
     imported = studio.import_products([_write(studio, png())])[0]
     out = order_page.call("reorder", product_id=imported.id)
     assert out["model"] is None and out["form"] is None
     assert order_page.error("reorder", product_id="01nosuchproduct")["field"] == "product"
     studio.wait_idle(30)
+
+
+def test_reorder_of_an_a1111_import_maps_onto_the_chosen_model_and_names_what_it_cannot(order_page, studio):
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", "a lighthouse at dusk, oil painting\nNegative prompt: blurry\n"
+                  "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 1234, Size: 64x72, "
+                  "Model hash: abc123, Model: sd_xl_base_1.0, Clip skip: 2")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 72), "teal").save(buf, format="PNG", pnginfo=info)
+    product = studio.import_products([_write(studio, buf.getvalue())])[0]
+    out = order_page.call("reorder", product_id=product.id, model="diffusers:tiny")
+    assert out["model"] == "diffusers:tiny" and out["form"]["id"] == "diffusers:tiny" and out["imported"]
+    values = out["values"]
+    assert values["prompt"] == "a lighthouse at dusk, oil painting" and values["negative_prompt"] == "blurry"
+    assert values["num_inference_steps"] == "30" and values["guidance_scale"] == "6.5"
+    assert values["seed"] == "1234" and values["width"] == "64" and values["height"] == "72"
+    unmapped = {u["name"]: u["why"] for u in out["unmapped"]}
+    assert "sd_xl_base_1.0" in unmapped["model"] and "model ids look like" not in str(out)
+    assert values["scheduler"] == "DPM++ 2M Karras"             # the sampler, where the model has it
+    assert values["clip_skip"] == "2" and set(unmapped) == {"model", "model_hash"}
+    # The mapped values order as they are.
+    assert order_page.call("preview", model=out["model"], values=values)["count"] == 1
 
 
 def _write(studio, data: bytes):
@@ -359,7 +413,7 @@ def test_the_page_asks_only_for_requests_the_controller_serves():
 
     js = (assets.STATIC / "order.js").read_text()
     asked = set(re.findall(r'ctx\.call\("(\w+)"', js))
-    assert asked == {"init", "state", "model", "preview", "order", "reorder", "product", "recent", "upload",
+    assert asked == {"init", "state", "model", "preview", "order", "reorder", "product", "recent", "upload", "loras",
                      "image_thumb", "projects", "create_project", "tokens", "token_set", "token_delete",
                      "preset_save", "preset_apply", "preset_delete"} - {"tokens"}
     assert all(hasattr(OrderController, f"rpc_{name}") for name in asked | {"tokens"})
@@ -392,3 +446,34 @@ def test_ordering_by_keyboard_in_a_real_browser(panel_server, tab):
     assert "4 generations" in page.locator(".inb-order-note").inner_text()
     tab.shot("order")
     assert tab.errors == []
+
+
+def test_form_labels_are_the_short_names_people_know(studio):
+    form = describe_model(studio.model(SWATCH))
+    labels = {f["name"]: f["label"] for f in form["fields"]}
+    assert labels["num_inference_steps"] == "Steps" and labels["guidance_scale"] == "CFG scale"
+    assert labels["num_images_per_prompt"] == "Images per prompt"
+    assert all(len(label) <= 20 for label in labels.values()), labels
+
+
+def test_the_lora_picker_lists_the_lora_folder(order_page, studio):
+    folder = studio.home / "loras"
+    (folder / "styles").mkdir(parents=True)
+    (folder / "ink.safetensors").write_bytes(b"")
+    (folder / "styles" / "watercolor.safetensors").write_bytes(b"")
+    (folder / "notes.txt").write_text("not a LoRA")
+    assert order_page.call("loras", model="diffusers:tiny") == ["ink", "styles/watercolor"]
+    assert studio.loras("diffusers:tiny") == ["ink", "styles/watercolor"]
+    assert order_page.call("loras", model=SWATCH) == []               # a model without LoRAs
+    assert order_page.error("loras", model="nope")["field"] == "model"
+    # The picker sends JSON [{name, weight}].
+    preview = order_page.call("preview", model="diffusers:tiny", values={"prompt": "x", "loras": '[{"name": "ink", "weight": 0.6}, {"name": "styles/watercolor", "weight": 1}]'})
+    assert preview["count"] == 1
+
+
+def test_over_the_limit_the_panel_says_what_to_do_there(order_page):
+    values = {"prompt": "x [1..2000]"}
+    preview = order_page.call("preview", model=SWATCH, values=values)
+    assert "pass limit=" not in preview["too_large"] and "studio.limit = 2_000" in preview["too_large"]
+    error = order_page.error("order", model=SWATCH, values=values)
+    assert "pass limit=" not in error["message"] and "Narrow a group" in error["message"]

@@ -177,3 +177,24 @@ def test_a_paused_queue_is_said_on_the_page_until_it_resumes(studio, page, monke
     assert studio.space.poll()
     p.wait_for(lambda pg: pg.pushes("notice")[-1]["paused"] is None)
     assert len(p.pushes("notice")) == 2
+
+
+def test_widget_show_order_opens_it_in_production(studio):
+    import pytest
+
+    import imagen_nb as inb
+
+    order = studio.order("instant:swatch", prompt="a kite").wait(30)
+    widget = inb.StudioWidget(studio)
+    sent = []
+    widget.controllers["studio"].transport = type("T", (), {"send": lambda self, c, b=(): sent.append(c),
+                                                            "schedule": lambda self, fn: fn()})()
+    try:
+        widget.show(order=order)
+        widget.show(product=order.products[0].id)
+        assert [(m["data"]["tab"], m["data"]["payload"]) for m in sent] == [
+            ("production", {"order_id": order.id}), ("order", {"product_id": order.products[0].id})]
+        with pytest.raises(TypeError, match="needs a tab"):
+            widget.show()
+    finally:
+        widget.close()

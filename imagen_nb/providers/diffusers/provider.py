@@ -38,6 +38,13 @@ class DiffusersProvider(Provider[DiffusersSettings]):
         """``tiny`` and the models of the model folder (others are named by path or hub id)."""
         return [tiny_model()] + [m.info for m in folders.scan(self.model_dir)]
 
+    def loras(self, model: ModelInfo) -> list[str]:
+        """The LoRA files in the LoRA folder (setting ``lora_dir``, default ``<home>/loras``), by name."""
+        from .loras import PARAM, available, lora_folder
+
+        props = model.spec.get("properties", {}) if isinstance(model.spec, dict) else {}
+        return available(lora_folder(self.context)) if PARAM in props else []
+
     def model(self, name: str) -> ModelInfo:
         """``tiny``, a name in the model folder, a local folder or checkpoint, or a hub id ``owner/name``."""
         local = folders.find(self.model_dir, name.strip()) if isinstance(name, str) else None

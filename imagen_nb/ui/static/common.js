@@ -3,8 +3,9 @@
 //
 // A panel registers `INB.panels.<name> = (ctx) => ({ navigate(payload), destroy() })`, where
 // ctx = { el, call, on, nav, name }:
-//   call(method, args = {}, buffers = []) -> Promise<{ result, buffers }>; rejects with an
-//       Error whose .info is { type, message, field, column } (the Python error, as a message)
+//   call(method, args = {}, buffers = [], { timeout = 30000 } = {}) -> Promise<{ result, buffers }>;
+//       rejects with an Error whose .info is { type, message, field, column } (the Python error,
+//       as a message; type "KernelDisconnected" when no answer came in time)
 //   on(event, (data, buffers) => void)  live pushes from the panel's controller
 //   nav  null when the panel stands alone; inside the Studio widget: { go(tab, payload) }
 
@@ -109,6 +110,19 @@ const INB = (() => {
     return item;
   }
 
+  /** Put `text` (code) on the clipboard and say so; where the page may not, show it to copy by hand. */
+  async function copyText(root, text, what = "Code") {
+    try {
+      await navigator.clipboard.writeText(text);
+      toast(root, `${what} copied: ${text.length > 80 ? text.slice(0, 77) + "…" : text}`);
+    } catch (e) {
+      const area = h("textarea", { class: "inb-input inb-mono inb-copy-box", rows: 4, readonly: true, "aria-label": what }, text);
+      const item = toast(root, `${what} (the browser did not allow copying: select it and press Ctrl+C)`, { ms: 30000 });
+      item.append(area);
+      area.select();
+    }
+  }
+
   /** Show an error next to the control that caused it (or as a toast when none matches). */
   function showError(root, err, fieldEl = null) {
     const info = (err && err.info) || { message: String(err && err.message || err) };
@@ -133,6 +147,14 @@ const INB = (() => {
   /** @returns {Transport} */
   function anywidgetTransport(model) {
     return {
+      // Jupyter widgets say so when the comm closes (kernel shut down or restarted).
+      onClose: (cb) => {
+        const closed = () => cb();
+        const live = () => { if (model.comm_live === false) cb(); };
+        model.on("comm:close", closed);
+        model.on("comm_live_update", live);
+        return () => { model.off("comm:close", closed); model.off("comm_live_update", live); };
+      },
       send: (content, buffers) => model.send(content, undefined, buffers),
       listen: (cb) => {
         const handler = (content, buffers) => cb(content, buffers || []);
@@ -157,17 +179,44 @@ const INB = (() => {
     };
   }
 
-  /** One connection per host model: routes replies and pushes to the panel they name. */
+  /** Seconds a request waits for its reply before the kernel counts as gone (lonboard's invoke). */
+  const TIMEOUT_MS = 30000;
+
+  /**
+   * One connection per host model: routes replies and pushes to the panel they name. Every
+   * request has a timeout; when one passes (or the comm closes) every pending request is
+   * rejected with a KernelDisconnected error and the state turns "disconnected" until the
+   * kernel speaks again.
+   */
   function connect(transport) {
     let nextRid = 1;
     const pending = new Map();
     const listeners = new Map();
+    const stateListeners = new Set();
+    let state = "connected";
+
+    function setState(next, why = "") {
+      if (next === state) return;
+      state = next;
+      for (const cb of stateListeners) { try { cb(state, why); } catch (e) { console.error("imagen-nb:", e); } }
+    }
+
+    function disconnect(why) {
+      const err = new Error(why);
+      err.info = { type: "KernelDisconnected", message: why, field: null, column: null };
+      for (const waiter of pending.values()) { clearTimeout(waiter.timer); waiter.reject(err); }
+      pending.clear();
+      setState("disconnected", why);
+    }
+
     const stop = transport.listen((content, buffers) => {
       if (!content || typeof content !== "object") return;
+      setState("connected");
       if (content.reply !== undefined && content.reply !== null) {
         const waiter = pending.get(content.reply);
-        if (!waiter) return; // a reply to another view of the same widget
+        if (!waiter) return; // a reply to another view of the same widget, or one that timed out
         pending.delete(content.reply);
+        clearTimeout(waiter.timer);
         if (content.ok) waiter.resolve({ result: content.result, buffers });
         else {
           const err = new Error(content.error.message);
@@ -180,12 +229,26 @@ const INB = (() => {
         try { cb(content.data, buffers); } catch (e) { console.error("imagen-nb:", e); }
       }
     });
+    const stopClose = transport.onClose ? transport.onClose(() => disconnect(
+      "The kernel is gone (restarted or shut down). Run the cell again to reconnect.")) : () => {};
     return {
-      call(panel, method, args = {}, buffers = []) {
+      /** call(panel, method, args, buffers, { timeout }) -> Promise<{ result, buffers }> */
+      call(panel, method, args = {}, buffers = [], { timeout = TIMEOUT_MS } = {}) {
         const rid = nextRid++;
         return new Promise((resolve, reject) => {
-          pending.set(rid, { resolve, reject });
-          transport.send({ panel, rid, method, args }, buffers);
+          const timer = setTimeout(() => {
+            if (!pending.has(rid)) return;
+            disconnect(`The kernel did not answer in ${Math.round(timeout / 1000)} s: it is busy running a cell, `
+              + "restarting or gone. The panel reconnects when it answers; run the cell again if it restarted.");
+          }, timeout);
+          pending.set(rid, { resolve, reject, timer });
+          try {
+            transport.send({ panel, rid, method, args }, buffers);
+          } catch (e) {
+            pending.delete(rid);
+            clearTimeout(timer);
+            disconnect(`Could not reach the kernel (${e.message}). Run the cell again to reconnect.`);
+          }
         });
       },
       on(panel, event, cb) {
@@ -193,22 +256,86 @@ const INB = (() => {
         if (!listeners.has(key)) listeners.set(key, []);
         listeners.get(key).push(cb);
       },
+      /** Follow the connection's state: cb("connected" | "disconnected", why). */
+      onState(cb) { stateListeners.add(cb); return () => stateListeners.delete(cb); },
+      get state() { return state; },
       close() {
         stop();
+        stopClose();
+        for (const waiter of pending.values()) clearTimeout(waiter.timer);
         pending.clear();
         listeners.clear();
+        stateListeners.clear();
       },
     };
   }
 
-  /** Mount panel `name` (or "studio") into `el`; returns the cleanup function. */
-  function mount(name, transport, el) {
+  /**
+   * Keys pressed inside a panel never reach JupyterLab: Lab's shortcuts skip elements under
+   * `data-lm-suppress-shortcuts`, and keydown/keyup stop at the root (Lab listens while they
+   * bubble). The root takes focus on a click, so the notebook does not keep it in command mode.
+   */
+  function isolateKeys(root) {
+    root.setAttribute("data-lm-suppress-shortcuts", "true");
+    root.setAttribute("tabindex", "-1");
+    for (const type of ["keydown", "keyup", "keypress"]) root.addEventListener(type, (e) => e.stopPropagation());
+    root.addEventListener("mousedown", () => {
+      setTimeout(() => {
+        if (root.isConnected && !root.contains(document.activeElement)) root.focus({ preventScroll: true });
+      }, 0);
+    });
+  }
+
+  const THEME_KEY = "imagen-nb-theme";
+  /**
+   * Outside JupyterLab (the served app) the panels follow the system's light or dark mode
+   * (prefers-color-scheme) unless the person chose one with the toggle; the choice is kept in
+   * localStorage. Returns the toggle button.
+   */
+  function followTheme(root) {
+    const media = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+    const chosen = () => { try { return localStorage.getItem(THEME_KEY); } catch (e) { return null; } };
+    const button = h("button", { class: "inb-btn inb-btn-icon inb-theme-toggle" });
+    function apply() {
+      const theme = chosen() || (media && media.matches ? "dark" : "light");
+      root.dataset.theme = theme;
+      const next = theme === "dark" ? "light" : "dark";
+      button.textContent = theme === "dark" ? "☀" : "☾";
+      button.title = `Switch to the ${next} theme`;
+      button.setAttribute("aria-label", button.title);
+    }
+    button.addEventListener("click", () => {
+      try { localStorage.setItem(THEME_KEY, root.dataset.theme === "dark" ? "light" : "dark"); } catch (e) { /* private mode: this page only */ }
+      apply();
+      if (!chosen()) root.dataset.theme = root.dataset.theme === "dark" ? "light" : "dark";
+    });
+    if (media && media.addEventListener) media.addEventListener("change", apply);
+    apply();
+    return button;
+  }
+
+  /**
+   * Mount panel `name` (or "studio") into `el`; returns the cleanup function.
+   * options.theme "auto": follow the system's dark mode with a toggle (the served app); by
+   * default JupyterLab's theme decides.
+   */
+  function mount(name, transport, el, options = {}) {
     const conn = connect(transport);
     const root = h("div", { class: "inb inb-root" });
+    isolateKeys(root);
+    const themeToggle = options.theme === "auto" ? followTheme(root) : null;
+    const banner = h("div", { class: "inb-disconnected", role: "alert", hidden: true });
+    root.append(banner);
+    conn.onState((state, why) => {
+      banner.hidden = state !== "disconnected";
+      banner.textContent = state === "disconnected" ? `Kernel disconnected — ${why}` : "";
+      root.classList.toggle("inb-offline", state === "disconnected");
+    });
     el.append(root);
     const mounted = [];
     const api = {
       conn,
+      themeToggle,
       /** Context for one panel inside `target`. */
       context(panelName, target, nav = null) {
         return {
@@ -216,7 +343,7 @@ const INB = (() => {
           el: target,
           root,
           nav,
-          call: (method, args, buffers) => conn.call(panelName, method, args, buffers),
+          call: (method, args, buffers, opts) => conn.call(panelName, method, args, buffers, opts),
           on: (event, cb) => conn.on(panelName, event, cb),
         };
       },
@@ -237,6 +364,6 @@ const INB = (() => {
 
   return {
     panels, h, append, fill, blobUrl, release, fmtBytes, fmtSeconds, fmtAgo, debounce, toast,
-    showError, clearError, anywidgetTransport, panelTransport, connect, mount,
+    showError, clearError, copyText, anywidgetTransport, panelTransport, connect, mount, isolateKeys,
   };
 })();

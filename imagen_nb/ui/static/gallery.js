@@ -37,6 +37,8 @@
  *   uncollect({ids, collection})      -> { collection: {id, name}, removed, ids }
  *   delete({ids}) -> { deleted, ids }  restore({ids}) -> { restored, ids }
  *   vary({product_id, n, strength})   -> { order_id, generations, model }
+ *   select({ids}) -> { selected }  (Python: widget.selected)   code({product_id}) -> { code }
+ *   import({names}, files as buffers) -> { imported: {id, name, params}[], refused: {name, message}[], warnings }
  * Pushes (ctx.on):
  *   new_products { ids: string[], count: number }  newest first, at most ten a second
  */
@@ -79,8 +81,15 @@ INB.panels.gallery = (ctx) => {
   });
   const searchField = h("div", { class: "inb-gallery-field inb-gallery-search-field" }, search);
   const groupSelect = select("Group by", Object.entries(GROUP_LABEL).map(([v, l]) => [v, v ? `Group: ${l}` : l]));
+  // Import: pick files or a folder, or drop them on the panel (A1111's "PNG Info", our way).
+  const filePick = h("input", { type: "file", multiple: true, accept: "image/*", hidden: true, "aria-label": "Import images" });
+  const folderPick = h("input", { type: "file", multiple: true, webkitdirectory: true, hidden: true, "aria-label": "Import a folder" });
+  const importBtn = h("button", { class: "inb-btn", title: "Import images with their parameters (or drop files and folders here)",
+    onclick: () => filePick.click() }, "Import…");
+  const folderBtn = h("button", { class: "inb-btn inb-btn-sm", title: "Import every image of a folder", onclick: () => folderPick.click() }, "Folder…");
   const toolbar = h("div", { class: "inb-gallery-row inb-gallery-toolbar" },
-    h("div", { class: "inb-panel-title" }, "Gallery ", countChip), searchField, groupSelect.field);
+    h("div", { class: "inb-panel-title" }, "Gallery ", countChip), searchField, groupSelect.field, importBtn, folderBtn,
+    filePick, folderPick);
 
   const selCount = h("strong", {}, "");
   const selAll = h("button", { class: "inb-btn inb-btn-sm", onclick: () => selectAllOnPage() }, "Select all on page");
@@ -137,6 +146,69 @@ INB.panels.gallery = (ctx) => {
   function dateInput(label) {
     const el = h("input", { class: "inb-input inb-gallery-date", type: "date", "aria-label": label, title: label });
     return { el, field: h("div", { class: "inb-gallery-field" }, el) };
+  }
+
+  // ---- import -------------------------------------------------------------------------
+  const IMAGE_FILE = /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i;
+  const dropHint = h("div", { class: "inb-gallery-drop", hidden: true, "aria-hidden": "true" },
+    h("strong", {}, "Drop images or folders to import them"), h("span", {}, "Their A1111 or imagen-nb parameters come along."));
+  panel.append(dropHint);
+  let dragDepth = 0;
+  const dragsFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+  panel.addEventListener("dragenter", (e) => { if (!dragsFiles(e)) return; e.preventDefault(); dragDepth++; dropHint.hidden = false; });
+  panel.addEventListener("dragover", (e) => { if (dragsFiles(e)) { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; } });
+  panel.addEventListener("dragleave", () => { dragDepth = Math.max(0, dragDepth - 1); if (!dragDepth) dropHint.hidden = true; });
+  panel.addEventListener("drop", async (e) => {
+    if (!dragsFiles(e)) return;
+    e.preventDefault();
+    dragDepth = 0;
+    dropHint.hidden = true;
+    const entries = [...e.dataTransfer.items].map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean);
+    const files = entries.length ? (await Promise.all(entries.map(filesOf))).flat() : [...e.dataTransfer.files];
+    importFiles(files);
+  });
+  filePick.addEventListener("change", () => { importFiles([...filePick.files]); filePick.value = ""; });
+  folderPick.addEventListener("change", () => { importFiles([...folderPick.files]); folderPick.value = ""; });
+
+  /** Every file under a dropped entry (folders recursively). */
+  async function filesOf(entry) {
+    if (entry.isFile) return [await new Promise((ok, fail) => entry.file(ok, fail))];
+    const reader = entry.createReader();
+    const all = [];
+    for (;;) {
+      const batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
+      if (!batch.length) break;
+      all.push(...batch);
+    }
+    return (await Promise.all(all.map(filesOf))).flat();
+  }
+
+  async function importFiles(files) {
+    const images = files.filter((f) => IMAGE_FILE.test(f.name) || (f.type || "").startsWith("image/"));
+    const skipped = files.length - images.length;
+    if (!images.length) { toast(ctx.root, skipped ? `No images among ${skipped} files` : "No files", { error: true }); return; }
+    const done = { imported: 0, withParams: 0, refused: [] };
+    loading(1);
+    try {
+      for (let i = 0; i < images.length; i += 20) {
+        const part = images.slice(i, i + 20);
+        const buffers = await Promise.all(part.map((f) => f.arrayBuffer()));
+        const { result } = await ctx.call("import", { names: part.map((f) => f.name) }, buffers, { timeout: 120000 });
+        done.imported += result.imported.length;
+        done.withParams += result.imported.filter((p) => p.params).length;
+        done.refused.push(...result.refused);
+      }
+    } catch (err) {
+      reportError(err);
+    } finally {
+      loading(-1);
+    }
+    const bits = [`Imported ${done.imported === 1 ? "1 image" : `${done.imported} images`}`];
+    if (done.imported) bits.push(`${done.withParams} with parameters`);
+    if (done.refused.length) bits.push(`refused ${done.refused.length}: ${done.refused.slice(0, 3).map((r) => r.message).join("; ")}`);
+    if (skipped) bits.push(`${skipped} other ${skipped === 1 ? "file" : "files"} left out`);
+    toast(ctx.root, bits.join(" · "), { error: !done.imported, ms: 10000 });
+    if (done.imported) { refreshOptions(); reload(); }
   }
 
   // ---- filters --------------------------------------------------------------------------
@@ -559,7 +631,16 @@ INB.panels.gallery = (ctx) => {
     paintSelection();
   }
 
+  // Python reads the selection as `widget.selected`: tell the controller when it settles.
+  let sentSelection = "";
+  const sendSelection = debounce(() => {
+    const ids = [...state.selection];
+    if (ids.join(",") === sentSelection) return;
+    sentSelection = ids.join(",");
+    ctx.call("select", { ids }).catch(() => { sentSelection = null; });
+  }, 150);
   function paintSelection() {
+    sendSelection();
     const n = state.selection.size;
     selectionBar.hidden = n === 0;
     toolbar.hidden = n > 0;
@@ -732,9 +813,23 @@ INB.panels.gallery = (ctx) => {
         reload();
       }
       toast(ctx.root, `Restored ${result.restored === 1 ? "1 product" : `${result.restored} products`}`, { ms: 3000 });
+      refocus(ids);
     } catch (err) {
       showError(ctx.root, err);
     }
+  }
+
+  /** Undo's button leaves with its toast: keyboard focus goes back to the open details view, or
+   * to the first restored tile, so arrows, Esc and 1–5 keep working. */
+  function refocus(ids) {
+    requestAnimationFrame(() => {
+      const active = panel.getRootNode().activeElement;
+      // (the root itself holds focus only as the panel's fallback: move on from it)
+      if (active && active !== document.body && active !== ctx.root && ctx.root.contains(active)) return;
+      if (state.modal) { state.modal.modal.focus(); return; }
+      const tile = content.querySelector(`.inb-gallery-tile[data-id="${ids[0]}"]`);
+      if (tile) tile.focus({ preventScroll: true }); else body.focus({ preventScroll: true });
+    });
   }
 
   async function download(id, known = null) {
@@ -966,14 +1061,23 @@ INB.panels.gallery = (ctx) => {
     const p = details.product;
     const nav = ctx.nav;
     const actions = h("div", { class: "inb-gallery-actions" },
-      nav ? h("button", { class: "inb-btn inb-btn-primary", title: "Open Order with this product's model and parameters",
+      nav ? h("button", { class: "inb-btn inb-btn-primary", title: "Open Order with this product's own parameters: one generation, its seed",
         onclick: () => { closeDetails(false); nav.go("order", { product_id: p.id }); } }, "↻ Re-order") : null,
+      nav && p.order_id ? h("button", { class: "inb-btn", title: "Open Order with the whole order this product came from",
+        onclick: () => { closeDetails(false); nav.go("order", { product_id: p.id, scope: "order" }); } }, "Whole order") : null,
+      nav ? h("span", { class: "inb-gallery-recall", role: "group", "aria-label": "Use in the order form" },
+        [["seed", "Use seed", "Put this product's seed into the Order form, keeping the rest"],
+          ["prompt", "Use prompt", "Put this product's prompt and negative prompt into the Order form, keeping the rest"],
+          ["all", "Use all", "Fill the Order form with all of this product's parameters"]].map(([use, label, title]) =>
+          h("button", { class: "inb-btn inb-btn-sm", title, onclick: () => { closeDetails(false); nav.go("order", { product_id: p.id, use }); } }, label))) : null,
       details.can_vary ? h("button", { class: "inb-btn", "aria-expanded": "false", onclick: (e) => {
         varyBox.hidden = !varyBox.hidden;
         e.currentTarget.setAttribute("aria-expanded", String(!varyBox.hidden));
         if (!varyBox.hidden) varyN.focus();
       } }, "✦ Vary…") : null,
       h("button", { class: "inb-btn", title: "Download the original file", onclick: () => download(p.id, m.originalBlob) }, "↓ Download"),
+      h("button", { class: "inb-btn", title: "Copy the studio.order(...) call that makes this product again",
+        onclick: () => ctx.call("code", { product_id: p.id }).then(({ result }) => INB.copyText(ctx.root, result.code)).catch(reportError) }, "Copy as code"),
       h("button", { class: "inb-btn inb-btn-danger", onclick: () => { const nextId = neighbour(p.id); closeDetails(false); remove([p.id]).then(() => nextId && openDetails(nextId)); } }, "Delete"));
 
     // vary form
@@ -1099,7 +1203,9 @@ INB.panels.gallery = (ctx) => {
 
   function kvTable(values) {
     return h("table", { class: "inb-kv" }, h("tbody", {}, Object.entries(values).map(([k, v]) =>
-      h("tr", {}, h("th", {}, k), h("td", {}, v === null ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v))))));
+      h("tr", {}, h("th", {}, k), h("td", {}, v === null ? "null" : typeof v === "object" ? JSON.stringify(v)
+        // a float is shown to the millisecond: "seconds 5.021", not 5.020830622000176
+        : typeof v === "number" && !Number.isInteger(v) ? String(Math.round(v * 1000) / 1000) : String(v))))));
   }
 
   async function copy(text, button) {

@@ -10,7 +10,8 @@
  *   init() → InitState (+ buffers: session thumbnails)          state() → State
  *   model({model_id}) → Form                                   preview({model, values, limit?}) → Preview
  *   order({model, values, project_id?, limit?}) → {order_id, model, count, project_id}
- *   reorder({product_id}) → Prefill                            preset_apply({name}) → Prefill & {name}
+ *   reorder({product_id, scope, use, model}) → Prefill & {scope, use, imported, unmapped}
+ *                                                            preset_apply({name}) → Prefill & {name}
  *   preset_save({name, model, values}) → Preset[]              preset_delete({name}) → Preset[]
  *   tokens() → Token[]   token_set({name, values, old_name?}) → Token[]   token_delete({name}) → Token[]
  *   projects() → Project[]                                     create_project({name}) → Project & {projects}
@@ -338,6 +339,7 @@ INB.panels.order = (ctx) => {
 
   function renderForm(next, values = {}) {
     form = next;
+    clearAt(modelCard);  // an error about the previous model is history once another one is drawn
     modelInput.value = form.id;
     if (providerSel.value && providerSel.value !== form.provider) providerSel.value = "";
     if (typeSel.value && typeSel.value !== form.type) typeSel.value = "";
@@ -370,17 +372,19 @@ INB.panels.order = (ctx) => {
   function makeField(f) {
     const id = `inb-order-${f.name}-${Math.random().toString(36).slice(2, 8)}`;
     const wrap = h("div", { class: `inb-field inb-order-field inb-order-k-${f.kind}`, dataset: { field: f.name } });
-    const label = h("label", { class: "inb-label", for: id, title: `${f.label} (${f.name})` },
-      h("span", { class: "inb-order-ltext" }, f.label), f.required ? h("span", { class: "inb-order-req", title: "required" }, " *") : null,
-      f.label.toLowerCase().replace(/\s+/g, "_") !== f.name ? h("span", { class: "inb-order-pname" }, f.name) : null);
+    // A short label; the parameter's own name (what studio.order() takes) and the full help on hover.
+    const hover = [`${f.label} — ${f.name}=`, f.range, f.description].filter(Boolean).join("\n");
+    const label = h("label", { class: "inb-label", for: id, title: hover },
+      h("span", { class: "inb-order-ltext" }, f.label), f.required ? h("span", { class: "inb-order-req", title: "required" }, " *") : null);
     const helpBits = [];
     if (f.range) helpBits.push(h("span", { class: "inb-order-range" }, f.range));
     if (f.description) helpBits.push(h("span", {}, f.description));
-    const help = helpBits.length ? h("div", { class: "inb-help" }, helpBits) : null;
+    const help = helpBits.length ? h("div", { class: "inb-help", title: f.description || "" }, helpBits) : null;
     let field;
     if (f.kind === "prompt") field = textField(f, id, true);
     else if (f.kind === "enum" || f.kind === "boolean") field = choiceField(f, id);
     else if (f.kind === "image") field = imageField(f, id, wrap);
+    else if (f.name === "loras" && f.kind === "json") field = loraField(f, id);
     else field = textField(f, id, false);
     field.f = f;
     field.wrap = wrap;
@@ -388,7 +392,7 @@ INB.panels.order = (ctx) => {
     if (help) wrap.append(help);
     const changed = () => {
       clearAt(wrap);
-      wrap.classList.toggle("inb-order-smart", SMART.test(field.get()));
+      wrap.classList.toggle("inb-order-smart", field.smart ? field.smart() : SMART.test(field.get()));
       if (field.changed) field.changed();
       schedulePreview();
     };
@@ -429,6 +433,95 @@ INB.panels.order = (ctx) => {
       });
     }
     return { el: input, input, get: () => input.value, set: (v) => { input.value = v; }, focus: () => input.focus() };
+  }
+
+  /**
+   * LoRAs: one row per LoRA (a name from the model's LoRA folder, a weight slider, remove) and
+   * "+ Add LoRA"; the value sent is JSON [{name, weight}]. "Edit as text" shows the text form
+   * (paths, "style-a:0.6", smart syntax), which the rows cannot always show.
+   */
+  function loraField(f, id) {
+    const text = textField(f, id, false);
+    text.input.hidden = true;
+    const rows = h("div", { class: "inb-order-loras" });
+    let names = [];
+    let rowsMode = true;
+    const simple = /^\s*[^,:[\]{}"/\\]+(:\s*-?\d+(\.\d+)?)?(\s*,\s*[^,:[\]{}"/\\]+(:\s*-?\d+(\.\d+)?)?)*\s*$/;
+    const addBtn = h("button", { class: "inb-btn inb-btn-sm", type: "button", onclick: () => { addRow("", 1); changed(); } }, "+ Add LoRA");
+    const modeBtn = h("button", { class: "inb-btn inb-btn-link inb-btn-sm", type: "button", onclick: () => setMode(!rowsMode) }, "Edit as text");
+    const el = h("div", { class: "inb-order-lorabox" }, rows, h("div", { class: "inb-order-lora-tools" }, addBtn, modeBtn), text.input);
+    const changed = () => { text.input.dispatchEvent(new Event("input", { bubbles: true })); };
+
+    function addRow(name, weight) {
+      const sel = h("select", { class: "inb-select", "aria-label": "LoRA" },
+        h("option", { value: "" }, names.length ? "Choose a LoRA…" : "No LoRAs in the LoRA folder"),
+        [...new Set([...names, name].filter(Boolean))].map((n) => h("option", { value: n }, n)));
+      sel.value = name;
+      const num = h("input", { class: "inb-input inb-order-lora-w", type: "number", min: -2, max: 2, step: 0.05, value: String(weight), "aria-label": "LoRA weight" });
+      const slider = h("input", { type: "range", min: -2, max: 2, step: 0.05, value: String(weight), "aria-label": "LoRA weight slider" });
+      slider.addEventListener("input", () => { num.value = slider.value; changed(); });
+      num.addEventListener("input", () => { slider.value = num.value; changed(); });
+      sel.addEventListener("change", changed);
+      const row = h("div", { class: "inb-order-lora" }, sel, slider, num,
+        h("button", { class: "inb-btn inb-btn-icon", type: "button", title: "Remove this LoRA", "aria-label": "Remove LoRA",
+          onclick: () => { row.remove(); changed(); } }, "×"));
+      rows.append(row);
+    }
+    /** The rows as the value the form sends: JSON [{name, weight}], "" for none. */
+    function rowsText() {
+      const list = [...rows.children].map((r) => {
+        const [sel, , num] = r.children;
+        return sel.value ? { name: sel.value, weight: Number(num.value || 1) } : null;
+      }).filter(Boolean);
+      return list.length ? JSON.stringify(list) : "";
+    }
+    /** Rows from a value: JSON [{name, weight}] or the text form "a:0.6, b"; null when rows cannot show it. */
+    function parse(v) {
+      const raw = String(v || "").trim();
+      if (!raw) return [];
+      try {
+        const list = JSON.parse(raw);
+        const items = Array.isArray(list) ? list : [list];
+        if (items.every((x) => x && typeof x === "object" && typeof x.name === "string" && !("path" in x))) {
+          return items.map((x) => [x.name, x.weight === undefined ? 1 : Number(x.weight)]);
+        }
+        return null;
+      } catch (e) { /* not JSON: maybe the text form */ }
+      if (!simple.test(raw)) return null;
+      return raw.split(",").map((x) => x.trim()).filter(Boolean).map((part) => {
+        const i = part.lastIndexOf(":");
+        const weighted = i > 0 && /^-?\d+(\.\d+)?$/.test(part.slice(i + 1).trim());
+        return weighted ? [part.slice(0, i).trim(), Number(part.slice(i + 1))] : [part, 1];
+      });
+    }
+    function fromText(v) {
+      rows.replaceChildren();
+      for (const [name, weight] of parse(v) || []) addRow(name, weight);
+    }
+    function setMode(rowsWanted) {
+      if (rowsWanted && parse(text.input.value) === null) { INB.toast(ctx.root, "This value needs the text form (paths or smart syntax)."); return; }
+      if (!rowsWanted) text.input.value = rowsText();
+      else fromText(text.input.value);
+      rowsMode = rowsWanted;
+      rows.hidden = !rowsMode;
+      addBtn.hidden = !rowsMode;
+      text.input.hidden = rowsMode;
+      modeBtn.textContent = rowsMode ? "Edit as text" : "Use the picker";
+    }
+    const model = form && form.id;
+    ctx.call("loras", { model }).then(({ result }) => {
+      names = result;
+      const value = rowsMode ? rowsText() : null;
+      if (value !== null) fromText(value);
+    }).catch(() => {});
+    return {
+      el, input: text.input,
+      get: () => (rowsMode ? rowsText() : text.input.value),
+      // JSON's brackets are not SmartParameter groups: only the text form can hold those.
+      smart: () => !rowsMode && parse(text.input.value) === null && SMART.test(text.input.value),
+      set: (v) => { text.input.value = v || ""; setMode(parse(text.input.value) !== null); },
+      focus: () => (rowsMode && rows.querySelector("select") ? rows.querySelector("select").focus() : addBtn.focus()),
+    };
   }
 
   /** An enum or boolean: a select, or free text for smart syntax ("Several…"). */
@@ -602,6 +695,7 @@ INB.panels.order = (ctx) => {
       clearAt(modelCard, "preview");
       lastPreview = result;
       renderPreview(result, null);
+      if (notOrderedAt !== null) { notOrderedAt = null; renderNote(); }  // fixed: the refusal is history
     } catch (err) {
       if (mine !== previewSeq) return;
       for (const f of fields.values()) clearAt(f.wrap, "preview");
@@ -638,7 +732,7 @@ INB.panels.order = (ctx) => {
         h("thead", {}, h("tr", {}, h("th", {}, "#"), cols.map((c) => h("th", {}, fields.get(c) ? fields.get(c).f.label : c)))),
         h("tbody", {}, p.rows.map((r, i) => h("tr", {}, h("td", { class: "inb-faint" }, String(i + 1)),
           cols.map((c) => h("td", { title: typeof r[c] === "string" ? r[c] : JSON.stringify(r[c]) }, short(r[c], 80)))))))));
-      if (p.count > p.rows.length) parts.push(h("div", { class: "inb-faint" }, `and ${plural(p.count - p.rows.length, "more")}`));
+      if (p.count > p.rows.length) parts.push(h("div", { class: "inb-faint" }, `and ${fmtN(p.count - p.rows.length)} more`));
     }
     fill(previewBox, parts);
     orderBtn.textContent = p.too_large ? "Order" : `Order ${plural(p.count, "generation")}`;
@@ -646,6 +740,7 @@ INB.panels.order = (ctx) => {
 
   // ---- ordering -------------------------------------------------------------------------------
   let placing = false;
+  let notOrderedAt = null; // the field the last refused order named, until the preview passes
   async function placeOrder() {
     if (!form || placing) return;
     placing = true;
@@ -674,6 +769,7 @@ INB.panels.order = (ctx) => {
         const label = info.field === "model" ? "the model" : info.field === "project" ? "the project"
           : fields.get(info.field) ? fields.get(info.field).f.label : info.field;
         fill(orderNote, h("span", { class: "inb-order-note-err" }, `Not ordered: see ${label}.`));
+        notOrderedAt = info.field;
         const wrap = fieldWrap(info.field);
         if (wrap && wrap.scrollIntoView) wrap.scrollIntoView({ block: "nearest" });
         const f = fields.get(info.field);
@@ -855,15 +951,38 @@ INB.panels.order = (ctx) => {
     clearAllErrors();
   }
 
-  async function reorder(productId) {
+  /**
+   * Recall a product into the form. scope "product": its own parameter set (one generation, its
+   * seed); "order": its whole order. use "seed" / "prompt" fill only those fields of the form as
+   * it is. An import maps onto the model in the form, and the note names what did not map.
+   */
+  async function reorder(productId, { scope = "product", use = "all" } = {}) {
     try {
-      const { result } = await ctx.call("reorder", { product_id: productId });
-      await prefill(result, "replace");
-      if (result.project_id !== undefined) setProject(result.project_id || "");
+      const { result } = await ctx.call("reorder", { product_id: productId, scope, use, model: form ? form.id : null });
+      if (!result.form && !form) { notice("Choose a model first: the product's parameters fill its form."); return; }
+      await prefill(use === "all" ? result : { ...result, form: null }, use === "all" ? "replace" : "merge");
+      if (use === "all" && result.project_id !== undefined) setProject(result.project_id || "");
       const prompt = fields.get("prompt");
       if (prompt) prompt.focus();  // ready to edit, and Ctrl+Enter orders from there
-      notice("Filled from the product's order: change what you like and order again.");
+      recallNote(result);
     } catch (err) { failed(err); }
+  }
+
+  function recallNote(r) {
+    clearTimeout(noticeTimer);
+    const what = r.use === "seed" ? "Seed filled from the product."
+      : r.use === "prompt" ? "Prompt filled from the product."
+        : r.scope === "order" ? "Filled from the product's whole order: change what you like and order again."
+          : r.imported ? `Filled from the imported product's parameters, mapped onto ${r.model}.`
+            : "Filled from this product: one generation with its seed.";
+    const other = r.use === "all" && !r.imported
+      ? h("button", { class: "inb-btn inb-btn-link inb-order-recall-other",
+        onclick: () => reorder(r.product_id, { scope: r.scope === "order" ? "product" : "order" }) },
+      r.scope === "order" ? "This product only" : "Whole order instead") : null;
+    const unmapped = (r.unmapped || []).length
+      ? h("div", { class: "inb-order-recall-unmapped", title: r.unmapped.map((u) => `${u.name}: ${u.why}`).join("\n") },
+        `Not mapped: ${r.unmapped.map((u) => u.name).join(", ")}`) : null;
+    fill(orderNote, h("span", { class: "inb-order-note-text inb-muted" }, what), other, unmapped);
   }
 
   function summary(params) {
@@ -1071,7 +1190,7 @@ INB.panels.order = (ctx) => {
     if (!ready) { pendingNav.push(payload); return; }
     if (!payload) return;
     if (payload.project_id !== undefined) await setProject(payload.project_id);
-    if (payload.product_id) await reorder(payload.product_id);
+    if (payload.product_id) await reorder(payload.product_id, { scope: payload.scope || "product", use: payload.use || "all" });
   }
 
   ctx.on("session", onSession);

@@ -43,6 +43,7 @@ INB.panels.studio = (api, root) => {
   }
   const homeLabel = h("div", { class: "inb-home", title: "" });
   bar.append(homeLabel);
+  if (api.themeToggle) bar.append(api.themeToggle);
 
   for (const name of Object.keys(labels)) handles[name] = api.start(name, bodies[name], nav);
   // The Production panel reports how many generations are running, for the tab's badge.

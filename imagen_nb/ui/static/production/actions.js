@@ -1,0 +1,216 @@
+// Production: what the panel asks the kernel, and how each answer changes the store.
+
+/**
+ * @typedef {{ call(method: string, args?: object, buffers?: ArrayBuffer[], opts?: object): Promise<{result: any, buffers: any[]}>,
+ *             toast(message: string, opts?: object): void, error(err: Error): void,
+ *             blobUrl(buffer: any, type: string): string, activeElement(): Element|null,
+ *             copy(text: string): Promise<void>, scrollTo(orderId: string): void }} Ctx
+ */
+
+import { clockPatch, withOrders, cancelMessage } from "./state.js";
+import { plural } from "../lib/format.js";
+
+const GEN_PAGE = 100;
+
+/** The panel's actions over `store`, talking to the controller through `ctx`. */
+export function createActions(ctx, store) {
+  const set = store.set;
+  const get = store.get;
+
+  async function loadGens(fresh) {
+    const ex = get().expanded;
+    if (!ex || (ex.loading && !fresh)) return;
+    const offset = fresh ? 0 : ex.offset;
+    set({ expanded: { ...ex, loading: true } });
+    try {
+      const { result } = await ctx.call("generations", { order_id: ex.id, offset, limit: GEN_PAGE, status: ex.status || null });
+      set((s) => {
+        if (!s.expanded || s.expanded.id !== ex.id || s.expanded.status !== ex.status) return null;
+        const gens = fresh ? {} : { ...s.gens };
+        for (const g of result.items) gens[g.id] = g;
+        const ids = [...(fresh ? [] : s.expanded.ids), ...result.items.map((g) => g.id)];
+        return { ...clockPatch(s, result.now), gens,
+          expanded: { ...s.expanded, ids, offset: offset + result.items.length, hasMore: result.has_more, loading: false } };
+      });
+    } catch (err) {
+      set((s) => (s.expanded ? { expanded: { ...s.expanded, loading: false } } : null));
+      ctx.error(err);
+    }
+  }
+
+  function collapse() {
+    const ex = get().expanded;
+    if (!ex) return;
+    set({ expanded: null, gens: {} });
+    ctx.call("unwatch", { order_id: ex.id }).catch(() => {});
+  }
+
+  // Thumbnails load when their row scrolls into view, 100 at most per request.
+  let wanted = new Set();
+  let timer = null;
+  const watched = new Map();
+  async function fetchThumbs() {
+    timer = null;
+    const have = get().thumbs;
+    const ids = [...wanted].filter((id) => !have[id]).slice(0, 100);
+    wanted = new Set();
+    if (!ids.length) return;
+    try {
+      const { result, buffers } = await ctx.call("thumbs", { product_ids: ids });
+      set((s) => {
+        const thumbs = { ...s.thumbs };
+        for (const [id, t] of Object.entries(result.items)) thumbs[id] = ctx.blobUrl(buffers[t.buf], t.type);
+        return { thumbs };
+      });
+    } catch (err) { /* thumbnails are decoration: the rows stay usable */ }
+  }
+  function want(productId) {
+    wanted.add(productId);
+    if (!timer) timer = setTimeout(fetchThumbs, 60);
+  }
+  const observer = typeof IntersectionObserver === "function"
+    ? new IntersectionObserver((items) => {
+      for (const item of items) {
+        if (!item.isIntersecting) continue;
+        const productId = watched.get(item.target);
+        observer.unobserve(item.target);
+        watched.delete(item.target);
+        if (productId) want(productId);
+      }
+    }, { rootMargin: "200px" })
+    : null;
+
+  const actions = {
+    async init() {
+      try {
+        const { result } = await ctx.call("init");
+        set((s) => ({ ...clockPatch(s, result.now), ...withOrders({ ...s, hasMore: result.has_more }, result.orders),
+          hasMore: result.has_more, active: result.active, paused: result.paused || null, loaded: true,
+          loadError: null }));
+      } catch (err) {
+        set({ loadError: err.message });
+      }
+    },
+    async refresh() {
+      try {
+        const n = get().orderIds.length;
+        const { result } = await ctx.call("orders", { limit: Math.max(50, Math.min(500, n)) });
+        set((s) => ({ ...clockPatch(s, result.now), ...withOrders(s, result.orders) }));
+      } catch (err) { /* the live updates keep the rows right meanwhile */ }
+    },
+    async loadMore() {
+      const ids = get().orderIds;
+      set({ loadingMore: true });
+      try {
+        const { result } = await ctx.call("orders", { limit: 50, before: ids[ids.length - 1] || null });
+        set((s) => ({ ...clockPatch(s, result.now), ...withOrders(s, result.orders), hasMore: result.has_more }));
+      } catch (err) {
+        ctx.error(err);
+      } finally {
+        set({ loadingMore: false });
+      }
+    },
+    /** A live update: changed orders, generation deltas, queue positions. */
+    update(data) {
+      if (!get().loaded) return; // the init reply is newer than anything before it
+      set((s) => {
+        const patch = { ...clockPatch(s, data.now), ...withOrders(s, data.orders, { onlyKnown: true }) };
+        let gens = s.gens;
+        for (const g of data.gens || []) if (gens[g.id]) { gens = gens === s.gens ? { ...gens } : gens; gens[g.id] = { ...gens[g.id], ...g }; }
+        for (const [id, pos] of Object.entries(data.positions || {})) {
+          if (gens[id]) { gens = gens === s.gens ? { ...gens } : gens; gens[id] = { ...gens[id], position: pos }; }
+        }
+        if (gens !== s.gens) patch.gens = gens;
+        return patch;
+      });
+    },
+    activity(active) { set({ active: active || 0 }); },
+    paused(message) { set({ paused: message || null }); },
+    async toggle(id) {
+      const ex = get().expanded;
+      if (ex && ex.id === id) return collapse();
+      if (ex) collapse();
+      set({ expanded: { id, status: "", ids: [], offset: 0, hasMore: false, loading: true }, gens: {} });
+      await loadGens(true);
+      return undefined;
+    },
+    filter(status) {
+      const ex = get().expanded;
+      if (!ex || ex.status === status) return;
+      set({ expanded: { ...ex, status, ids: [], offset: 0, hasMore: false }, gens: {} });
+      loadGens(true);
+    },
+    loadGens,
+    watchThumb(el, productId) {
+      if (!el) return undefined;
+      if (!observer) { want(productId); return undefined; }
+      watched.set(el, productId);
+      observer.observe(el);
+      return () => { observer.unobserve(el); watched.delete(el); };
+    },
+    async cancel(target, what) {
+      try {
+        const { result } = await ctx.call("cancel", target);
+        ctx.toast(cancelMessage(what, result.dropped));
+      } catch (err) {
+        ctx.error(err);
+      }
+    },
+    async retry(orderId, generationIds = null) {
+      try {
+        const { result } = await ctx.call("retry", { order_id: orderId, generation_ids: generationIds });
+        if (result.order) set((s) => withOrders(s, [result.order]));
+        ctx.toast(`${plural(result.retried, "generation")} queued again`);
+      } catch (err) {
+        ctx.error(err);
+      }
+    },
+    async copyCode(orderId) {
+      try {
+        const { result } = await ctx.call("code", { order_id: orderId });
+        await ctx.copy(result.code);
+      } catch (err) {
+        ctx.error(err);
+      }
+    },
+    async openDetails(id) {
+      const back = ctx.activeElement();
+      try {
+        const { result: d, buffers } = await ctx.call("generation", { generation_id: id });
+        const thumb = d.thumb !== null && d.thumb !== undefined ? ctx.blobUrl(buffers[d.thumb], d.thumb_type || "image/webp") : "";
+        set({ details: { d, thumb, back } });
+      } catch (err) {
+        ctx.error(err);
+      }
+    },
+    closeDetails() {
+      const details = get().details;
+      set({ details: null });
+      if (details && details.back && details.back.isConnected) details.back.focus();
+    },
+    /** Show an order: fetch it when it is not listed, expand it, scroll to it, flash it. */
+    async reveal(orderId) {
+      if (!get().orders[orderId]) {
+        try {
+          const { result } = await ctx.call("orders", { ids: [orderId] });
+          set((s) => withOrders(s, result.orders));
+        } catch (err) {
+          ctx.error(err);
+          return;
+        }
+      }
+      const ex = get().expanded;
+      if (!ex || ex.id !== orderId) await actions.toggle(orderId);
+      set({ flash: orderId });
+      setTimeout(() => set((s) => (s.flash === orderId ? { flash: null } : null)), 1400);
+      ctx.scrollTo(orderId);
+    },
+    destroy() {
+      if (observer) observer.disconnect();
+      clearTimeout(timer);
+      const ex = get().expanded;
+      if (ex) ctx.call("unwatch", { order_id: ex.id }).catch(() => {});
+    },
+  };
+  return actions;
+}

@@ -1,0 +1,91 @@
+// The Production panel: recent orders and their generations, live, on the component base.
+// One store holds what the kernel said; components derive every text from it; order and
+// generation rows are keyed lists, so a live update never replaces the element in focus.
+// Files: state.js (store shape, derived texts), actions.js (requests), orders.js,
+// generations.js, details.js (components). Python side: imagen_nb/ui/production.py.
+
+/**
+ * Requests: init() -> {orders, has_more, active, paused: string|null, now}; orders({limit, before, ids}) -> {orders, has_more, now};
+ *   generations({order_id, offset, limit, status}) -> {order_id, offset, items: Gen[], has_more, now};
+ *   unwatch({order_id}); generation({generation_id}) -> GenDetail (+ thumbnail buffer);
+ *   thumbs({product_ids}) -> {items: {id: {buf, type}}}; cancel({order_id} | {generation_id}) -> {dropped};
+ *   retry({order_id, generation_ids?}) -> {retried, order: Order}; code({order_id}) -> {code}
+ * Pushes: "update" {now, orders?: Order[], gens?: Gen[], positions?: {id: number|null}};
+ *   "activity" {active} (also the Studio tab's badge); "notice" {paused: string|null} (the queue
+ *   paused, e.g. the disk is full, or resumed: null)
+ * @typedef {import("./state.js").State} State
+ */
+
+import { html, render } from "../lib/view.js";
+import { createStore, useStore } from "../lib/store.js";
+import { plural } from "../lib/format.js";
+import { initialState } from "./state.js";
+import { createActions } from "./actions.js";
+import { OrderList } from "./orders.js";
+import { Details } from "./details.js";
+
+function Summary({ app }) {
+  const active = useStore(app.store, (s) => s.active);
+  return html`<span class="inb-production-summary inb-muted">
+    ${active ? html`<span class="inb-production-pulse" aria-hidden="true"></span>${plural(active, "active generation")}`
+      : "Idle — every order is done"}</span>`;
+}
+
+// Why no new generation starts (the home's disk is full…), until the queue resumes.
+function Paused({ app }) {
+  const paused = useStore(app.store, (s) => s.paused);
+  return paused ? html`<div class="inb-production-notice" role="status"><strong>Paused. </strong>${paused}</div>` : null;
+}
+
+function Production({ app }) {
+  return html`
+    <div class="inb-panel-head"><div class="inb-panel-title">Production</div><${Summary} app=${app} /></div>
+    <${Paused} app=${app} />
+    <div class="inb-panel-body inb-production-body"><${OrderList} app=${app} /></div>
+    <${Details} app=${app} />`;
+}
+
+function mount(ctx) {
+  const el = document.createElement("div");
+  el.className = "inb-panel inb-production";
+  ctx.el.append(el);
+  const store = createStore(initialState());
+  const actions = createActions({
+    call: ctx.call,
+    toast: (message, opts) => INB.toast(ctx.root, message, opts),
+    error: (err) => INB.showError(ctx.root, err),
+    blobUrl: INB.blobUrl,
+    copy: (text) => INB.copyText(ctx.root, text),
+    activeElement: () => el.getRootNode().activeElement || document.activeElement,
+    scrollTo: (id) => requestAnimationFrame(() => {
+      const row = el.querySelector(`.inb-production-order[data-id="${CSS.escape(id)}"]`);
+      if (!row) return;
+      row.scrollIntoView({ block: "start", behavior: "smooth" });
+      const head = row.querySelector(".inb-production-orow");
+      if (head) head.focus({ preventScroll: true });
+    }),
+  }, store);
+  const app = { store, actions, nav: ctx.nav };
+  render(html`<${Production} app=${app} />`, el);
+  ctx.on("update", (data) => actions.update(data));
+  ctx.on("activity", (data) => actions.activity(data && data.active));
+  ctx.on("notice", (data) => actions.paused(data && data.paused));
+  const ready = actions.init();
+  let pendingReveal = null;
+  return {
+    navigate(payload) {
+      if (payload && payload.order_id) {
+        pendingReveal = payload.order_id;
+        ready.then(() => { if (pendingReveal) { const id = pendingReveal; pendingReveal = null; actions.reveal(id); } });
+      }
+    },
+    shown() { if (store.get().loaded) actions.refresh(); },
+    destroy() {
+      actions.destroy();
+      render(null, el);
+      for (const url of Object.values(store.get().thumbs)) INB.release(url);
+    },
+  };
+}
+
+INB.panels.production = mount;

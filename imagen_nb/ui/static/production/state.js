@@ -1,0 +1,132 @@
+// The Production panel's state and every text derived from it (pure: node can test it).
+
+/**
+ * Mirrors imagen_nb/ui/production.py (times are seconds since the epoch):
+ * @typedef {{ queued: number, running: number, complete: number, failed: number, cancelled: number }} Counts
+ * @typedef {{ id: string, model: string, project_id: string|null, project: string|null,
+ *             status: "pending"|"processing"|"underway"|"fulfilled"|"cancelled"|"failed",
+ *             prompt: string|null, total: number, counts: Counts, progress: number,
+ *             created: number|null, started: number|null, finished: number|null }} Order
+ * @typedef {{ id: string, seq?: number, status?: "queued"|"running"|"complete"|"failed"|"cancelled",
+ *             label?: string, started?: number|null, finished?: number|null, duration?: number|null,
+ *             attempts?: number, error_type?: string|null, error_message?: string|null,
+ *             product_id?: string|null, products?: number, step?: number|null, total?: number|null,
+ *             position?: number|null }} Gen   (a push may carry only some fields)
+ * @typedef {{ id: string, status: string, ids: string[], offset: number, hasMore: boolean,
+ *             loading: boolean }} Expanded
+ * @typedef {{ loaded: boolean, loadError: string|null, orders: Object<string, Order>, orderIds: string[],
+ *             hasMore: boolean, loadingMore: boolean, active: number, paused: string|null, skew: number,
+ *             expanded: Expanded|null, gens: Object<string, Gen>, thumbs: Object<string, string>,
+ *             details: object|null, flash: string|null }} State
+ */
+
+import { plural, fmtSeconds } from "../lib/format.js";
+
+export const LIVE = new Set(["pending", "processing", "underway"]);
+export const ORDER_LOOK = { pending: "queued", processing: "queued", underway: "running", fulfilled: "complete",
+  failed: "failed", cancelled: "cancelled" };
+export const ORDER_WORD = { pending: "pending", processing: "queued", underway: "running", fulfilled: "fulfilled",
+  failed: "failed", cancelled: "cancelled" };
+export const FILTERS = [["", "All"], ["running", "Running"], ["queued", "Queued"], ["complete", "Complete"],
+  ["failed", "Failed"], ["cancelled", "Cancelled"]];
+
+/** @returns {State} */
+export function initialState() {
+  return { loaded: false, loadError: null, orders: {}, orderIds: [], hasMore: false, loadingMore: false,
+    active: 0, paused: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null };
+}
+
+/** The kernel's clock minus ours, from a message's `now`. */
+export function clockPatch(s, now) {
+  return now ? { skew: now - Date.now() / 1000 } : {};
+}
+
+/** Orders merged in, newest first (ids are time-ordered). `onlyKnown`: drop ones not listed yet
+ * unless newer than the newest shown or every order is shown (a live update). */
+export function withOrders(s, list, { onlyKnown = false } = {}) {
+  if (!list || !list.length) return {};
+  const orders = { ...s.orders };
+  let ids = s.orderIds;
+  const newest = ids[0] || "";
+  let added = false;
+  for (const o of list) {
+    if (!orders[o.id]) {
+      if (onlyKnown && !(o.id > newest || !s.hasMore)) continue;
+      added = true;
+    }
+    orders[o.id] = o;
+  }
+  if (added) ids = Object.keys(orders).sort().reverse();
+  return { orders, orderIds: ids };
+}
+
+/** Generation deltas merged into the rows shown (others are ignored). */
+export function withGens(s, list, positions) {
+  let gens = null;
+  for (const g of list || []) {
+    if (!s.gens[g.id]) continue;
+    gens = gens || { ...s.gens };
+    gens[g.id] = { ...gens[g.id], ...g };
+  }
+  for (const [id, pos] of Object.entries(positions || {})) {
+    if (!s.gens[id]) continue;
+    gens = gens || { ...s.gens };
+    gens[id] = { ...gens[id], position: pos };
+  }
+  return gens ? { gens } : {};
+}
+
+/** Counts that add up to the total: done = complete + failed + cancelled. */
+export function orderCounts(o) {
+  const c = o.counts;
+  const live = LIVE.has(o.status);
+  const parts = [];
+  parts.push({ cls: "inb-production-frac", text: `${c.complete.toLocaleString()} / ${o.total.toLocaleString()} done` });
+  if (c.running) parts.push({ cls: "inb-status-running", text: `${c.running.toLocaleString()} running` });
+  if (c.queued && live) parts.push({ cls: "inb-status-queued", text: `${c.queued.toLocaleString()} queued` });
+  if (c.failed) parts.push({ cls: "inb-status-failed", text: `${c.failed.toLocaleString()} failed` });
+  if (c.cancelled) parts.push({ cls: "inb-status-cancelled", text: `${c.cancelled.toLocaleString()} cancelled` });
+  return parts;
+}
+
+/** Seconds left for a live order, from its pace so far; null before the first finishes. */
+export function orderEta(o, now) {
+  if (!LIVE.has(o.status) || !o.started) return null;
+  const c = o.counts;
+  const done = c.complete + c.failed;
+  const left = c.running + c.queued;
+  if (!done || !left) return null;
+  return ((now - o.started) / done) * left;
+}
+
+/** "took 5.0 s" for a finished order, "about 2 min left" for a live one, "" otherwise. */
+export function orderTiming(o, now) {
+  if (!LIVE.has(o.status)) return o.finished && o.started ? `took ${fmtSeconds(o.finished - o.started)}` : "";
+  const eta = orderEta(o, now);
+  return eta === null ? "" : `about ${fmtSeconds(eta)} left`;
+}
+
+/** The Retry button's label and hover text, or null when nothing can be retried. */
+export function retryLabel(o) {
+  const { failed, cancelled } = o.counts;
+  if (!failed && !cancelled) return null;
+  const label = failed && !cancelled ? `Retry ${failed} failed` : !failed ? `Retry ${cancelled} cancelled` : `Retry ${failed + cancelled}`;
+  const title = `Run the ${[failed ? `${failed} failed` : "", cancelled ? `${cancelled} cancelled` : ""].filter(Boolean).join(" and ")} `
+    + `${failed + cancelled === 1 ? "generation" : "generations"} again`;
+  return { label, title };
+}
+
+/** What a toast says after cancelling. */
+export function cancelMessage(what, dropped) {
+  if (!dropped) return `Cancelling: ${what === "Order" ? "its running generations stop" : "it stops"} at the next step`;
+  return what === "Order"
+    ? `Order cancelled: ${plural(dropped, "queued generation")} dropped — running ones stop at their next step`
+    : "Generation cancelled";
+}
+
+/** A generation's error as one line: "ValueError: the message". */
+export function genError(g) {
+  if (g.status !== "failed") return "";
+  if (!g.error_message && !g.error_type) return "failed (no message recorded)";
+  return `${g.error_type || "Error"}: ${g.error_message || ""}`;
+}
