@@ -38,6 +38,15 @@ ARTIFACTS = Path(os.environ.get("IMAGEN_NB_ARTIFACTS", Path(__file__).resolve().
 ATTACKS: list[dict] = []
 
 
+def _run(coroutine):
+    """``asyncio.run`` in a thread of its own: a test before this one (a kernel, a Panel server)
+    may have left an event loop running in the main thread, where asyncio.run refuses to start."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 @contextmanager
 def attack(name: str):
     """Count one attack; it held when the block's assertions pass."""
@@ -195,7 +204,7 @@ def _ws(served: Served, origin: str | None, cookie: str = "", token: str = "x", 
         conn.close()
         return "open"
 
-    return asyncio.run(attempt())
+    return _run(attempt())
 
 
 # ---- item 1: nothing reachable without login imports a module or ends the process -----------
@@ -353,7 +362,7 @@ def test_logout_ends_the_session_for_every_copy_of_the_cookie(locked):
         return None
 
     with attack("a websocket opened before logout keeps working after it"):
-        assert asyncio.run(open_then_logout()) == 1008
+        assert _run(open_then_logout()) == 1008
     with attack("the cookie copied before logout, used after it"):
         r = httpx.get(locked.base + "/", headers={"Cookie": stolen})
         assert r.status_code == 302 and "/login" in r.headers["location"]
