@@ -59,7 +59,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "CatalogBusy", "Collection", "DiskFull", "DiskFullWarning", "GenerationCancelled", "Grid", "GridTooLarge",
-    "ImagenError", "Order", "OrderTooLarge", "Product", "Project", "ProviderError", "RateLimited", "RowsError",
-    "SetRecipe", "SettingsError", "SmartParameterError", "SqlError", "SqlRefused", "SqlTimeout", "Studio",
-    "UnknownModelError", "ValidationError", "example_sets", "expand", *_PANELS,
+    "ImagenError", "MetadataWarning", "Order", "OrderTooLarge", "Product", "Project", "ProviderError",
+    "RateLimited", "RowsError", "SetRecipe", "SettingsError", "SmartParameterError", "SqlError", "SqlRefused",
+    "SqlTimeout", "Studio", "UnknownModelError", "ValidationError", "example_sets", "expand", *_PANELS,
 ]

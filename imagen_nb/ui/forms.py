@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any, Mapping
 
-from ..core.file_inputs import IMAGE_NAMES, is_file_input
+from ..core.file_inputs import is_file_input
 from ..core.records import ModelInfo
 from ..core.smart import escape, has_smart_syntax
 from ..core.values import parse_number
