@@ -22,7 +22,7 @@ from .core.errors import (
     ValidationError,
 )
 from .core.smart import expand
-from .handles import Collection, Order, Product, Project
+from .studio import Collection, Order, Product, Project
 from .studio import Studio
 
 __version__ = "0.1.0"

@@ -14,13 +14,13 @@ ALLOWED = {
     "store": {"core"},
     "providers": {"core"},
     "engine": {"core", "catalog", "store", "providers"},
-    "handles": {"core", "studio"},  # the studio layer's own handles (a type-only import)
-    "studio": {"core", "catalog", "store", "providers", "engine", "handles"},
+    # local facade, client of a host, the host's API server (Tornado) and the handles (DESIGN §4)
+    "studio": {"core", "catalog", "store", "providers", "engine"},
     "ui": {"core"},  # panels get the Studio passed in and talk to it only (DESIGN §4)
     "web": set(),  # the served app's HTTP edge: knows tornado, Bokeh and Panel, nothing of ours
     "app": {"core", "ui", "web"},
     "cli": {"core", "studio", "providers", "app"},  # keys are managed without opening (locking) a studio
-    "__init__": {"core", "handles", "studio", "ui"},
+    "__init__": {"core", "studio", "ui"},
     "__main__": {"cli"},
 }
 

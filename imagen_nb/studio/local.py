@@ -1,4 +1,4 @@
-"""The Studio: the public Python API that wires catalog, store, providers and executor."""
+"""The local studio: the host of a home, wiring catalog, store, providers and executor."""
 
 from __future__ import annotations
 
@@ -6,180 +6,51 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from .catalog import Catalog
-from .catalog import collections as q_collections
-from .catalog import models as q_models
-from .catalog import orders as q_orders
-from .catalog import products as q_products
-from .catalog import projects as q_projects
-from .catalog import presets as q_presets
-from .catalog import tokens as q_tokens
-from .catalog.usersql import run_user_sql
-from .core.errors import CatalogBusy, ImagenError, MetadataWarning, MissingKey, ValidationError, did_you_mean
-from .core.ids import new_id
-from .core.records import Event, ModelInfo
-from .core.smart import expand
-from .engine.bus import EventBus, Subscription
-from .engine.executor import Executor
-from .engine.recorder import Recorder
-from .engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
-from .engine.tracker import Tracker
+from ..catalog import Catalog
+from ..catalog import collections as q_collections
+from ..catalog import models as q_models
+from ..catalog import orders as q_orders
+from ..catalog import products as q_products
+from ..catalog import projects as q_projects
+from ..catalog import presets as q_presets
+from ..catalog import tokens as q_tokens
+from ..catalog.usersql import run_user_sql
+from ..core.errors import CatalogBusy, ImagenError, MetadataWarning, MissingKey, ValidationError, did_you_mean
+from ..core.ids import new_id
+from ..core.records import Event, ModelInfo
+from ..core.smart import expand
+from ..engine.bus import EventBus, Subscription
+from ..engine.executor import Executor
+from ..engine.recorder import Recorder
+from ..engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
+from ..engine.tracker import Tracker
+from ..providers.base import Provider, ProviderContext
+from ..providers.keys import KeyStore
+from ..providers.registry import load_providers, split_model_id
+from ..providers.spec import whole_lists
+from ..store import ProductStore
+from ..store.imports import inspect_file
 from .handles import Collection, Order, Product, Project
-from .providers.base import Provider, ProviderContext
-from .providers.keys import KeyStore
-from .providers.registry import load_providers, split_model_id
-from .providers.spec import whole_lists
-from .store import ProductStore
-from .store.imports import inspect_file
+from .home import resolve_home
+from .hosting import Endpoint, serve_home
+from .mappings import CatalogSpecCache, Presets, Tokens, jsonable
+from .surface import Studio
 
 if TYPE_CHECKING:
-    from .engine.backup import BackupReport, RestoreReport
-    from .engine.rebuild import RebuildReport
+    from ..engine.backup import BackupReport
 
 log = logging.getLogger(__name__)
-
-HOME_ENV = "IMAGEN_NB_HOME"
 
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
 
 
-def _home(home: str | os.PathLike | None) -> Path:
-    return (Path(home).expanduser() if home is not None else default_home()).absolute()
-
-
-def default_home() -> Path:
-    """``$IMAGEN_NB_HOME``, else the platform's user data folder for imagen-nb."""
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("imagen-nb", appauthor=False))
-
-
-class CatalogSpecCache:
-    """Fetched parameter specs of remote models, kept in the catalog's ``models`` table."""
-
-    def __init__(self, catalog: Catalog):
-        self._catalog = catalog
-
-    def get(self, model_id: str):
-        """The cached model and when its spec was fetched, or None."""
-        return q_models.get_fetched(self._catalog.cursor(), model_id)
-
-    def put(self, model: ModelInfo) -> None:
-        """Remember a model whose spec was just fetched."""
-        q_models.put_fetched(self._catalog.cursor(), model)
-
-
-class Tokens(MutableMapping):
-    """Smart tokens stored in the catalog: ``studio.tokens["animal"] = ["cat", "dog"]``."""
-
-    def __init__(self, studio: "Studio"):
-        self._studio = studio
-
-    def _all(self) -> dict[str, list[str]]:
-        return q_tokens.all_tokens(self._studio.catalog.cursor())
-
-    def __getitem__(self, name: str) -> list[str]:
-        tokens = self._all()
-        if name not in tokens:
-            raise KeyError(f"no smart token {name!r}.{did_you_mean(name, tokens)}")
-        return tokens[name]
-
-    def __setitem__(self, name: str, values: Sequence[str] | str) -> None:
-        if not isinstance(name, str) or not name.strip() or any(c in name for c in "[]|,?\\ "):
-            raise ValidationError("name", f"a token name is a word without spaces or []|,?\\; got {name!r}")
-        if isinstance(values, str):
-            values = [values]
-        values = [str(v) for v in values]
-        if not values:
-            raise ValidationError(name, "a smart token needs at least one value")
-        q_tokens.put(self._studio.catalog.cursor(), name, values)
-
-    def __delitem__(self, name: str) -> None:
-        if not q_tokens.delete(self._studio.catalog.cursor(), name):
-            raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __repr__(self) -> str:
-        return f"Tokens({self._all()!r})"
-
-
-class Presets(MutableMapping):
-    """Named parameter sets saved for reuse (the Order panel's presets), kept in the catalog.
-
-    A preset is ``{"model": model id or None, "params": {...}}``; params are base parameters as
-    typed, SmartParameter syntax included::
-
-        studio.presets["square"] = {"model": "diffusers:tiny", "params": {"width": 512, "height": 512}}
-        studio.presets["square"]["params"]      # {'width': 512, 'height': 512}
-        del studio.presets["square"]
-
-    A mapping without ``"params"`` is taken as the params themselves (no model).
-    """
-
-    def __init__(self, studio: "Studio"):
-        self._studio = studio
-
-    def _all(self) -> dict[str, dict[str, Any]]:
-        return q_presets.all_presets(self._studio.catalog.cursor())
-
-    def __getitem__(self, name: str) -> dict[str, Any]:
-        presets = self._all()
-        if name not in presets:
-            raise KeyError(f"no preset {name!r}.{did_you_mean(name, presets)}")
-        return presets[name]
-
-    def __setitem__(self, name: str, preset: Mapping[str, Any]) -> None:
-        if not isinstance(name, str) or not name.strip() or name != name.strip():
-            raise ValidationError("name", f"a preset name is non-empty text without outer spaces; got {name!r}")
-        if not isinstance(preset, Mapping):
-            raise ValidationError("params", f"a preset is a mapping {{'model': ..., 'params': {{...}}}}; "
-                                            f"got {type(preset).__name__}")
-        model = preset.get("model") if "params" in preset else None
-        params = preset["params"] if "params" in preset else preset
-        if model is not None and not isinstance(model, str):
-            raise ValidationError("model", f"a preset's model is a model id such as 'diffusers:tiny'; got {model!r}")
-        if not isinstance(params, Mapping):
-            raise ValidationError("params", f"a preset's params are a mapping of name → value; got {params!r}")
-        q_presets.put(self._studio.catalog.cursor(), name, model, _jsonable(params))
-
-    def __delitem__(self, name: str) -> None:
-        if not q_presets.delete(self._studio.catalog.cursor(), name):
-            raise KeyError(f"no preset {name!r}")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __repr__(self) -> str:
-        return f"Presets({self._all()!r})"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (list, tuple, range)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
-
-
-class Studio:
-    """A workbench over one home folder: catalog, product files, providers and the executor.
+class LocalStudio(Studio):
+    """The studio that hosts a home: it owns the catalog, the product files and the executor.
 
     Args:
         home: folder for the catalog and product files; default ``$IMAGEN_NB_HOME`` or the
@@ -189,17 +60,22 @@ class Studio:
             ``"requeue"`` (run them again) or ``"fail"`` (mark them failed).
         providers: settings per provider, e.g. ``{"diffusers": {"device": "cpu"}}``.
         start: resume unfinished orders of this home at once (default True).
+        serve: listen on a loopback endpoint so other processes on this home become its
+            clients (default True; see :mod:`.hosting`).
 
     Use it as a context manager, or call :meth:`close`, to release the home for other processes.
     """
 
+    #: this process hosts its home (a :class:`~.client.StudioClient` says ``False``)
+    is_host = True
+
     def __init__(self, home: str | os.PathLike | None = None, *, limit: int = 1000,
                  recovery: str = "requeue", providers: Mapping[str, Mapping[str, Any]] | None = None,
-                 start: bool = True):
+                 start: bool = True, serve: bool = True):
         if recovery not in ("requeue", "fail"):
             raise ValueError(f"recovery must be 'requeue' or 'fail', not {recovery!r}")
         # Absolute: product paths in the catalog must not depend on the working directory.
-        self.home = _home(home)
+        self.home = resolve_home(home)
         self.limit = limit
         self.catalog = Catalog(self.home)
         try:
@@ -217,6 +93,7 @@ class Studio:
             reconcile_files(self.catalog, self.store, self.recovery)
             if start:
                 self._resume(recovery)
+            self.endpoint: Endpoint | None = serve_home(self) if serve else None
         except BaseException:
             # Nothing may outlive a failed open: stop the threads, then release the home.
             if hasattr(self, "executor"):
@@ -232,6 +109,8 @@ class Studio:
         next Studio on this home), commit what is recorded and release the home."""
         if self.catalog.closed:
             return
+        if self.endpoint is not None:  # clients first: they take over once the lock is free
+            self.endpoint.stop()
         self.executor.close(timeout)
         self.recorder.close(timeout)
         for provider in self.providers.values():
@@ -241,34 +120,15 @@ class Studio:
                 log.exception("closing provider %s failed", provider.name)
         self.catalog.close()
 
-    def __enter__(self) -> "Studio":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    #: builds the Studio widget; set by the package (imagen_nb/__init__.py) so this layer stays below ui/
-    _widget_factory: Callable[["Studio"], Any] | None = None
-
-    def widget(self):
-        """The Studio widget over this studio (the same one each time): four tabs, Projects |
-        Order | Production | Gallery. Showing ``studio`` in a notebook cell displays it."""
-        if getattr(self, "_widget", None) is None:
-            if Studio._widget_factory is None:
-                raise ImportError("the panels are not available; import imagen_nb (not imagen_nb.studio) first")
-            self._widget = Studio._widget_factory(self)
-        return self._widget
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        try:
-            widget = self.widget()
-        except ImportError:  # no panel extra: show the text form
-            return {"text/plain": repr(self)}
-        return widget._repr_mimebundle_(include=include, exclude=exclude)
-
     def __repr__(self) -> str:
         state = "closed" if self.catalog.closed else "open"
-        return f"<Studio {self.home} ({state})>"
+        served = f", serving {self.endpoint.url}" if self.endpoint is not None and state == "open" else ""
+        return f"<Studio {self.home} ({state}, host{served})>"
+
+    @property
+    def hosted_by(self) -> int:
+        """The pid of the process hosting this home: this one."""
+        return os.getpid()
 
     def _resume(self, mode: str) -> None:
         for order in interrupted_orders(self.catalog, self.recovery, mode=mode):
@@ -287,7 +147,7 @@ class Studio:
             self.recovery.resumed_orders.append(order["id"])
 
     def _fail_open(self, order: dict, exc: Exception) -> None:
-        from .engine.recorder import Finished
+        from ..engine.recorder import Finished
 
         self.tracker.begin(order["id"], order["generation_count"], complete=order["done"].get("complete", 0),
                            failed=order["done"].get("failed", 0), cancelled=order["done"].get("cancelled", 0))
@@ -394,7 +254,7 @@ class Studio:
         gen_rows = [{"id": new_id(), "order_id": order_id, "seq": i, "model_id": info.id,
                      "status": "pending", "params": g} for i, g in enumerate(gens)]
         q_orders.insert_order(cur, {"id": order_id, "project_id": project_id, "model_id": info.id,
-                                    "base_params": _jsonable(params), "rng_seed": rng_seed,
+                                    "base_params": jsonable(params), "rng_seed": rng_seed,
                                     "status": "pending", "generation_count": len(gens)}, gen_rows)
         self.executor.submit(provider, info, factory, order_id,
                              [(r["id"], r["seq"], v) for r, v in zip(gen_rows, validated)],
@@ -416,7 +276,7 @@ class Studio:
 
         Raises ``ValidationError`` when the model cannot start from an image (its spec has no ``image``).
         """
-        from .core import variations
+        from ..core import variations
 
         self._check_open()
         source = product if isinstance(product, Product) else self.product(str(product))
@@ -460,7 +320,7 @@ class Studio:
 
     def get_order(self, order_id: str) -> Order:
         """The order with this id."""
-        if self._order_row(order_id) is None:
+        if self.order_record(order_id) is None:
             raise LookupError(f"no order {order_id!r} in {self.home}")
         return Order(self, order_id)
 
@@ -501,7 +361,7 @@ class Studio:
         Raises ``LookupError`` for an unknown order, ``ValidationError`` for a generation that
         is not a failed or cancelled one of this order.
         """
-        from .engine.recorder import Reopened
+        from ..engine.recorder import Reopened
 
         self._check_open()
         order_id = order.id if isinstance(order, Order) else str(order)
@@ -595,23 +455,23 @@ class Studio:
         if self.catalog.closed:
             raise ImagenError(f"this Studio on {self.home} is closed; open a new one: inb.Studio()")
 
-    def _order_row(self, order_id: str) -> dict | None:
+    def order_record(self, order_id: str) -> dict | None:
         return q_orders.get_order(self.catalog.cursor(), order_id)
 
-    def _generations(self, order_id: str) -> pd.DataFrame:
+    def order_generations(self, order_id: str) -> pd.DataFrame:
         return q_orders.generations_of(self.catalog.cursor(), order_id)
 
-    def _order_products(self, order_id: str) -> list[Product]:
+    def order_products(self, order_id: str) -> list[Product]:
         return [Product._from_row(r, self) for r in q_products.products_of_order(self.catalog.cursor(), order_id)]
 
-    def _wait(self, order_id: str, timeout: float | None) -> bool:
+    def wait_order(self, order_id: str, timeout: float | None) -> bool:
         ok = self.tracker.wait(order_id, timeout)
         if self.recorder.errors:
             err = self.recorder.errors[-1]
             raise ImagenError(f"recording outcomes in the catalog failed: {err}") from err
         return ok
 
-    def _live_counts(self, order_id: str) -> int | None:
+    def finished_count(self, order_id: str) -> int | None:
         state = self.tracker.get(order_id)
         return None if state is None else state.finished
 
@@ -750,13 +610,13 @@ class Studio:
             return project.id
         return self.project(project).id
 
-    def _project_row(self, project_id: str) -> dict:
+    def project_record(self, project_id: str) -> dict:
         row = q_projects.get(self.catalog.cursor(), project_id)
         if row is None:
             raise LookupError(f"no project {project_id!r}")
         return row
 
-    def _update_project(self, project_id: str, **fields) -> None:
+    def update_project(self, project_id: str, **fields) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
         if "name" in fields:
             other = q_projects.get_by_name(self.catalog.cursor(), fields["name"])
@@ -780,10 +640,10 @@ class Studio:
         """Collections with their product counts."""
         return q_collections.listing(self.catalog.cursor())
 
-    def _collection_products(self, collection_id: str) -> list[str]:
+    def collection_product_ids(self, collection_id: str) -> list[str]:
         return q_collections.product_ids(self.catalog.cursor(), collection_id)
 
-    def _collection_change(self, collection_id: str, products, *, add: bool) -> int:
+    def change_collection(self, collection_id: str, products, *, add: bool) -> int:
         ids = self._ids(products)
         cur = self.catalog.cursor()
         if add:
@@ -803,52 +663,11 @@ class Studio:
         product files are not copied: copy ``<home>/products`` as well to keep them. Put it back
         with :meth:`Studio.restore` (``imagen-nb restore PATH``).
         """
-        from .engine.backup import backup
+        from ..engine.backup import backup
 
         self._check_open()
         self.recorder.flush()  # what is done is in the copy
         return backup(self.catalog, self.store, Path(path))
-
-    @classmethod
-    def restore(cls, path: str | os.PathLike, home: str | os.PathLike | None = None, *,
-                force: bool = False) -> "RestoreReport":
-        """Make a backup folder (or a checkpoint file from ``<home>/checkpoints/``) the catalog of a home.
-
-        No Studio may have the home open. A catalog that reads cleanly and lists products is
-        replaced only with ``force=True``; whatever is replaced is moved aside, never deleted.
-        Product files newer than the backup are listed again from what they carry inside.
-
-        Args:
-            path: the folder :meth:`backup` wrote, or a checkpoint ``.duckdb`` file.
-            home: the home to restore into (default ``$IMAGEN_NB_HOME``).
-            force: replace a working catalog.
-        """
-        from .engine.backup import restore
-
-        return restore(Path(path), _home(home), force=force)
-
-    @classmethod
-    def rebuild(cls, home: str | os.PathLike | None = None) -> "RebuildReport":
-        """Recreate catalog rows from the product files of a home: products with their prompt, seed,
-        model and parameters (from the ``imagen_nb`` JSON inside each PNG, or the A1111
-        ``parameters`` text when that is all there is), and the finished orders and generations
-        they name.
-
-        A damaged catalog is moved aside (``catalog.damaged-<time>.duckdb``, never deleted) and
-        a new one made; a readable one is kept and gets rows only for files it lacks. Ratings,
-        collections and projects are not in the files: restore a checkpoint or backup for those.
-        No Studio may have the home open.
-        """
-        from .engine.rebuild import rebuild_home
-
-        home_path = _home(home)
-        try:
-            return rebuild_home(home_path)
-        except CatalogBusy as exc:
-            if exc.pid == os.getpid():
-                raise CatalogBusy(f"a Studio in this process has {home_path} open; close it first "
-                                  "(studio.close()), then rebuild", pid=exc.pid) from None
-            raise
 
     # -- SQL -------------------------------------------------------------------------------
     def sql(self, query: str, params: Sequence[Any] | None = None, *, timeout: float = 10.0,
