@@ -240,7 +240,7 @@ class StudioClient(Studio):
                       f" ({resumed} unfinished order(s) resumed)", file=sys.stderr)
                 return
 
-    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         """Run ``name`` on the host (or on this process, once it took the home over)."""
         if self._closing:
             raise ImagenError(f"this Studio on {self.home} is closed; open a new one: inb.Studio()")

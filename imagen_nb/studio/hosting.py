@@ -159,6 +159,14 @@ def open_studio(home: str | os.PathLike | None = None, **options: Any) -> "Studi
                     pass  # it is closing or was killed: the lock frees in a moment
             if time.monotonic() > deadline:
                 raise not_served(path, exc) from None
+        except PermissionError as exc:
+            # Someone else's home: its lock file is not ours to write. A host may still say so.
+            info = host_info(path)
+            if info is not None:
+                return StudioClient(path, info, options)  # says clearly when the token is not ours
+            raise ImagenError(f"cannot open the imagen-nb home {path}: permission denied on {exc.filename}; "
+                              "it belongs to another user. Open a home of your own with Studio(home=...) "
+                              "or IMAGEN_NB_HOME.") from None
         time.sleep(0.1)
 
 

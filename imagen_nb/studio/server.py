@@ -204,6 +204,12 @@ class _EventsHandler(_Handler):
 _END = object()
 
 
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    # Refusals and lookups are answers, not trouble: a notebook's output stays quiet.
+    if handler.get_status() >= 500:
+        log.warning("studio host: %s %s -> %s", handler.request.method, handler.request.path, handler.get_status())
+
+
 def _pattern(path: str) -> str:
     # the last path part of /models/{model_id} may hold slashes (fal:fal-ai/fast-sdxl)
     def part(m: re.Match) -> str:
@@ -251,7 +257,7 @@ class ApiServer:
         for pattern, routes in sorted(by_path.items(), key=lambda kv: ("(?P" in kv[0], -len(kv[0]))):
             handlers.append((pattern, _RouteHandler, {"api": self, "routes": routes}))
         return tornado.web.Application(handlers, default_handler_class=_NotFound,
-                                       default_handler_args={"api": self})
+                                       default_handler_args={"api": self}, log_function=_log_request)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking studio call on the pool."""
