@@ -13,7 +13,6 @@ from imagen_nb.studio.hosting import TOKEN_FILE, host_info
 from imagen_nb.studio.rest import ROUTES
 from imagen_nb.studio.server import is_loopback
 
-pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="the curl command is not installed")
 
 
 @pytest.fixture
@@ -33,6 +32,7 @@ def curl(api, method, path, body=None, *extra):
     return int(code), text
 
 
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the curl command is not installed")
 def test_curl_orders_queries_and_rates_as_the_readme_shows(api):
     code, text = curl(api, "POST", "/orders", {"model": "instant:swatch",
                                                "params": {"prompt": "a [red,blue] fox", "seed": "[1,2]"}})
@@ -125,3 +125,12 @@ def test_events_stream_over_sse(api):
 def test_only_loopback_addresses_are_answered():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("::ffff:127.0.0.1")
     assert not is_loopback("192.168.1.5") and not is_loopback("10.0.0.1") and not is_loopback("")
+
+
+def test_the_docs_page_lists_every_route():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    missing = [f"{r.method} {r.path}" for r in ROUTES if f"| `{r.method}` | `/api/v1{r.path}` |" not in page]
+    assert missing == []
+    assert "0600" in page and "Authorization: Bearer" in page
