@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -121,6 +122,10 @@ class StudioClient(Studio):
         self._clients: list[httpx.Client] = []
         self._clients_lock = threading.Lock()
         self._connect(info)
+        if options.get("providers"):
+            warnings.warn(f"providers= settings apply to the process hosting {self.home} (pid {self.host_pid}); "
+                          "this process is its client, so they are kept only for a takeover. Give them to "
+                          "the Studio that hosts the home.", stacklevel=3)
 
     # -- connection ------------------------------------------------------------------------
     def _connect(self, info: HostInfo) -> None:

@@ -7,7 +7,7 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -17,10 +17,8 @@ from ..catalog import models as q_models
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..catalog import projects as q_projects
-from ..catalog import presets as q_presets
-from ..catalog import tokens as q_tokens
 from ..catalog.usersql import run_user_sql
-from ..core.errors import CatalogBusy, ImagenError, MetadataWarning, MissingKey, ValidationError, did_you_mean
+from ..core.errors import ImagenError, MetadataWarning, MissingKey, ValidationError, did_you_mean
 from ..core.ids import new_id
 from ..core.records import Event, ModelInfo
 from ..core.smart import expand

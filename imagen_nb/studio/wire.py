@@ -71,10 +71,30 @@ def encode(value: Any, home: Path | None = None) -> Any:
 
 
 def _frame(frame: pd.DataFrame, home: Path | None) -> dict:
+    # Column by column: whole columns of numbers, text and timestamps go as they are (fast);
+    # only object columns (dicts, lists, mixed) are encoded cell by cell.
     columns = [str(c) for c in frame.columns]
     dtypes = [str(t) for t in frame.dtypes]
-    rows = [[encode(_cell(v), home) for v in row] for row in frame.itertuples(index=False, name=None)]
-    return {"columns": columns, "dtypes": dtypes, "rows": rows}
+    data = []
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        kind = col.dtype.kind
+        if kind == "M":
+            data.append([None if v is pd.NaT else v.isoformat() for v in col])
+        elif kind in "iub":
+            data.append([None if v is pd.NA else v for v in col.tolist()] if col.hasnans else col.tolist())
+        elif kind == "f":
+            data.append([None if v != v or v in (math.inf, -math.inf) else v for v in col.tolist()])
+        elif dtypes[i] in ("str", "string") or (kind == "O" and _plain_text(col)):
+            data.append([None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+                         for v in col.tolist()])
+        else:
+            data.append([encode(_cell(v), home) for v in col.tolist()])
+    return {"columns": columns, "dtypes": dtypes, "data": data, "rows": len(frame)}
+
+
+def _plain_text(col: pd.Series) -> bool:
+    return all(v is None or isinstance(v, str) for v in col.tolist())
 
 
 def _cell(value: Any) -> Any:
@@ -111,17 +131,25 @@ def decode(value: Any, studio: Any = None) -> Any:
 
 
 def _decode_frame(data: dict, studio: Any) -> pd.DataFrame:
-    rows = [[decode(v, studio) for v in row] for row in data["rows"]]
-    frame = pd.DataFrame(rows, columns=data["columns"])
-    for column, dtype in zip(data["columns"], data["dtypes"]):
-        if dtype == "object" or str(frame[column].dtype) == dtype:
-            continue
-        try:
-            if dtype.startswith("datetime64"):
-                frame[column] = pd.to_datetime(frame[column], utc="UTC" in dtype or "+" in dtype)
-            frame[column] = frame[column].astype(dtype)
-        except (TypeError, ValueError):
-            pass  # keep what pandas made of it rather than fail the call
+    columns, dtypes = data["columns"], data["dtypes"]
+    series = []
+    for dtype, col in zip(dtypes, data["data"]):
+        if dtype.startswith("datetime64"):
+            one = pd.to_datetime(pd.Series(col, dtype=object), utc="UTC" in dtype or "+" in dtype)
+        elif dtype == "object" and any(isinstance(v, (dict, list)) for v in col):
+            one = pd.Series([decode(v, studio) for v in col], dtype=object)
+        else:
+            one = pd.Series(col, dtype=object) if dtype == "object" else pd.Series(col)
+        if dtype != "object" and str(one.dtype) != dtype:
+            try:
+                one = one.astype(dtype)
+            except (TypeError, ValueError):
+                pass  # keep what pandas made of it rather than fail the call
+        series.append(one)
+    if not columns:
+        return pd.DataFrame(index=range(data.get("rows", 0)))
+    frame = pd.concat(series, axis=1, ignore_index=True)
+    frame.columns = columns  # by position: user SQL may repeat a name
     return frame
 
 
