@@ -31,7 +31,7 @@ from ..engine.bus import EventBus, Subscription
 from . import wire
 from .calls import call_studio
 from .hosting import HOST_WAIT, HostInfo, alive, host_info, not_served, read_token
-from .surface import HANDLE_API, USER_API, Studio
+from .surface import HANDLE_API, USER_API, VIEWS, Studio
 
 if TYPE_CHECKING:
     from .local import LocalStudio
@@ -40,11 +40,10 @@ log = logging.getLogger(__name__)
 
 #: Calls that change nothing: safe to send again when the host went away mid-call.
 READS = frozenset({
-    "models", "model", "missing_key", "expand", "get_order", "orders", "product", "products", "gallery",
-    "gallery_count", "gallery_groups", "generation", "projects", "collections", "sql", "order_summaries",
-    "generations", "queue_positions", "active_generations", "wait_idle", "order_record", "order_generations",
+    "models", "model", "expand", "get_order", "orders", "product", "products", "gallery", "gallery_count",
+    "generation", "projects", "collections", "sql", "wait_idle", "order_record", "order_generations",
     "order_products", "wait_order", "finished_count", "project_record", "collection_product_ids",
-    "tokens.all", "tokens.get", "presets.all", "presets.get",
+    "tokens.all", "tokens.get", "presets.all", "presets.get", *(f"views.{name}" for name in VIEWS),
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -93,6 +92,28 @@ class RemoteMapping(MutableMapping):
         return f"{self._which.title()}({self._all()!r})"
 
 
+class RemoteViews:
+    """``studio.views`` of a client: the panels' read models, asked of the host."""
+
+    def __init__(self, client: "StudioClient"):
+        self._client = client
+
+
+def _remote_view(name: str) -> Callable[..., Any]:
+    from .views import Views
+
+    def call(self: RemoteViews, *args: Any, **kwargs: Any) -> Any:
+        return self._client._call(f"views.{name}", *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = getattr(getattr(Views, name, None), "__doc__", None)
+    return call
+
+
+for _name in VIEWS:
+    setattr(RemoteViews, _name, _remote_view(_name))
+
+
 class StudioClient(Studio):
     """A Studio whose home is hosted by another process; same methods as the host's.
 
@@ -112,6 +133,7 @@ class StudioClient(Studio):
         self.bus = EventBus()
         self.tokens = RemoteMapping(self, "tokens")
         self.presets = RemoteMapping(self, "presets")
+        self.views = RemoteViews(self)
         self._options = dict(options)
         self._local: LocalStudio | None = None
         self._failure: BaseException | None = None
@@ -359,4 +381,4 @@ for _name in USER_API + HANDLE_API:
     if _name not in StudioClient.__dict__:
         setattr(StudioClient, _name, _remote(_name))
 
-__all__ = ["HostUnreachable", "READS", "RemoteMapping", "StudioClient"]
+__all__ = ["HostUnreachable", "READS", "RemoteMapping", "RemoteViews", "StudioClient"]

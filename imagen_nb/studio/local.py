@@ -18,7 +18,7 @@ from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..catalog import projects as q_projects
 from ..catalog.usersql import run_user_sql
-from ..core.errors import ImagenError, MetadataWarning, MissingKey, ValidationError, did_you_mean
+from ..core.errors import ImagenError, MetadataWarning, ValidationError, did_you_mean
 from ..core.ids import new_id
 from ..core.records import Event, ModelInfo
 from ..core.smart import expand
@@ -38,6 +38,7 @@ from .home import resolve_home
 from .hosting import Endpoint, serve_home
 from .mappings import CatalogSpecCache, Presets, Tokens, jsonable
 from .surface import Studio
+from .views import Views
 
 if TYPE_CHECKING:
     from ..engine.backup import BackupReport
@@ -87,6 +88,7 @@ class LocalStudio(Studio):
             self.keys = KeyStore(self.home)
             self.tokens = Tokens(self)
             self.presets = Presets(self)
+            self.views = Views(self)
             self.recovery = RecoveryReport()
             reconcile_files(self.catalog, self.store, self.recovery)
             if start:
@@ -173,18 +175,6 @@ class LocalStudio(Studio):
         """The model with this id (``diffusers:tiny``…), with its parameter spec."""
         provider, name = split_model_id(model_id, self.providers)
         return provider.model(name)
-
-    def missing_key(self, provider: str) -> str | None:
-        """How to set ``provider``'s API key when it needs one and none is set (the ``MissingKey``
-        message an order would raise), else None. Local providers need no key."""
-        keys = getattr(self.providers.get(provider), "keys", None)
-        if keys is None:
-            return None
-        try:
-            keys.require(provider)
-        except MissingKey as exc:
-            return str(exc)
-        return None
 
     def add_model(self, path: str | os.PathLike, name: str | None = None) -> str:
         """Register a local model so it is listed and can be ordered; return its id (``diffusers:<name>``).
@@ -398,41 +388,6 @@ class LocalStudio(Studio):
                               project_id=row["project_id"])
         return Order(self, order_id)
 
-    def order_summaries(self, *, limit: int = 50, before: str | None = None,
-                        ids: Iterable[str] | None = None) -> pd.DataFrame:
-        """Recent orders, newest first, with their generations counted per status as they are now.
-
-        Columns: id, model, project_id, project, status, generation_count, prompt (as typed),
-        base_params, pending, generating, complete, failed, cancelled, created_at, started_at,
-        finished_at. ``before``: the page after this order id; ``ids``: only these orders.
-        """
-        return q_orders.summaries(self.catalog.cursor(), limit=limit, before=before,
-                                  ids=None if ids is None else list(ids))
-
-    def generations(self, order: "Order | str", *, offset: int = 0, limit: int | None = None,
-                    status: "Iterable[str] | None" = None, ids: Iterable[str] | None = None) -> pd.DataFrame:
-        """A page of an order's generations in expansion order, each with its first product.
-
-        Columns: id, seq, status, params, error_type, error_message, attempts, started_at,
-        finished_at, product_id, products. ``status``: only these statuses (``"failed"``…);
-        ``ids``: only these generations. Use :meth:`generation` for one with its traceback.
-        """
-        order_id = order.id if isinstance(order, Order) else str(order)
-        return q_orders.generation_page(self.catalog.cursor(), order_id, offset=offset, limit=limit,
-                                        status=None if status is None else list(status),
-                                        ids=None if ids is None else list(ids))
-
-    def queue_positions(self, generations: Iterable[str] | None = None) -> dict[str, int]:
-        """Where queued generations wait: id → 0-based position in their lane (0 runs next).
-
-        Only queued generations appear (of these ids, or all of them).
-        """
-        return self.executor.queue_positions(None if generations is None else list(generations))
-
-    def active_generations(self) -> int:
-        """How many generations are queued or running in this studio right now."""
-        return self.tracker.unfinished()
-
     def subscribe(self, callback: Callable[[Event], None]) -> Subscription:
         """Receive every event (progress, products, outcomes) on a worker thread; keep it quick."""
         return self.bus.subscribe(callback)
@@ -497,15 +452,6 @@ class LocalStudio(Studio):
     def gallery_count(self, **filters: Any) -> int:
         """How many products :meth:`gallery` would list with these filters, over all pages."""
         return q_products.gallery_count(self.catalog.cursor(), **filters)
-
-    def gallery_groups(self, by: str, **filters: Any) -> pd.DataFrame:
-        """The gallery's products counted per ``by``: ``"project"``, ``"collection"``, ``"model"`` or ``"kind"``.
-
-        Columns key, label, products, newest; largest group first, the group without a project,
-        collection or model (key None) last. A product in several collections counts in each.
-        Filters as in :meth:`gallery`.
-        """
-        return q_products.gallery_groups(self.catalog.cursor(), by, **filters)
 
     def generation(self, generation_id: str) -> dict[str, Any]:
         """One generation as a dict: its order, seq, status, the generation, actual and return

@@ -23,12 +23,14 @@ if TYPE_CHECKING:
 #: The user API a host and a client share: the names a client forwards to its host. The
 #: panels' read models are part of it, since panels run in clients too.
 USER_API = (
-    "models", "model", "missing_key", "add_model", "expand", "order", "vary", "get_order", "orders", "cancel",
-    "retry", "product", "products", "gallery", "gallery_count", "gallery_groups", "generation", "rate",
+    "models", "model", "add_model", "expand", "order", "vary", "get_order", "orders", "cancel",
+    "retry", "product", "products", "gallery", "gallery_count", "generation", "rate",
     "delete", "import_products", "project", "projects", "collection", "collections", "backup", "sql",
-    # the panels' views
-    "order_summaries", "generations", "queue_positions", "active_generations", "wait_idle",
+    "wait_idle",
 )
+
+#: The panels' read models, under ``studio.views`` (:mod:`.views`) so the user API stays small.
+VIEWS = ("order_summaries", "generations", "queue_positions", "active_generations", "gallery_groups", "missing_key")
 
 #: What the handles (Order, Project, Collection) read and change through their studio.
 HANDLE_API = (

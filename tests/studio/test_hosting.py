@@ -94,7 +94,7 @@ def test_a_client_has_the_whole_user_api(home, host, tmp_path):
         assert slow.status == "cancelled"
         retried = studio.retry(slow)
         assert retried.wait(timeout=60).status == "fulfilled"
-        summaries = studio.order_summaries(limit=10)
+        summaries = studio.views.order_summaries(limit=10)
         assert slow.id in set(summaries["id"])
 
 
