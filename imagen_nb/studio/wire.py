@@ -76,8 +76,7 @@ def _frame(frame: pd.DataFrame, home: Path | None) -> dict:
     columns = [str(c) for c in frame.columns]
     dtypes = [str(t) for t in frame.dtypes]
     data = []
-    for i in range(frame.shape[1]):
-        col = frame.iloc[:, i]
+    for i, (_, col) in enumerate(frame.items()):
         kind = col.dtype.kind
         if kind == "M":
             data.append([None if v is pd.NaT else v.isoformat() for v in col])
@@ -132,23 +131,20 @@ def decode(value: Any, studio: Any = None) -> Any:
 
 def _decode_frame(data: dict, studio: Any) -> pd.DataFrame:
     columns, dtypes = data["columns"], data["dtypes"]
-    series = []
-    for dtype, col in zip(dtypes, data["data"]):
-        if dtype.startswith("datetime64"):
-            one = pd.to_datetime(pd.Series(col, dtype=object), utc="UTC" in dtype or "+" in dtype)
-        elif dtype == "object" and any(isinstance(v, (dict, list)) for v in col):
-            one = pd.Series([decode(v, studio) for v in col], dtype=object)
-        else:
-            one = pd.Series(col, dtype=object) if dtype == "object" else pd.Series(col)
-        if dtype != "object" and str(one.dtype) != dtype:
-            try:
-                one = one.astype(dtype)
-            except (TypeError, ValueError):
-                pass  # keep what pandas made of it rather than fail the call
-        series.append(one)
     if not columns:
         return pd.DataFrame(index=range(data.get("rows", 0)))
-    frame = pd.concat(series, axis=1, ignore_index=True)
+    frame = pd.DataFrame({i: col for i, col in enumerate(data["data"])})  # one go; pandas infers
+    for i, (dtype, col) in enumerate(zip(dtypes, data["data"])):
+        try:
+            if dtype.startswith("datetime64"):
+                frame[i] = pd.to_datetime(frame[i], utc="UTC" in dtype or "+" in dtype, format="ISO8601").astype(dtype)
+            elif dtype == "object":
+                if any(isinstance(v, dict) for v in col):
+                    frame[i] = pd.Series([decode(v, studio) for v in col], dtype=object)
+            elif str(frame[i].dtype) != dtype:
+                frame[i] = frame[i].astype(dtype)
+        except (TypeError, ValueError):
+            pass  # keep what pandas made of it rather than fail the call
     frame.columns = columns  # by position: user SQL may repeat a name
     return frame
 
