@@ -227,3 +227,26 @@ def test_when_the_host_closes_a_client_takes_over(home, host, capfd):
         studio.close()
     with inb.Studio(home) as again:  # closed after the takeover: the home is free again
         assert again.is_host
+
+
+def _an_address_of_this_machine_that_is_not_loopback() -> str | None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))  # no packet is sent: this only picks the outgoing address
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def test_the_host_cannot_be_reached_from_another_address(home, host):
+    address = _an_address_of_this_machine_that_is_not_loopback()
+    if address is None:
+        pytest.skip("this machine has no address besides loopback")
+    info = host_info(home)
+    port = info.url.rsplit(":", 1)[1]
+    token = (home / TOKEN_FILE).read_text().strip()
+    with pytest.raises(httpx.ConnectError):  # bound to 127.0.0.1 only: nothing listens there
+        httpx.get(f"http://{address}:{port}/api/v1/models", headers={"Authorization": f"Bearer {token}"})
