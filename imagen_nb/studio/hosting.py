@@ -77,14 +77,32 @@ def write_token(home: Path) -> tuple[str, Path]:
     return token, path
 
 
-def serve_home(studio: "LocalStudio") -> Endpoint:
-    """Serve ``studio`` on a loopback port and announce it in the home's lock file."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def serve_address(serve: bool | str, password: str | None) -> str | None:
+    """The address to serve on (None: do not serve); the same rule as ``imagen-nb serve``: an
+    address beyond this machine needs a password."""
+    if serve is False or serve is None:
+        return None
+    address = "127.0.0.1" if serve is True else str(serve)
+    if address not in LOOPBACK_NAMES and not (password or os.environ.get("IMAGEN_NB_PASSWORD")):
+        from ..core.errors import ValidationError
+
+        raise ValidationError("serve", f"serving the studio on {address} lets anyone who reaches it use it: set "
+                                       "password= (or $IMAGEN_NB_PASSWORD), or keep the default 127.0.0.1")
+    return address
+
+
+def serve_home(studio: "LocalStudio", address: str = "127.0.0.1", password: str | None = None) -> Endpoint:
+    """Serve ``studio`` on a free port of ``address`` and announce it in the home's lock file."""
     from .server import ApiServer
 
     token, path = write_token(studio.home)
-    server = ApiServer(studio, token)
+    server = ApiServer(studio, token, address=address, password=password)
     url = server.start()
-    studio.catalog.announce(json.dumps({"url": url, "token_file": TOKEN_FILE}))
+    local = url if address in LOOPBACK_NAMES else f"http://127.0.0.1:{server.port}"  # clients here use loopback
+    studio.catalog.announce(json.dumps({"url": local, "token_file": TOKEN_FILE}))
     return Endpoint(url, path, server, studio)
 
 

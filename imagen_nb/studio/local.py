@@ -35,7 +35,7 @@ from ..store import ProductStore
 from ..store.imports import inspect_file
 from .handles import Collection, Order, Product, Project
 from .home import resolve_home
-from .hosting import Endpoint, serve_home
+from .hosting import Endpoint, serve_address, serve_home
 from .mappings import CatalogSpecCache, Presets, Tokens, jsonable
 from .surface import Studio
 from .views import Views
@@ -60,7 +60,10 @@ class LocalStudio(Studio):
         providers: settings per provider, e.g. ``{"diffusers": {"device": "cpu"}}``.
         start: resume unfinished orders of this home at once (default True).
         serve: listen on a loopback endpoint so other processes on this home become its
-            clients (default True; see :mod:`.hosting`).
+            clients (default True; see :mod:`.hosting`); an address (``"0.0.0.0"``) serves the
+            REST API beyond this machine too, which needs ``password``.
+        password: what remote requests must send as ``Authorization: Bearer <password>``
+            (default ``$IMAGEN_NB_PASSWORD``); needed when ``serve`` is a non-loopback address.
 
     Use it as a context manager, or call :meth:`close`, to release the home for other processes.
     """
@@ -70,9 +73,10 @@ class LocalStudio(Studio):
 
     def __init__(self, home: str | os.PathLike | None = None, *, limit: int = 1000,
                  recovery: str = "requeue", providers: Mapping[str, Mapping[str, Any]] | None = None,
-                 start: bool = True, serve: bool = True):
+                 start: bool = True, serve: bool | str = True, password: str | None = None):
         if recovery not in ("requeue", "fail"):
             raise ValueError(f"recovery must be 'requeue' or 'fail', not {recovery!r}")
+        address = serve_address(serve, password)  # a refused address fails before the home is opened
         # Absolute: product paths in the catalog must not depend on the working directory.
         self.home = resolve_home(home)
         self.limit = limit
@@ -93,7 +97,8 @@ class LocalStudio(Studio):
             reconcile_files(self.catalog, self.store, self.recovery)
             if start:
                 self._resume(recovery)
-            self.endpoint: Endpoint | None = serve_home(self) if serve else None
+            self.endpoint: Endpoint | None = (
+                serve_home(self, address, password or os.environ.get("IMAGEN_NB_PASSWORD")) if address else None)
         except BaseException:
             # Nothing may outlive a failed open: stop the threads, then release the home.
             if hasattr(self, "executor"):

@@ -66,12 +66,14 @@ class _Handler(tornado.web.RequestHandler):
         self.api = api
 
     def prepare(self) -> None:
-        if not is_loopback(self.request.remote_ip or ""):
+        if not is_loopback(self.request.remote_ip or "") and not self.api.password:
             self._refuse(403, "Forbidden", "this studio host answers loopback addresses only")
             return
         header = self.request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not token or not hmac.compare_digest(token.encode(), self.api.token.encode()):
+        token = header[7:].strip().encode() if header.lower().startswith("bearer ") else b""
+        accepted = [self.api.token] + ([self.api.password] if self.api.password else [])
+        # compare with every accepted secret (no early exit tells which one was close)
+        if not token or not sum(hmac.compare_digest(token, s.encode()) for s in accepted):
             self.set_header("WWW-Authenticate", 'Bearer realm="imagen-nb"')
             self._refuse(401, "Unauthorized", "send Authorization: Bearer <token>; the token is in "
                                               "<home>/host.token (readable by the home's owner only)")
@@ -224,11 +226,15 @@ class ApiServer:
     Args:
         studio: the hosting studio.
         token: what every request must carry as ``Authorization: Bearer <token>``.
+        address: where to listen; beyond loopback only with ``password``.
+        password: accepted as a bearer token too, the only way in from another machine.
     """
 
-    def __init__(self, studio: "LocalStudio", token: str, address: str = "127.0.0.1", port: int = 0):
+    def __init__(self, studio: "LocalStudio", token: str, address: str = "127.0.0.1", port: int = 0,
+                 password: str | None = None):
         self.studio = studio
         self.token = token
+        self.password = password
         self.address = address
         self.port = port
         self.streams: set[_EventsHandler] = set()
@@ -240,8 +246,9 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://{self.address}:{self.port}"
+        """``http://127.0.0.1:<port>`` (the address it listens on)."""
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}"
 
     def application(self) -> tornado.web.Application:
         """The Tornado application: every REST route, the calls, the events, the OpenAPI document."""

@@ -61,7 +61,9 @@ class Studio(metaclass=_OpenHome):
             ``"requeue"`` (run them again) or ``"fail"`` (mark them failed).
         providers: settings per provider, e.g. ``{"diffusers": {"device": "cpu"}}``.
         start: resume unfinished orders of this home at once (default True).
-        serve: host the home for other processes on a loopback endpoint (default True).
+        serve: host the home for other processes on a loopback endpoint (default True); an
+            address such as ``"0.0.0.0"`` serves the REST API beyond this machine, with ``password``.
+        password: the bearer secret remote requests send (default ``$IMAGEN_NB_PASSWORD``).
 
     The first process to open a home hosts it; in any other process the same call returns a
     client of that host, with the same methods (``studio.hosted_by`` says which it is). Use it

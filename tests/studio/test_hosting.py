@@ -250,3 +250,22 @@ def test_the_host_cannot_be_reached_from_another_address(home, host):
     token = (home / TOKEN_FILE).read_text().strip()
     with pytest.raises(httpx.ConnectError):  # bound to 127.0.0.1 only: nothing listens there
         httpx.get(f"http://{address}:{port}/api/v1/models", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_another_address_needs_a_password_like_imagen_nb_serve(home, monkeypatch):
+    monkeypatch.delenv("IMAGEN_NB_PASSWORD", raising=False)
+    with pytest.raises(inb.ValidationError, match="set password=") as refused:
+        inb.Studio(home, serve="0.0.0.0")
+    assert refused.value.param == "serve"
+    with inb.Studio(home) as free:  # nothing was left open by the refusal
+        assert free.is_host
+    address = _an_address_of_this_machine_that_is_not_loopback()
+    if address is None:
+        pytest.skip("this machine has no address besides loopback")
+    with inb.Studio(home, serve="0.0.0.0", password="correct horse") as studio:
+        port = studio.endpoint.server.port
+        assert host_info(home).url == f"http://127.0.0.1:{port}"  # clients on this machine keep loopback
+        url = f"http://{address}:{port}/api/v1/models"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer correct horse"}).status_code == 200
