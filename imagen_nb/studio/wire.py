@@ -4,8 +4,8 @@ A tagged value is a one-key object whose key starts with ``$``: ``{"$df": …}``
 DataFrame (column dtypes kept), ``{"$dt": "…"}`` a timestamp, ``{"$path": …}``, ``{"$model": …}``
 a :class:`~imagen_nb.core.records.ModelInfo`, ``{"$event": [type, fields]}`` an event,
 ``{"$product": …}``, ``{"$order": id}``, ``{"$project": id}``, ``{"$collection": [id, name]}``
-handles (bound again to the receiving studio), ``{"$map": {...}}`` a mapping whose keys would
-look like a tag. Product bytes never travel here: a client reads the files of the home it
+handles (bound again to the receiving studio), ``{"$obj": ["module:Class", fields]}`` one of our
+records (a ``BackupReport``…), ``{"$map": {...}}`` a mapping whose keys would look like a tag. Product bytes never travel here: a client reads the files of the home it
 shares with the host, and the REST API serves them as raw bytes.
 
 :func:`plain` is the untagged form the REST API answers with (DataFrames as lists of records,
@@ -60,8 +60,10 @@ def encode(value: Any, home: Path | None = None) -> Any:
         return {"$model": encode(dataclasses.asdict(value), home)}
     if isinstance(value, _records.Event):
         return {"$event": [type(value).__name__, encode(dataclasses.asdict(value), home)]}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return encode(dataclasses.asdict(value), home)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a report (BackupReport…)
+        cls = type(value)
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+        return {"$obj": [f"{cls.__module__}:{cls.__qualname__}", encode(fields, home)]}
     if isinstance(value, Mapping):
         out = {str(k): encode(v, home) for k, v in value.items()}
         return {"$map": out} if len(out) == 1 and next(iter(out)).startswith("$") else out
@@ -166,6 +168,25 @@ def _decode_event(data: list, studio: Any) -> Any:
     return cls(**decode(fields, studio))
 
 
+def _decode_obj(data: list, studio: Any) -> Any:
+    import importlib
+    from types import SimpleNamespace
+
+    where, fields = data
+    fields = decode(fields, studio)
+    module, _, name = str(where).partition(":")
+    if module.split(".")[0] == "imagen_nb":  # only our own records are rebuilt as their class
+        try:
+            cls = importlib.import_module(module)
+            for part in name.split("."):
+                cls = getattr(cls, part)
+            if dataclasses.is_dataclass(cls):
+                return cls(**fields)
+        except (ImportError, AttributeError, TypeError):
+            pass
+    return SimpleNamespace(**fields)
+
+
 def _decode_dt(text: str, studio: Any) -> Any:
     if "T" not in text and len(text) == 10:
         return dt.date.fromisoformat(text)
@@ -183,6 +204,7 @@ _TAGS: dict[str, Callable[[Any, Any], Any]] = {
     "$model": lambda v, s: _records.ModelInfo(**decode(v, s)),
     "$event": _decode_event,
     "$map": lambda v, s: {k: decode(x, s) for k, x in v.items()},
+    "$obj": _decode_obj,
 }
 
 

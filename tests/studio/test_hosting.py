@@ -115,6 +115,10 @@ def test_the_cli_is_a_client_while_a_process_hosts(home, host):
                             timeout=120)
     assert tokens.returncode == 0, tokens.stderr
     assert host.ask("gallery") == "2"
+    backup = subprocess.run([*run, "backup", str(home.parent / "backup")], env=env, capture_output=True, text=True,
+                            timeout=120)  # the host writes it, while it keeps working
+    assert backup.returncode == 0, backup.stderr
+    assert "manifest of 2 product file(s)" in backup.stdout and (home.parent / "backup" / "catalog.duckdb").is_file()
 
 
 def test_the_token_is_required_and_kept_private(home, host):

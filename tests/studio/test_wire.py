@@ -54,3 +54,10 @@ def test_errors_come_back_as_the_same_class_with_their_fields():
     assert isinstance(wire.decode_error(wire.encode_error(KeyError("animal"))), KeyError)
     odd = wire.decode_error({"type": "SomethingElse", "message": "boom"})
     assert isinstance(odd, inb.ImagenError) and "boom" in str(odd)
+
+
+def test_our_reports_come_back_as_their_class():
+    from imagen_nb.engine.backup import BackupReport
+
+    report = BackupReport(Path("/b"), 3, 1024)
+    assert roundtrip(report) == report
