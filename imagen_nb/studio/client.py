@@ -140,7 +140,6 @@ class StudioClient(Studio):
         self._gone = threading.Event()
         self._closing = False
         self._recover_lock = threading.RLock()
-        self._threads = threading.local()
         self._clients: list[httpx.Client] = []
         self._clients_lock = threading.Lock()
         self._connect(info)
@@ -175,14 +174,16 @@ class StudioClient(Studio):
                   file=sys.stderr)
 
     def _http(self) -> httpx.Client:
-        client = getattr(self._threads, "client", None)
-        if client is None or client.is_closed or getattr(self._threads, "url", None) != self._info.url:
-            client = httpx.Client(base_url=self._info.url, headers={"Authorization": f"Bearer {self._token}"},
-                                  timeout=httpx.Timeout(None, connect=5), trust_env=False)
-            self._threads.client, self._threads.url = client, self._info.url
-            with self._clients_lock:
+        # One client for every thread (httpx's connection pool is thread-safe): the panels call
+        # from short-lived timer threads, and a client per thread would leak connections.
+        with self._clients_lock:
+            client = self._clients[-1] if self._clients else None
+            if client is None or client.is_closed or str(client.base_url).rstrip("/") != self._info.url:
+                client = httpx.Client(base_url=self._info.url, headers={"Authorization": f"Bearer {self._token}"},
+                                      timeout=httpx.Timeout(None, connect=5), trust_env=False,
+                                      limits=httpx.Limits(max_connections=32, max_keepalive_connections=8))
                 self._clients.append(client)
-        return client
+            return client
 
     def _drop_clients(self) -> None:
         with self._clients_lock:
