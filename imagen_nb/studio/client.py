@@ -259,6 +259,9 @@ class StudioClient(Studio):
                         f"the host of {self.home} ({_describe(dead.pid)}) went away and this process could not "
                         f"take the home over: {exc}")
                     return
+                if self._closing:  # closed while the takeover ran: release the home again
+                    local.close()
+                    return
                 self._drop_clients()
                 local.bus.subscribe(self.bus.publish)
                 self._local = local
