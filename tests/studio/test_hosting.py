@@ -273,3 +273,27 @@ def test_another_address_needs_a_password_like_imagen_nb_serve(home, monkeypatch
         assert httpx.get(url).status_code == 401
         assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert httpx.get(url, headers={"Authorization": "Bearer correct horse"}).status_code == 200
+
+
+def test_when_taking_over_fails_the_next_call_says_why_in_one_line(home, host, monkeypatch):
+    from imagen_nb.studio.local import LocalStudio
+
+    studio = inb.Studio(home)
+    try:
+        assert studio.hosted_by == host.pid
+
+        def cannot_open(self, *args, **kwargs):  # a fault a real part cannot produce on demand here
+            raise inb.ImagenError("cannot open the catalog: the disk is full; free some space")
+
+        monkeypatch.setattr(LocalStudio, "__init__", cannot_open)
+        os.kill(host.pid, signal.SIGKILL)
+        host.proc.wait(30)
+        with pytest.raises(inb.ImagenError) as why:
+            studio.sql("select 1")
+        message = str(why.value)
+        assert f"the host of {home}" in message and f"pid {host.pid}" in message and "went away" in message
+        assert "could not take the home over" in message and "disk is full" in message
+        assert "\n" not in message and "Traceback" not in message
+    finally:
+        monkeypatch.undo()
+        studio.close()
