@@ -185,7 +185,8 @@ class _EventsHandler(_Handler):
                 while event is not None:
                     if event is _END:
                         return
-                    fields = wire.plain(dataclasses.asdict(event))
+                    # events hold plain values: no deep copy (asdict) on the loop, which is busy here
+                    fields = wire.plain({f.name: getattr(event, f.name) for f in dataclasses.fields(event)})
                     self.write(f"event: {type(event).__name__}\ndata: {wire.dumps(fields)}\n\n")
                     event = queue.get_nowait() if not queue.empty() else None
                 await self.flush()
