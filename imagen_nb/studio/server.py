@@ -9,6 +9,7 @@ DuckDB cursor), never on the loop.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import hmac
 import ipaddress
@@ -159,17 +160,24 @@ class _EventsHandler(_Handler):
 
     async def get(self) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
+        pending: collections.deque = collections.deque()
+        ready = asyncio.Event()
+        woken = [False]  # a wake-up is on its way to the loop
 
         def forward(event: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, event)
-            except RuntimeError:  # the server's loop is gone: the stream ends with it
-                pass
+            # On a worker's thread: queue it, and wake the loop once per batch rather than per
+            # event (a wake-up per step event costs the workers the GIL over and over).
+            pending.append(event)
+            if not woken[0]:
+                woken[0] = True
+                try:
+                    loop.call_soon_threadsafe(ready.set)
+                except RuntimeError:  # the server's loop is gone: the stream ends with it
+                    pass
 
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
-        self._queue = queue
+        self._pending, self._ready = pending, ready
         subscription = self.api.studio.bus.subscribe(forward)
         self.api.streams.add(self)
         try:
@@ -177,18 +185,20 @@ class _EventsHandler(_Handler):
             await self.flush()
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), 15)
+                    await asyncio.wait_for(ready.wait(), 15)
                 except asyncio.TimeoutError:
                     self.write(": ping\n\n")
                     await self.flush()
                     continue
-                while event is not None:
+                ready.clear()
+                woken[0] = False  # from here on a new event wakes the loop again
+                while pending:
+                    event = pending.popleft()
                     if event is _END:
                         return
-                    # events hold plain values: no deep copy (asdict) on the loop, which is busy here
+                    # events hold plain values: no deep copy (asdict) on the loop
                     fields = wire.plain({f.name: getattr(event, f.name) for f in dataclasses.fields(event)})
                     self.write(f"event: {type(event).__name__}\ndata: {wire.dumps(fields)}\n\n")
-                    event = queue.get_nowait() if not queue.empty() else None
                 await self.flush()
         except tornado.iostream.StreamClosedError:
             pass
@@ -199,9 +209,10 @@ class _EventsHandler(_Handler):
                 self.finish()
 
     def on_connection_close(self) -> None:
-        queue = getattr(self, "_queue", None)
-        if queue is not None:
-            queue.put_nowait(_END)
+        pending = getattr(self, "_pending", None)
+        if pending is not None:
+            pending.append(_END)
+            self._ready.set()
 
 
 _END = object()
