@@ -142,7 +142,7 @@ def order_grid(studio: "Studio", order_id: str, *, x: str | None, y: str | None,
                **options: Any) -> Grid:
     """The grid of one order (see :meth:`Studio.grid`); axes inferred when none are named."""
     opts = _options(options)
-    row = studio._order_row(order_id)
+    row = studio.order_record(order_id)
     if row is None:
         raise LookupError(f"no order {order_id!r} in {studio.home}")
     studio.recorder.flush()

@@ -94,18 +94,6 @@ def serve_address(serve: bool | str, password: str | None) -> str | None:
     return address
 
 
-def serve_home(studio: "LocalStudio", address: str = "127.0.0.1", password: str | None = None) -> Endpoint:
-    """Serve ``studio`` on a free port of ``address`` and announce it in the home's lock file."""
-    from .server import ApiServer
-
-    token, path = write_token(studio.home)
-    server = ApiServer(studio, token, address=address, password=password)
-    url = server.start()
-    local = url if address in LOOPBACK_NAMES else f"http://127.0.0.1:{server.port}"  # clients here use loopback
-    studio.catalog.announce(json.dumps({"url": local, "token_file": TOKEN_FILE}))
-    return Endpoint(url, path, server, studio)
-
-
 def host_info(home: Path) -> HostInfo | None:
     """The host the lock file of ``home`` announces, or None (no host, or one not serving yet)."""
     pid, text = read_owner(home)
@@ -142,50 +130,6 @@ def alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def open_studio(home: str | os.PathLike | None = None, **options: Any) -> "Studio":
-    """Open ``home`` as its host, or connect to the process hosting it (what ``inb.Studio()`` does).
-
-    Args:
-        home: the home folder (default ``$IMAGEN_NB_HOME``).
-        **options: the :class:`~.local.LocalStudio` options (``limit``, ``recovery``, ``providers``,
-            ``start``, ``serve``); a client keeps them to take the home over if the host goes away.
-
-    Raises:
-        CatalogBusy: another Studio of this process has the home open, or the process holding
-            it does not serve it (an older imagen-nb, ``serve=False``, or still opening after
-            :data:`HOST_WAIT` seconds).
-    """
-    from .client import HostUnreachable, StudioClient
-    from .home import resolve_home
-    from .local import LocalStudio
-
-    path = resolve_home(home)
-    deadline = time.monotonic() + HOST_WAIT
-    while True:
-        try:
-            return LocalStudio(path, **options)
-        except CatalogBusy as exc:
-            if exc.pid == os.getpid():
-                raise
-            info = host_info(path)
-            if info is not None:
-                try:
-                    return StudioClient(path, info, options)
-                except HostUnreachable:
-                    pass  # it is closing or was killed: the lock frees in a moment
-            if time.monotonic() > deadline:
-                raise not_served(path, exc) from None
-        except PermissionError as exc:
-            # Someone else's home: its lock file is not ours to write. A host may still say so.
-            info = host_info(path)
-            if info is not None:
-                return StudioClient(path, info, options)  # says clearly when the token is not ours
-            raise ImagenError(f"cannot open the imagen-nb home {path}: permission denied on {exc.filename}; "
-                              "it belongs to another user. Open a home of your own with Studio(home=...) "
-                              "or IMAGEN_NB_HOME.") from None
-        time.sleep(0.1)
 
 
 def not_served(home: Path, exc: CatalogBusy) -> CatalogBusy:

@@ -41,7 +41,7 @@ from ..store.inputs import check_image_inputs
 from .grid import Grid, order_grid, products_grid
 from .handles import Collection, Order, Product, Project
 from .home import delete_from_trash, resolve_home, trash_of
-from .hosting import Endpoint, serve_address, serve_home
+from .hosting import Endpoint, serve_address
 from .mappings import CatalogSpecCache, Presets, Tokens, jsonable
 from .rows import Sets, expand_over_rows
 from .surface import Studio
@@ -82,6 +82,12 @@ def _disk_full_message(home: Path, what: str) -> str:
         free = "no free space"
     return (f"the disk holding {home} is full ({free}): imagen-nb {what}. Free some space there "
             "(`imagen-nb trash empty` in a terminal, or studio.empty_trash(), removes the files recovery set aside) and try again.")
+
+
+def _serve_home(studio: "LocalStudio", address: str, password: str | None) -> Endpoint:
+    from .server import serve_home  # Tornado is loaded by the first studio that serves
+
+    return serve_home(studio, address, password)
 
 
 class LocalStudio(Studio):
@@ -139,7 +145,7 @@ class LocalStudio(Studio):
             if start:
                 self._resume(recovery)
             self.endpoint: Endpoint | None = (
-                serve_home(self, address, password or os.environ.get("IMAGEN_NB_PASSWORD")) if address else None)
+                _serve_home(self, address, password or os.environ.get("IMAGEN_NB_PASSWORD")) if address else None)
         except BaseException as exc:
             # Nothing may outlive a failed open: stop the threads, then release the home.
             if hasattr(self, "executor"):

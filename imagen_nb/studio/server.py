@@ -30,6 +30,7 @@ from ..core.errors import ImagenError
 from . import wire
 from .rest import API_PREFIX, ROUTES, Call, Raw, Route, openapi
 from .calls import call_with_warnings
+from .hosting import LOOPBACK_NAMES, TOKEN_FILE, Endpoint, write_token
 
 if TYPE_CHECKING:
     from .local import LocalStudio
@@ -343,3 +344,13 @@ class _NotFound(_Handler):
         super().prepare()
         if not self._finished:
             self._refuse(404, "NotFound", f"no route {self.request.path}; see {API_PREFIX}/openapi.json")
+
+
+def serve_home(studio: "LocalStudio", address: str = "127.0.0.1", password: str | None = None) -> Endpoint:
+    """Serve ``studio`` on a free port of ``address`` and announce it in the home's lock file."""
+    token, path = write_token(studio.home)
+    server = ApiServer(studio, token, address=address, password=password)
+    url = server.start()
+    local = url if address in LOOPBACK_NAMES else f"http://127.0.0.1:{server.port}"  # clients here use loopback
+    studio.catalog.announce(json.dumps({"url": local, "token_file": TOKEN_FILE}))
+    return Endpoint(url, path, server, studio)

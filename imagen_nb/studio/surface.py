@@ -52,9 +52,9 @@ class _OpenHome(type):
 
     def __call__(cls, *args: Any, **kwargs: Any):
         if cls is Studio:
-            from .hosting import open_studio
-
-            return open_studio(*args, **kwargs)
+            if Studio._opener is None:  # pragma: no cover - the package sets it on import
+                raise ImportError("import imagen_nb.studio (not imagen_nb.studio.surface alone) to open a home")
+            return Studio._opener(*args, **kwargs)
         return super().__call__(*args, **kwargs)
 
 
@@ -80,6 +80,10 @@ class Studio(metaclass=_OpenHome):
 
     home: Path
     limit: int
+
+    #: opens a home as host or client (:func:`.opening.open_studio`); set by the package
+    #: (imagen_nb/studio/__init__.py) so this module needs neither the host nor the client
+    _opener: Callable[..., "Studio"] | None = None
 
     #: builds the Studio widget; set by the package (imagen_nb/__init__.py) so this layer stays below ui/
     _widget_factory: Callable[["Studio"], Any] | None = None
