@@ -297,3 +297,36 @@ def test_when_taking_over_fails_the_next_call_says_why_in_one_line(home, host, m
     finally:
         monkeypatch.undo()
         studio.close()
+
+
+def test_a_client_has_the_integration_lines_api_too(home, host, tmp_path):
+    """What the integration line added to the Studio reaches a client: sets, order_set, grid,
+    trash, empty_trash, paused, loras, collections stored with their first products, and an
+    import's MetadataWarning given in the client's process."""
+    with inb.Studio(home) as studio:
+        assert not studio.is_host
+        assert studio.paused is None
+        studio.sets["pets"] = {"rows": [{"animal": "cat"}, {"animal": "dog"}], "template": "a {animal}"}
+        assert "pets" in studio.sets and "nope" not in studio.sets
+        assert isinstance(studio.sets["pets"], inb.SetRecipe)
+        assert "pets" in set(studio.sets.listing()["name"])
+        order = studio.order_set("pets", "instant:swatch").wait(timeout=60)
+        assert order.status == "fulfilled" and order.set_name == "pets"
+        grid = order.grid()
+        assert isinstance(grid, inb.Grid) and grid.image.width > 0
+        assert set(grid.cells["product_id"]) == {p.id for p in order.products}
+        assert grid.save(tmp_path / "grid.png").is_file()
+        trash = studio.trash()
+        assert isinstance(trash, pd.DataFrame)
+        assert studio.empty_trash() == 0
+        new = studio.collection("keepers")
+        assert new.product_ids == [] and new.remove(order.products) == 0
+        assert new.add(order.products) == 2
+        assert studio.collection("keepers", create=False).product_ids == [p.id for p in order.products]
+        from PIL import Image, PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_text("parameters", "a castle\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: abc, Size: 8x8")
+        Image.new("RGB", (8, 8)).save(tmp_path / "odd seed.png", pnginfo=info)
+        with pytest.warns(inb.MetadataWarning, match=r"odd seed\.png: seed .* dropped"):
+            studio.import_products([tmp_path / "odd seed.png"])
