@@ -28,10 +28,10 @@ from .core.grid import GridTooLarge
 from .core.rows import RowsError
 from .core.sets import SetRecipe
 from .core.smart import expand
-from .handles import Collection, Order, Product, Project
+from .studio import Collection, Order, Product, Project
 from .studio import Studio
-from .studio_grid import Grid
-from .studio_rows import example_sets
+from .studio.grid import Grid
+from .studio.rows import example_sets
 
 __version__ = "0.1.0"
 

@@ -291,7 +291,8 @@ def cmd_serve(args) -> int:
     _check_port_free(args.address, args.port)  # before the studio opens (and takes the home)
     with Studio(home=args.home) as studio:
         where = f"http://{f'[{args.address}]' if ':' in args.address else args.address}:{args.port}/"
-        print(f"imagen-nb: serving {studio.home} at {where} (Ctrl+C stops)", flush=True)
+        role = "" if studio.is_host else f", a client of the studio hosted by pid {studio.hosted_by}"
+        print(f"imagen-nb: serving {studio.home} at {where}{role} (Ctrl+C stops)", flush=True)
         try:
             serve(studio, address=args.address, port=args.port, password=args.password, show=args.show,
                   allow_websocket_origin=args.allow_websocket_origin)

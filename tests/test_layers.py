@@ -14,16 +14,14 @@ ALLOWED = {
     "store": {"core"},
     "providers": {"core"},
     "engine": {"core", "catalog", "store", "providers"},
-    "handles": {"core", "studio"},
-    # the Studio's rows/sets and grids (issue 13), apart from studio.py; the same place as studio
-    "studio_rows": {"core", "catalog", "store", "providers", "engine", "handles", "studio"},  # studio: type-only
-    "studio_grid": {"core", "catalog", "store", "providers", "engine", "handles", "studio"},  # studio: type-only  # the studio layer's own handles (a type-only import)
-    "studio": {"core", "catalog", "store", "providers", "engine", "handles", "studio_rows", "studio_grid"},
+    # local facade, client of a host, the host's API server (Tornado), the handles, and the
+    # Studio's rows/sets and grids (studio/rows.py, studio/grid.py; issue 13) (DESIGN §4)
+    "studio": {"core", "catalog", "store", "providers", "engine"},
     "ui": {"core"},  # panels get the Studio passed in and talk to it only (DESIGN §4)
     "web": set(),  # the served app's HTTP edge: knows tornado, Bokeh and Panel, nothing of ours
     "app": {"core", "ui", "web"},
     "cli": {"core", "studio", "providers", "app"},  # keys are managed without opening (locking) a studio
-    "__init__": {"core", "handles", "studio", "studio_rows", "studio_grid", "ui"},
+    "__init__": {"core", "studio", "ui"},
     "__main__": {"cli"},
 }
 

@@ -2,7 +2,7 @@
 
 Each runs under nbclient with the kernelspec ``python3`` (jupyter_client starts it with this
 interpreter), ``IMAGEN_NB_HOME`` pointing at the test's temp home and the working directory a
-temp folder, so the notebooks' own ``homes/…`` studios land there too. After a run the kernel
+temp folder; every notebook opens the user's own studio, here the temp home. After a run the kernel
 is gone, so the test opens the studio the notebook used and checks the catalog itself.
 """
 
@@ -105,6 +105,7 @@ def test_quickstart_orders_shows_products_and_the_widgets(tmp_path, home):
     rated = text(outputs(nb, "sql"))
     assert "a brown cat, watercolor" in rated and "a brown fox, watercolor" in rated and "black" not in rated
 
+    assert "this kernel hosts the studio: True" in text(outputs(nb, "hosting"))
     with inb.Studio(home) as studio:
         counts = studio.sql("SELECT model, count(*) AS n, count(rating) AS rated FROM gallery "
                             "WHERE project = 'quickstart' GROUP BY model ORDER BY model")
@@ -119,7 +120,7 @@ def test_quickstart_orders_shows_products_and_the_widgets(tmp_path, home):
         assert all(Path(p).is_file() for p in studio.sql("SELECT path FROM gallery")["path"])
 
 
-def test_smart_parameters_shows_every_form_and_its_errors(tmp_path):
+def test_smart_parameters_shows_every_form_and_its_errors(tmp_path, home):
     nb = run("smart-parameters", tmp_path)
 
     ranges = text(outputs(nb, "ranges"))
@@ -140,13 +141,13 @@ def test_smart_parameters_shows_every_form_and_its_errors(tmp_path):
     assert "fulfilled: 18 generations, 18 complete" in text(outputs(nb, "order"))
     assert text(outputs(nb, "reorder")).strip() == "True"
 
-    with inb.Studio(tmp_path / "homes" / "smart-parameters") as studio:
+    with inb.Studio(home) as studio:  # the user's own studio, not a private one
         assert studio.tokens["animal"] == ["cat", "dog", "fox"]
         assert studio.orders()["generation_count"].tolist() == [18, 18]
 
 
 @pytest.mark.slow
-def test_sql_makes_real_data_and_plots_products_per_model_per_day(tmp_path):
+def test_sql_makes_real_data_and_plots_products_per_model_per_day(tmp_path, home):
     nb = run("sql", tmp_path)
 
     plot = image(outputs(nb, "plot"))
@@ -158,7 +159,7 @@ def test_sql_makes_real_data_and_plots_products_per_model_per_day(tmp_path):
     assert "SqlRefused: DELETE statements are not allowed" in text(outputs(nb, "refused"))
     assert "provider" in text(outputs(nb, "api-calls"))
 
-    with inb.Studio(tmp_path / "homes" / "sql") as studio:
+    with inb.Studio(home) as studio:
         per_model = studio.sql("SELECT model, count(*) AS n FROM gallery GROUP BY model ORDER BY model")
         assert per_model.to_dict("records") == [{"model": "diffusers:tiny", "n": 8}, {"model": "instant:swatch", "n": 24}]
         failed = studio.sql("SELECT count(*) AS n FROM generations WHERE status = 'failed'")["n"][0]
@@ -167,7 +168,7 @@ def test_sql_makes_real_data_and_plots_products_per_model_per_day(tmp_path):
     assert re.search(r"diffusers:tiny\s+8\n", day_table) and re.search(r"instant:swatch\s+24\b", day_table)
 
 
-def test_card_deck_makes_54_cards_in_a_collection_and_a_contact_sheet(tmp_path):
+def test_card_deck_makes_54_cards_in_a_collection_and_a_contact_sheet(tmp_path, home):
     nb = run("card-deck", tmp_path)
 
     assert text(outputs(nb, "cards")).startswith("54 cards: Ace of Spades")
@@ -178,7 +179,7 @@ def test_card_deck_makes_54_cards_in_a_collection_and_a_contact_sheet(tmp_path):
     sheet = image(outputs(nb, "contact-sheet"))
     assert sheet.width > sheet.height > 400  # 13 columns × 5 rows of 96×144 cards
 
-    with inb.Studio(tmp_path / "homes" / "card-deck") as studio:
+    with inb.Studio(home) as studio:
         deck = studio.collection("deck", create=False)
         prompts = [p.prompt for p in deck.products]
         assert len(prompts) == 54

@@ -121,15 +121,15 @@ def test_gallery_counts_groups_and_generations(studio):
     assert studio.gallery_count(no_collection=True, no_project=False) == 3
     assert set(studio.gallery(ids=[a.id, b.id, "nope"]).product_id) == {a.id, b.id}
 
-    by_project = studio.gallery_groups("project")
+    by_project = studio.views.gallery_groups("project")
     assert list(by_project.label) == ["cats", None] and list(by_project.products) == [3, 2]
     assert by_project.key[0] == studio.project("cats").id and by_project.key[1] is None
-    by_collection = studio.gallery_groups("collection").set_index("label", drop=False)
+    by_collection = studio.views.gallery_groups("collection").set_index("label", drop=False)
     assert by_collection.loc["picks", "products"] == 2 and by_collection.loc["best", "products"] == 1
     assert by_collection.key.iloc[-1] is None and by_collection.products.iloc[-1] == 3  # in no collection
-    assert studio.gallery_groups("kind", text="loose").set_index("key").products.to_dict() == {"image": 2}
+    assert studio.views.gallery_groups("kind", text="loose").set_index("key").products.to_dict() == {"image": 2}
     with pytest.raises(ValueError, match="cannot group"):
-        studio.gallery_groups("colour")
+        studio.views.gallery_groups("colour")
 
     gen = studio.generation(a.generation_id)
     assert gen["order_id"] == loose.id and gen["params"]["prompt"] == "loose 1"

@@ -56,8 +56,7 @@ def _lock(home: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         try:
-            text = os.pread(fd, 32, 0).decode().strip()
-            pid = int(text) if text.isdigit() else None
+            pid, _ = _parse_owner(os.pread(fd, 4096, 0))
         finally:
             os.close(fd)
         raise _busy(home, pid) from None
@@ -69,6 +68,22 @@ def _lock(home: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _parse_owner(data: bytes) -> tuple[int | None, str]:
+    first, _, rest = data.decode(errors="replace").partition("\n")
+    first = first.strip()
+    return (int(first) if first.isdigit() else None), rest.strip()
+
+
+def read_owner(home: Path) -> tuple[int | None, str]:
+    """Who owns a home, from its lock file: the owner's pid (or None) and what it announced
+    (:meth:`Catalog.announce`, e.g. where it serves the home; ``""`` when nothing)."""
+    try:
+        with open(Path(home) / LOCK_FILE, "rb") as f:
+            return _parse_owner(f.read(4096))
+    except FileNotFoundError:
+        return None, ""
 
 
 def _unlock(fd: int) -> None:
@@ -184,6 +199,15 @@ class Catalog:
     # -- ownership -------------------------------------------------------------------------
     def _acquire_lock(self) -> int:
         return _lock(self.home)
+
+    def announce(self, text: str) -> None:
+        """Write one line after the owner's pid in the lock file, for other processes to read
+        with :func:`read_owner` (the host writes where it serves the home)."""
+        if self._lock_fd is None:
+            raise RuntimeError("this catalog is closed")
+        data = f"{os.getpid()}\n{text.strip()}\n".encode()
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, data, 0)
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:

@@ -65,6 +65,6 @@ def product_code(studio, product_id: str, model: str | None = None) -> str:
 
 
 def _project_name(studio, order_id: str) -> str | None:
-    rows = studio.order_summaries(ids=[order_id], limit=1).to_dict("records")
+    rows = studio.views.order_summaries(ids=[order_id], limit=1).to_dict("records")
     name = rows[0].get("project") if rows else None
     return name if isinstance(name, str) and name else None

@@ -240,7 +240,7 @@ class GalleryController(Controller):
         if by not in GROUP_BY:
             raise PanelRequestError(f"group by one of {', '.join(GROUP_BY)}; got {by!r}", field="group")
         flt = self._filters(filters)
-        frame = self.studio.gallery_groups(by, **flt)
+        frame = self.studio.views.gallery_groups(by, **flt)
         ids = {name: cid for cid, name in self._collection_names().items()} if by == "collection" else {}
         groups = []
         for row in frame.to_dict("records"):
@@ -266,8 +266,8 @@ class GalleryController(Controller):
         """What the filter menus offer: projects, collections, models and types, with counts."""
         projects = self.studio.projects(include_archived=True)
         collections = self.studio.collections()
-        models = self.studio.gallery_groups("model")
-        kinds = self.studio.gallery_groups("kind")
+        models = self.studio.views.gallery_groups("model")
+        kinds = self.studio.views.gallery_groups("kind")
         return {
             "projects": [{"id": r["id"], "name": r["name"], "status": r["status"], "products": int(r["products"])}
                          for r in projects.to_dict("records")],

@@ -113,7 +113,7 @@ class OrderController(Controller):
 
     def _models(self) -> list[dict[str, Any]]:
         frame = self.studio.models()
-        missing = {p: self.studio.missing_key(p) for p in set(frame["provider"])}
+        missing = {p: self.studio.views.missing_key(p) for p in set(frame["provider"])}
         return [{**jsonable(row), "key_missing": bool(missing[row["provider"]])}
                 for row in frame.to_dict("records")]
 
@@ -139,7 +139,7 @@ class OrderController(Controller):
 
     def _form(self, model_id: str) -> dict[str, Any]:
         info = self._info(model_id)
-        return describe_model(info, self.studio.missing_key(info.provider))
+        return describe_model(info, self.studio.views.missing_key(info.provider))
 
     def rpc_model(self, model_id: str) -> dict[str, Any]:
         """The form of ``model_id``: fields drawn from its spec (kind, label, range, choices, default)."""
@@ -171,7 +171,7 @@ class OrderController(Controller):
         missing = [r for r in spec.get("required") or () if r not in params]
         # Stand-ins for required fields still blank, so the other fields are checked meanwhile.
         filled = {**{r: "…" for r in missing if "string" in json_types(props.get(r) or {})}, **params}
-        key_missing = self.studio.missing_key(info.provider)
+        key_missing = self.studio.views.missing_key(info.provider)
         result: dict[str, Any] = {"count": 0, "images": 0, "limit": limit, "rows": [], "columns": [],
                                   "missing": missing, "key_missing": key_missing, "too_large": None}
         try:
@@ -576,7 +576,7 @@ class OrderController(Controller):
         if requeued:
             # The footer's counts come from the catalog after a retry, never left over from the
             # run before (a retried order used to read "cancelled" while it ran).
-            for row in self.studio.order_summaries(ids=sorted(requeued), limit=len(requeued)).to_dict("records"):
+            for row in self.studio.views.order_summaries(ids=sorted(requeued), limit=len(requeued)).to_dict("records"):
                 with self._lock:
                     state = orders.get(row["id"])
                     if state is None or state["status"] in FINISHED:

@@ -142,7 +142,7 @@ class ProductionController(Controller):
     def rpc_init(self) -> dict:
         """The newest orders, how many generations are active, the kernel's clock."""
         out = self.rpc_orders(limit=ORDER_PAGE)
-        active = self.studio.active_generations()
+        active = self.studio.views.active_generations()
         with self._lock:
             self._active_sent, self._active_at = active, time.monotonic()
         self.push("activity", {"active": active})
@@ -156,13 +156,13 @@ class ProductionController(Controller):
         limit = max(1, min(int(limit), 500))
         if ids is not None:
             ids = [str(i) for i in ids]
-            rows = self.studio.order_summaries(ids=ids, limit=len(ids) or 1)
+            rows = self.studio.views.order_summaries(ids=ids, limit=len(ids) or 1)
             if ids and not len(rows):
                 raise PanelRequestError("this order is not in the catalog (deleted, or from another home)",
                                         field="order_id")
             has_more = False
         else:
-            rows = self.studio.order_summaries(limit=limit + 1, before=before)
+            rows = self.studio.views.order_summaries(limit=limit + 1, before=before)
             has_more = len(rows) > limit
             rows = rows.iloc[:limit]
         records = rows.to_dict("records")
@@ -178,12 +178,12 @@ class ProductionController(Controller):
             raise PanelRequestError(f"no generation status {status!r}; choose one of {', '.join(GEN_FILTERS)}",
                                     field="status")
         offset, limit = max(0, int(offset)), max(1, min(int(limit), MAX_GEN_PAGE))
-        summary = self.studio.order_summaries(ids=[order_id], limit=1).to_dict("records")
+        summary = self.studio.views.order_summaries(ids=[order_id], limit=1).to_dict("records")
         if not summary:
             raise PanelRequestError("this order is not in the catalog (deleted, or from another home)",
                                     field="order_id")
         varying = _varying(summary[0]["base_params"])
-        frame = self.studio.generations(order_id, offset=offset, limit=limit + 1,
+        frame = self.studio.views.generations(order_id, offset=offset, limit=limit + 1,
                                         status=GEN_FILTERS[status] if status else None)
         records = frame.to_dict("records")
         has_more = len(records) > limit
@@ -211,16 +211,16 @@ class ProductionController(Controller):
         need_id(generation_id, "generation_id", "which generation? (no id given)")
         row = self.studio.generation(generation_id)
         order_id = row["order_id"]
-        summary = self.studio.order_summaries(ids=[order_id], limit=1).to_dict("records")
+        summary = self.studio.views.order_summaries(ids=[order_id], limit=1).to_dict("records")
         varying = _varying(summary[0]["base_params"]) if summary else []
-        page = self.studio.generations(order_id, ids=[generation_id]).to_dict("records")
+        page = self.studio.views.generations(order_id, ids=[generation_id]).to_dict("records")
         with self._lock:
             item = self._gen_json(page[0] if page else row, varying)
         item.update(order_id=order_id, model=summary[0]["model"] if summary else None,
                     params=jsonable(row.get("params")), actual_params=jsonable(row.get("actual_params")),
                     return_params=jsonable(row.get("return_params")), traceback=jsonable(row.get("traceback")))
         if item["status"] == "queued":
-            item["position"] = self.studio.queue_positions([generation_id]).get(generation_id)
+            item["position"] = self.studio.views.queue_positions([generation_id]).get(generation_id)
         reply = Reply(item)
         products = self.studio.products([item["product_id"]]) if item.get("product_id") else []
         attach(reply, item, product_thumb(products[0]) if products else None)
@@ -252,13 +252,13 @@ class ProductionController(Controller):
                 raise PanelRequestError("generation_ids is a list of generation ids", field="generation_ids")
             retried = len(set(generation_ids))
         else:
-            rows = self.studio.order_summaries(ids=[order_id], limit=1).to_dict("records")
+            rows = self.studio.views.order_summaries(ids=[order_id], limit=1).to_dict("records")
             retried = int(rows[0]["failed"] + rows[0]["cancelled"]) if rows else 0
         if not retried:
             raise PanelRequestError("nothing to retry: no generation of this order failed or was cancelled",
                                     field="order_id")
         self.studio.retry(order_id, generation_ids)
-        rows = self.studio.order_summaries(ids=[order_id], limit=1).to_dict("records")
+        rows = self.studio.views.order_summaries(ids=[order_id], limit=1).to_dict("records")
         return {"retried": retried, "order": self._order_json(rows[0]) if rows else None}
 
     def rpc_code(self, order_id: str) -> dict:
@@ -318,7 +318,7 @@ class ProductionController(Controller):
             self.push("notice", {"paused": self.studio.paused})
         msg: dict[str, Any] = {}
         if dirty:
-            rows = self.studio.order_summaries(ids=sorted(dirty), limit=len(dirty)).to_dict("records")
+            rows = self.studio.views.order_summaries(ids=sorted(dirty), limit=len(dirty)).to_dict("records")
             msg["orders"] = [self._order_json(r) for r in rows]
         gens = list(deltas.values())
         if reload:
@@ -361,7 +361,7 @@ class ProductionController(Controller):
         for row in orders:
             if not row.get("generating"):
                 continue
-            frame = self.studio.generations(row["id"], status=["generating"])
+            frame = self.studio.views.generations(row["id"], status=["generating"])
             with self._lock:
                 for gid, started in zip(frame["id"], frame["started_at"]):
                     if gid not in self._running and gid not in self._finished_ids:
@@ -420,7 +420,7 @@ class ProductionController(Controller):
                     by_order.setdefault(self._window[gid], []).append(gid)
         out = []
         for order_id, gids in by_order.items():
-            records = self.studio.generations(order_id, ids=gids).to_dict("records")
+            records = self.studio.views.generations(order_id, ids=gids).to_dict("records")
             with self._lock:
                 varying = self._varying.get(order_id, [])
                 for r in records:
@@ -437,7 +437,7 @@ class ProductionController(Controller):
         queued = [i["id"] for i in items if i["status"] == "queued"]
         if not queued:
             return
-        positions = self.studio.queue_positions(queued)
+        positions = self.studio.views.queue_positions(queued)
         with self._lock:
             for item in items:
                 if item["id"] in positions:
@@ -450,7 +450,7 @@ class ProductionController(Controller):
             queued = [g for g, s in self._window_status.items() if s == "queued"]
         if not queued:
             return {}
-        positions = self.studio.queue_positions(queued)
+        positions = self.studio.views.queue_positions(queued)
         changes: dict[str, int | None] = {}
         with self._lock:
             for gid in queued:
@@ -468,7 +468,7 @@ class ProductionController(Controller):
     def _push_activity(self) -> None:
         """Push ``activity`` when the number of active generations changed, ≤ 1 a second while it
         only moves; a move to or from zero goes out at once (the badge appears or disappears)."""
-        active = self.studio.active_generations()
+        active = self.studio.views.active_generations()
         now = time.monotonic()
         with self._lock:
             last = self._active_sent

@@ -46,9 +46,9 @@ def test_bad_presets_are_refused_with_the_field(studio):
 
 def test_missing_key_says_how_to_set_it(studio, monkeypatch):
     monkeypatch.delenv("FAL_KEY", raising=False)
-    assert studio.missing_key("instant") is None
-    assert studio.missing_key("diffusers") is None
-    message = studio.missing_key("fal")
+    assert studio.views.missing_key("instant") is None
+    assert studio.views.missing_key("diffusers") is None
+    message = studio.views.missing_key("fal")
     assert message is not None and "imagen-nb keys set fal" in message and "FAL_KEY" in message
     monkeypatch.setenv("FAL_KEY", "id:secret-value")
-    assert studio.missing_key("fal") is None
+    assert studio.views.missing_key("fal") is None

@@ -75,31 +75,31 @@ def test_retry_while_the_order_still_runs(studio, faulty):
 
 
 def test_live_counts_queue_positions_and_active_generations(studio):
-    assert studio.active_generations() == 0
+    assert studio.views.active_generations() == 0
     order = studio.order("instant:swatch", prompt="n [1..10]", num_inference_steps=20, step_seconds=0.05)
-    assert studio.active_generations() == 10
-    gens = studio.generations(order, limit=10)
-    positions = studio.queue_positions(gens.id)
+    assert studio.views.active_generations() == 10
+    gens = studio.views.generations(order, limit=10)
+    positions = studio.views.queue_positions(gens.id)
     assert sorted(positions.values()) == list(range(len(positions))) and len(positions) >= 6
     assert [p for _, p in sorted((gens.seq[gens.id == g].iloc[0], p) for g, p in positions.items())] == \
         sorted(positions.values())  # queued in expansion order
-    summary = studio.order_summaries(ids=[order.id]).iloc[0]
+    summary = studio.views.order_summaries(ids=[order.id]).iloc[0]
     assert summary.generation_count == 10 and summary.prompt == "n [1..10]"
     assert summary.pending + summary.generating == 10
     order.cancel().wait(30)
-    assert studio.active_generations() == 0 and studio.queue_positions() == {}
-    summary = studio.order_summaries(ids=[order.id]).iloc[0]
+    assert studio.views.active_generations() == 0 and studio.views.queue_positions() == {}
+    summary = studio.views.order_summaries(ids=[order.id]).iloc[0]
     assert (summary.cancelled, summary.pending, summary.status) == (10, 0, "cancelled")
 
 
 def test_generation_pages_carry_their_product(studio):
     order = studio.order("instant:swatch", prompt="[a,b,c]").wait(30)
-    page = studio.generations(order, offset=1, limit=1)
+    page = studio.views.generations(order, offset=1, limit=1)
     assert list(page.seq) == [1] and page.product_id.iloc[0] == order.products[1].id
-    assert studio.generations(order, status=["failed"]).empty
+    assert studio.views.generations(order, status=["failed"]).empty
     newer = studio.order("instant:swatch", prompt="d").wait(30)
-    assert list(studio.order_summaries(limit=1).id) == [newer.id]
-    assert list(studio.order_summaries(before=newer.id).id) == [order.id]
+    assert list(studio.views.order_summaries(limit=1).id) == [newer.id]
+    assert list(studio.views.order_summaries(before=newer.id).id) == [order.id]
 
 
 def test_a_project_card_samples_its_best_rated_product(studio):

@@ -56,8 +56,8 @@ PYTHON_ATTACKS = [
     ("gallery(limit='abc')", lambda s: s.gallery(limit="abc"), ValidationError, "limit"),
     ("gallery(offset=-5)", lambda s: s.gallery(offset=-5), ValidationError, "offset"),
     ("orders(limit=-1)", lambda s: s.orders(limit=-1), ValidationError, "limit"),
-    ("order_summaries(limit='x')", lambda s: s.order_summaries(limit="x"), ValidationError, "limit"),
-    ("generations(offset=-1)", lambda s: s.generations("x", offset=-1), ValidationError, "offset"),
+    ("order_summaries(limit='x')", lambda s: s.views.order_summaries(limit="x"), ValidationError, "limit"),
+    ("generations(offset=-1)", lambda s: s.views.generations("x", offset=-1), ValidationError, "offset"),
     ("Studio(limit='abc')", lambda s: type(s)(home=s.home / "other", limit="abc"), ValidationError, "limit"),
     ("keys.set('nope')", lambda s: s.keys.set("nope", "abc123"), ValidationError, "no provider 'nope'"),
 ]

@@ -98,3 +98,23 @@ def test_imagen_nb_serve_order_and_rate_by_clicking(panel_server, tab, home):
     panel_server.stop()
     with inb.Studio(home) as studio:
         assert studio.product(product_id).rating == 4
+
+
+def test_imagen_nb_serve_as_a_client_shows_a_notebooks_orders_live(host, panel_server, tab, home):
+    # A notebook-like process hosts the home; `imagen-nb serve` is its client.
+    tab.page.goto(panel_server)
+    root = tab.page.locator(".inb-studio")
+    root.wait_for(timeout=30_000)
+    root.locator('.inb-tab[data-tab="production"]').click()
+    production = root.locator('.inb-tabbody[data-panel="production"]')
+    order_id = host.ask("order a [green,yellow] balloon from the notebook")   # placed in the host, after the page opened
+    row = production.locator(f'.inb-production-order[data-id="{order_id}"]')
+    row.wait_for(timeout=30_000)
+    row.locator(".inb-production-state", has_text="fulfilled").wait_for(timeout=30_000)
+    tab.shot("client-production", root)
+    # and what the browser orders runs on the host
+    product_id = order_browse_and_rate(tab, root, "client")
+    assert host.ask("gallery") == "6"
+    assert tab.errors == []
+    with inb.Studio(home) as studio:
+        assert studio.hosted_by == host.pid and studio.product(product_id).rating == 4

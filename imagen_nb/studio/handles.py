@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
-from .core.paths import inside_home
-from .core.records import GenerationProgress, OrderFinished
+from ..core.paths import inside_home
+from ..core.records import GenerationProgress, OrderFinished
 
 if TYPE_CHECKING:
-    from .studio import Studio
+    from .surface import Studio
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class Order:
                 f"{row['cancelled_count']} cancelled>")
 
     def _row(self) -> dict:
-        row = self._studio._order_row(self.id)
+        row = self._studio.order_record(self.id)
         if row is None:
             raise LookupError(f"order {self.id} is not in this studio's catalog")
         return row
@@ -147,12 +147,12 @@ class Order:
     @property
     def generations(self) -> pd.DataFrame:
         """One row per generation: status, parameter sets, errors, timings."""
-        return self._studio._generations(self.id)
+        return self._studio.order_generations(self.id)
 
     @property
     def products(self) -> list[Product]:
         """Products of this order in generation order (those finished so far)."""
-        return self._studio._order_products(self.id)
+        return self._studio.order_products(self.id)
 
     @property
     def errors(self) -> pd.DataFrame:
@@ -175,7 +175,7 @@ class Order:
 
     def wait(self, timeout: float | None = None) -> "Order":
         """Block until every generation is finished and recorded; TimeoutError after ``timeout`` s."""
-        if not self._studio._wait(self.id, timeout):
+        if not self._studio.wait_order(self.id, timeout):
             paused = self._studio.paused
             raise TimeoutError(f"order {self.id} not finished after {timeout} s (status {self.status}); "
                                "it keeps running: wait again, or order.cancel()"
@@ -198,7 +198,7 @@ class Order:
         listener = self._studio.bus.listen(lambda e: getattr(e, "order_id", None) == self.id)
 
         def finished() -> int:
-            live = self._studio._live_counts(self.id)
+            live = self._studio.finished_count(self.id)
             if live is not None:
                 return live
             r = self._row()
@@ -234,7 +234,7 @@ class Project:
         self.id = project_id
 
     def _row(self) -> dict:
-        return self._studio._project_row(self.id)
+        return self._studio.project_record(self.id)
 
     def __repr__(self) -> str:
         row = self._row()
@@ -257,17 +257,17 @@ class Project:
 
     def update(self, *, name: str | None = None, description: str | None = None) -> "Project":
         """Rename or describe the project."""
-        self._studio._update_project(self.id, name=name, description=description)
+        self._studio.update_project(self.id, name=name, description=description)
         return self
 
     def archive(self) -> "Project":
         """Hide the project from the active list (its orders and products stay)."""
-        self._studio._update_project(self.id, status="archived")
+        self._studio.update_project(self.id, status="archived")
         return self
 
     def unarchive(self) -> "Project":
         """Make an archived project active again."""
-        self._studio._update_project(self.id, status="active")
+        self._studio.update_project(self.id, status="active")
         return self
 
     def order(self, model: str, **params) -> Order:
@@ -299,7 +299,7 @@ class Collection:
         """Ids of the collection's live products, in the order they were added."""
         if not self._stored:
             return []
-        return self._studio._collection_products(self.id)
+        return self._studio.collection_product_ids(self.id)
 
     @property
     def products(self) -> list[Product]:
@@ -308,8 +308,17 @@ class Collection:
 
     def add(self, products: "Iterable[Product | str] | Product | str") -> int:
         """Add products (handles or ids); return how many were new to the collection."""
-        return self._studio._collection_change(self, products, add=True)
+        if self._stored:
+            return self._studio.change_collection(self.id, products, add=True)
+        added = self._studio.change_collection(self.id, products, add=True, name=self.name,
+                                               description=self._description)
+        # stored now, under this id or the one another handle stored the name with meanwhile
+        self.id = self._studio.collection(self.name, create=False).id
+        self._stored = True
+        return added
 
     def remove(self, products: "Iterable[Product | str] | Product | str") -> int:
         """Remove products; return how many were removed."""
-        return self._studio._collection_change(self, products, add=False)
+        if not self._stored:
+            return 0
+        return self._studio.change_collection(self.id, products, add=False)

@@ -1,4 +1,4 @@
-"""The Studio: the public Python API that wires catalog, store, providers and executor."""
+"""The local studio: the host of a home, wiring catalog, store, providers and executor."""
 
 from __future__ import annotations
 
@@ -7,222 +7,52 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .catalog import Catalog
-from .catalog import collections as q_collections
-from .catalog import models as q_models
-from .catalog import orders as q_orders
-from .catalog import products as q_products
-from .catalog import projects as q_projects
-from .catalog import presets as q_presets
-from .catalog import tokens as q_tokens
-from .catalog.usersql import MAX_BYTES, run_user_sql
-from .core.errors import (CatalogBusy, DiskFull, ImagenError, MetadataWarning, MissingKey, ValidationError,
-                          did_you_mean, is_disk_full)
-from .core.inputs import check_count, check_params_text, check_seconds, check_seed, check_text
-from .core.ids import new_id
-from .core.file_inputs import file_inputs
-from .core.records import Event, ModelInfo
-from .core.smart import expand
-from .engine.bus import EventBus, Subscription
-from .engine.executor import Executor
-from .engine.recorder import Recorder
-from .engine.space import DiskSpace
-from .engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
-from .engine.tracker import Tracker
+from ..catalog import Catalog
+from ..catalog import collections as q_collections
+from ..catalog import models as q_models
+from ..catalog import orders as q_orders
+from ..catalog import products as q_products
+from ..catalog import projects as q_projects
+from ..catalog.usersql import MAX_BYTES, run_user_sql
+from ..core.errors import DiskFull, ImagenError, MetadataWarning, ValidationError, did_you_mean, is_disk_full
+from ..core.file_inputs import file_inputs
+from ..core.inputs import check_count, check_params_text, check_seconds, check_seed, check_text
+from ..core.ids import new_id
+from ..core.records import Event, ModelInfo
+from ..core.smart import expand
+from ..engine.bus import EventBus, Subscription
+from ..engine.executor import Executor
+from ..engine.recorder import Recorder
+from ..engine.space import DiskSpace
+from ..engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
+from ..engine.tracker import Tracker
+from ..providers.base import Provider, ProviderContext
+from ..providers.keys import KeyStore
+from ..providers.registry import load_providers, split_model_id
+from ..providers.spec import whole_lists
+from ..store import ProductStore
+from ..store.imports import inspect_file
+from ..store.inputs import check_image_inputs
+from .grid import Grid, order_grid, products_grid
 from .handles import Collection, Order, Product, Project
-from .providers.base import Provider, ProviderContext
-from .providers.keys import KeyStore
-from .providers.registry import load_providers, split_model_id
-from .providers.spec import whole_lists
-from .store import ProductStore
-from .store.imports import inspect_file
-from .studio_grid import Grid, order_grid, products_grid
-from .studio_rows import Sets, expand_over_rows
-from .store.inputs import check_image_inputs
+from .home import delete_from_trash, resolve_home, trash_of
+from .hosting import Endpoint, serve_address
+from .mappings import CatalogSpecCache, Presets, Tokens, jsonable
+from .rows import Sets, expand_over_rows
+from .surface import Studio
+from .views import Views
 
 if TYPE_CHECKING:
-    from .engine.backup import BackupReport, RestoreReport
-    from .engine.rebuild import RebuildReport
+    from ..engine.backup import BackupReport
 
 log = logging.getLogger(__name__)
 
-HOME_ENV = "IMAGEN_NB_HOME"
-
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
-
-
-def resolve_home(home: str | os.PathLike | None) -> Path:
-    """The home folder ``home`` names, or :func:`default_home` when None (absolute, ``~`` expanded)."""
-    return (Path(home).expanduser() if home is not None else default_home()).absolute()
-
-
-_home = resolve_home
-
-
-def trash_of(home: str | os.PathLike | None) -> list[tuple[Path, int]]:
-    """The files in a home's ``trash/`` with their sizes, read without opening its catalog (no
-    recovery runs, and a process hosting the home is no obstacle)."""
-    home = resolve_home(home)
-    if not home.is_dir():
-        raise ValidationError("home", f"{home} is not an imagen-nb home (no such folder); give --home or home=")
-    out = []
-    for path in ProductStore(home).trash_files():
-        try:
-            out.append((path, path.stat().st_size))
-        except FileNotFoundError:
-            continue
-    return out
-
-
-def delete_from_trash(home: str | os.PathLike | None, files: Iterable[Path]) -> tuple[int, int]:
-    """Delete ``files`` (as listed by :func:`trash_of`) for good: (files removed, bytes freed).
-    A path outside the home's ``trash/`` is refused."""
-    trash = ProductStore(resolve_home(home)).trash
-    removed = freed = 0
-    for path in files:
-        if trash not in Path(path).parents:
-            raise ValidationError("files", f"{path} is not in {trash}; only files of the trash are deleted")
-        try:
-            size = Path(path).stat().st_size
-            Path(path).unlink()
-        except FileNotFoundError:
-            continue
-        removed, freed = removed + 1, freed + size
-    return removed, freed
-
-
-def default_home() -> Path:
-    """``$IMAGEN_NB_HOME``, else the platform's user data folder for imagen-nb."""
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("imagen-nb", appauthor=False))
-
-
-class CatalogSpecCache:
-    """Fetched parameter specs of remote models, kept in the catalog's ``models`` table."""
-
-    def __init__(self, catalog: Catalog):
-        self._catalog = catalog
-
-    def get(self, model_id: str):
-        """The cached model and when its spec was fetched, or None."""
-        return q_models.get_fetched(self._catalog.cursor(), model_id)
-
-    def put(self, model: ModelInfo) -> None:
-        """Remember a model whose spec was just fetched."""
-        q_models.put_fetched(self._catalog.cursor(), model)
-
-
-class Tokens(MutableMapping):
-    """Smart tokens stored in the catalog: ``studio.tokens["animal"] = ["cat", "dog"]``."""
-
-    def __init__(self, studio: "Studio"):
-        self._studio = studio
-
-    def _all(self) -> dict[str, list[str]]:
-        return q_tokens.all_tokens(self._studio.catalog.cursor())
-
-    def __getitem__(self, name: str) -> list[str]:
-        tokens = self._all()
-        if name not in tokens:
-            raise KeyError(f"no smart token {name!r}.{did_you_mean(name, tokens)}")
-        return tokens[name]
-
-    def __setitem__(self, name: str, values: Sequence[str] | str) -> None:
-        if not isinstance(name, str) or not name.strip() or any(c in name for c in "[]|,?\\ "):
-            raise ValidationError("name", f"a token name is a word without spaces or []|,?\\; got {name!r}")
-        if isinstance(values, str):
-            values = [values]
-        values = [check_text(name, str(v)) for v in values]
-        check_text("name", name)
-        if not values:
-            raise ValidationError(name, "a smart token needs at least one value")
-        q_tokens.put(self._studio.catalog.cursor(), name, values)
-
-    def __delitem__(self, name: str) -> None:
-        if not q_tokens.delete(self._studio.catalog.cursor(), name):
-            raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __repr__(self) -> str:
-        return f"Tokens({self._all()!r})"
-
-
-class Presets(MutableMapping):
-    """Named parameter sets saved for reuse (the Order panel's presets), kept in the catalog.
-
-    A preset is ``{"model": model id or None, "params": {...}}``; params are base parameters as
-    typed, SmartParameter syntax included::
-
-        studio.presets["square"] = {"model": "diffusers:tiny", "params": {"width": 512, "height": 512}}
-        studio.presets["square"]["params"]      # {'width': 512, 'height': 512}
-        del studio.presets["square"]
-
-    A mapping without ``"params"`` is taken as the params themselves (no model).
-    """
-
-    def __init__(self, studio: "Studio"):
-        self._studio = studio
-
-    def _all(self) -> dict[str, dict[str, Any]]:
-        return q_presets.all_presets(self._studio.catalog.cursor())
-
-    def __getitem__(self, name: str) -> dict[str, Any]:
-        presets = self._all()
-        if name not in presets:
-            raise KeyError(f"no preset {name!r}.{did_you_mean(name, presets)}")
-        return presets[name]
-
-    def __setitem__(self, name: str, preset: Mapping[str, Any]) -> None:
-        if not isinstance(name, str) or not name.strip() or name != name.strip():
-            raise ValidationError("name", f"a preset name is non-empty text without outer spaces; got {name!r}")
-        check_text("name", name)
-        if not isinstance(preset, Mapping):
-            raise ValidationError("params", f"a preset is a mapping {{'model': ..., 'params': {{...}}}}; "
-                                            f"got {type(preset).__name__}")
-        model = preset.get("model") if "params" in preset else None
-        params = preset["params"] if "params" in preset else preset
-        if model is not None and not isinstance(model, str):
-            raise ValidationError("model", f"a preset's model is a model id such as 'diffusers:tiny'; got {model!r}")
-        if not isinstance(params, Mapping):
-            raise ValidationError("params", f"a preset's params are a mapping of name → value; got {params!r}")
-        check_params_text(params)
-        q_presets.put(self._studio.catalog.cursor(), name, model, _jsonable(params))
-
-    def __delitem__(self, name: str) -> None:
-        if not q_presets.delete(self._studio.catalog.cursor(), name):
-            raise KeyError(f"no preset {name!r}")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __repr__(self) -> str:
-        return f"Presets({self._all()!r})"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (list, tuple, range)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
 
 
 def _open_catalog(home: Path) -> Catalog:
@@ -254,8 +84,14 @@ def _disk_full_message(home: Path, what: str) -> str:
             "(`imagen-nb trash empty` in a terminal, or studio.empty_trash(), removes the files recovery set aside) and try again.")
 
 
-class Studio:
-    """A workbench over one home folder: catalog, product files, providers and the executor.
+def _serve_home(studio: "LocalStudio", address: str, password: str | None) -> Endpoint:
+    from .server import serve_home  # Tornado is loaded by the first studio that serves
+
+    return serve_home(studio, address, password)
+
+
+class LocalStudio(Studio):
+    """The studio that hosts a home: it owns the catalog, the product files and the executor.
 
     Args:
         home: folder for the catalog and product files; default ``$IMAGEN_NB_HOME`` or the
@@ -265,18 +101,27 @@ class Studio:
             ``"requeue"`` (run them again) or ``"fail"`` (mark them failed).
         providers: settings per provider, e.g. ``{"diffusers": {"device": "cpu"}}``.
         start: resume unfinished orders of this home at once (default True).
+        serve: listen on a loopback endpoint so other processes on this home become its
+            clients (default True; see :mod:`.hosting`); an address (``"0.0.0.0"``) serves the
+            REST API beyond this machine too, which needs ``password``.
+        password: what remote requests must send as ``Authorization: Bearer <password>``
+            (default ``$IMAGEN_NB_PASSWORD``); needed when ``serve`` is a non-loopback address.
 
     Use it as a context manager, or call :meth:`close`, to release the home for other processes.
     """
 
+    #: this process hosts its home (a :class:`~.client.StudioClient` says ``False``)
+    is_host = True
+
     def __init__(self, home: str | os.PathLike | None = None, *, limit: int = 1000,
                  recovery: str = "requeue", providers: Mapping[str, Mapping[str, Any]] | None = None,
-                 start: bool = True):
+                 start: bool = True, serve: bool | str = True, password: str | None = None):
         if recovery not in ("requeue", "fail"):
             raise ValueError(f"recovery must be 'requeue' or 'fail', not {recovery!r}")
         limit = check_count("limit", limit, minimum=1)
+        address = serve_address(serve, password)  # a refused address fails before the home is opened
         # Absolute: product paths in the catalog must not depend on the working directory.
-        self.home = _home(home)
+        self.home = resolve_home(home)
         self.limit = limit
         self.catalog = _open_catalog(self.home)
         try:
@@ -294,10 +139,13 @@ class Studio:
             self.presets = Presets(self)
             #: saved sets (issue 13): ``studio.sets["tarot"]``, the examples included
             self.sets = Sets(self)
+            self.views = Views(self)
             self.recovery = RecoveryReport()
             reconcile_files(self.catalog, self.store, self.recovery)
             if start:
                 self._resume(recovery)
+            self.endpoint: Endpoint | None = (
+                _serve_home(self, address, password or os.environ.get("IMAGEN_NB_PASSWORD")) if address else None)
         except BaseException as exc:
             # Nothing may outlive a failed open: stop the threads, then release the home.
             if hasattr(self, "executor"):
@@ -319,6 +167,8 @@ class Studio:
         next Studio on this home), commit what is recorded and release the home."""
         if self.catalog.closed:
             return
+        if self.endpoint is not None:  # clients first: they take over once the lock is free
+            self.endpoint.stop()
         self.executor.close(timeout)
         self.recorder.close(timeout)
         for provider in self.providers.values():
@@ -328,34 +178,15 @@ class Studio:
                 log.exception("closing provider %s failed", provider.name)
         self.catalog.close()
 
-    def __enter__(self) -> "Studio":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    #: builds the Studio widget; set by the package (imagen_nb/__init__.py) so this layer stays below ui/
-    _widget_factory: Callable[["Studio"], Any] | None = None
-
-    def widget(self):
-        """The Studio widget over this studio (the same one each time): four tabs, Projects |
-        Order | Production | Gallery. Showing ``studio`` in a notebook cell displays it."""
-        if getattr(self, "_widget", None) is None:
-            if Studio._widget_factory is None:
-                raise ImportError("the panels are not available; import imagen_nb (not imagen_nb.studio) first")
-            self._widget = Studio._widget_factory(self)
-        return self._widget
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        try:
-            widget = self.widget()
-        except ImportError:  # no panel extra: show the text form
-            return {"text/plain": repr(self)}
-        return widget._repr_mimebundle_(include=include, exclude=exclude)
-
     def __repr__(self) -> str:
         state = "closed" if self.catalog.closed else "open"
-        return f"<Studio {self.home} ({state})>"
+        served = f", serving {self.endpoint.url}" if self.endpoint is not None and state == "open" else ""
+        return f"<Studio {self.home} ({state}, host{served})>"
+
+    @property
+    def hosted_by(self) -> int:
+        """The pid of the process hosting this home: this one."""
+        return os.getpid()
 
     def _resume(self, mode: str) -> None:
         for order in interrupted_orders(self.catalog, self.recovery, mode=mode):
@@ -374,7 +205,7 @@ class Studio:
             self.recovery.resumed_orders.append(order["id"])
 
     def _fail_open(self, order: dict, exc: Exception) -> None:
-        from .engine.recorder import Finished
+        from ..engine.recorder import Finished
 
         self.tracker.begin(order["id"], order["generation_count"], complete=order["done"].get("complete", 0),
                            failed=order["done"].get("failed", 0), cancelled=order["done"].get("cancelled", 0))
@@ -402,18 +233,6 @@ class Studio:
         """The model with this id (``diffusers:tiny``…), with its parameter spec."""
         provider, name = split_model_id(model_id, self.providers)
         return provider.model(name)
-
-    def missing_key(self, provider: str) -> str | None:
-        """How to set ``provider``'s API key when it needs one and none is set (the ``MissingKey``
-        message an order would raise), else None. Local providers need no key."""
-        keys = getattr(self.providers.get(provider), "keys", None)
-        if keys is None:
-            return None
-        try:
-            keys.require(provider)
-        except MissingKey as exc:
-            return str(exc)
-        return None
 
     def add_model(self, path: str | os.PathLike, name: str | None = None) -> str:
         """Register a local model so it is listed and can be ordered; return its id (``diffusers:<name>``).
@@ -514,7 +333,7 @@ class Studio:
             cur = self.catalog.cursor()
             q_models.upsert(cur, [info])
             q_orders.insert_order(cur, {"id": order_id, "project_id": project_id, "model_id": info.id,
-                                        "base_params": _jsonable(params), "rng_seed": rng_seed,
+                                        "base_params": jsonable(params), "rng_seed": rng_seed,
                                         "status": "pending", "generation_count": len(gens), **extra}, gen_rows)
         except Exception as exc:
             if is_disk_full(exc):
@@ -560,7 +379,7 @@ class Studio:
             **options: ``cell`` (thumbnail size in px), ``max_side`` (cap of the image's longer
                 side in px), ``title``.
 
-        Returns a :class:`~imagen_nb.studio_grid.Grid`: shows in a notebook, ``.save(path)``
+        Returns a :class:`~imagen_nb.studio.grid.Grid`: shows in a notebook, ``.save(path)``
         writes a PNG, ``.save_product()`` keeps it in the gallery with infotext naming its axes.
         """
         if isinstance(products, Order):
@@ -592,7 +411,7 @@ class Studio:
 
         Raises ``ValidationError`` when the model cannot start from an image (its spec has no ``image``).
         """
-        from .core import variations
+        from ..core import variations
 
         self._check_open()
         source = product if isinstance(product, Product) else self.product(str(product))
@@ -633,7 +452,7 @@ class Studio:
 
     def get_order(self, order_id: str) -> Order:
         """The order with this id."""
-        if self._order_row(order_id) is None:
+        if self.order_record(order_id) is None:
             raise LookupError(f"no order {order_id!r} in {self.home}")
         return Order(self, order_id)
 
@@ -674,7 +493,7 @@ class Studio:
         Raises ``LookupError`` for an unknown order, ``ValidationError`` for a generation that
         is not a failed or cancelled one of this order.
         """
-        from .engine.recorder import Reopened
+        from ..engine.recorder import Reopened
 
         self._check_open()
         order_id = order.id if isinstance(order, Order) else str(order)
@@ -713,45 +532,6 @@ class Studio:
                               project_id=row["project_id"])
         return Order(self, order_id)
 
-    def order_summaries(self, *, limit: int = 50, before: str | None = None,
-                        ids: Iterable[str] | None = None) -> pd.DataFrame:
-        """Recent orders, newest first, with their generations counted per status as they are now.
-
-        Columns: id, model, project_id, project, status, generation_count, prompt (as typed),
-        base_params, pending, generating, complete, failed, cancelled, created_at, started_at,
-        finished_at. ``before``: the page after this order id; ``ids``: only these orders.
-        """
-        limit = check_count("limit", limit)
-        return q_orders.summaries(self.catalog.cursor(), limit=limit, before=before,
-                                  ids=None if ids is None else list(ids))
-
-    def generations(self, order: "Order | str", *, offset: int = 0, limit: int | None = None,
-                    status: "Iterable[str] | None" = None, ids: Iterable[str] | None = None) -> pd.DataFrame:
-        """A page of an order's generations in expansion order, each with its first product.
-
-        Columns: id, seq, status, params, error_type, error_message, attempts, started_at,
-        finished_at, product_id, products. ``status``: only these statuses (``"failed"``…);
-        ``ids``: only these generations. Use :meth:`generation` for one with its traceback.
-        """
-        order_id = order.id if isinstance(order, Order) else str(order)
-        offset = check_count("offset", offset)
-        if limit is not None:
-            limit = check_count("limit", limit)
-        return q_orders.generation_page(self.catalog.cursor(), order_id, offset=offset, limit=limit,
-                                        status=None if status is None else list(status),
-                                        ids=None if ids is None else list(ids))
-
-    def queue_positions(self, generations: Iterable[str] | None = None) -> dict[str, int]:
-        """Where queued generations wait: id → 0-based position in their lane (0 runs next).
-
-        Only queued generations appear (of these ids, or all of them).
-        """
-        return self.executor.queue_positions(None if generations is None else list(generations))
-
-    def active_generations(self) -> int:
-        """How many generations are queued or running in this studio right now."""
-        return self.tracker.unfinished()
-
     def subscribe(self, callback: Callable[[Event], None]) -> Subscription:
         """Receive every event (progress, products, outcomes) on a worker thread; keep it quick."""
         return self.bus.subscribe(callback)
@@ -783,23 +563,23 @@ class Studio:
         if self.catalog.closed:
             raise ImagenError(f"this Studio on {self.home} is closed; open a new one: inb.Studio()")
 
-    def _order_row(self, order_id: str) -> dict | None:
+    def order_record(self, order_id: str) -> dict | None:
         return q_orders.get_order(self.catalog.cursor(), order_id)
 
-    def _generations(self, order_id: str) -> pd.DataFrame:
+    def order_generations(self, order_id: str) -> pd.DataFrame:
         return q_orders.generations_of(self.catalog.cursor(), order_id)
 
-    def _order_products(self, order_id: str) -> list[Product]:
+    def order_products(self, order_id: str) -> list[Product]:
         return [Product._from_row(r, self) for r in q_products.products_of_order(self.catalog.cursor(), order_id)]
 
-    def _wait(self, order_id: str, timeout: float | None) -> bool:
+    def wait_order(self, order_id: str, timeout: float | None) -> bool:
         ok = self.tracker.wait(order_id, timeout)
         if self.recorder.errors:
             err = self.recorder.errors[-1]
             raise ImagenError(f"recording outcomes in the catalog failed: {err}") from err
         return ok
 
-    def _live_counts(self, order_id: str) -> int | None:
+    def finished_count(self, order_id: str) -> int | None:
         state = self.tracker.get(order_id)
         return None if state is None else state.finished
 
@@ -829,15 +609,6 @@ class Studio:
     def gallery_count(self, **filters: Any) -> int:
         """How many products :meth:`gallery` would list with these filters, over all pages."""
         return q_products.gallery_count(self.catalog.cursor(), **filters)
-
-    def gallery_groups(self, by: str, **filters: Any) -> pd.DataFrame:
-        """The gallery's products counted per ``by``: ``"project"``, ``"collection"``, ``"model"`` or ``"kind"``.
-
-        Columns key, label, products, newest; largest group first, the group without a project,
-        collection or model (key None) last. A product in several collections counts in each.
-        Filters as in :meth:`gallery`.
-        """
-        return q_products.gallery_groups(self.catalog.cursor(), by, **filters)
 
     def generation(self, generation_id: str) -> dict[str, Any]:
         """One generation as a dict: its order, seq, status, the generation, actual and return
@@ -976,13 +747,13 @@ class Studio:
             return project.id
         return self.project(project).id
 
-    def _project_row(self, project_id: str) -> dict:
+    def project_record(self, project_id: str) -> dict:
         row = q_projects.get(self.catalog.cursor(), project_id)
         if row is None:
             raise LookupError(f"no project {project_id!r}")
         return row
 
-    def _update_project(self, project_id: str, **fields) -> None:
+    def update_project(self, project_id: str, **fields) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
         if "name" in fields:
             other = q_projects.get_by_name(self.catalog.cursor(), fields["name"])
@@ -1010,10 +781,16 @@ class Studio:
         """Collections with their product counts."""
         return q_collections.listing(self.catalog.cursor())
 
-    def _collection_products(self, collection_id: str) -> list[str]:
+    def collection_product_ids(self, collection_id: str) -> list[str]:
         return q_collections.product_ids(self.catalog.cursor(), collection_id)
 
-    def _collection_change(self, collection: Collection, products, *, add: bool) -> int:
+    def change_collection(self, collection_id: str, products, *, add: bool, name: str | None = None,
+                          description: str = "") -> int:
+        """Add (or remove) products to a collection; return how many changed.
+
+        ``name``: the collection is not stored yet (a new :meth:`collection` handle); it is
+        stored now, with its first products (or the one another handle stored meanwhile is used).
+        """
         ids = self._ids(products)
         cur = self.catalog.cursor()
         if add:
@@ -1021,18 +798,17 @@ class Studio:
             unknown = [i for i in ids if i not in known]
             if unknown:
                 raise LookupError(f"no product(s) {', '.join(unknown)} in {self.home}")
-            if not collection._stored:
+            if name is not None:
                 # Checked first, stored now: another handle may have stored this name meanwhile.
-                row = q_collections.get_by_name(cur, collection.name)
+                row = q_collections.get_by_name(cur, name)
                 if row is None:
-                    q_collections.create(cur, collection.id, collection.name, collection._description)
+                    q_collections.create(cur, collection_id, name, description)
                 else:
-                    collection.id = row["id"]
-                collection._stored = True
-            return q_collections.add(cur, collection.id, ids)
-        if not collection._stored:
+                    collection_id = row["id"]
+            return q_collections.add(cur, collection_id, ids)
+        if name is not None and q_collections.get_by_name(cur, name) is None:
             return 0
-        return q_collections.remove(cur, collection.id, ids)
+        return q_collections.remove(cur, collection_id, ids)
 
     # -- backups, restore, rebuild ---------------------------------------------------------
     def backup(self, path: str | os.PathLike) -> "BackupReport":
@@ -1043,52 +819,11 @@ class Studio:
         product files are not copied: copy ``<home>/products`` as well to keep them. Put it back
         with :meth:`Studio.restore` (``imagen-nb restore PATH``).
         """
-        from .engine.backup import backup
+        from ..engine.backup import backup
 
         self._check_open()
         self.recorder.flush()  # what is done is in the copy
         return backup(self.catalog, self.store, Path(path))
-
-    @classmethod
-    def restore(cls, path: str | os.PathLike, home: str | os.PathLike | None = None, *,
-                force: bool = False) -> "RestoreReport":
-        """Make a backup folder (or a checkpoint file from ``<home>/checkpoints/``) the catalog of a home.
-
-        No Studio may have the home open. A catalog that reads cleanly and lists products is
-        replaced only with ``force=True``; whatever is replaced is moved aside, never deleted.
-        Product files newer than the backup are listed again from what they carry inside.
-
-        Args:
-            path: the folder :meth:`backup` wrote, or a checkpoint ``.duckdb`` file.
-            home: the home to restore into (default ``$IMAGEN_NB_HOME``).
-            force: replace a working catalog.
-        """
-        from .engine.backup import restore
-
-        return restore(Path(path), _home(home), force=force)
-
-    @classmethod
-    def rebuild(cls, home: str | os.PathLike | None = None) -> "RebuildReport":
-        """Recreate catalog rows from the product files of a home: products with their prompt, seed,
-        model and parameters (from the ``imagen_nb`` JSON inside each PNG, or the A1111
-        ``parameters`` text when that is all there is), and the finished orders and generations
-        they name.
-
-        A damaged catalog is moved aside (``catalog.damaged-<time>.duckdb``, never deleted) and
-        a new one made; a readable one is kept and gets rows only for files it lacks. Ratings,
-        collections and projects are not in the files: restore a checkpoint or backup for those.
-        No Studio may have the home open.
-        """
-        from .engine.rebuild import rebuild_home
-
-        home_path = _home(home)
-        try:
-            return rebuild_home(home_path)
-        except CatalogBusy as exc:
-            if exc.pid == os.getpid():
-                raise CatalogBusy(f"a Studio in this process has {home_path} open; close it first "
-                                  "(studio.close()), then rebuild", pid=exc.pid) from None
-            raise
 
     # -- SQL -------------------------------------------------------------------------------
     def sql(self, query: str, params: Sequence[Any] | None = None, *, timeout: float = 10.0,

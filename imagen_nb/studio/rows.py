@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from .catalog import sets as q_sets
-from .core.errors import ValidationError, did_you_mean
-from .core.inputs import check_params_text, check_text
-from .core.records import ModelInfo
-from .core.rows import RowsExpansion, expand_rows
-from .core.sets import SetRecipe, make_recipe
-from .store.examples import example_sets
-from .store.tables import read_rows
+from ..catalog import sets as q_sets
+from ..core.errors import ValidationError, did_you_mean
+from ..core.inputs import check_params_text, check_text
+from ..core.records import ModelInfo
+from ..core.rows import RowsExpansion, expand_rows
+from ..core.sets import SetRecipe, make_recipe
+from ..store.examples import example_sets
+from ..store.tables import read_rows
 
 if TYPE_CHECKING:
-    from .studio import Studio
+    from .surface import Studio
 
 
 def spec_types(model: ModelInfo) -> tuple[list[str], dict[str, str]]:

@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
-from .catalog import sets as q_sets
-from .core.errors import ValidationError
-from .core.grid import MAX_SIDE, GridItem, GridLayout, distinct, label, layout, varying
-from .core.inputs import check_count
-from .store import pngmeta
-from .store.grids import WRAP, render
+from ..catalog import sets as q_sets
+from ..core.errors import ValidationError
+from ..core.grid import MAX_SIDE, GridItem, GridLayout, distinct, label, layout, varying
+from ..core.inputs import check_count
+from ..store import pngmeta
+from ..store.grids import WRAP, render
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
     from .handles import Product
-    from .studio import Studio
+    from .surface import Studio
 
 #: gallery columns that are bookkeeping, never an axis or a legend entry
 _NOT_AXES = {"product_id", "path", "thumb_path", "sha256", "size", "created_at", "params", "row_values",
@@ -142,7 +142,7 @@ def order_grid(studio: "Studio", order_id: str, *, x: str | None, y: str | None,
                **options: Any) -> Grid:
     """The grid of one order (see :meth:`Studio.grid`); axes inferred when none are named."""
     opts = _options(options)
-    row = studio._order_row(order_id)
+    row = studio.order_record(order_id)
     if row is None:
         raise LookupError(f"no order {order_id!r} in {studio.home}")
     studio.recorder.flush()

@@ -1,0 +1,280 @@
+"""The REST API's routes: what each does with the hosted studio, and the OpenAPI document made from them.
+
+Every route is one :class:`Route`: a method, a path, a one-line summary, the query parameters or
+the JSON body it takes, and a function of the local studio and the :class:`Call`. The server
+(:mod:`.server`) registers them; :func:`openapi` documents them; tests walk the same list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from ..core.errors import ValidationError
+from .wire import plain
+
+if TYPE_CHECKING:
+    from .local import LocalStudio
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as a route sees it: path arguments, query arguments (text) and the JSON body."""
+
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+    body: Any = None
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A route's answer that is a file, not JSON."""
+
+    data: bytes
+    media_type: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """One REST route of the hosted studio."""
+
+    method: str
+    path: str
+    summary: str
+    run: Callable[["LocalStudio", Call], Any]
+    query: tuple[str, ...] = ()
+    body: Mapping[str, Any] | None = None
+    binary: bool = False
+    tag: str = "studio"
+    status: int = 200
+    responses: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _int(call: Call, name: str, default: int) -> int:
+    text = call.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValidationError(name, f"{name} is a whole number; got {text!r}") from None
+
+
+def _body(call: Call) -> dict:
+    if not isinstance(call.body, dict):
+        raise ValidationError("", "send a JSON object as the request body (Content-Type: application/json)")
+    return call.body
+
+
+def _order(studio: "LocalStudio", order_id: str) -> dict:
+    row = studio.order_record(order_id)
+    if row is None:
+        raise LookupError(f"no order {order_id!r} in {studio.home}")
+    return plain(row)
+
+
+def _create_order(studio: "LocalStudio", call: Call) -> dict:
+    body = _body(call)
+    model = body.get("model")
+    if not isinstance(model, str):
+        raise ValidationError("model", "give the model id, e.g. {\"model\": \"instant:swatch\", \"params\": {...}}")
+    params = body.get("params") or {}
+    if not isinstance(params, dict):
+        raise ValidationError("params", "params is a JSON object of the model's parameters")
+    order = studio.order(model, project=body.get("project"), limit=body.get("limit"), rng_seed=body.get("rng_seed"),
+                         **params)
+    return _order(studio, order.id)
+
+
+def _product_file(studio: "LocalStudio", call: Call, thumb: bool) -> Raw:
+    product = studio.product(call.path["product_id"])
+    path = product.thumb_path if thumb else product.path
+    if path is None or not path.is_file():
+        raise LookupError(f"product {product.id} has no {'thumbnail' if thumb else 'file'} on disk")
+    return Raw(path.read_bytes(), "image/webp" if thumb else product.media_type)
+
+
+_GALLERY_FILTERS = ("model", "provider", "project", "project_id", "order_id", "kind", "collection", "text")
+
+
+def _gallery(studio: "LocalStudio", call: Call) -> dict:
+    filters: dict[str, Any] = {k: call.query[k] for k in _GALLERY_FILTERS if call.query.get(k)}
+    if call.query.get("min_rating"):
+        filters["min_rating"] = _int(call, "min_rating", 0)
+    limit = min(max(_int(call, "limit", 60), 0), 1000)
+    page = studio.gallery(limit=limit, offset=_int(call, "offset", 0), **filters)
+    return {"total": studio.gallery_count(**filters), "items": plain(page)}
+
+
+def _sql(studio: "LocalStudio", call: Call) -> dict:
+    body = _body(call)
+    frame = studio.sql(str(body.get("query", "")), body.get("params"), max_rows=int(body.get("max_rows", 10_000)))
+    return {"columns": [str(c) for c in frame.columns], "rows": plain(frame.values.tolist())}
+
+
+def _rate(studio: "LocalStudio", call: Call) -> dict:
+    return {"rated": studio.rate(call.path["product_id"], _body(call).get("rating"))}
+
+
+def _add_to_collection(studio: "LocalStudio", call: Call) -> dict:
+    products = _body(call).get("products") or []
+    return {"added": studio.collection(call.path["name"]).add([str(p) for p in products])}
+
+
+def _create_project(studio: "LocalStudio", call: Call) -> dict:
+    body = _body(call)
+    project = studio.project(str(body.get("name", "")), description=body.get("description"))
+    return {"id": project.id, "name": project.name, "description": project.description, "status": project.status}
+
+
+def _set_token(studio: "LocalStudio", call: Call) -> dict:
+    values = _body(call).get("values")
+    studio.tokens[call.path["name"]] = values if isinstance(values, list) else [values]
+    return {"name": call.path["name"], "values": studio.tokens[call.path["name"]]}
+
+
+def _delete_key(mapping: Any, name: str) -> dict:
+    try:
+        del mapping[name]
+    except KeyError:
+        raise LookupError(f"no {name!r}") from None
+    return {"deleted": name}
+
+
+def _host(studio: "LocalStudio", call: Call) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ver = version("imagen-nb")
+    except PackageNotFoundError:
+        ver = "unknown"
+    return {"pid": os.getpid(), "home": str(studio.home), "version": ver,
+            "url": studio.endpoint.url if studio.endpoint else None}
+
+
+_ORDER_BODY = {"type": "object", "required": ["model"], "properties": {
+    "model": {"type": "string", "example": "instant:swatch"},
+    "params": {"type": "object", "description": "the model's parameters; strings may use SmartParameter syntax",
+               "example": {"prompt": "a [red,blue] fox", "seed": "[1,2]"}},
+    "project": {"type": "string"}, "limit": {"type": "integer"}, "rng_seed": {"type": "integer"}}}
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/host", "Who hosts this home: pid, home folder, version", _host, tag="host"),
+    Route("GET", "/models", "Every model the host's providers offer", lambda s, c: plain(s.models()), tag="models"),
+    Route("GET", "/models/{model_id}", "One model with its parameter spec (JSON Schema)",
+          lambda s, c: plain(s.model(c.path["model_id"])), tag="models"),
+    Route("POST", "/orders", "Place an order (SmartParameters expand on the host)", _create_order,
+          body=_ORDER_BODY, tag="orders", status=201),
+    Route("GET", "/orders", "Recent orders, newest first, with counts per status",
+          lambda s, c: plain(s.views.order_summaries(limit=_int(c, "limit", 50))), query=("limit",), tag="orders"),
+    Route("GET", "/orders/{order_id}", "One order: status and counts", lambda s, c: _order(s, c.path["order_id"]),
+          tag="orders"),
+    Route("POST", "/orders/{order_id}/cancel", "Cancel an order's queued and running generations",
+          lambda s, c: {"dropped": s.cancel(c.path["order_id"])}, tag="orders"),
+    Route("POST", "/orders/{order_id}/retry", "Run an order's failed and cancelled generations again",
+          lambda s, c: _order(s, s.retry(c.path["order_id"], (c.body or {}).get("generations")).id),
+          body={"type": "object", "properties": {"generations": {"type": "array", "items": {"type": "string"}}}},
+          tag="orders"),
+    Route("GET", "/orders/{order_id}/generations", "An order's generations with their parameter sets",
+          lambda s, c: plain(s.views.generations(c.path["order_id"])), tag="orders"),
+    Route("GET", "/generations/{generation_id}", "One generation with its parameter sets and error",
+          lambda s, c: plain(s.generation(c.path["generation_id"])), tag="orders"),
+    Route("GET", "/products/{product_id}", "A product's metadata",
+          lambda s, c: plain(s.product(c.path["product_id"])), tag="products"),
+    Route("GET", "/products/{product_id}/file", "A product's file (raw bytes)",
+          lambda s, c: _product_file(s, c, False), binary=True, tag="products"),
+    Route("GET", "/products/{product_id}/thumbnail", "A product's thumbnail (WEBP bytes)",
+          lambda s, c: _product_file(s, c, True), binary=True, tag="products"),
+    Route("PUT", "/products/{product_id}/rating", "Rate a product 1-5 (null clears it)", _rate,
+          body={"type": "object", "properties": {"rating": {"type": ["integer", "null"], "minimum": 1,
+                                                            "maximum": 5}}}, tag="products"),
+    Route("DELETE", "/products/{product_id}", "Soft-delete a product",
+          lambda s, c: {"deleted": s.delete(c.path["product_id"])}, tag="products"),
+    Route("GET", "/gallery", "A page of the gallery, newest first, with the total", _gallery,
+          query=("limit", "offset", "min_rating") + _GALLERY_FILTERS, tag="products"),
+    Route("POST", "/sql", "Run one read-only SELECT over the catalog", _sql,
+          body={"type": "object", "required": ["query"], "properties": {
+              "query": {"type": "string", "example": "select count(*) as n from products"},
+              "params": {"type": "array"}, "max_rows": {"type": "integer"}}}, tag="sql"),
+    Route("GET", "/projects", "Projects with their counts", lambda s, c: plain(s.projects()), tag="projects"),
+    Route("POST", "/projects", "Create (or describe) a project", _create_project,
+          body={"type": "object", "required": ["name"], "properties": {
+              "name": {"type": "string"}, "description": {"type": "string"}}}, tag="projects"),
+    Route("GET", "/collections", "Collections with their counts", lambda s, c: plain(s.collections()),
+          tag="collections"),
+    Route("POST", "/collections/{name}/products", "Add products to a collection (created when new)",
+          _add_to_collection, body={"type": "object", "properties": {
+              "products": {"type": "array", "items": {"type": "string"}}}}, tag="collections"),
+    Route("GET", "/tokens", "Every smart token", lambda s, c: dict(s.tokens), tag="tokens"),
+    Route("PUT", "/tokens/{name}", "Set a smart token's values", _set_token,
+          body={"type": "object", "properties": {"values": {"type": "array", "items": {"type": "string"}}}},
+          tag="tokens"),
+    Route("DELETE", "/tokens/{name}", "Delete a smart token", lambda s, c: _delete_key(s.tokens, c.path["name"]),
+          tag="tokens"),
+    Route("GET", "/presets", "Every preset", lambda s, c: plain(dict(s.presets)), tag="presets"),
+    Route("PUT", "/presets/{name}", "Save a preset {model, params}",
+          lambda s, c: (s.presets.__setitem__(c.path["name"], _body(c)), plain(s.presets[c.path["name"]]))[1],
+          body={"type": "object", "properties": {"model": {"type": "string"}, "params": {"type": "object"}}},
+          tag="presets"),
+    Route("DELETE", "/presets/{name}", "Delete a preset", lambda s, c: _delete_key(s.presets, c.path["name"]),
+          tag="presets"),
+)
+
+
+def openapi(url: str | None = None) -> dict:
+    """The OpenAPI 3.1 document of the REST API (served at ``/api/v1/openapi.json``)."""
+    paths: dict[str, dict] = {}
+    for route in ROUTES:
+        op: dict[str, Any] = {"summary": route.summary, "tags": [route.tag],
+                              "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
+                              .replace("{", "").replace("}", ""),
+                              "responses": {str(route.status): {"description": "OK", "content": {
+                                  "application/octet-stream" if route.binary else "application/json": {}}},
+                                  "401": {"$ref": "#/components/responses/Unauthorized"},
+                                  "4XX": {"$ref": "#/components/responses/Error"}}}
+        params = [{"name": name[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+                  for name in route.path.split("/") if name.startswith("{")]
+        params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in route.query]
+        if params:
+            op["parameters"] = params
+        if route.body is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": dict(route.body)}}}
+        paths.setdefault(API_PREFIX + route.path, {})[route.method.lower()] = op
+    paths[API_PREFIX + "/events"] = {"get": {
+        "summary": "Server-sent events: every event of the studio (progress, products, outcomes) as it happens",
+        "tags": ["events"], "operationId": "get_events",
+        "description": "Each message has `event: <type>` (GenerationStarted, GenerationProgress, ProductReady, "
+                       "GenerationFinished, OrderQueued, OrderFinished, ModelLoaded, ...) and `data: <JSON fields>`; "
+                       "the first is `event: hello` with the host's pid; a comment line every 15 s keeps it open.",
+        "responses": {"200": {"description": "OK", "content": {"text/event-stream": {}}},
+                      "401": {"$ref": "#/components/responses/Unauthorized"}}}}
+    paths[API_PREFIX + "/openapi.json"] = {"get": {"summary": "This document", "tags": ["host"],
+                                                   "operationId": "get_openapi",
+                                                   "responses": {"200": {"description": "OK"}}}}
+    error = {"type": "object", "properties": {"error": {"type": "object", "properties": {
+        "type": {"type": "string"}, "message": {"type": "string"}, "param": {"type": "string"}}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "imagen-nb studio host", "version": "1",
+                 "description": "The REST API of the process hosting an imagen-nb home. Every request needs "
+                                "`Authorization: Bearer <token>`; the token is in `<home>/host.token` (mode 0600) "
+                                "and the lock file `<home>/catalog.lock` names the URL."},
+        "servers": [{"url": url}] if url else [],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": error},
+            "responses": {
+                "Unauthorized": {"description": "no token or a wrong one",
+                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "Error": {"description": "the request was refused; the message says how to fix it",
+                          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        },
+    }
+
+
+__all__ = ["API_PREFIX", "Call", "ROUTES", "Raw", "Route", "openapi"]
