@@ -318,7 +318,7 @@ def test_a_missing_file_is_refused_at_order_time(token, server, open_studio, tmp
     studio = open_studio()
     with pytest.raises(ValidationError) as info:
         studio.order("replicate:stability-ai/sdxl", prompt="x", image=str(tmp_path / "nope.png"))
-    assert info.value.param == "image" and "existing file" in str(info.value)
+    assert info.value.param == "image" and "no file" in str(info.value) and "nope.png" in str(info.value)
     assert server.requests == []
 
 
