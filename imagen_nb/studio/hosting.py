@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..catalog.connection import read_owner
 from ..core.errors import CatalogBusy, ImagenError
@@ -23,7 +22,6 @@ from ..core.errors import CatalogBusy, ImagenError
 if TYPE_CHECKING:
     from .local import LocalStudio
     from .server import ApiServer
-    from .surface import Studio
 
 TOKEN_FILE = "host.token"
 #: How long a process waits for a host that holds the home but has not announced itself yet

@@ -40,7 +40,7 @@ from ..store.imports import inspect_file
 from ..store.inputs import check_image_inputs
 from .grid import Grid, order_grid, products_grid
 from .handles import Collection, Order, Product, Project
-from .home import delete_from_trash, resolve_home, trash_of
+from .home import resolve_home
 from .hosting import Endpoint, serve_address
 from .mappings import CatalogSpecCache, Presets, Tokens, jsonable
 from .rows import Sets, expand_over_rows
