@@ -84,13 +84,20 @@ class Recorder:
         self.linger = linger
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = False
-        self.errors: list[BaseException] = []
+        self._errors: dict[str | None, BaseException] = {}
+        self._errors_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="imagen-nb-recorder", daemon=True)
         self._thread.start()
 
     def put(self, op) -> None:
         """Queue an outcome (Started, Finished, OrderStatusChange, Reopened or an ApiCall event)."""
         self._queue.put(op)
+
+    def take_error(self, order_id: str | None = None) -> BaseException | None:
+        """The error that failed a commit of this order's changes (None: of changes of no order),
+        or None; it is cleared, so each failure is reported once."""
+        with self._errors_lock:
+            return self._errors.pop(order_id, None)
 
     def flush(self, timeout: float | None = 30) -> bool:
         """Block until everything queued before this call is committed."""
@@ -136,7 +143,9 @@ class Recorder:
                     self._commit(work)
                 except BaseException as exc:  # keep the thread alive; record what went wrong
                     log.exception("recording %d outcomes failed", len(work))
-                    self.errors.append(exc)
+                    with self._errors_lock:
+                        for order_id in {getattr(op, "order_id", None) or None for op in work}:
+                            self._errors[order_id] = exc
             for f in flushes:
                 f.done.set()
 
@@ -163,8 +172,10 @@ class Recorder:
         reopened = [op for op in ops if isinstance(op, Reopened)]
         calls = [op for op in ops if isinstance(op, ApiCall)]
         order_done: list[OrderFinished] = []
+        counts: list[dict[str, int]] = []  # each order's counts right after each outcome
         for op in finished:
             done = self.tracker.count(op.order_id, op.status)
+            counts.append(self.tracker.counts(op.order_id))
             if done is not None:
                 order_done.append(done)
         now = datetime.now(timezone.utc)
@@ -192,13 +203,13 @@ class Recorder:
             self.tracker.committed([d.order_id for d in order_done])
             raise
         events: list[Event] = []
-        for op in finished:
+        for op, fresh in zip(finished, counts):
             for p in op.products:
                 events.append(ProductReady(order_id=op.order_id, generation_id=op.generation_id,
                                            product_id=p["id"], path=str(self.catalog.home / p["path"])))
             events.append(GenerationFinished(order_id=op.order_id, generation_id=op.generation_id,
                                              status=op.status, error_type=op.error_type,
-                                             error_message=op.error_message))
+                                             error_message=op.error_message, **fresh))
         events.extend(order_done)
         self.tracker.committed([d.order_id for d in order_done])
         for event in events:
