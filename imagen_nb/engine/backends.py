@@ -25,6 +25,6 @@ def make_executor(spec: Any, store: ProductStore, states: States, bus: EventBus,
     if workers is not None and spec != "dask":
         raise ValueError("workers= sizes the local cluster of executor='dask'; an existing "
                          "cluster is sized by whoever runs it")
-    from .dask.executor import DaskExecutor  # imports distributed: only when asked for
+    from .cluster.executor import DaskExecutor  # imports distributed: only when asked for
 
     return DaskExecutor(store, states, bus, cluster=spec, workers=workers)

@@ -302,9 +302,11 @@ class Executor:
 
     @staticmethod
     def _failure(job: Job, exc: BaseException) -> Finished:
+        # a failure on another process (a Dask worker) carries that process's type and traceback
         return Finished(job.order_id, job.generation_id, GenerationStatus.FAILED,
-                        error_type=type(exc).__name__, error_message=str(exc) or type(exc).__name__,
-                        traceback="".join(tb.format_exception(exc)))
+                        error_type=getattr(exc, "error_type", None) or type(exc).__name__,
+                        error_message=str(exc) or type(exc).__name__,
+                        traceback=getattr(exc, "traceback_text", None) or "".join(tb.format_exception(exc)))
 
     def _store(self, job: Job, result: GenerationResult):
         actual = dict(result.actual) or dict(job.params)

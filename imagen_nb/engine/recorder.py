@@ -99,6 +99,11 @@ class Recorder:
         with self._errors_lock:
             return self._errors.pop(order_id, None)
 
+    def _note_error(self, ops: list, exc: BaseException) -> None:
+        with self._errors_lock:
+            for order_id in {getattr(op, "order_id", None) or None for op in ops}:
+                self._errors[order_id] = exc
+
     def flush(self, timeout: float | None = 30) -> bool:
         """Block until everything queued before this call is committed."""
         done = threading.Event()
@@ -143,9 +148,7 @@ class Recorder:
                     self._commit(work)
                 except BaseException as exc:  # keep the thread alive; record what went wrong
                     log.exception("recording %d outcomes failed", len(work))
-                    with self._errors_lock:
-                        for order_id in {getattr(op, "order_id", None) or None for op in work}:
-                            self._errors[order_id] = exc
+                    self._note_error(work, exc)
             for f in flushes:
                 f.done.set()
 
@@ -198,8 +201,10 @@ class Recorder:
                     {"id": d.order_id, "status": d.status, "complete_count": d.complete,
                      "failed_count": d.failed, "cancelled_count": d.cancelled, "finished_at": now}
                     for d in order_done])
-        except BaseException:
-            # Waiters must not hang on rows that will never come: wake them; Studio reports the error.
+        except BaseException as exc:
+            # Waiters must not hang on rows that will never come: wake them, with the error noted
+            # first so that their wait() reports it.
+            self._note_error(ops, exc)
             self.tracker.committed([d.order_id for d in order_done])
             raise
         events: list[Event] = []

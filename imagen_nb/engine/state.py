@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from typing import Iterable, Mapping
 
 from ..catalog import Catalog
+from ..catalog import orders as q_orders
 from ..core.errors import ImagenError
-from ..core.records import GenerationStarted
+from ..core.records import GenerationStarted, OrderFinished
 from ..core.status import GenerationStatus, OrderStatus
 from .bus import EventBus
 from .recorder import Finished, OrderStatusChange, Recorder, Reopened, Started
@@ -40,11 +41,14 @@ class States:
 
     def __init__(self, catalog: Catalog, bus: EventBus):
         self.bus = bus
+        self.catalog = catalog
         self.tracker = Tracker()
         self.recorder = Recorder(catalog, bus, self.tracker)
         self._lock = threading.Lock()
         #: status of each generation of a live order, as decided here (the catalog follows).
         self._generations: dict[str, str] = {}
+        # once an order's final rows are committed, its generations are read from the catalog
+        bus.subscribe(lambda e: self._forget(e.order_id) if isinstance(e, OrderFinished) else None)
 
     # -- orders --------------------------------------------------------------------------------
     def begin(self, order_id: str, generation_ids: Iterable[str], *, total: int | None = None,
@@ -94,7 +98,7 @@ class States:
     def start(self, order_id: str, generation_id: str, at: datetime | None = None) -> bool:
         """A generation starts running; False (and nothing recorded) when it is already final."""
         with self._lock:
-            if self._generations.get(generation_id, PENDING) in FINAL:
+            if self._current(generation_id) in FINAL:
                 return False
             self._generations[generation_id] = GENERATING
         if self.tracker.mark_started(order_id):
@@ -109,11 +113,8 @@ class States:
         if outcome.status not in FINAL:
             raise ValueError(f"{outcome.status!r} is not a final status; use one of {sorted(FINAL)}")
         with self._lock:
-            current = self._generations.get(outcome.generation_id)
-            if current is None:  # forgotten once its order finished: final unless reopened
-                state = self.tracker.get(outcome.order_id)
-                current = "finished" if state is not None and state.final_status is not None else PENDING
-            if current in FINAL or current == "finished":
+            current = self._current(outcome.generation_id)
+            if current in FINAL:
                 log.info("generation %s is already %s; %s refused", outcome.generation_id, current,
                          outcome.status)
                 return False
@@ -122,9 +123,18 @@ class States:
         return True
 
     def status(self, generation_id: str) -> str | None:
-        """The status this owner last gave a generation of a live order (None when unknown)."""
+        """The status this owner last gave a generation (None when unknown)."""
         with self._lock:
-            return self._generations.get(generation_id)
+            return self._current(generation_id)
+
+    def _current(self, generation_id: str) -> str | None:
+        """A generation's status: followed here while its order is live; one forgotten since its
+        order finished and committed reads its (final) committed row."""
+        status = self._generations.get(generation_id)
+        if status is None:
+            row = q_orders.get_generation(self.catalog.cursor(), generation_id)
+            status = None if row is None else str(row["status"])
+        return status
 
     # -- cancelling ----------------------------------------------------------------------------
     def cancel_order(self, order_id: str) -> bool:
@@ -154,8 +164,6 @@ class States:
         if err is not None:
             raise ImagenError(f"recording outcomes of order {order_id} in the catalog failed: {err}; "
                               "see the log for the traceback, then retry the order") from err
-        if ok:
-            self._forget(order_id)
         return ok
 
     def _forget(self, order_id: str) -> None:
