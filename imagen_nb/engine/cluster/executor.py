@@ -98,9 +98,12 @@ class DaskExecutor(Executor):
             try:
                 results = future.result()
             except KilledWorker as exc:
-                return [WorkerError("KilledWorker", f"the Dask workers running this generation died "
-                                    f"{_allowed_failures()} times (last: {exc}); it was not re-run again. "
-                                    "Retry the order when the cluster is healthy", "")] * len(live)
+                times = int(getattr(exc, "allowed_failures", 0)) + 1
+                last = getattr(getattr(exc, "last_worker", None), "address", "?")
+                return [WorkerError("KilledWorker", f"the Dask workers running this generation died {times} "
+                                    f"times (the last was {last}), so the scheduler will not run it again "
+                                    "(setting distributed.scheduler.allowed-failures). See the workers' logs "
+                                    "for why they died, then retry the order", "")] * len(live)
         finally:
             with self._running_lock:
                 for job in live:
@@ -210,9 +213,3 @@ def _is_client(spec: Any) -> bool:
     except ImportError:
         return False
     return isinstance(spec, Client)
-
-
-def _allowed_failures() -> int:
-    import dask
-
-    return int(dask.config.get("distributed.scheduler.allowed-failures", 3)) + 1
