@@ -99,6 +99,14 @@ def test_connect_to_a_running_scheduler_by_address(cluster, tmp_path):
         info = studio.cluster
         assert (info.workers, info.gpus, info.local) == (2, 0, False)
         assert info.scheduler == cluster.scheduler_address and info.dashboard_link.startswith("http://127.0.0.1:")
+        from imagen_nb.ui.production import ProductionController
+
+        panel = ProductionController(studio)
+        try:  # the Production panel says what serves the studio
+            shown = panel.rpc_init()["cluster"]
+        finally:
+            panel.close()
+        assert shown == {"workers": 2, "gpus": 0, "dashboard": info.dashboard_link}
         order = studio.order("instant:swatch", prompt="[a,b,c,d]").wait(60)
         assert order.status == "fulfilled"
         assert all(r["worker_address"].startswith("tcp://127.0.0.1:") for r in order.generations.return_params)
@@ -160,3 +168,31 @@ def test_a_generation_whose_workers_keep_dying_ends_failed_with_the_reason(tmp_p
         error = order.errors.iloc[0]
         assert error.error_type == "KilledWorker" and "workers running this generation died 1 times" in error.error_message
         assert studio.sql("select count(*) as n from products").n[0] == 0
+
+
+def test_input_files_travel_as_bytes_to_workers_that_do_not_see_them(tmp_path):
+    """A worker on another machine gets the studio's input files (image-to-image) as bytes."""
+    from imagen_nb.core.records import GenerationRequest
+    from imagen_nb.engine.cluster.executor import input_files
+    from imagen_nb.engine.cluster.worker import Task, with_local_files
+    from imagen_nb.engine.executor import Job
+    from imagen_nb.providers.instant import InstantProvider
+
+    image = tmp_path / "studio" / "in.png"
+    image.parent.mkdir()
+    image.write_bytes(b"\x89PNG fake")
+    spec = {"properties": {"image": {"type": "string", "format": "uri"}, "prompt": {"type": "string"}}}
+    from imagen_nb.core.records import ModelInfo
+
+    model = ModelInfo("instant", "swatch", "image-to-image", "swatch", spec)
+    jobs = [Job("o", f"g{i}", i, model, None, {"image": str(image), "prompt": "p"}, None) for i in range(2)]
+    files = input_files(model, jobs)
+    assert files == {str(image): b"\x89PNG fake"}
+    task = Task(InstantProvider, {}, str(tmp_path), "swatch",
+                tuple(GenerationRequest(j.generation_id, "o", model.id, j.params) for j in jobs), "t", "c-", files)
+    assert with_local_files(task, tmp_path / "worker")[0].params["image"] == str(image)  # seen: kept
+    image.unlink()  # as on another machine
+    copies = with_local_files(task, tmp_path / "worker")
+    local = copies[0].params["image"]
+    assert local != str(image) and open(local, "rb").read() == b"\x89PNG fake" and copies[1].params["image"] == local
+    assert copies[0].params["prompt"] == "p"

@@ -10,8 +10,10 @@ threads in the studio: their work is waiting on HTTP, not computing.
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from typing import Any
+import time
+from typing import Any, Mapping
 
 from ...core.ids import new_id
 from ...core.records import GenerationProgress, GenerationRequest, GenerationResult, ModelInfo
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: providers that compute in the process that calls them (besides ``execution = "local"`` ones)
 IN_PROCESS = frozenset({"instant"})
+#: how long the count of the cluster's GPUs is trusted (workers come and go)
+GPU_RECHECK_SECONDS = 5.0
 
 
 class WorkerError(Exception):
@@ -61,6 +65,7 @@ class DaskExecutor(Executor):
         self._running: dict[str, str] = {}  # generation id -> order id, of batches on the cluster
         self._flagged: set[str] = set()  # generation ids whose cancel flag is set on the scheduler
         self._running_lock = threading.Lock()
+        self._gpu_count: tuple[int, float] | None = None
         self.client.subscribe_topic(self._topic, self._on_worker_message)
 
     # -- lanes ---------------------------------------------------------------------------------
@@ -86,7 +91,7 @@ class DaskExecutor(Executor):
         task = remote.Task(type(provider), dict(provider.context.settings), str(provider.context.home),
                            live[0].model.name,
                            tuple(GenerationRequest(j.generation_id, j.order_id, j.model.id, j.params) for j in live),
-                           self._topic, self._cancel_prefix)
+                           self._topic, self._cancel_prefix, input_files(live[0].model, live))
         with self._running_lock:
             self._running.update({j.generation_id: j.order_id for j in live})
         try:
@@ -94,7 +99,7 @@ class DaskExecutor(Executor):
                 if self.states.is_cancelled(job.order_id, job.generation_id) or self._stopping.is_set():
                     self._flag(job.generation_id)
             future = self.client.submit(remote.run_task, task, pure=False, resources=resources,
-                                        key=f"imagen-nb-{live[0].model.id}-{live[0].generation_id}")
+                                        key=f"imagen-nb-{live[0].model.id}-{live[0].generation_id}-{new_id()}")
             try:
                 results = future.result()
             except KilledWorker as exc:
@@ -117,8 +122,7 @@ class DaskExecutor(Executor):
         device = str(provider.context.settings.get("device", "auto"))
         if provider.execution != "local" or device == "cpu" or device == "mps":
             return None
-        gpus = describe(self.client, self._local_cluster is not None).gpus
-        if gpus:
+        if self._gpus():
             return {"GPU": 1}
         if device.startswith("cuda"):
             raise RuntimeError(f"{provider.name} is set to run on {device!r}, but no worker of the Dask cluster "
@@ -126,6 +130,13 @@ class DaskExecutor(Executor):
                                "(`dask cuda worker <scheduler>`) or `dask worker --resources GPU=1`, or set "
                                f"providers={{'{provider.name}': {{'device': 'cpu'}}}}")
         return None
+
+    def _gpus(self) -> int:
+        """GPUs the cluster's workers offer, asked of the scheduler at most every few seconds."""
+        now = time.monotonic()
+        if self._gpu_count is None or now - self._gpu_count[1] > GPU_RECHECK_SECONDS:
+            self._gpu_count = (describe(self.client, self._local_cluster is not None).gpus, now)
+        return self._gpu_count[0]
 
     # -- cancelling ----------------------------------------------------------------------------
     def _signal_cancel(self, match) -> None:
@@ -200,6 +211,24 @@ class DaskExecutor(Executor):
             self.client.close()
         if self._local_cluster is not None:
             self._local_cluster.close()
+
+
+def input_files(model: ModelInfo, jobs: list[Job], limit: int = 64 * 2**20) -> dict[str, bytes]:
+    """The files named by the jobs' file inputs (spec properties with ``format: uri`` or an
+    ``x-*-file`` flag) that exist here, as bytes for workers that do not see this file system."""
+    props = model.spec.get("properties", {}) if isinstance(model.spec, Mapping) else {}
+    inputs = [name for name, prop in props.items() if isinstance(prop, Mapping) and (
+        prop.get("format") == "uri" or any(k.startswith("x-") and k.endswith("-file") and v for k, v in prop.items()))]
+    files: dict[str, bytes] = {}
+    for job in jobs:
+        for name in inputs:
+            value = job.params.get(name)
+            if isinstance(value, str) and value not in files and "://" not in value and os.path.isfile(value):
+                if os.path.getsize(value) > limit:
+                    continue  # too big to ship: the worker must see the path
+                with open(value, "rb") as f:
+                    files[value] = f.read()
+    return files
 
 
 def on_cluster(provider: Provider) -> bool:

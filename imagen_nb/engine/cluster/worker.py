@@ -13,7 +13,8 @@ import socket
 import threading
 import time
 import traceback as tb
-from dataclasses import asdict, dataclass, replace
+import hashlib
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -39,6 +40,9 @@ class Task:
     requests: tuple[GenerationRequest, ...]
     topic: str
     cancel_prefix: str
+    #: input files the requests name (image-to-image…), path -> bytes: used where the worker
+    #: does not see the path (another machine without a shared file system)
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,8 @@ def run_task(task: Task) -> list[GenerationResult | GenerationCancelled | Failur
     worker = get_worker()
     provider = warm_provider(task, worker.local_directory)
     model = provider.model(task.model_name)
-    results = provider.factory(model).run(list(task.requests), _WorkerContext(worker, task))
+    requests = with_local_files(task, Path(worker.local_directory) / "imagen-nb-inputs")
+    results = provider.factory(model).run(requests, _WorkerContext(worker, task))
     where = placement(worker, provider)
     out: list[GenerationResult | GenerationCancelled | Failure] = []
     for result in results:
@@ -69,6 +74,25 @@ def run_task(task: Task) -> list[GenerationResult | GenerationCancelled | Failur
             out.append(Failure(type(result).__name__, str(result) or type(result).__name__,
                                "".join(tb.format_exception(result))))
     return out
+
+
+def with_local_files(task: Task, folder: Path) -> list[GenerationRequest]:
+    """The task's requests, with input file paths this worker cannot see replaced by copies of
+    the files (written once per content under ``folder``)."""
+    missing = {path: data for path, data in task.files.items() if not Path(path).is_file()}
+    if not missing:
+        return list(task.requests)
+    folder.mkdir(parents=True, exist_ok=True)
+    local = {}
+    for path, data in missing.items():
+        copy = folder / (hashlib.sha256(data).hexdigest()[:32] + Path(path).suffix)
+        if not copy.is_file():
+            tmp = copy.with_name(copy.name + ".part")
+            tmp.write_bytes(data)
+            tmp.replace(copy)
+        local[path] = str(copy)
+    return [replace(r, params={k: local.get(v, v) if isinstance(v, str) else v for k, v in r.params.items()})
+            for r in task.requests]
 
 
 def warm_provider(task: Task, local_directory: str) -> Provider:

@@ -17,7 +17,7 @@
  *             position?: number|null }} Gen   (a push may carry only some fields)
  * @typedef {Gen & { order_id: string, model: string|null, params: object, actual_params: object|null,
  *             return_params: object|null, traceback: string|null, thumb: number|null, thumb_type: string|null }} GenDetail
- * Requests: init() -> {orders, has_more, active, now}; orders({limit, before, ids}) -> {orders, has_more, now};
+ * Requests: init() -> {orders, has_more, active, now, cluster: {workers, gpus, dashboard}|null}; orders({limit, before, ids}) -> {orders, has_more, now};
  *   generations({order_id, offset, limit, status}) -> {order_id, offset, items: Gen[], has_more, now};
  *   unwatch({order_id}); generation({generation_id}) -> GenDetail (+ thumbnail buffer);
  *   thumbs({product_ids}) -> {items: {id: {buf, type}}}; cancel({order_id} | {generation_id}) -> {dropped};
@@ -54,8 +54,9 @@ INB.panels.production = (ctx) => {
 
   // ---- layout ---------------------------------------------------------------------------
   const summary = h("span", { class: "inb-production-summary inb-muted" });
+  const cluster = h("span", { class: "inb-production-cluster inb-muted", hidden: true });
   const head = h("div", { class: "inb-panel-head" },
-    h("div", { class: "inb-panel-title" }, "Production"), summary);
+    h("div", { class: "inb-panel-title" }, "Production"), summary, cluster);
   const list = h("div", { class: "inb-production-list", role: "list" });
   const moreBtn = h("button", { class: "inb-btn inb-production-more", hidden: true, onclick: () => loadMore() }, "Load older orders");
   const empty = h("div", { class: "inb-empty", hidden: true });
@@ -67,6 +68,15 @@ INB.panels.production = (ctx) => {
     fill(summary, active
       ? [h("span", { class: "inb-production-pulse", "aria-hidden": "true" }), `${active.toLocaleString()} active ${active === 1 ? "generation" : "generations"}`]
       : "Idle — every order is done");
+  }
+
+  /** The Dask cluster serving the studio, when one does: workers, GPUs, the dashboard link. */
+  function setCluster(info) {
+    cluster.hidden = !info;
+    if (!info) return;
+    const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+    fill(cluster, `Dask: ${plural(info.workers, "worker")}, ${plural(info.gpus, "GPU")}`,
+      info.dashboard ? [" · ", h("a", { href: info.dashboard, target: "_blank", rel: "noopener" }, "dashboard")] : null);
   }
 
   function showEmpty() {
@@ -584,6 +594,7 @@ INB.panels.production = (ctx) => {
   let pendingReveal = null;
   const ready = ctx.call("init").then(({ result }) => {
     setActivity(result.active);
+    setCluster(result.cluster);
     hasMore = result.has_more;
     loaded = true;
     applyPage(result, { replace: true });
