@@ -119,6 +119,8 @@ def test_a_scheduler_that_is_not_there_is_named_with_how_to_start_one(tmp_path):
         inb.Studio(tmp_path, executor="tcp://127.0.0.1:9")
     with pytest.raises(ValueError, match="executor must be 'threads', 'dask'"):
         inb.Studio(tmp_path, executor="dusk")
+    with pytest.raises(ValueError, match="workers= sets the size of a local Dask cluster; pass executor='dask'"):
+        inb.Studio(tmp_path, workers=2)
     inb.Studio(tmp_path).close()  # the failed opens released the home
 
 
