@@ -105,6 +105,15 @@ class StateMachine(RuleBasedStateMachine):
                 self._finish(oid, gid, "cancelled")
 
     @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def cancel_one(self, data):
+        oid, gid = self._gen(data)
+        self.states.cancel_generation(gid)
+        assert self.states.is_cancelled(oid, gid)
+        if self.orders[oid]["gens"][gid] not in FINAL:  # dropped from its queue, or stops at its next step
+            self._finish(oid, gid, "cancelled")
+
+    @precondition(lambda self: self.orders)
     @rule(data=st.data(), everything=st.booleans())
     def retry(self, data, everything):
         oid = self._order(data)
