@@ -250,7 +250,7 @@ class Executor:
         for job in batch:
             if self.states.is_cancelled(job.order_id, job.generation_id):
                 self.states.finish(Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED))
-            elif self.states.start(job.order_id, job.generation_id, now):
+            elif self._claim(job, now):
                 live.append(job)
         if not live:
             return
@@ -267,6 +267,11 @@ class Executor:
                 # Studio on this home re-queues it (crash recovery covers a clean stop too).
                 continue
             self.states.finish(self._outcome(job, result))
+
+    def _claim(self, job: Job, now: datetime) -> bool:
+        """Take a job out of its queue to run it; False when it is already final. Here it
+        starts at once (a backend whose jobs wait elsewhere first reports the start later)."""
+        return self.states.start(job.order_id, job.generation_id, now)
 
     def _call_here(self, live: list[Job]) -> list[GenerationResult | BaseException]:
         """Run a batch with its factory on this thread."""

@@ -82,6 +82,9 @@ def test_cancel_on_the_cluster_drops_queued_and_stops_running_within_a_step(clie
         studio.subscribe(on_event)
         order = studio.order("instant:swatch", prompt="n [1..8]", num_inference_steps=40, step_seconds=0.2)
         assert running.wait(120), "no generation reported progress from the cluster"
+        studio.recorder.flush()
+        generating = list(order.generations.status).count("generating")
+        assert 1 <= generating <= 2, "only what runs on the 2 workers is 'generating', not what waits for one"
         reached = {e.generation_id: e.step for e in list(steps)}
         cancelled_at = time.monotonic()
         dropped = studio.cancel(order)

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime
 from typing import Any, Mapping
 
 from ...core.ids import new_id
@@ -21,7 +22,7 @@ from ...providers.base import Provider
 from ...store import ProductStore
 from ..bus import EventBus
 from ..executor import Executor, Job, Lane
-from ..state import States
+from ..state import FINAL, States
 from . import worker as remote
 from .connect import ClusterInfo, connect, describe
 
@@ -138,6 +139,11 @@ class DaskExecutor(Executor):
             self._gpu_count = (describe(self.client, self._local_cluster is not None).gpus, now)
         return self._gpu_count[0]
 
+    def _claim(self, job: Job, now: datetime) -> bool:
+        """A batch sent to the cluster may wait there for a free worker: its generations start
+        (status ``generating``) when the worker says so, not when they are sent."""
+        return self.states.status(job.generation_id) not in FINAL
+
     # -- cancelling ----------------------------------------------------------------------------
     def _signal_cancel(self, match) -> None:
         """Set the cancel flag of every running generation that ``match``es a job of it."""
@@ -173,7 +179,9 @@ class DaskExecutor(Executor):
     def _on_worker_message(self, event: tuple[float, Any]) -> None:
         _, msg = event
         try:
-            if msg.get("kind") == "progress":
+            if msg.get("kind") == "started":  # refused (False) when the outcome came first
+                self.states.start(msg["order_id"], msg["generation_id"])
+            elif msg.get("kind") == "progress":
                 self.bus.publish(GenerationProgress(order_id=msg["order_id"], generation_id=msg["generation_id"],
                                                     step=int(msg["step"]), total=int(msg["total"])))
             elif msg.get("kind") == "event":

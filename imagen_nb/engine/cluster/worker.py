@@ -62,6 +62,8 @@ def run_task(task: Task) -> list[GenerationResult | GenerationCancelled | Failur
     provider = warm_provider(task, worker.local_directory)
     model = provider.model(task.model_name)
     requests = with_local_files(task, Path(worker.local_directory) / "imagen-nb-inputs")
+    for r in requests:  # the studio marks them generating now, not when they were sent
+        worker.log_event(task.topic, {"kind": "started", "order_id": r.order_id, "generation_id": r.generation_id})
     results = provider.factory(model).run(requests, _WorkerContext(worker, task))
     where = placement(worker, provider)
     out: list[GenerationResult | GenerationCancelled | Failure] = []
