@@ -30,11 +30,10 @@ from .core.file_inputs import file_inputs
 from .core.records import Event, ModelInfo
 from .core.smart import expand
 from .engine.bus import EventBus, Subscription
-from .engine.executor import Executor
-from .engine.recorder import Recorder
+from .engine.backends import make_executor
 from .engine.space import DiskSpace
 from .engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
-from .engine.tracker import Tracker
+from .engine.state import States
 from .handles import Collection, Order, Product, Project
 from .providers.base import Provider, ProviderContext
 from .providers.keys import KeyStore
@@ -265,13 +264,17 @@ class Studio:
             ``"requeue"`` (run them again) or ``"fail"`` (mark them failed).
         providers: settings per provider, e.g. ``{"diffusers": {"device": "cpu"}}``.
         start: resume unfinished orders of this home at once (default True).
+        executor: where generations run: ``"threads"`` (default, in this process), ``"dask"``
+            (a local Dask cluster: one worker per GPU with dask-cuda, else ``workers`` CPU
+            processes), a scheduler address ``"tcp://host:8786"``, or a ``distributed.Client``.
+        workers: worker processes of the local Dask cluster (``executor="dask"`` only).
 
     Use it as a context manager, or call :meth:`close`, to release the home for other processes.
     """
 
     def __init__(self, home: str | os.PathLike | None = None, *, limit: int = 1000,
                  recovery: str = "requeue", providers: Mapping[str, Mapping[str, Any]] | None = None,
-                 start: bool = True):
+                 start: bool = True, executor: Any = "threads", workers: int | None = None):
         if recovery not in ("requeue", "fail"):
             raise ValueError(f"recovery must be 'requeue' or 'fail', not {recovery!r}")
         limit = check_count("limit", limit, minimum=1)
@@ -282,11 +285,12 @@ class Studio:
         try:
             self.store = ProductStore(self.home)
             self.bus = EventBus()
-            self.tracker = Tracker()
             #: pauses the queue while the home's disk is full (see :attr:`paused`)
             self.space = DiskSpace(self.home, self.bus)
-            self.recorder = Recorder(self.catalog, self.bus, self.tracker, space=self.space)
-            self.executor = Executor(self.store, self.recorder, self.bus, self.tracker, space=self.space)
+            self.states = States(self.catalog, self.bus, space=self.space)
+            self.tracker, self.recorder = self.states.tracker, self.states.recorder
+            self.executor = make_executor(executor, self.store, self.states, self.bus, workers=workers,
+                                          space=self.space)
             self.providers: dict[str, Provider] = load_providers(
                 ProviderContext(self.home, spec_cache=CatalogSpecCache(self.catalog)), providers)
             self.keys = KeyStore(self.home)
@@ -302,8 +306,8 @@ class Studio:
             # Nothing may outlive a failed open: stop the threads, then release the home.
             if hasattr(self, "executor"):
                 self.executor.close(timeout=5)
-            if hasattr(self, "recorder"):
-                self.recorder.close(timeout=5)
+            if hasattr(self, "states"):
+                self.states.close(timeout=5)
             try:
                 self.catalog.close()
             except Exception:
@@ -320,13 +324,18 @@ class Studio:
         if self.catalog.closed:
             return
         self.executor.close(timeout)
-        self.recorder.close(timeout)
+        self.states.close(timeout)
         for provider in self.providers.values():
             try:
                 provider.close()
             except Exception:
                 log.exception("closing provider %s failed", provider.name)
         self.catalog.close()
+
+    @property
+    def cluster(self):
+        """The Dask cluster serving this studio (workers, GPUs, dashboard link), None on threads."""
+        return self.executor.cluster
 
     def __enter__(self) -> "Studio":
         return self
@@ -376,12 +385,12 @@ class Studio:
     def _fail_open(self, order: dict, exc: Exception) -> None:
         from .engine.recorder import Finished
 
-        self.tracker.begin(order["id"], order["generation_count"], complete=order["done"].get("complete", 0),
-                           failed=order["done"].get("failed", 0), cancelled=order["done"].get("cancelled", 0))
+        self.states.begin(order["id"], [g["id"] for g in order["open"]], total=order["generation_count"],
+                          done=order["done"])
         for g in order["open"]:
-            self.recorder.put(Finished(order["id"], g["id"], "failed", error_type=type(exc).__name__,
-                                       error_message=f"could not resume after a restart: {exc}"))
-        self.recorder.flush()
+            self.states.finish(Finished(order["id"], g["id"], "failed", error_type=type(exc).__name__,
+                                        error_message=f"could not resume after a restart: {exc}"))
+        self.states.flush()
 
     # -- models ----------------------------------------------------------------------------
     def models(self) -> pd.DataFrame:
@@ -674,8 +683,6 @@ class Studio:
         Raises ``LookupError`` for an unknown order, ``ValidationError`` for a generation that
         is not a failed or cancelled one of this order.
         """
-        from .engine.recorder import Reopened
-
         self._check_open()
         order_id = order.id if isinstance(order, Order) else str(order)
         self.recorder.flush()  # statuses read below are the committed ones
@@ -700,17 +707,10 @@ class Studio:
         model = provider.model(name)
         factory = provider.factory(model)
         validated = factory.validate_many(self._with_input_files(model, [g["params"] for g in chosen]))
-        try:
-            counts = self.tracker.reopen(order_id, {g["id"]: g["status"] for g in chosen},
-                                         total=int(row["generation_count"]),
-                                         done=q_orders.generation_counts(cur, order_id))
-        except RuntimeError as exc:
-            raise ImagenError(str(exc)) from None
-        self.recorder.put(Reopened(order_id, tuple(g["id"] for g in chosen), counts))
-        self.recorder.flush()
-        self.executor.enqueue(provider, model, factory, order_id,
-                              [(g["id"], int(g["seq"]), v) for g, v in zip(chosen, validated)],
-                              project_id=row["project_id"])
+        self.executor.retry(provider, model, factory, order_id,
+                            [(g["id"], int(g["seq"]), v, g["status"]) for g, v in zip(chosen, validated)],
+                            total=int(row["generation_count"]), done=q_orders.generation_counts(cur, order_id),
+                            project_id=row["project_id"])
         return Order(self, order_id)
 
     def order_summaries(self, *, limit: int = 50, before: str | None = None,
@@ -793,11 +793,7 @@ class Studio:
         return [Product._from_row(r, self) for r in q_products.products_of_order(self.catalog.cursor(), order_id)]
 
     def _wait(self, order_id: str, timeout: float | None) -> bool:
-        ok = self.tracker.wait(order_id, timeout)
-        if self.recorder.errors:
-            err = self.recorder.errors[-1]
-            raise ImagenError(f"recording outcomes in the catalog failed: {err}") from err
-        return ok
+        return self.states.wait(order_id, timeout)
 
     def _live_counts(self, order_id: str) -> int | None:
         state = self.tracker.get(order_id)
