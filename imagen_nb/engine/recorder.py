@@ -101,7 +101,8 @@ class Recorder:
         self._thread.start()
 
     def put(self, op) -> None:
-        """Queue an outcome (Started, Finished, OrderStatusChange, Reopened or an ApiCall event)."""
+        """Queue an outcome (Started, Finished, OrderStatusChange, Reopened, an OrderFinished of an
+        order with nothing left to run, or an ApiCall event)."""
         self._queue.put(op)
 
     def take_error(self, order_id: str | None = None) -> BaseException | None:
@@ -198,7 +199,8 @@ class Recorder:
         status_changes = [op for op in ops if isinstance(op, OrderStatusChange)]
         reopened = [op for op in ops if isinstance(op, Reopened)]
         calls = [op for op in ops if isinstance(op, ApiCall)]
-        order_done: list[OrderFinished] = []
+        # an order finished with nothing left to run (see States.queued): its final row, as is
+        order_done: list[OrderFinished] = [op for op in ops if isinstance(op, OrderFinished)]
         counts: list[dict[str, int]] = []  # each order's counts right after each outcome
         for op in finished:
             done = self.tracker.count(op.order_id, op.status)

@@ -78,7 +78,8 @@ class States:
             return
         finished = self.tracker.finish_if_done(order_id)
         if finished is not None:
-            self.recorder.put(OrderStatusChange(order_id, finished.status))
+            # the final row with its counts (e.g. every open generation failed by recovery='fail')
+            self.recorder.put(finished)
             self.recorder.flush()
             self.tracker.committed([order_id])
 
