@@ -91,7 +91,7 @@ class DaskExecutor(Executor):
         from distributed import KilledWorker
 
         resources = self._resources(provider)
-        task = remote.Task(type(provider), dict(provider.context.settings), str(provider.context.home),
+        task = remote.Task(type(provider), _settings_dict(provider.context.settings), str(provider.context.home),
                            live[0].model.name,
                            tuple(GenerationRequest(j.generation_id, j.order_id, j.model.id, j.params) for j in live),
                            self._topic, self._cancel_prefix, input_files(live[0].model, live))
@@ -239,6 +239,15 @@ def input_files(model: ModelInfo, jobs: list[Job], limit: int = 64 * 2**20) -> d
                 with open(value, "rb") as f:
                     files[value] = f.read()
     return files
+
+
+def _settings_dict(settings: Any) -> dict[str, Any]:
+    """A provider's settings as a plain dict for the worker (typed ProviderSettings, or a mapping)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        return {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}
+    return dict(settings)
 
 
 def on_cluster(provider: Provider) -> bool:
