@@ -156,13 +156,20 @@ class ProductReady(Event):
 
 @dataclass(frozen=True)
 class GenerationFinished(Event):
-    """A generation reached a final status (complete, failed or cancelled); committed."""
+    """A generation reached a final status (complete, failed or cancelled); committed.
+
+    ``total``, ``complete``, ``failed`` and ``cancelled`` are its order's counts right after it.
+    """
 
     order_id: str
     generation_id: str
     status: str
     error_type: str | None = None
     error_message: str | None = None
+    total: int = 0
+    complete: int = 0
+    failed: int = 0
+    cancelled: int = 0
 
 
 @dataclass(frozen=True)

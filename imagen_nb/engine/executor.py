@@ -20,16 +20,16 @@ from ..core.errors import GenerationCancelled, is_disk_full
 from ..core.ids import new_id
 from ..core.records import (
     ApiCall,
-    Event, GenerationProgress, GenerationRequest, GenerationResult, GenerationStarted, ModelInfo,
+    Event, GenerationProgress, GenerationRequest, GenerationResult, ModelInfo,
     OrderQueued,
 )
-from ..core.status import GenerationStatus, OrderStatus
+from ..core.status import GenerationStatus
 from ..providers.base import Factory, Provider
 from ..store import ProductStore, pngmeta
 from .bus import EventBus
-from .recorder import Finished, OrderStatusChange, Recorder, Started
+from .recorder import Finished
 from .space import DiskSpace
-from .tracker import Tracker
+from .state import States
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class Lane:
 
     def __init__(self, executor: "Executor", name: str, workers: int):
         self.name = name
+        #: runs a batch of started jobs: the factory in this process (threads) or on a cluster.
+        self.call = executor._call_here
         self.jobs: deque[Job] = deque()
         self.cond = threading.Condition()
         self.running: set[str] = set()
@@ -104,15 +106,11 @@ class _RunContext:
                                                 generation_id=generation_id, step=step, total=total))
 
     def cancelled(self, generation_id: str) -> bool:
-        return self._ex._stopping.is_set() or self._ex.tracker.is_cancelled(
+        return self._ex._stopping.is_set() or self._ex.states.is_cancelled(
             self._orders.get(generation_id, ""), generation_id)
 
     def publish(self, event: Event) -> None:
-        if isinstance(event, ApiCall):
-            if not event.order_id:
-                event = replace(event, order_id=self._orders.get(event.generation_id, ""))
-            self._ex.recorder.put(event)  # recorded in the api_calls table with the next batch
-        self._ex.bus.publish(event)
+        self._ex.publish(event, self._orders.get(getattr(event, "generation_id", ""), ""))
 
 
 class Executor:
@@ -120,19 +118,21 @@ class Executor:
 
     Args:
         store: where product files go.
-        recorder: writes outcomes to the catalog in batches.
+        states: the owner of every status change (records them in batches).
         bus: receives progress and outcome events.
         batch_limit: most generations handed to one factory call (factories opt in via ``batch_key``).
         space: the pause switch for a full disk (shared with the recorder); one of its own when omitted.
     """
 
-    def __init__(self, store: ProductStore, recorder: Recorder, bus: EventBus, tracker: Tracker,
-                 *, batch_limit: int = 8, space: DiskSpace | None = None):
+    #: the backend's name (``Studio.cluster`` reports it).
+    backend = "threads"
+
+    def __init__(self, store: ProductStore, states: States, bus: EventBus, *, batch_limit: int = 8,
+                 space: DiskSpace | None = None):
         self.store = store
+        self.states = states
         self.space = space if space is not None else DiskSpace(store.home, bus)
-        self.recorder = recorder
         self.bus = bus
-        self.tracker = tracker
         self.batch_limit = batch_limit
         self._lanes: dict[str, Lane] = {}
         self._lock = threading.Lock()
@@ -146,30 +146,30 @@ class Executor:
 
         ``total`` and ``done`` (counts by status) describe an order resumed after a restart.
         """
-        done = done or {}
-        self.tracker.begin(order_id, total if total is not None else len(generations),
-                           complete=done.get("complete", 0), failed=done.get("failed", 0),
-                           cancelled=done.get("cancelled", 0), generation_ids=[g[0] for g in generations])
-        self.enqueue(provider, model, factory, order_id, generations, project_id=project_id)
+        self.states.begin(order_id, [g[0] for g in generations], total=total, done=done)
+        self._enqueue(provider, model, factory, order_id, generations, project_id=project_id)
 
-    def enqueue(self, provider: Provider, model: ModelInfo, factory: Factory, order_id: str,
-                generations: Sequence[tuple[str, int, Mapping[str, Any]]], *, project_id: str | None) -> None:
-        """Queue generations of an order the tracker already follows (:meth:`submit` does both;
-        a retry reopens the order in the tracker, then enqueues)."""
-        self.recorder.put(OrderStatusChange(order_id, OrderStatus.PROCESSING,
-                                            only_from=(OrderStatus.PENDING,)))
+    def retry(self, provider: Provider, model: ModelInfo, factory: Factory, order_id: str,
+              generations: Sequence[tuple[str, int, Mapping[str, Any], str]], *, total: int,
+              done: Mapping[str, int], project_id: str | None) -> None:
+        """Run failed or cancelled generations ``(id, seq, validated params, old status)`` of an
+        order again, in one call: the state owner reopens them, then they are queued.
+
+        ``total`` and ``done`` are the order's generation count and finished counts in the catalog.
+        Raises :class:`~imagen_nb.core.errors.ImagenError` while the order is being cancelled.
+        """
+        self.states.reopen(order_id, {g[0]: g[3] for g in generations}, total=total, done=done)
+        self._enqueue(provider, model, factory, order_id, [g[:3] for g in generations], project_id=project_id)
+
+    def _enqueue(self, provider: Provider, model: ModelInfo, factory: Factory, order_id: str,
+                 generations: Sequence[tuple[str, int, Mapping[str, Any]]], *, project_id: str | None) -> None:
         lane = self._lane(provider, model)
         jobs = [Job(order_id, gid, seq, model, factory, params, project_id) for gid, seq, params in generations]
+        self.states.queued(order_id, len(jobs))
         with lane.cond:
             lane.jobs.extend(jobs)
             lane.cond.notify_all()
         self.bus.publish(OrderQueued(order_id=order_id, generations=len(jobs)))
-        if not jobs:
-            finished = self.tracker.finish_if_done(order_id)
-            if finished is not None:
-                self.recorder.put(OrderStatusChange(order_id, finished.status))
-                self.recorder.flush()
-                self.tracker.committed([order_id])
 
     def _lane(self, provider: Provider, model: ModelInfo) -> Lane:
         name = provider.lane(model)
@@ -182,13 +182,13 @@ class Executor:
     # -- cancelling ------------------------------------------------------------------------
     def cancel_order(self, order_id: str) -> int:
         """Cancel every generation of an order: queued ones at once, running ones at their next step."""
-        if self.tracker.request_cancel(order_id) is None:
+        if not self.states.cancel_order(order_id):
             return 0
         return self._drop(lambda job: job.order_id == order_id)
 
     def cancel_generation(self, order_id: str, generation_id: str) -> int:
         """Cancel one generation."""
-        self.tracker.cancelled_generations.add(generation_id)
+        self.states.cancel_generation(generation_id)
         return self._drop(lambda job: job.generation_id == generation_id)
 
     def _drop(self, match) -> int:
@@ -202,8 +202,13 @@ class Executor:
                     (dropped if match(job) else keep).append(job)
                 lane.jobs = keep
         for job in dropped:
-            self.recorder.put(Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED))
+            self.states.finish(Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED))
+        self._signal_cancel(match)
         return len(dropped)
+
+    def _signal_cancel(self, match) -> None:
+        """Tell running jobs that match they are cancelled (the thread backend's workers read
+        the state owner's flags themselves)."""
 
     def queue_position(self, generation_id: str) -> int | None:
         """0-based position of a queued generation in its lane, None when not queued."""
@@ -237,35 +242,27 @@ class Executor:
             if batch is None:
                 return
             try:
-                self._run_batch(batch)
+                self._run_batch(lane, batch)
             except BaseException:  # never lose a worker; each job was recorded or is failed here
                 log.exception("worker of lane %s failed", lane.name)
             finally:
                 with lane.cond:
                     lane.running.difference_update(j.generation_id for j in batch)
 
-    def _run_batch(self, batch: list[Job]) -> None:
+    def _run_batch(self, lane: Lane, batch: list[Job]) -> None:
         live = []
+        now = datetime.now(timezone.utc)
         for job in batch:
-            if self.tracker.is_cancelled(job.order_id, job.generation_id):
-                self.recorder.put(Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED))
-            else:
+            if self.states.is_cancelled(job.order_id, job.generation_id):
+                self.states.finish(Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED))
+            elif self._claim(job, now):
                 live.append(job)
         if not live:
             return
-        now = datetime.now(timezone.utc)
-        for job in live:
-            if self.tracker.mark_started(job.order_id):
-                self.recorder.put(OrderStatusChange(job.order_id, OrderStatus.UNDERWAY,
-                                                    only_from=(OrderStatus.PENDING, OrderStatus.PROCESSING)))
-            self.recorder.put(Started(job.order_id, job.generation_id, now))
-            self.bus.publish(GenerationStarted(order_id=job.order_id, generation_id=job.generation_id))
-        requests = [GenerationRequest(j.generation_id, j.order_id, j.model.id, j.params) for j in live]
-        factory = live[0].factory
         try:
-            results = factory.run(requests, _RunContext(self, live))
+            results = lane.call(live)
             if len(results) != len(live):
-                raise RuntimeError(f"{type(factory).__name__}.run returned {len(results)} results "
+                raise RuntimeError(f"{type(live[0].factory).__name__}.run returned {len(results)} results "
                                    f"for {len(live)} requests")
         except BaseException as exc:  # the whole call failed: every request in it failed
             results = [exc] * len(live)
@@ -275,14 +272,40 @@ class Executor:
                 # Studio on this home re-queues it (crash recovery covers a clean stop too).
                 continue
             outcome = self._outcome(job, result)
-            if outcome is not None:
-                self.recorder.put(outcome)
+            if outcome is None:
+                continue  # stopped while the disk was full: the next Studio on this home re-runs it
+            if not self.states.finish(outcome):  # already final (reported twice): drop its files
+                for p in outcome.products:
+                    self.store.remove(self.store.home / p["path"])
+
+    def _claim(self, job: Job, now: datetime) -> bool:
+        """Take a job out of its queue to run it; False when it is already final. Here it
+        starts at once (a backend whose jobs wait elsewhere first reports the start later)."""
+        return self.states.start(job.order_id, job.generation_id, now)
+
+    def _call_here(self, live: list[Job]) -> list[GenerationResult | BaseException]:
+        """Run a batch with its factory on this thread."""
+        requests = [GenerationRequest(j.generation_id, j.order_id, j.model.id, j.params) for j in live]
+        return live[0].factory.run(requests, _RunContext(self, live))
+
+    def publish(self, event: Event, order_id: str = "") -> None:
+        """Publish a factory's event; API calls are also recorded with the next batch."""
+        if isinstance(event, ApiCall):
+            if not event.order_id:
+                event = replace(event, order_id=order_id)
+            self.states.recorder.put(event)  # a log row, not a status change
+        self.bus.publish(event)
+
+    @property
+    def cluster(self) -> Any:
+        """What serves this executor beyond this process (None for threads)."""
+        return None
 
     def _outcome(self, job: Job, result: GenerationResult | BaseException) -> Finished | None:
         """The generation's outcome, its files written; None when the executor stopped while the
         disk was full (the row stays ``generating`` and the next Studio on this home re-runs it)."""
         if isinstance(result, GenerationCancelled) or (
-                not isinstance(result, BaseException) and self.tracker.is_cancelled(job.order_id, job.generation_id)):
+                not isinstance(result, BaseException) and self.states.is_cancelled(job.order_id, job.generation_id)):
             return Finished(job.order_id, job.generation_id, GenerationStatus.CANCELLED)
         if isinstance(result, BaseException):
             return self._failure(job, result)
@@ -300,7 +323,7 @@ class Executor:
                 # The result may have cost money: keep it and save it again once there is space.
                 self.space.pause(exc, f"the product of generation {job.generation_id} (order {job.order_id})")
             if not self.space.wait(lambda: self._stopping.is_set()
-                                   or self.tracker.is_cancelled(job.order_id, job.generation_id)):
+                                   or self.states.is_cancelled(job.order_id, job.generation_id)):
                 for path in written:
                     self.store.remove(path)
                 if self._stopping.is_set():
@@ -312,9 +335,11 @@ class Executor:
 
     @staticmethod
     def _failure(job: Job, exc: BaseException) -> Finished:
+        # a failure on another process (a Dask worker) carries that process's type and traceback
         return Finished(job.order_id, job.generation_id, GenerationStatus.FAILED,
-                        error_type=type(exc).__name__, error_message=str(exc) or type(exc).__name__,
-                        traceback="".join(tb.format_exception(exc)))
+                        error_type=getattr(exc, "error_type", None) or type(exc).__name__,
+                        error_message=str(exc) or type(exc).__name__,
+                        traceback=getattr(exc, "traceback_text", None) or "".join(tb.format_exception(exc)))
 
     def _store(self, job: Job, result: GenerationResult, ids: Sequence[str], now: datetime, written: list):
         actual = dict(result.actual) or dict(job.params)

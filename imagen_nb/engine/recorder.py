@@ -93,13 +93,30 @@ class Recorder:
         self.linger = linger
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = False
+        #: every error that failed a commit, oldest first (a log; :meth:`take_error` reports each once)
         self.errors: list[BaseException] = []
+        self._errors: dict[str | None, BaseException] = {}
+        self._errors_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="imagen-nb-recorder", daemon=True)
         self._thread.start()
 
     def put(self, op) -> None:
-        """Queue an outcome (Started, Finished, OrderStatusChange, Reopened or an ApiCall event)."""
+        """Queue an outcome (Started, Finished, OrderStatusChange, Reopened, an OrderFinished of an
+        order with nothing left to run, or an ApiCall event)."""
         self._queue.put(op)
+
+    def take_error(self, order_id: str | None = None) -> BaseException | None:
+        """The error that failed a commit of this order's changes (None: of changes of no order),
+        or None; it is cleared, so each failure is reported once."""
+        with self._errors_lock:
+            return self._errors.pop(order_id, None)
+
+    def _note_error(self, ops: list, exc: BaseException) -> None:
+        with self._errors_lock:
+            if not self.errors or self.errors[-1] is not exc:
+                self.errors.append(exc)
+            for order_id in {getattr(op, "order_id", None) or None for op in ops}:
+                self._errors[order_id] = exc
 
     def flush(self, timeout: float | None = 30) -> bool:
         """Block until everything queued before this call is committed; False on timeout, or at
@@ -156,7 +173,7 @@ class Recorder:
                                     "are still open in the catalog and run again when this home is opened", len(work))
                     else:
                         log.exception("recording %d outcomes failed", len(work))
-                    self.errors.append(exc)
+                    self._note_error(work, exc)
             for f in flushes:
                 f.done.set()
 
@@ -182,9 +199,12 @@ class Recorder:
         status_changes = [op for op in ops if isinstance(op, OrderStatusChange)]
         reopened = [op for op in ops if isinstance(op, Reopened)]
         calls = [op for op in ops if isinstance(op, ApiCall)]
-        order_done: list[OrderFinished] = []
+        # an order finished with nothing left to run (see States.queued): its final row, as is
+        order_done: list[OrderFinished] = [op for op in ops if isinstance(op, OrderFinished)]
+        counts: list[dict[str, int]] = []  # each order's counts right after each outcome
         for op in finished:
             done = self.tracker.count(op.order_id, op.status)
+            counts.append(self.tracker.counts(op.order_id))
             if done is not None:
                 order_done.append(done)
         now = datetime.now(timezone.utc)
@@ -201,17 +221,19 @@ class Recorder:
                             continue  # space is back: the same batch again, counted once
                     finally:
                         self._holding = False
-                # Waiters must not hang on rows that will never come: wake them; Studio reports the error.
+                # Waiters must not hang on rows that will never come: wake them, with the error
+                # noted first so that their wait() reports it.
+                self._note_error(ops, exc)
                 self.tracker.committed([d.order_id for d in order_done])
                 raise
         events: list[Event] = []
-        for op in finished:
+        for op, fresh in zip(finished, counts):
             for p in op.products:
                 events.append(ProductReady(order_id=op.order_id, generation_id=op.generation_id,
                                            product_id=p["id"], path=str(self.catalog.home / p["path"])))
             events.append(GenerationFinished(order_id=op.order_id, generation_id=op.generation_id,
                                              status=op.status, error_type=op.error_type,
-                                             error_message=op.error_message))
+                                             error_message=op.error_message, **fresh))
         events.extend(order_done)
         self.tracker.committed([d.order_id for d in order_done])
         for event in events:

@@ -70,12 +70,27 @@ class Tracker:
                 self.cancelled_generations.update(state.generation_ids)
             return state
 
+    def cancel_generation(self, generation_id: str) -> None:
+        """Flag one generation as cancelled by the user."""
+        with self._cond:
+            self.cancelled_generations.add(generation_id)
+
     def is_cancelled(self, order_id: str, generation_id: str) -> bool:
         """True when the generation or its order was cancelled."""
-        if generation_id in self.cancelled_generations:
-            return True
-        state = self._orders.get(order_id)
-        return bool(state and state.cancel_requested)
+        with self._cond:
+            if generation_id in self.cancelled_generations:
+                return True
+            state = self._orders.get(order_id)
+            return bool(state and state.cancel_requested)
+
+    def counts(self, order_id: str) -> dict[str, int]:
+        """The order's total and finished counts by status now (zeros for an unknown order)."""
+        with self._cond:
+            state = self._orders.get(order_id)
+            if state is None:
+                return {"total": 0, "complete": 0, "failed": 0, "cancelled": 0}
+            return {"total": state.total, "complete": state.complete, "failed": state.failed,
+                    "cancelled": state.cancelled}
 
     def count(self, order_id: str, status: str) -> OrderFinished | None:
         """Count a finished generation; return the order's OrderFinished when it was the last."""

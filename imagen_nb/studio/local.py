@@ -26,11 +26,10 @@ from ..core.ids import new_id
 from ..core.records import Event, ModelInfo
 from ..core.smart import expand
 from ..engine.bus import EventBus, Subscription
-from ..engine.executor import Executor
-from ..engine.recorder import Recorder
+from ..engine.backends import make_executor
 from ..engine.space import DiskSpace
 from ..engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
-from ..engine.tracker import Tracker
+from ..engine.state import States
 from ..providers.base import Provider, ProviderContext
 from ..providers.keys import KeyStore
 from ..providers.registry import load_providers, split_model_id
@@ -106,6 +105,10 @@ class LocalStudio(Studio):
             REST API beyond this machine too, which needs ``password``.
         password: what remote requests must send as ``Authorization: Bearer <password>``
             (default ``$IMAGEN_NB_PASSWORD``); needed when ``serve`` is a non-loopback address.
+        executor: where generations run: ``"threads"`` (default, in this process), ``"dask"``
+            (a local Dask cluster: one worker per GPU with dask-cuda, else ``workers`` CPU
+            processes), a scheduler address ``"tcp://host:8786"``, or a ``distributed.Client``.
+        workers: worker processes of the local Dask cluster (``executor="dask"`` only).
 
     Use it as a context manager, or call :meth:`close`, to release the home for other processes.
     """
@@ -115,7 +118,8 @@ class LocalStudio(Studio):
 
     def __init__(self, home: str | os.PathLike | None = None, *, limit: int = 1000,
                  recovery: str = "requeue", providers: Mapping[str, Mapping[str, Any]] | None = None,
-                 start: bool = True, serve: bool | str = True, password: str | None = None):
+                 start: bool = True, serve: bool | str = True, password: str | None = None,
+                 executor: Any = "threads", workers: int | None = None):
         if recovery not in ("requeue", "fail"):
             raise ValueError(f"recovery must be 'requeue' or 'fail', not {recovery!r}")
         limit = check_count("limit", limit, minimum=1)
@@ -127,11 +131,12 @@ class LocalStudio(Studio):
         try:
             self.store = ProductStore(self.home)
             self.bus = EventBus()
-            self.tracker = Tracker()
             #: pauses the queue while the home's disk is full (see :attr:`paused`)
             self.space = DiskSpace(self.home, self.bus)
-            self.recorder = Recorder(self.catalog, self.bus, self.tracker, space=self.space)
-            self.executor = Executor(self.store, self.recorder, self.bus, self.tracker, space=self.space)
+            self.states = States(self.catalog, self.bus, space=self.space)
+            self.tracker, self.recorder = self.states.tracker, self.states.recorder
+            self.executor = make_executor(executor, self.store, self.states, self.bus, workers=workers,
+                                          space=self.space)
             self.providers: dict[str, Provider] = load_providers(
                 ProviderContext(self.home, spec_cache=CatalogSpecCache(self.catalog)), providers)
             self.keys = KeyStore(self.home)
@@ -150,8 +155,8 @@ class LocalStudio(Studio):
             # Nothing may outlive a failed open: stop the threads, then release the home.
             if hasattr(self, "executor"):
                 self.executor.close(timeout=5)
-            if hasattr(self, "recorder"):
-                self.recorder.close(timeout=5)
+            if hasattr(self, "states"):
+                self.states.close(timeout=5)
             try:
                 self.catalog.close()
             except Exception:
@@ -170,13 +175,18 @@ class LocalStudio(Studio):
         if self.endpoint is not None:  # clients first: they take over once the lock is free
             self.endpoint.stop()
         self.executor.close(timeout)
-        self.recorder.close(timeout)
+        self.states.close(timeout)
         for provider in self.providers.values():
             try:
                 provider.close()
             except Exception:
                 log.exception("closing provider %s failed", provider.name)
         self.catalog.close()
+
+    @property
+    def cluster(self):
+        """The Dask cluster serving this studio (workers, GPUs, dashboard link), None on threads."""
+        return self.executor.cluster
 
     def __repr__(self) -> str:
         state = "closed" if self.catalog.closed else "open"
@@ -207,12 +217,12 @@ class LocalStudio(Studio):
     def _fail_open(self, order: dict, exc: Exception) -> None:
         from ..engine.recorder import Finished
 
-        self.tracker.begin(order["id"], order["generation_count"], complete=order["done"].get("complete", 0),
-                           failed=order["done"].get("failed", 0), cancelled=order["done"].get("cancelled", 0))
+        self.states.begin(order["id"], [g["id"] for g in order["open"]], total=order["generation_count"],
+                          done=order["done"])
         for g in order["open"]:
-            self.recorder.put(Finished(order["id"], g["id"], "failed", error_type=type(exc).__name__,
-                                       error_message=f"could not resume after a restart: {exc}"))
-        self.recorder.flush()
+            self.states.finish(Finished(order["id"], g["id"], "failed", error_type=type(exc).__name__,
+                                        error_message=f"could not resume after a restart: {exc}"))
+        self.states.flush()
 
     # -- models ----------------------------------------------------------------------------
     def models(self) -> pd.DataFrame:
@@ -493,8 +503,6 @@ class LocalStudio(Studio):
         Raises ``LookupError`` for an unknown order, ``ValidationError`` for a generation that
         is not a failed or cancelled one of this order.
         """
-        from ..engine.recorder import Reopened
-
         self._check_open()
         order_id = order.id if isinstance(order, Order) else str(order)
         self.recorder.flush()  # statuses read below are the committed ones
@@ -519,17 +527,10 @@ class LocalStudio(Studio):
         model = provider.model(name)
         factory = provider.factory(model)
         validated = factory.validate_many(self._with_input_files(model, [g["params"] for g in chosen]))
-        try:
-            counts = self.tracker.reopen(order_id, {g["id"]: g["status"] for g in chosen},
-                                         total=int(row["generation_count"]),
-                                         done=q_orders.generation_counts(cur, order_id))
-        except RuntimeError as exc:
-            raise ImagenError(str(exc)) from None
-        self.recorder.put(Reopened(order_id, tuple(g["id"] for g in chosen), counts))
-        self.recorder.flush()
-        self.executor.enqueue(provider, model, factory, order_id,
-                              [(g["id"], int(g["seq"]), v) for g, v in zip(chosen, validated)],
-                              project_id=row["project_id"])
+        self.executor.retry(provider, model, factory, order_id,
+                            [(g["id"], int(g["seq"]), v, g["status"]) for g, v in zip(chosen, validated)],
+                            total=int(row["generation_count"]), done=q_orders.generation_counts(cur, order_id),
+                            project_id=row["project_id"])
         return Order(self, order_id)
 
     def subscribe(self, callback: Callable[[Event], None]) -> Subscription:
@@ -573,11 +574,7 @@ class LocalStudio(Studio):
         return [Product._from_row(r, self) for r in q_products.products_of_order(self.catalog.cursor(), order_id)]
 
     def wait_order(self, order_id: str, timeout: float | None) -> bool:
-        ok = self.tracker.wait(order_id, timeout)
-        if self.recorder.errors:
-            err = self.recorder.errors[-1]
-            raise ImagenError(f"recording outcomes in the catalog failed: {err}") from err
-        return ok
+        return self.states.wait(order_id, timeout)
 
     def finished_count(self, order_id: str) -> int | None:
         state = self.tracker.get(order_id)

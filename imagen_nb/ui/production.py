@@ -148,7 +148,18 @@ class ProductionController(Controller):
         self.push("activity", {"active": active})
         out["active"] = active
         out["paused"] = self.studio.paused
+        out["cluster"] = self._cluster()
         return out
+
+    def _cluster(self) -> dict | None:
+        """How many workers and GPUs serve the studio (a Dask cluster), or None on threads."""
+        try:
+            info = getattr(self.studio, "cluster", None)
+        except Exception:  # the scheduler went away: say nothing rather than fail the panel
+            return None
+        if info is None:
+            return None
+        return {"workers": info.workers, "gpus": info.gpus, "dashboard": info.dashboard_link}
 
     def rpc_orders(self, limit: int = ORDER_PAGE, before: str | None = None,
                    ids: Iterable[str] | None = None) -> dict:

@@ -27,6 +27,7 @@ def test_init_lists_orders_newest_first_with_counts_and_pages(studio, page):
     assert older["counts"] == {"queued": 0, "running": 0, "complete": 3, "failed": 0, "cancelled": 0}
     assert older["status"] == "fulfilled" and older["progress"] == 1.0 and older["finished"] >= older["created"]
     assert result["active"] == 0 and p.pushes("activity") == [{"active": 0}]
+    assert result["cluster"] is None  # threads: no "Dask: N workers" line
     # load more: the page after the newest
     page1 = p.call("orders", limit=1)
     assert [o["id"] for o in page1["orders"]] == [second.id] and page1["has_more"]

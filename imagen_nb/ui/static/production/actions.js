@@ -85,7 +85,7 @@ export function createActions(ctx, store) {
       try {
         const { result } = await ctx.call("init");
         set((s) => ({ ...clockPatch(s, result.now), ...withOrders({ ...s, hasMore: result.has_more }, result.orders),
-          hasMore: result.has_more, active: result.active, paused: result.paused || null, loaded: true,
+          hasMore: result.has_more, active: result.active, paused: result.paused || null, cluster: result.cluster || null, loaded: true,
           loadError: null }));
       } catch (err) {
         set({ loadError: err.message });

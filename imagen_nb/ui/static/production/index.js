@@ -5,7 +5,8 @@
 // generations.js, details.js (components). Python side: imagen_nb/ui/production.py.
 
 /**
- * Requests: init() -> {orders, has_more, active, paused: string|null, now}; orders({limit, before, ids}) -> {orders, has_more, now};
+ * Requests: init() -> {orders, has_more, active, paused: string|null, now,
+ *   cluster: {workers, gpus, dashboard}|null (a Dask cluster serves the studio; null on threads)}; orders({limit, before, ids}) -> {orders, has_more, now};
  *   generations({order_id, offset, limit, status}) -> {order_id, offset, items: Gen[], has_more, now};
  *   unwatch({order_id}); generation({generation_id}) -> GenDetail (+ thumbnail buffer);
  *   thumbs({product_ids}) -> {items: {id: {buf, type}}}; cancel({order_id} | {generation_id}) -> {dropped};
@@ -31,6 +32,15 @@ function Summary({ app }) {
       : "Idle — every order is done"}</span>`;
 }
 
+// The Dask cluster serving the studio, when one does: workers, GPUs, the dashboard link.
+function Cluster({ app }) {
+  const cluster = useStore(app.store, (s) => s.cluster);
+  if (!cluster) return null;
+  return html`<span class="inb-production-cluster inb-muted">
+    Dask: ${plural(cluster.workers, "worker")}, ${plural(cluster.gpus, "GPU")}${cluster.dashboard
+      ? html` · <a href=${cluster.dashboard} target="_blank" rel="noopener">dashboard</a>` : null}</span>`;
+}
+
 // Why no new generation starts (the home's disk is full…), until the queue resumes.
 function Paused({ app }) {
   const paused = useStore(app.store, (s) => s.paused);
@@ -39,7 +49,7 @@ function Paused({ app }) {
 
 function Production({ app }) {
   return html`
-    <div class="inb-panel-head"><div class="inb-panel-title">Production</div><${Summary} app=${app} /></div>
+    <div class="inb-panel-head"><div class="inb-panel-title">Production</div><${Summary} app=${app} /><${Cluster} app=${app} /></div>
     <${Paused} app=${app} />
     <div class="inb-panel-body inb-production-body"><${OrderList} app=${app} /></div>
     <${Details} app=${app} />`;

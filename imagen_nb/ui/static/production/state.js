@@ -15,7 +15,8 @@
  * @typedef {{ id: string, status: string, ids: string[], offset: number, hasMore: boolean,
  *             loading: boolean }} Expanded
  * @typedef {{ loaded: boolean, loadError: string|null, orders: Object<string, Order>, orderIds: string[],
- *             hasMore: boolean, loadingMore: boolean, active: number, paused: string|null, skew: number,
+ *             hasMore: boolean, loadingMore: boolean, active: number, paused: string|null,
+ *             cluster: {workers: number, gpus: number, dashboard: string|null}|null, skew: number,
  *             expanded: Expanded|null, gens: Object<string, Gen>, thumbs: Object<string, string>,
  *             details: object|null, flash: string|null }} State
  */
@@ -33,7 +34,7 @@ export const FILTERS = [["", "All"], ["running", "Running"], ["queued", "Queued"
 /** @returns {State} */
 export function initialState() {
   return { loaded: false, loadError: null, orders: {}, orderIds: [], hasMore: false, loadingMore: false,
-    active: 0, paused: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null };
+    active: 0, paused: null, cluster: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null };
 }
 
 /** The kernel's clock minus ours, from a message's `now`. */
