@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import fcntl
 import os
 import re
@@ -262,7 +263,14 @@ class Catalog:
         try:
             with contextlib.suppress(Exception):
                 self._con.execute("CHECKPOINT")
-            self._con.close()
+            for attempt in range(100):  # a thread may be making a cursor at this moment: wait for it, bounded
+                try:
+                    self._con.close()
+                    break
+                except duckdb.ResourceInUseException:
+                    if attempt == 99:
+                        raise
+                    time.sleep(0.02)
         finally:  # even when closing fails (a full disk): the home is let go
             self._con = None
             self._release_lock()
