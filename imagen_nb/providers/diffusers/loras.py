@@ -34,15 +34,16 @@ import struct
 import threading
 import time
 import weakref
-from importlib import metadata
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from packaging.version import Version
 
 from ...core.errors import ProviderError, ValidationError, did_you_mean
+from ...core.paths import inside_home
 from ..checks import Check
 from ..weightfiles import a1111_hash, file_sha256, read_safetensors_header, tensor_shapes
 
@@ -230,8 +231,7 @@ def _check_path(text: str, i: int) -> Path:
 
 def _named_file(name: str, folder: Path, i: int) -> Path:
     path = folder / f"{name}{SUFFIX}"
-    root = os.path.abspath(folder)
-    if os.path.isabs(name) or os.path.commonpath([root, os.path.normpath(os.path.join(root, f"{name}{SUFFIX}"))]) != root:
+    if os.path.isabs(name) or inside_home(folder, f"{name}{SUFFIX}") is None:
         raise _error(i, f"{name!r} is not a LoRA name: a name is a file name inside the LoRA folder {folder}"
                         " (subfolders allowed, no '..'); for a file elsewhere give {'path': '/path/to/lora.safetensors'}.",
                      sep=": ")
