@@ -260,9 +260,9 @@ def expand_rows(
             be read as its parameter's type, a stray brace (names row and column).
         SmartParameterError, OrderTooLarge: as for ``expand``.
     """
-    rows = check_rows(rows)
+    table = check_rows(rows)
     types = dict(types or {})
-    columns = _columns(rows)
+    columns = _columns(table)
     known = set(parameters) | set(params)
     param_columns = [c for c in columns if c in known]
     template = dict(params)
@@ -280,7 +280,7 @@ def expand_rows(
                                 column=name)
     needed = list(dict.fromkeys([n for names in used.values() for n in names] + param_columns))
     missing = object()
-    for i, row in enumerate(rows, 1):
+    for i, row in enumerate(table, 1):
         for name in needed:
             value = row.get(name, missing)
             if value is None or value is missing or (type(value) is str and not value.strip()) or (
@@ -297,16 +297,16 @@ def expand_rows(
         if kind not in (None, "string") and isinstance(value, str) and len(names) == 1 and value == f"{{{names[0]}}}":
             typed.append((param, names[0], kind))
     if typed:
-        rows = [dict(row) for row in rows]  # the caller's rows stay as given
+        table = [dict(row) for row in table]  # the caller's rows stay as given
         for param, col, kind in typed:
-            for i, row in enumerate(rows, 1):
+            for i, row in enumerate(table, 1):
                 row[col] = coerce(param, row[col], kind, i, col)
     for col in param_columns:
         template[col] = None  # keeps the parameter's place; each row sets it below
     per_row = count(template, tokens=tokens)
-    total = len(rows) * per_row
+    total = len(table) * per_row
     if limit is not None and total > limit:
-        raise OrderTooLarge(f"this order would make {total:,} generations (rows ×{len(rows):,}"
+        raise OrderTooLarge(f"this order would make {total:,} generations (rows ×{len(table):,}"
                             + (f", ×{per_row:,} per row from SmartParameter groups" if per_row > 1 else "")
                             + f"); the limit is {limit:,} — pass limit=… to raise it", count=total, limit=limit)
     fill_keys = [k for k, v in template.items() if _has_braces(v)]
@@ -338,7 +338,7 @@ def expand_rows(
             # The usual case (placeholders only in parameters without groups): one merge per generation.
             plans = [(key, _compile_fill(key, values[0]) if isinstance(values[0], str) else None, values[0])
                      for key, values, _ in keyed]
-            for number, row in enumerate(rows, 1):
+            for number, row in enumerate(table, 1):
                 over = {}
                 for key, plan, value in plans:
                     if plan is None:
@@ -351,9 +351,9 @@ def expand_rows(
                 for col in param_columns:
                     over[col] = row[col]
                 generations.extend([{**combo, **over} for combo in combos])
-            row_numbers = [n for n in range(1, len(rows) + 1) for _ in combos]
+            row_numbers = [n for n in range(1, len(table) + 1) for _ in combos]
             return RowsExpansion(generations, row_numbers)
-        for number, row in enumerate(rows, 1):
+        for number, row in enumerate(table, 1):
             filled = [(key, [_fill(v, row, cache, key) for v in values], picks) for key, values, picks in keyed]
             cells = {col: row[col] for col in param_columns}
             for j, combo in enumerate(combos):
@@ -366,9 +366,9 @@ def expand_rows(
             row_numbers.extend([number] * len(combos))
         return RowsExpansion(generations, row_numbers)
     # Random picks are drawn per generation, so each row gets its own.
-    for gen in expand({_ROW_KEY: range(len(rows)), **template}, tokens=tokens, rng_seed=rng_seed, limit=None):
+    for gen in expand({_ROW_KEY: range(len(table)), **template}, tokens=tokens, rng_seed=rng_seed, limit=None):
         index = gen.pop(_ROW_KEY)
-        row = rows[index]
+        row = table[index]
         for key in fill_keys:
             gen[key] = _fill(gen[key], row, cache, key)
         for col in param_columns:

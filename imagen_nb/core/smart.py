@@ -14,11 +14,11 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import random
+from random import Random
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import OrderTooLarge, SmartParameterError, did_you_mean
 
@@ -67,7 +67,7 @@ class _Node:
     size: int = 1
     random: bool = False
 
-    def get(self, i: int, rng: random.Random | None, typed: bool) -> Any:
+    def get(self, i: int, rng: Random | None, typed: bool) -> Any:
         raise NotImplementedError
 
     def values(self, typed: bool) -> list:
@@ -200,7 +200,7 @@ class _Parser:
         self.text = text
         self.tokens = tokens or {}
 
-    def fail(self, index: int, reason: str):
+    def fail(self, index: int, reason: str) -> NoReturn:
         raise SmartParameterError(self.param, index + 1, reason)
 
     def parse(self) -> tuple[_Node, bool]:
@@ -244,6 +244,7 @@ class _Parser:
                 break
             else:
                 m = run.match(text, pos)
+                assert m is not None  # the character at pos is none of the stops, so a run starts here
                 buf.append(m.group())
                 pos = m.end()
         if buf:
@@ -278,7 +279,7 @@ class _Parser:
         return self._build(start, options, sep), pos + 1
 
     def _build(self, start: int, options: list[tuple[int, list]], sep: str | None) -> _Node:
-        nodes = []
+        nodes: list[_Node] = []
         for option_start, raw in options:
             parts = _trim(raw)
             if not parts:
@@ -460,7 +461,7 @@ def expand(
     randoms = [(pos, node, typed) for pos, (_, node, typed) in enumerate(compiled) if node.random]
     if not randoms:
         return [dict(zip(keys, combo)) for combo in itertools.product(*columns)]
-    rng = random.Random(new_rng_seed() if rng_seed is None else rng_seed)
+    rng = Random(new_rng_seed() if rng_seed is None else rng_seed)
     generations = []
     for combo in itertools.product(*columns):
         row = list(combo)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from .handles import Product
+    from .local import LocalStudio
     from .surface import Studio
 
 #: gallery columns that are bookkeeping, never an axis or a legend entry
@@ -123,7 +124,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(options) - {"cell", "max_side", "title"})
     if unknown:
         raise ValidationError(unknown[0], "grid options are cell (px), max_side (px) and title")
-    out = {"cell": check_count("cell", options.get("cell", 160), minimum=16),
+    out: dict[str, Any] = {"cell": check_count("cell", options.get("cell", 160), minimum=16),
            "max_side": check_count("max_side", options.get("max_side", MAX_SIDE), minimum=64)}
     if "title" in options:
         out["title"] = str(options["title"])
@@ -138,7 +139,7 @@ def _row_label(number: int | None, values: dict | None) -> str:
     return f"{number}. {' '.join(cells)}".strip()
 
 
-def order_grid(studio: "Studio", order_id: str, *, x: str | None, y: str | None, z: str | None,
+def order_grid(studio: "LocalStudio", order_id: str, *, x: str | None, y: str | None, z: str | None,
                **options: Any) -> Grid:
     """The grid of one order (see :meth:`Studio.grid`); axes inferred when none are named."""
     opts = _options(options)
@@ -194,7 +195,7 @@ def _inferred(items: list[GridItem], gens: list[dict], params: list[str]) -> lis
     return names[:3]  # type: ignore[return-value]
 
 
-def products_grid(studio: "Studio", products: "Iterable[Product | str] | str", *, x: str | None,
+def products_grid(studio: "LocalStudio", products: "Iterable[Product | str] | str", *, x: str | None,
                   y: str | None, z: str | None, **options: Any) -> Grid:
     """A grid of any products by gallery columns, parameters or row cells (see :meth:`Studio.grid`)."""
     opts = _options(options)

@@ -321,6 +321,7 @@ class LocalStudio(Studio):
         rng_seed = secrets.randbits(63) if rng_seed is None else rng_seed
         order_id = new_id()
         extra: dict[str, Any] = {}
+        gen_rows: list[dict[str, Any]]
         if rows is None:
             gens = expand(whole_lists(info.spec, params), tokens=dict(self.tokens), rng_seed=rng_seed,
                           limit=self.limit if limit is None else limit)
@@ -659,7 +660,7 @@ class LocalStudio(Studio):
             raise ValidationError("paths", f"each path is a str or a pathlib.Path; got {bad[0]!r}")
         inspected = [inspect_file(Path(p)) for p in paths]
         project_id = self._project_id(project)
-        rows = []
+        rows: list[dict[str, Any]] = []
         now = datetime.now(timezone.utc)
         written = []
         try:

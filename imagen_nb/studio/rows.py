@@ -16,6 +16,7 @@ from ..store.examples import example_sets
 from ..store.tables import read_rows
 
 if TYPE_CHECKING:
+    from .local import LocalStudio
     from .surface import Studio
 
 
@@ -60,7 +61,7 @@ class Sets(MutableMapping):
     is saved and kept in the catalog.
     """
 
-    def __init__(self, studio: "Studio"):
+    def __init__(self, studio: "LocalStudio"):
         self._studio = studio
 
     def _stored(self) -> list[str]:
