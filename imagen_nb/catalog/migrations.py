@@ -299,6 +299,15 @@ def m011_sets(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def m016_process_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Which process did what (issue 12): ``orders.ordered_by_pid`` is the process that placed
+    the order (the host itself, a Python client of it, NULL for a REST call), and
+    ``generations.pid`` the process that ran the generation's latest attempt (the host, or a Dask
+    worker). Rows from before are NULL: not known."""
+    con.execute("ALTER TABLE orders ADD COLUMN IF NOT EXISTS ordered_by_pid INTEGER")
+    con.execute("ALTER TABLE generations ADD COLUMN IF NOT EXISTS pid INTEGER")
+
+
 def set_home(con: duckdb.DuckDBPyConnection, home: str) -> None:
     """Record where the catalog is open now (the base of the ``gallery`` view's paths)."""
     row = con.execute("SELECT any_value(path), count(*) FROM home").fetchone()
@@ -317,7 +326,8 @@ def set_home(con: duckdb.DuckDBPyConnection, home: str) -> None:
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls, m004_presets,
-                               m005_bound_prompt_columns, m006_relative_paths, m011_sets]
+                               m005_bound_prompt_columns, m006_relative_paths, m011_sets,
+                               m016_process_ids]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

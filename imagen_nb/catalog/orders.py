@@ -11,7 +11,8 @@ import pyarrow as pa
 
 from .rows import SMALL_BATCH, from_json, insert_rows, records, to_json, update_rows
 
-ORDER_COLUMNS = ("id", "project_id", "model_id", "base_params", "rng_seed", "status", "generation_count")
+ORDER_COLUMNS = ("id", "project_id", "model_id", "base_params", "rng_seed", "status", "generation_count",
+                 "ordered_by_pid")
 GENERATION_COLUMNS = ("id", "order_id", "seq", "model_id", "status", "params")
 
 
@@ -34,20 +35,22 @@ def insert_order(cur: duckdb.DuckDBPyConnection, order: Mapping[str, Any],
     cur.execute("COMMIT")  # a failed commit (a full disk) ends the transaction itself: no ROLLBACK after it
 
 
-def mark_generating(cur: duckdb.DuckDBPyConnection, started: Sequence[tuple[str, datetime]]) -> None:
-    """Record that generations started (status ``generating``, ``started_at``, one more attempt)."""
+def mark_generating(cur: duckdb.DuckDBPyConnection, started: Sequence[tuple[str, datetime, int | None]]) -> None:
+    """Record that generations started (status ``generating``, ``started_at``, one more attempt,
+    the ``pid`` of the process running it): ``started`` holds (id, started_at, pid)."""
     if not started:
         return
     if len(started) <= SMALL_BATCH:
-        for gid, at in started:
-            cur.execute("UPDATE generations SET status = 'generating', started_at = ?, attempts = attempts + 1, "
-                        "updated_at = current_timestamp WHERE id = ?", [at, gid])
+        for gid, at, pid in started:
+            cur.execute("UPDATE generations SET status = 'generating', started_at = ?, pid = ?, "
+                        "attempts = attempts + 1, updated_at = current_timestamp WHERE id = ?", [at, pid, gid])
         return
-    frame = pa.table({"id": [s[0] for s in started], "started_at": [s[1] for s in started]})
+    frame = pa.table({"id": [s[0] for s in started], "started_at": [s[1] for s in started],
+                      "pid": pa.array([s[2] for s in started], pa.int32())})
     cur.register("_started", frame)
     try:
         cur.execute("""
-            UPDATE generations SET status = 'generating', started_at = s.started_at,
+            UPDATE generations SET status = 'generating', started_at = s.started_at, pid = s.pid,
                 attempts = attempts + 1, updated_at = current_timestamp
             FROM _started s WHERE generations.id = s.id""")
     finally:
@@ -58,7 +61,7 @@ def finish_generations(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[st
     """Record final statuses in one statement.
 
     Each row: id, status, actual_params, return_params (dicts), error_type, error_message,
-    traceback, finished_at, and optionally started_at (for a generation that started and
+    traceback, finished_at, and optionally started_at and pid (for a generation that started and
     finished within one batch: it saves a second UPDATE of the same row).
     """
     if not rows:
@@ -68,11 +71,11 @@ def finish_generations(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[st
             cur.execute("""
                 UPDATE generations SET status = ?, actual_params = CAST(? AS JSON),
                     return_params = CAST(? AS JSON), error_type = ?, error_message = ?, traceback = ?,
-                    finished_at = ?, started_at = coalesce(?, started_at), attempts = attempts + ?,
-                    updated_at = current_timestamp
+                    finished_at = ?, started_at = coalesce(?, started_at), pid = coalesce(?, pid),
+                    attempts = attempts + ?, updated_at = current_timestamp
                 WHERE id = ?""", [str(r["status"]), to_json(r.get("actual_params")),
                                   to_json(r.get("return_params")), r.get("error_type"), r.get("error_message"),
-                                  r.get("traceback"), r.get("finished_at"), r.get("started_at"),
+                                  r.get("traceback"), r.get("finished_at"), r.get("started_at"), r.get("pid"),
                                   1 if r.get("started_at") is not None else 0, r["id"]])
         return
     table = pa.table({
@@ -85,6 +88,7 @@ def finish_generations(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[st
         "traceback": pa.array([r.get("traceback") for r in rows], pa.string()),
         "finished_at": [r.get("finished_at") for r in rows],
         "started_at": pa.array([r.get("started_at") for r in rows], pa.timestamp("us", tz="UTC")),
+        "pid": pa.array([r.get("pid") for r in rows], pa.int32()),
         "bump": [1 if r.get("started_at") is not None else 0 for r in rows],
     })
     cur.register("_finished", table)
@@ -93,7 +97,7 @@ def finish_generations(cur: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[st
             UPDATE generations SET status = u.status, actual_params = CAST(u.actual_params AS JSON),
                 return_params = CAST(u.return_params AS JSON), error_type = u.error_type,
                 error_message = u.error_message, traceback = u.traceback, finished_at = u.finished_at,
-                started_at = coalesce(u.started_at, generations.started_at),
+                started_at = coalesce(u.started_at, generations.started_at), pid = coalesce(u.pid, generations.pid),
                 attempts = generations.attempts + u.bump, updated_at = current_timestamp
             FROM _finished u WHERE generations.id = u.id""")
     finally:
@@ -149,7 +153,7 @@ def generations_of(cur: duckdb.DuckDBPyConnection, order_id: str) -> pd.DataFram
     """Generations of an order in expansion order, with parameter sets parsed."""
     frame = cur.execute("""
         SELECT id, seq, status, params, actual_params, return_params, error_type, error_message,
-               traceback, attempts, started_at, finished_at
+               traceback, attempts, started_at, finished_at, pid
         FROM generations WHERE order_id = ? AND deleted_at IS NULL ORDER BY seq""", [order_id]).df()
     for col in ("params", "actual_params", "return_params"):
         frame[col] = frame[col].map(from_json)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import warnings
 from typing import Any, Sequence
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from ..core import notices
 from ..core.errors import SqlError, SqlRefused, SqlTimeout
 
 _ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
@@ -139,8 +139,8 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
     frame = table.slice(0, max_rows).to_pandas()
     frame.attrs["truncated"] = truncated
     if truncated:
-        warnings.warn(f"studio.sql: result cut to {max_rows:,} rows; add a LIMIT or pass max_rows=",
-                      stacklevel=3)
+        notices.warn(f"studio.sql: result cut to {max_rows:,} rows; add a LIMIT or pass max_rows=",
+                     stacklevel=3)
     return frame
 
 

@@ -31,10 +31,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Started:
-    """A generation started (written as status ``generating``)."""
+    """A generation started (written as status ``generating``) in process ``pid``."""
     order_id: str
     generation_id: str
     at: datetime
+    pid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,10 @@ class Recorder:
 
     def _commit(self, ops: list) -> None:
         finished = [op for op in ops if isinstance(op, Finished)]
-        started_at = {op.generation_id: op.at for op in ops if isinstance(op, Started)}
+        started_at = {op.generation_id: op for op in ops if isinstance(op, Started)}
         # A generation that started and finished within this batch is written once, not twice.
         finished_ids = {op.generation_id for op in finished}
-        started = [(gid, at) for gid, at in started_at.items() if gid not in finished_ids]
+        started = [(gid, op.at, op.pid) for gid, op in started_at.items() if gid not in finished_ids]
         status_changes = [op for op in ops if isinstance(op, OrderStatusChange)]
         reopened = [op for op in ops if isinstance(op, Reopened)]
         calls = [op for op in ops if isinstance(op, ApiCall)]
@@ -253,7 +254,8 @@ class Recorder:
                 {"id": op.generation_id, "status": op.status, "actual_params": op.actual_params,
                  "return_params": op.return_params, "error_type": op.error_type,
                  "error_message": op.error_message, "traceback": op.traceback, "finished_at": op.at,
-                 "started_at": started_at.get(op.generation_id)}
+                 "started_at": began.at if (began := started_at.get(op.generation_id)) else None,
+                 "pid": began.pid if began else None}
                 for op in finished])
             q_orders.set_order_status(cur, [
                 {"id": d.order_id, "status": d.status, "complete_count": d.complete,

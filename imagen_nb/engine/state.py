@@ -12,6 +12,7 @@ counts, after the commit. (InvokeAI's ``_set_queue_item_status`` is the model.)
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import datetime, timezone
 from typing import Iterable, Mapping
@@ -101,8 +102,9 @@ class States:
         self.recorder.flush()
 
     # -- generations ---------------------------------------------------------------------------
-    def start(self, order_id: str, generation_id: str, at: datetime | None = None) -> bool:
-        """A generation starts running; False (and nothing recorded) when it is already final."""
+    def start(self, order_id: str, generation_id: str, at: datetime | None = None, pid: int | None = None) -> bool:
+        """A generation starts running in process ``pid`` (default: this one); False (and nothing
+        recorded) when it is already final."""
         with self._lock:
             if self._current(generation_id) in FINAL:
                 return False
@@ -110,7 +112,8 @@ class States:
         if self.tracker.mark_started(order_id):
             self.recorder.put(OrderStatusChange(order_id, OrderStatus.UNDERWAY,
                                                 only_from=(OrderStatus.PENDING, OrderStatus.PROCESSING)))
-        self.recorder.put(Started(order_id, generation_id, at or datetime.now(timezone.utc)))
+        self.recorder.put(Started(order_id, generation_id, at or datetime.now(timezone.utc),
+                                  os.getpid() if pid is None else pid))
         self.bus.publish(GenerationStarted(order_id=order_id, generation_id=generation_id))
         return True
 

@@ -29,7 +29,7 @@ from ..core import records
 from ..core.errors import CatalogBusy, ImagenError
 from ..engine.bus import EventBus, Subscription
 from . import wire
-from .calls import call_studio, warn_again
+from .calls import PID_HEADER, call_studio, warn_again
 from .hosting import HOST_WAIT, HostInfo, alive, host_info, not_served, read_token
 from .surface import HANDLE_API, USER_API, VIEWS, Studio
 
@@ -43,7 +43,7 @@ READS = frozenset({
     "models", "model", "expand", "get_order", "orders", "product", "products", "gallery", "gallery_count",
     "generation", "projects", "collections", "sql", "wait_idle", "order_record", "order_generations",
     "order_products", "wait_order", "finished_count", "project_record", "collection_product_ids",
-    "tokens.all", "tokens.get", "presets.all", "presets.get", "sets.all", "sets.get", "sets.listing",
+    "tokens.all", "tokens.get", "presets.all", "presets.get", "sets.all", "sets.get", "sets.listing", "sets.saved",
     "loras", "grid", "trash", "paused", *(f"views.{name}" for name in VIEWS),
 })
 
@@ -106,6 +106,10 @@ class RemoteSets(RemoteMapping):
     def listing(self):
         """The sets there are (stored and examples), one row each: see ``Sets.listing``."""
         return self._client._call("sets.listing")
+
+    def saved(self) -> list[str]:
+        """The names of the sets saved in the home: see ``Sets.saved``."""
+        return self._client._call("sets.saved")
 
 
 class RemoteViews:
@@ -196,7 +200,8 @@ class StudioClient(Studio):
         with self._clients_lock:
             client = self._clients[-1] if self._clients else None
             if client is None or client.is_closed or str(client.base_url).rstrip("/") != self._info.url:
-                client = httpx.Client(base_url=self._info.url, headers={"Authorization": f"Bearer {self._token}"},
+                client = httpx.Client(base_url=self._info.url, headers={"Authorization": f"Bearer {self._token}",
+                                                                        PID_HEADER: str(os.getpid())},
                                       timeout=httpx.Timeout(None, connect=5), trust_env=False,
                                       limits=httpx.Limits(max_connections=32, max_keepalive_connections=8))
                 self._clients.append(client)

@@ -20,6 +20,7 @@ from ..catalog import products as q_products
 from ..catalog import projects as q_projects
 from ..catalog.usersql import MAX_BYTES, run_user_sql
 from ..core.errors import DiskFull, ImagenError, MetadataWarning, ValidationError, did_you_mean, is_disk_full
+from ..core import notices
 from ..core.file_inputs import file_inputs
 from ..core.inputs import check_count, check_params_text, check_seconds, check_seed, check_text
 from ..core.ids import new_id
@@ -37,6 +38,7 @@ from ..providers.spec import whole_lists
 from ..store import ProductStore
 from ..store.imports import inspect_file
 from ..store.inputs import check_image_inputs
+from .calls import caller_pid
 from .grid import Grid, order_grid, products_grid
 from .handles import Collection, Order, Product, Project
 from .home import resolve_home
@@ -345,7 +347,8 @@ class LocalStudio(Studio):
             q_models.upsert(cur, [info])
             q_orders.insert_order(cur, {"id": order_id, "project_id": project_id, "model_id": info.id,
                                         "base_params": jsonable(params), "rng_seed": rng_seed,
-                                        "status": "pending", "generation_count": len(gens), **extra}, gen_rows)
+                                        "status": "pending", "generation_count": len(gens),
+                                        "ordered_by_pid": caller_pid(), **extra}, gen_rows)
         except Exception as exc:
             if is_disk_full(exc):
                 raise DiskFull(_disk_full_message(self.home, "cannot place this order (nothing was queued)")) from exc
@@ -646,7 +649,6 @@ class LocalStudio(Studio):
         :data:`~imagen_nb.core.limits.MAX_PROMPT_CHARS`, a compressed text bomb) is dropped or cut
         with a :class:`MetadataWarning` naming the file and the key.
         """
-        import warnings
         from datetime import datetime, timezone
 
         if isinstance(paths, (str, os.PathLike)):
@@ -687,7 +689,7 @@ class LocalStudio(Studio):
             raise
         for item in inspected:
             for note in item.warnings:
-                warnings.warn(f"{item.path}: {note}", MetadataWarning, stacklevel=2)
+                notices.warn(f"{item.path}: {note}", MetadataWarning, stacklevel=2)
         return self.products([r["id"] for r in rows])
 
     # -- trash -----------------------------------------------------------------------------

@@ -155,6 +155,66 @@ def _host(studio: "LocalStudio", call: Call) -> dict:
             "url": studio.endpoint.url if studio.endpoint else None}
 
 
+def _grid(studio: "LocalStudio", call: Call) -> Raw:
+    axes = {w: call.query.get(w) or None for w in ("x", "y", "z")}
+    options: dict[str, Any] = {}
+    for name in ("cell", "max_side"):
+        if call.query.get(name):
+            options[name] = _int(call, name, 0)
+    grid = studio.grid(studio.get_order(call.path["order_id"]), **axes, **options)
+    return Raw(grid.png(), "image/png")
+
+
+def _trash(studio: "LocalStudio", call: Call) -> list:
+    frame = studio.trash()
+    return [{"path": row.path, "size": int(row.size), "modified": row.modified.isoformat()}
+            for row in frame.itertuples(index=False)]
+
+
+def _set(studio: "LocalStudio", call: Call) -> dict:
+    recipe = studio.sets[call.path["name"]]
+    return {"name": recipe.name, "description": recipe.description, "model": recipe.model,
+            "columns": recipe.columns, **plain(recipe.recipe()), "rows": plain(list(recipe.rows)),
+            "example": call.path["name"] not in studio.sets.saved()}
+
+
+def _put_set(studio: "LocalStudio", call: Call) -> dict:
+    body = _body(call)
+    if not isinstance(body.get("rows"), list):
+        raise ValidationError("rows", "a set needs its table as a JSON list of objects: "
+                                      "{\"rows\": [{\"value\": \"ace\", \"suit\": \"hearts\"}], \"template\": \"{value} of {suit}\"}")
+    studio.sets[call.path["name"]] = body
+    return _set(studio, call)
+
+
+def _order_set(studio: "LocalStudio", call: Call) -> dict:
+    body = call.body if call.body is not None else {}
+    if not isinstance(body, dict):
+        raise ValidationError("", "send a JSON object (or nothing) as the request body")
+    params = body.get("params") or {}
+    if not isinstance(params, dict):
+        raise ValidationError("params", "params is a JSON object of parameters that override the set's")
+    order = studio.order_set(call.path["name"], body.get("model"), theme=body.get("theme"),
+                             project=body.get("project"), limit=body.get("limit"), rng_seed=body.get("rng_seed"),
+                             **params)
+    return _order(studio, order.id)
+
+
+def _delete_set(studio: "LocalStudio", call: Call) -> dict:
+    try:
+        del studio.sets[call.path["name"]]
+    except KeyError as exc:  # its message says why (an example set, or no such set)
+        raise LookupError(exc.args[0]) from None
+    return {"deleted": call.path["name"]}
+
+
+_SET_BODY = {"type": "object", "required": ["rows"], "properties": {
+    "rows": {"type": "array", "items": {"type": "object"},
+             "example": [{"value": "ace", "suit": "hearts"}, {"value": "two", "suit": "hearts"}]},
+    "template": {"type": "string", "example": "{value} of {suit}"}, "base": {"type": "string"},
+    "theme": {"type": "string"}, "style": {"type": "string"}, "params": {"type": "object"},
+    "model": {"type": "string"}, "description": {"type": "string"}}}
+
 _ORDER_BODY = {"type": "object", "required": ["model"], "properties": {
     "model": {"type": "string", "example": "instant:swatch"},
     "params": {"type": "object", "description": "the model's parameters; strings may use SmartParameter syntax",
@@ -178,6 +238,10 @@ ROUTES: tuple[Route, ...] = (
           lambda s, c: _order(s, s.retry(c.path["order_id"], (c.body or {}).get("generations")).id),
           body={"type": "object", "properties": {"generations": {"type": "array", "items": {"type": "string"}}}},
           tag="orders"),
+    Route("GET", "/orders/{order_id}/grid", "The order's comparison grid as PNG (axes inferred unless named)",
+          _grid, query=("x", "y", "z", "cell", "max_side"), binary=True, tag="orders"),
+    Route("GET", "/paused", "Why the executor is paused (the disk is full), or null",
+          lambda s, c: {"paused": s.paused}, tag="host"),
     Route("GET", "/orders/{order_id}/generations", "An order's generations with their parameter sets",
           lambda s, c: plain(s.views.generations(c.path["order_id"])), tag="orders"),
     Route("GET", "/generations/{generation_id}", "One generation with its parameter sets and error",
@@ -193,6 +257,11 @@ ROUTES: tuple[Route, ...] = (
                                                             "maximum": 5}}}, tag="products"),
     Route("DELETE", "/products/{product_id}", "Soft-delete a product",
           lambda s, c: {"deleted": s.delete(c.path["product_id"])}, tag="products"),
+    Route("POST", "/products/{product_id}/restore", "Undo a soft delete",
+          lambda s, c: {"restored": s.delete(c.path["product_id"], undo=True)}, tag="products"),
+    Route("GET", "/trash", "Files recovery set aside (product files without a catalog row)", _trash, tag="trash"),
+    Route("POST", "/trash/empty", "Delete every file in the trash for good",
+          lambda s, c: {"deleted": s.empty_trash()}, tag="trash"),
     Route("GET", "/gallery", "A page of the gallery, newest first, with the total", _gallery,
           query=("limit", "offset", "min_rating") + _GALLERY_FILTERS, tag="products"),
     Route("POST", "/sql", "Run one read-only SELECT over the catalog", _sql,
@@ -214,6 +283,18 @@ ROUTES: tuple[Route, ...] = (
           tag="tokens"),
     Route("DELETE", "/tokens/{name}", "Delete a smart token", lambda s, c: _delete_key(s.tokens, c.path["name"]),
           tag="tokens"),
+    Route("GET", "/sets", "Every card set: name, rows, columns, description, model, example",
+          lambda s, c: plain(s.sets.listing()), tag="sets"),
+    Route("PUT", "/sets/{name}", "Save a set: its rows and recipe", _put_set, body=_SET_BODY, tag="sets"),
+    Route("GET", "/sets/{name}", "One set: its recipe and rows", _set, tag="sets"),
+    Route("POST", "/sets/{name}/order", "Order a set: one generation per row (times any SmartParameter groups)",
+          _order_set, body={"type": "object", "properties": {
+              "model": {"type": "string"}, "theme": {"type": "string"}, "project": {"type": "string"},
+              "limit": {"type": "integer"}, "rng_seed": {"type": "integer"},
+              "params": {"type": "object", "description": "parameters overriding the set's"}}},
+          tag="sets", status=201),
+    Route("DELETE", "/sets/{name}", "Delete a saved set (example sets cannot be deleted)",
+          _delete_set, tag="sets"),
     Route("GET", "/presets", "Every preset", lambda s, c: plain(dict(s.presets)), tag="presets"),
     Route("PUT", "/presets/{name}", "Save a preset {model, params}",
           lambda s, c: (s.presets.__setitem__(c.path["name"], _body(c)), plain(s.presets[c.path["name"]]))[1],

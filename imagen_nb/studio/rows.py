@@ -67,6 +67,10 @@ class Sets(MutableMapping):
     def _stored(self) -> list[str]:
         return q_sets.names(self._studio.catalog.cursor())
 
+    def saved(self) -> list[str]:
+        """The names of the sets saved in this home (the example sets that come with imagen-nb aside)."""
+        return self._stored()
+
     def __getitem__(self, name: str) -> SetRecipe:
         row = q_sets.get(self._studio.catalog.cursor(), name) if isinstance(name, str) else None
         if row is not None:

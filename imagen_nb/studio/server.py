@@ -29,7 +29,7 @@ import tornado.web
 from ..core.errors import ImagenError
 from . import wire
 from .rest import API_PREFIX, ROUTES, Call, Raw, Route, openapi
-from .calls import call_with_warnings
+from .calls import PID_HEADER, as_caller, call_with_warnings
 from .hosting import LOOPBACK_NAMES, TOKEN_FILE, Endpoint, write_token
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class _RouteHandler(_Handler):
         try:
             call = Call(path=path, query={k: self.get_query_argument(k) for k in self.request.query_arguments},
                         body=self.body_json())
-            result = await self.api.run(route.run, self.api.studio, call)
+            result = await self.api.run(as_caller, None, route.run, self.api.studio, call)
         except Exception as exc:
             self.fail(exc)
             return
@@ -139,13 +139,18 @@ class _RouteHandler(_Handler):
 class _CallHandler(_Handler):
     """``POST /api/v1/call/<name>``: the Python client's calls, values tagged (see :mod:`.wire`)."""
 
+    def _client_pid(self) -> int | None:
+        """The calling client's pid, which it sends in ``X-Imagen-Nb-Pid`` (None when absent or not a number)."""
+        text = self.request.headers.get(PID_HEADER, "")
+        return int(text) if text.isdigit() and len(text) <= 10 else None
+
     async def post(self, name: str) -> None:
         studio = self.api.studio
         try:
             body = self.body_json() or {}
             args = wire.decode(body.get("args", []), studio)
             kwargs = wire.decode(body.get("kwargs", {}), studio)
-            result, given = await self.api.run(call_with_warnings, studio, name, args, kwargs)
+            result, given = await self.api.run(call_with_warnings, studio, name, args, kwargs, self._client_pid())
             self.reply({"result": wire.encode(result, studio.home), **({"warnings": given} if given else {})})
         except Exception as exc:
             self.fail(exc)

@@ -41,9 +41,9 @@ USER_API = (
 USER_PROPERTIES = ("paused",)
 
 #: The catalog-backed mappings a client reaches through its host (``studio.tokens`` …), and
-#: what each may be asked (``sets.listing`` is the table of :meth:`~.rows.Sets.listing`).
+#: what each may be asked (``sets.listing`` is the table of :meth:`~.rows.Sets.listing`, ``sets.saved`` the names saved in the home).
 MAPPINGS = {"tokens": ("all", "get", "set", "delete"), "presets": ("all", "get", "set", "delete"),
-            "sets": ("all", "get", "set", "delete", "listing")}
+            "sets": ("all", "get", "set", "delete", "listing", "saved")}
 
 #: The panels' read models, under ``studio.views`` (:mod:`.views`) so the user API stays small.
 VIEWS = ("order_summaries", "generations", "queue_positions", "active_generations", "gallery_groups", "missing_key")

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..core import notices
 from ..core.records import Event, ProductReady
 from .bridge import Controller, PanelRequestError, Reply, need_id
 from .code import product_code
@@ -421,7 +422,6 @@ class GalleryController(Controller):
         their embedded A1111 / imagen-nb parameters, each on its own: ``{imported: [{id, name,
         params}], refused: [{name, message}], warnings: [text]}``."""
         import tempfile
-        import warnings
 
         buffers = list(buffers or [])
         if not isinstance(names, list) or len(names) != len(buffers) or not buffers:
@@ -437,10 +437,9 @@ class GalleryController(Controller):
                 path = Path(tmp) / f"{i:03d}-{safe}"
                 path.write_bytes(data)
                 try:
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always")
+                    with notices.collect() as caught:
                         product = self.studio.import_products([path], project=project_id or None)[0]
-                    notes.extend(f"{safe}: {w.message}" for w in caught)
+                    notes.extend(f"{safe}: {message}" for _, message in caught)
                     imported.append({"id": product.id, "name": safe, "params": bool(product.params)})
                 except (ValueError, OSError) as exc:
                     message = str(exc).replace(str(path), safe)

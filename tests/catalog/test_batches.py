@@ -26,13 +26,13 @@ def test_start_finish_and_products_round_trip(tmp_path, n):
         q_orders.insert_order(cur, {"id": order_id, "project_id": None, "model_id": "m", "base_params": {},
                                     "rng_seed": 1, "status": "pending", "generation_count": 2 * n}, gens)
         first, second = gens[:n], gens[n:]
-        q_orders.mark_generating(cur, [(g["id"], NOW) for g in first])
+        q_orders.mark_generating(cur, [(g["id"], NOW, 111) for g in first])
         q_orders.finish_generations(cur, [
             {"id": g["id"], "status": "complete", "actual_params": {"seed": i}, "return_params": {"t": 0.5},
              "finished_at": NOW} for i, g in enumerate(first)])
         q_orders.finish_generations(cur, [  # started and finished in one write
             {"id": g["id"], "status": "failed", "error_type": "E", "error_message": "m", "traceback": "tb",
-             "finished_at": NOW, "started_at": NOW} for g in second])
+             "finished_at": NOW, "started_at": NOW, "pid": 222} for g in second])
         q_products.insert_products(cur, [
             {"id": new_id(), "generation_id": g["id"], "order_id": order_id, "project_id": None, "model_id": "m",
              "source": "generated", "kind": "image", "media_type": "image/png", "path": f"/p/{i}.png",
@@ -46,6 +46,7 @@ def test_start_finish_and_products_round_trip(tmp_path, n):
         assert [a["seed"] for a in done.actual_params] == list(range(n))
         assert all(r == {"t": 0.5} for r in done.return_params)
         assert (frame.attempts == 1).all() and frame.started_at.notna().all()
+        assert list(done.pid) == [111] * n and list(failed.pid) == [222] * n  # the process that ran each
         assert list(failed.error_type) == ["E"] * n and list(failed.traceback) == ["tb"] * n
         products = q_products.products_of_order(cur, order_id)
         assert [p["prompt"] for p in products] == [f"p{i}" for i in range(n)]

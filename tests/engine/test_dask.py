@@ -57,6 +57,11 @@ def test_an_order_spreads_over_both_workers_keeps_pipelines_warm_and_matches_thr
         by_group = studio.sql("select return_params->>'worker' as worker, count(*) as n from generations "
                               "group by 1 order by 1")
         assert list(by_group.worker) == ["0", "1"] and by_group.n.sum() == 18
+        # each generation records the worker process that ran it, and the order the process that placed it
+        pids = set(studio.sql("select distinct pid from generations").pid)
+        workers = set(client.run(os.getpid).values())
+        assert pids == workers and os.getpid() not in pids
+        assert set(studio.sql("select distinct ordered_by_pid as p from orders").p) == {os.getpid()}
         dask_products = first.products
     with inb.Studio(tmp_path / "threads") as studio:
         threads = studio.order("diffusers:tiny", prompt="a cat", seed="[1..16]", num_inference_steps=2).wait(280)

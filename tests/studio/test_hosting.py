@@ -50,6 +50,12 @@ def test_a_second_process_is_a_client_that_orders_on_the_hosts_executor(home, ho
         page = studio.gallery(limit=60)
         assert len(page) == 6 and str(page["created_at"].dtype).startswith("datetime64")
         assert studio.gallery_count(text="from the host") == 2
+        # who did what is recorded: this process placed its order, the host placed its own, and
+        # the host's process ran every generation
+        who = studio.sql("select o.id, o.ordered_by_pid as ordered, list(distinct g.pid) as ran from orders o "
+                         "join generations g on g.order_id = o.id group by all")
+        by_order = {row.id: (row.ordered, list(row.ran)) for row in who.itertuples()}
+        assert by_order == {order.id: (os.getpid(), [host.pid]), host_order: (host.pid, [host.pid])}
 
 
 def test_a_client_has_the_whole_user_api(home, host, tmp_path):

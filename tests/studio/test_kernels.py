@@ -71,6 +71,12 @@ def test_an_order_from_a_client_kernel_runs_on_the_host_kernels_executor(kernels
     # the host's executor ran it (its bus saw the order), and the host's gallery has the products
     out, _ = host.run(f"print({order_id!r} in seen, studio.gallery_count(order_id={order_id!r}))")
     assert out.split() == ["True", "2"]
+    # the records say so too: the host's pid ran both generations, the client's placed the order
+    out, _ = client.run("import os\nprint(os.getpid())")
+    client_pid = out.strip()
+    out, _ = host.run(f"print(*studio.sql('select distinct g.pid, o.ordered_by_pid from generations g join orders o "
+                      f"on o.id = g.order_id where o.id = ?', [{order_id!r}]).iloc[0])")
+    assert out.split() == [host_pid, client_pid]
     # and the other way: the host's order, queried with sql in the client
     out, _ = host.run("print(studio.order('instant:swatch', prompt='from the host').wait(60).id)")
     out, _ = client.run(f"print(int(studio.sql('select count(*) as n from products where order_id = ?', "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
 
 import httpx
 import pytest
+from PIL import Image
 
 from imagen_nb.studio.hosting import TOKEN_FILE, host_info
 from imagen_nb.studio.rest import ROUTES
@@ -65,6 +67,12 @@ def test_curl_orders_queries_and_rates_as_the_readme_shows(api):
     assert code == 400 and json.loads(text)["error"]["type"] == "SmartParameterError"
     code, text = curl(api, "GET", "/orders/nope")
     assert code == 404 and "no order" in json.loads(text)["error"]["message"]
+    # a REST order's placing process is not known (NULL); the host's process ran its generations
+    code, text = curl(api, "POST", "/sql", {"query": "select distinct o.ordered_by_pid, g.pid from orders o "
+                                                     "join generations g on g.order_id = o.id where o.id = ?",
+                                            "params": [order["id"]]})
+    (ordered_by, ran_in), = json.loads(text)["rows"]
+    assert ordered_by is None and ran_in == json.loads(curl(api, "GET", "/host")[1])["pid"]
 
 
 def test_every_documented_route_answers_as_documented(api):
@@ -75,7 +83,8 @@ def test_every_documented_route_answers_as_documented(api):
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert {(r.method, "/api/v1" + r.path) for r in ROUTES} <= documented
     # a product and an order to fill the path parameters with
-    order = httpx.post(f"{url}/orders", headers=auth, json={"model": "instant:swatch", "params": {"prompt": "x"}}).json()
+    order = httpx.post(f"{url}/orders", headers=auth,
+                       json={"model": "instant:swatch", "params": {"prompt": "x", "seed": "[1,2]"}}).json()
     for _ in range(100):
         if httpx.get(f"{url}/orders/{order['id']}", headers=auth).json()["status"] == "fulfilled":
             break
@@ -87,7 +96,10 @@ def test_every_documented_route_answers_as_documented(api):
               "POST /projects": {"name": "p"}, "POST /sql": {"query": "select 1 as one"},
               "POST /collections/{name}/products": {"products": [product_id]},
               "PUT /products/{product_id}/rating": {"rating": 2},
-              "POST /orders": {"model": "instant:swatch", "params": {"prompt": "y"}}}
+              "POST /orders": {"model": "instant:swatch", "params": {"prompt": "y"}},
+              "PUT /sets/{name}": {"rows": [{"animal": "cat"}, {"animal": "dog"}], "template": "a {animal}",
+                                   "model": "instant:swatch"},
+              "POST /sets/{name}/order": {"params": {"seed": 3}}}
     order_of_calls = sorted(ROUTES, key=lambda r: r.method == "DELETE")  # deletes last
     for route in order_of_calls:
         path = route.path
@@ -134,3 +146,52 @@ def test_the_docs_page_lists_every_route():
     missing = [f"{r.method} {r.path}" for r in ROUTES if f"| `{r.method}` | `/api/v1{r.path}` |" not in page]
     assert missing == []
     assert "0600" in page and "Authorization: Bearer" in page
+
+
+def test_sets_trash_paused_and_grids_over_rest(api, home):
+    url, token = api
+    http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60)  # a loaded machine is slow
+    listing = http.get(f"{url}/sets").json()
+    assert {"card_deck", "tarot", "zodiac"} <= {row["name"] for row in listing}
+    tarot = http.get(f"{url}/sets/tarot").json()
+    assert tarot["example"] is True and len(tarot["rows"]) == 22 and "{" in tarot["template"]
+    rows = [{"fruit": "pear", "seed": 1}, {"fruit": "plum", "seed": 2}, {"fruit": "fig", "seed": 3}]
+    saved = http.put(f"{url}/sets/fruit", json={"rows": rows, "template": "a {fruit}",
+                                                                 "style": "still life", "model": "instant:swatch"})
+    assert saved.status_code == 200 and saved.json()["example"] is False and saved.json()["columns"] == ["fruit", "seed"]
+    bad = http.put(f"{url}/sets/broken", json={"template": "a {fruit}"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "rows"
+    order = http.post(f"{url}/sets/fruit/order", json={"theme": "oil paint"})
+    assert order.status_code == 201, order.text
+    order = order.json()
+    assert order["generation_count"] == 3 and order["set_name"] == "fruit"
+    for _ in range(200):
+        if http.get(f"{url}/orders/{order['id']}").json()["status"] == "fulfilled":
+            break
+    prompts = http.post(f"{url}/sql", json={"query": "select prompt from gallery order by seed"}).json()
+    assert [r[0] for r in prompts["rows"]] == ["oil paint, a pear, still life", "oil paint, a plum, still life",
+                                               "oil paint, a fig, still life"]
+    grid = http.get(f"{url}/orders/{order['id']}/grid", params={"x": "fruit"})
+    assert grid.status_code == 200 and grid.headers["content-type"] == "image/png"
+    info = json.loads(Image.open(io.BytesIO(grid.content)).text["imagen_nb"])
+    assert info["grid"]["axes"]["x"] == {"name": "fruit", "values": ["pear", "plum", "fig"]}
+    assert info["grid"]["order_id"] == order["id"] and len(info["grid"]["product_ids"]) == 3
+    assert http.get(f"{url}/orders/{order['id']}/grid", params={"x": "nope"}).status_code == 400
+    assert http.get(f"{url}/paused").json() == {"paused": None}
+    # an example set cannot be deleted, and the answer says so; a saved one can
+    refused = http.delete(f"{url}/sets/tarot")
+    assert refused.status_code == 404 and "example set" in refused.json()["error"]["message"]
+    assert http.delete(f"{url}/sets/fruit").json() == {"deleted": "fruit"}
+    # delete and restore a product; a stray file in the trash is listed, then emptied
+    gallery = http.get(f"{url}/gallery").json()
+    product_id = gallery["items"][0]["product_id"]
+    assert http.delete(f"{url}/products/{product_id}").json() == {"deleted": 1}
+    assert http.get(f"{url}/gallery").json()["total"] == gallery["total"] - 1
+    assert http.post(f"{url}/products/{product_id}/restore").json() == {"restored": 1}
+    assert http.get(f"{url}/gallery").json()["total"] == gallery["total"]
+    (home / "trash").mkdir(exist_ok=True)
+    (home / "trash" / "stray.png").write_bytes(b"\x89PNG stray")
+    trash = http.get(f"{url}/trash").json()
+    assert [(t["path"].endswith("stray.png"), t["size"]) for t in trash] == [(True, 10)]
+    assert http.post(f"{url}/trash/empty").json() == {"deleted": 1}
+    assert http.get(f"{url}/trash").json() == []

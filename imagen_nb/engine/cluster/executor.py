@@ -182,7 +182,8 @@ class DaskExecutor(Executor):
         _, msg = event
         try:
             if msg.get("kind") == "started":  # refused (False) when the outcome came first
-                self.states.start(msg["order_id"], msg["generation_id"])
+                pid = msg.get("pid")
+                self.states.start(msg["order_id"], msg["generation_id"], pid=pid if isinstance(pid, int) else None)
             elif msg.get("kind") == "progress":
                 self.bus.publish(GenerationProgress(order_id=msg["order_id"], generation_id=msg["generation_id"],
                                                     step=int(msg["step"]), total=int(msg["total"])))

@@ -9,6 +9,7 @@ catalog or the product files: the studio writes both from what comes back.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -63,7 +64,8 @@ def run_task(task: Task) -> list[GenerationResult | GenerationCancelled | Failur
     model = provider.model(task.model_name)
     requests = with_local_files(task, Path(worker.local_directory) / "imagen-nb-inputs")
     for r in requests:  # the studio marks them generating now, not when they were sent
-        worker.log_event(task.topic, {"kind": "started", "order_id": r.order_id, "generation_id": r.generation_id})
+        worker.log_event(task.topic, {"kind": "started", "order_id": r.order_id, "generation_id": r.generation_id,
+                                      "pid": os.getpid()})
     results = provider.factory(model).run(requests, _WorkerContext(worker, task))
     where = placement(worker, provider)
     out: list[GenerationResult | GenerationCancelled | Failure] = []
