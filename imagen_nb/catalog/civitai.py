@@ -78,4 +78,4 @@ def put_hash(cur: duckdb.DuckDBPyConnection, sha256: str, version: Mapping[str, 
     payload = json.dumps(dict(version), ensure_ascii=False) if version is not None else None
     cur.execute("""INSERT INTO civitai_hashes (sha256, found, version) VALUES (?, ?, ?)
                    ON CONFLICT (sha256) DO UPDATE SET found = excluded.found, version = excluded.version,
-                   fetched_at = current_timestamp""", [sha256.lower(), version is not None, payload])
+                   fetched_at = now()""", [sha256.lower(), version is not None, payload])

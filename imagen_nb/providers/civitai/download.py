@@ -31,8 +31,8 @@ from ..keys import redact
 from ..remote import TransientError
 from .api import KEY_HELP, NotFound, check
 
-#: Bytes read per chunk.
-CHUNK = 1 << 20
+#: Bytes read at once from a part being resumed (to hash it again).
+CHUNK = 8 << 20
 #: Seconds between two progress reports (the last one always comes).
 PROGRESS_EVERY = 0.1
 
@@ -90,7 +90,7 @@ def part_path(dest: Path) -> Path:
 
 def fetch_file(client, url: str, dest: Path, *, token: str, sha256: str | None, size: int | None = None,
                fallback_url: str | None = None, progress: Progress | None = None, timeout: float = 60.0,
-               cancelled: Callable[[], bool] = lambda: False, chunk: int = CHUNK) -> Downloaded:
+               cancelled: Callable[[], bool] = lambda: False) -> Downloaded:
     """Download ``url`` to ``dest`` (resuming a part left by an earlier try) and verify it.
 
     Args:
@@ -106,11 +106,11 @@ def fetch_file(client, url: str, dest: Path, *, token: str, sha256: str | None, 
     part = part_path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return _fetch(client, url, dest, part, token, sha256, size, progress, timeout, cancelled, chunk)
+        return _fetch(client, url, dest, part, token, sha256, size, progress, timeout, cancelled)
     except NotFound:
         if not fallback_url or fallback_url == url:
             raise
-        return _fetch(client, fallback_url, dest, part, token, sha256, size, progress, timeout, cancelled, chunk)
+        return _fetch(client, fallback_url, dest, part, token, sha256, size, progress, timeout, cancelled)
     except httpx.TimeoutException as exc:
         raise TransientError(f"downloading {_short(url, token)} got no data within {timeout:g} s "
                              f"({type(exc).__name__}); the part is kept and the next try resumes it") from None
@@ -123,7 +123,7 @@ def _short(url: str, token: str) -> str:
     return redact(url.split("?")[0], token)
 
 
-def _fetch(client, url, dest, part, token, sha256, size, progress, timeout, cancelled, chunk) -> Downloaded:
+def _fetch(client, url, dest, part, token, sha256, size, progress, timeout, cancelled) -> Downloaded:
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:
         part.unlink()
@@ -132,7 +132,7 @@ def _fetch(client, url, dest, part, token, sha256, size, progress, timeout, canc
     try:
         if offset:
             with open(part, "rb") as f:
-                while block := f.read(CHUNK * 8):
+                while block := f.read(CHUNK):
                     hasher.put(block)
         headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
         if offset:
@@ -148,7 +148,7 @@ def _fetch(client, url, dest, part, token, sha256, size, progress, timeout, canc
                     hasher.abandon()
                     hasher, offset, resumed = _Hasher(), 0, 0
                 total = _total(response, offset, size)
-                _stream(response, part, offset, hasher, total, progress, cancelled, chunk)
+                _stream(response, part, offset, hasher, total, progress, cancelled)
                 offset = resumed
         digest = hasher.hexdigest()
     except BaseException:
@@ -206,11 +206,11 @@ def _total(response, offset: int, size: int | None) -> int | None:
     return size
 
 
-def _stream(response, part: Path, offset: int, hasher: _Hasher, total, progress, cancelled, chunk) -> None:
+def _stream(response, part: Path, offset: int, hasher: _Hasher, total, progress, cancelled) -> None:
     done = offset
     last = 0.0
     with open(part, "ab" if offset else "wb", buffering=0) as f:
-        for block in response.iter_raw(chunk):
+        for block in response.iter_raw():  # as received: a re-chunking buffer would lose its bytes on a cut
             f.write(block)
             hasher.put(block)
             done += len(block)
