@@ -247,7 +247,7 @@ class CivitaiServer:
             jobs = step["jobs"]
             if state.ending == "hang" or state.polls < self.polls_to_finish:
                 wf["status"] = step["status"] = "processing"
-                if state.ending != "hang" and len(jobs) > 1:
+                if len(jobs) > 1:  # the first image is done; a hung workflow stays there
                     jobs[0]["status"] = "succeeded"
                 return wf
             if state.ending == "failed":

@@ -327,15 +327,14 @@ def test_a_downloaded_lora_and_checkpoint_run_on_the_tiny_model(home, tiny_path,
     shutil.copytree(tiny_path, home / "providers" / "diffusers" / tiny_path.name)
     monkeypatch.setenv("CIVITAI_API_TOKEN", TOKEN)
     with CivitaiServer(TOKEN) as server:
-        server.add(5, 50, name="Tiny style", files=[ServerFile(500, "tiny-style.safetensors", made.read_bytes()
-                                                               if hasattr(made, "read_bytes") else
-                                                               (tmp_path / "style.safetensors").read_bytes())])
+        server.add(5, 50, name="Tiny style", files=[ServerFile(500, "tiny-style.safetensors", made.read_bytes())])
         server.add(6, 60, name="Tiny ckpt", type_="Checkpoint",
                    files=[ServerFile(600, "tinyckpt.safetensors", (tmp_path / "tinyckpt.safetensors").read_bytes())])
         with inb.Studio(providers={"civitai": server.settings(), "diffusers": {"device": "cpu"}}, serve=False) as s:
             lora = s.add_model("urn:air:sd1:lora:civitai:5@50", for_model="diffusers:tiny")
             model = s.add_model("civitai:60")
             assert model in set(s.models()["id"])
+            s.add_model(tiny_path, name="tiny-folder")  # gives the small checkpoint its configs offline
             order = s.order("diffusers:tiny", prompt="a fox", num_inference_steps=2, width=64, height=64,
                             loras=[{"name": lora, "weight": 0.7}]).wait(300)
             assert order.status == "fulfilled", order.errors
