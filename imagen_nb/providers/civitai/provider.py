@@ -34,7 +34,7 @@ from ...core.errors import ProviderError
 from ...core.records import ModelInfo
 from ..base import Factory, ProviderContext
 from ..remote import RemoteProvider, RemoteSettings, call_with_retries
-from ..settings import non_negative_number, setting, text
+from ..settings import non_negative_number, positive_number, setting, text
 from .api import NotFound, request_json
 from .download import Downloaded, Progress, fetch_file
 from .run import CivitaiFactory
@@ -56,7 +56,7 @@ class CivitaiSettings(RemoteSettings):
     orchestration_url: str | None = setting(
         None, "Generator API root (default: CIVITAI_ORCHESTRATION_URL, else https://orchestration.civitai.com).", text)
     download_timeout: float = setting(60.0, "Most seconds a model download may wait for its next bytes.",
-                                      non_negative_number)
+                                      positive_number)
     hash_cache_days: float = setting(30.0, "`studio.identify()` asks civitai about a file again after this many"
                                            " days (files civitai did not know: after a day).", non_negative_number)
 
