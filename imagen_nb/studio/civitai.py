@@ -18,7 +18,7 @@ import re
 import urllib.parse
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -226,10 +226,12 @@ def _local_name(name: str | None, info: Mapping[str, Any]) -> str:
 
 
 def _check_free_model_name(studio: LocalStudio, folder: Path, local: str, dest: Path) -> None:
-    from ..providers.diffusers import folders
+    from ..providers.diffusers.checkpoints import SUFFIXES
+    from ..providers.diffusers.folders import LINK_SUFFIX
 
-    for candidate, entry in folders._entries(folder, only=local):  # noqa: SLF001 - the folder's own listing
-        if candidate == local and entry != dest:
+    taken = [folder / local, *(folder / f"{local}{suffix}" for suffix in SUFFIXES), folder / f"{local}{LINK_SUFFIX}"]
+    for entry in taken:
+        if entry != dest and (entry.exists() or entry.is_symlink()):
             raise ValidationError("name", f"the model folder already has a model {local!r} ({entry.name}); pass "
                                           "name= to choose another")
 

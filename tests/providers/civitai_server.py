@@ -355,7 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
                     if wanted in (f["hashes"]["SHA256"], f["hashes"]["AutoV2"]):
                         self._answer(200, version)
                         return
-            self._answer(404, {"error": f"Model not found"})
+            self._answer(404, {"error": "Model not found"})
             return
         found = re.fullmatch(r"/api/v1/model-versions/(\d+)", path)
         if found:

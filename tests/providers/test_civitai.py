@@ -340,3 +340,14 @@ def test_a_downloaded_lora_and_checkpoint_run_on_the_tiny_model(home, tiny_path,
             assert order.status == "fulfilled", order.errors
             assert s.order(model, prompt="a fox", num_inference_steps=2, width=64, height=64).wait(300).status \
                 == "fulfilled"
+
+
+def test_a_taken_model_name_is_refused_and_name_picks_another(studio, server, home):
+    (home / "models" / "dreamshaper_8").mkdir(parents=True)
+    with pytest.raises(ValidationError, match="already has a model 'dreamshaper_8'"):
+        studio.add_model("civitai:128713")
+    assert server.hits(server="storage") == []
+    assert studio.add_model("civitai:128713", name="ds8") == "diffusers:ds8"
+    assert (home / "models" / "ds8.safetensors").read_bytes() == server.files[9002].data
+    with pytest.raises(ValidationError, match="name 'a/b'"):
+        studio.add_model("civitai:128713", name="a/b")
