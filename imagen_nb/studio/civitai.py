@@ -193,15 +193,35 @@ def add_from_civitai(studio: LocalStudio, ref: str, name: str | None = None, *, 
         else:
             raise ValidationError("name", f"{dest} exists and is another file; pass name= to keep both")
     else:
-        done = provider.download(info["download_url"], dest, sha256=info["sha256"], size=info["size"],
-                                 fallback_url=info["fallback_url"], progress=progress)
-        got_sha, size = done.sha256, done.size
+        got_sha, size = _download(studio, provider, ref, info, dest, progress)
     row = {"path": str(dest), "kind": kind, "local_name": local, "sha256": got_sha, "origin": "download",
            "source": "civitai", "size": size, **{k: info[k] for k in (
                "air", "model_id", "version_id", "file_id", "model_name", "version_name", "model_type", "base_model",
                "family", "trigger_words", "licence")}}
     q_civitai.record_file(studio.catalog.cursor(), row)
     return f"diffusers:{local}" if kind == "checkpoint" else local
+
+
+def _download(studio: LocalStudio, provider, ref: str, info: Mapping[str, Any], dest: Path,
+              progress: Progress | None) -> tuple[str, int]:
+    """Download with ``progress`` called and :class:`ModelDownload` events published (for panels and clients)."""
+    from ..core.records import ModelDownload
+
+    name = str(info["file_name"])
+
+    def report(done: int, total: int | None) -> None:
+        studio.bus.publish(ModelDownload(ref, name, done, total))
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        got = provider.download(info["download_url"], dest, sha256=info["sha256"], size=info["size"],
+                                fallback_url=info["fallback_url"], progress=report)
+    except Exception as exc:
+        studio.bus.publish(ModelDownload(ref, name, 0, info["size"], "failed", str(exc)))
+        raise
+    studio.bus.publish(ModelDownload(ref, name, got.size, got.size, "done"))
+    return got.sha256, got.size
 
 
 def _check_family(studio: LocalStudio, info: Mapping[str, Any], for_model: str) -> None:

@@ -55,11 +55,15 @@ def storage_tokens(server) -> list[str]:
 
 
 def test_a_lora_by_air_lands_in_the_lora_folder_verified_and_recorded(studio, server, home):
-    seen = []
+    from imagen_nb.core.records import ModelDownload
+
+    seen, events = [], []
+    studio.subscribe(lambda e: events.append(e) if isinstance(e, ModelDownload) else None)
     name = studio.add_model("urn:air:sd15:lora:civitai:328553@368189", progress=lambda d, t: seen.append((d, t)))
     path = home / "loras" / "tarotCards_v10.safetensors"
     assert name == "tarotCards_v10" and path.read_bytes() == server.files[9001].data
     assert seen[-1] == (len(server.files[9001].data),) * 2
+    assert events[-1].state == "done" and events[-1].file_name == "tarotCards_v10.safetensors"
     row = studio.civitai.files().iloc[0]
     assert (row["source"], row["air"], row["version_id"], row["base_model"]) == (
         "civitai", "urn:air:sd1:lora:civitai:328553@368189", 368189, "SD 1.5")
