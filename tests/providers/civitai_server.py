@@ -93,6 +93,18 @@ class Orchestrator:
     workflows: dict[str, Workflow] = field(default_factory=dict)
 
 
+class _Quiet(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a timeout, a test's stalled download) is no server error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 class CivitaiServer:
     """Start it (a context manager), point the provider's ``site_url`` / ``orchestration_url`` at :attr:`url`."""
 
@@ -122,8 +134,7 @@ class CivitaiServer:
                 server_role = role
 
             Handler.owner = owner
-            httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-            httpd.daemon_threads = True
+            httpd = _Quiet(("127.0.0.1", 0), Handler)
             threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
                              name=f"civitai-{role}", daemon=True).start()
             self._servers[role] = httpd

@@ -355,3 +355,12 @@ def test_a_taken_model_name_is_refused_and_name_picks_another(studio, server, ho
     assert (home / "models" / "ds8.safetensors").read_bytes() == server.files[9002].data
     with pytest.raises(ValidationError, match="name 'a/b'"):
         studio.add_model("civitai:128713", name="a/b")
+
+
+def test_a_storage_host_that_stalls_is_left_and_the_download_tried_again(home, server, monkeypatch):
+    monkeypatch.setenv("CIVITAI_API_TOKEN", TOKEN)
+    server.fault("GET", r"/files/9001", "slow", server="storage", delay=2.0)
+    with inb.Studio(providers={"civitai": server.settings(download_timeout=0.5)}, serve=False) as studio:
+        assert studio.add_model("urn:air:sd1:lora:civitai:328553@368189") == "tarotCards_v10"
+    assert len(server.hits("GET", r"/files/9001", server="storage")) == 2
+    assert (home / "loras" / "tarotCards_v10.safetensors").read_bytes() == server.files[9001].data
