@@ -76,10 +76,46 @@ def _table(frame) -> str:
 
 
 def cmd_models(args) -> int:
-    """``imagen-nb models``: a table of every provider's models."""
+    """``imagen-nb models [list | add REF | identify | search TEXT]``: models, and civitai's."""
+    action = args.action or "list"
+    if action in ("add", "search") and not args.ref:
+        raise UsageError(f"models {action} needs {'a path or civitai reference' if action == 'add' else 'a text'}, "
+                         "e.g. `imagen-nb models add urn:air:sd1:lora:civitai:328553@368189`")
+    if action not in ("add", "search") and args.ref:
+        raise UsageError(f"models {action} takes no argument; got {args.ref!r}")
     with _studio(args) as studio:
-        print(_table(studio.models()))
+        if action == "add":
+            progress = _Progress() if sys.stderr.isatty() or args.progress else None
+            added = studio.add_model(args.ref, args.name, for_model=args.for_model, progress=progress)
+            if progress is not None:
+                progress.end()
+            print(added)
+        elif action == "identify":
+            print(_table(studio.identify(refresh=args.refresh)))
+        elif action == "search":
+            found = studio.civitai.search(args.ref, types=args.type or None, base_models=args.base_model or None,
+                                          limit=args.limit or 20)
+            print(_table(found[["air", "name", "type", "base_model", "version", "downloads"]]))
+        else:
+            print(_table(studio.models()))
     return 0
+
+
+class _Progress:
+    """A download's progress on stderr, one line rewritten in place."""
+
+    def __init__(self):
+        self.shown = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        mb = done / 2**20
+        text = f"{mb:,.1f} / {total / 2**20:,.1f} MB ({100 * done / total:.0f}%)" if total else f"{mb:,.1f} MB"
+        print(f"\rdownloading {text}", end="", file=sys.stderr, flush=True)
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
 
 
 def cmd_order(args, extra: Sequence[str]) -> int:
@@ -411,7 +447,17 @@ def build_parser() -> _Parser:
     parser = _Parser(prog="imagen-nb", description="A workbench for generative image models.")
     parser.add_argument("--home", help="studio home folder (default: $IMAGEN_NB_HOME or the user data folder)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    sub.add_parser("models", help="list the models of every installed provider")
+    p = sub.add_parser("models", help="list the models of every installed provider; add one (a local path or a civitai "
+                                      "AIR/URL), identify local files on civitai, search civitai")
+    p.add_argument("action", nargs="?", choices=["list", "add", "identify", "search"], help="default: list")
+    p.add_argument("ref", nargs="?", help="add: a path, an AIR, a civitai URL or civitai:<version id>; search: text")
+    p.add_argument("--name", help="add: the name it gets (default: the file's stem)")
+    p.add_argument("--for-model", help="add: the model a LoRA is for (a LoRA of another family is refused)")
+    p.add_argument("--progress", action="store_true", help="add: show download progress even when not a terminal")
+    p.add_argument("--refresh", action="store_true", help="identify: ask civitai again instead of the cache")
+    p.add_argument("--type", action="append", help="search: civitai model type (LORA, Checkpoint…), repeatable")
+    p.add_argument("--base-model", action="append", help="search: civitai base model ('SD 1.5'…), repeatable")
+    p.add_argument("--limit", type=_positive_int, help="search: most rows (default 20)")
     p = sub.add_parser("order", help="place an order and wait for its products",
                        usage="imagen-nb order MODEL --name value ... (e.g. --prompt 'a [red,blue] fox' --seed '[1,2]')")
     p.add_argument("model", help="model id, e.g. diffusers:tiny")
@@ -447,9 +493,9 @@ def build_parser() -> _Parser:
     p.add_argument("action", choices=["list", "set", "delete"])
     p.add_argument("name", nargs="?")
     p.add_argument("values", nargs="*")
-    p = sub.add_parser("keys", help="list, set or delete API keys of remote providers (fal, replicate)")
+    p = sub.add_parser("keys", help="list, set or delete API keys of remote providers (fal, replicate, civitai)")
     p.add_argument("action", choices=["list", "set", "delete"])
-    p.add_argument("name", nargs="?", help="provider: fal or replicate")
+    p.add_argument("name", nargs="?", help="provider: fal, replicate or civitai")
     p.add_argument("key", nargs="?", help="the key (omit it to type it hidden, or pipe it on stdin)")
     p = sub.add_parser("trash", help="list or empty the files crash recovery set aside in <home>/trash/")
     p.add_argument("action", choices=["list", "empty"])

@@ -52,7 +52,9 @@ def test_sql_and_tokens(capsys):
     (["sql", "select * from nowhere"], "nowhere"),
     (["tokens", "set", "animal"], "needs at least one value"),
     (["frobnicate"], "invalid choice"),
-    (["models", "extra"], "unexpected arguments"),
+    (["models", "extra"], "invalid choice: 'extra'"),
+    (["models", "list", "extra"], "takes no argument"),
+    (["models", "list", "a", "b"], "unexpected arguments"),
     (["serve", "--address", "0.0.0.0"], "set --password"),
 ])
 def test_bad_input_is_one_line_on_stderr_and_exit_2(capsys, argv, message):

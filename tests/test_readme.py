@@ -45,7 +45,7 @@ def test_cli_examples_parse(capsys):
     for line in re.search(r"```bash\nimagen-nb models\n(.*?)```", README, re.S).group(1).splitlines():
         argv = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', line)][1:]
         args, extra = build_parser().parse_known_args(argv)
-        assert args.command in {"order", "sql", "tokens", "keys", "trash"}
+        assert args.command in {"order", "sql", "tokens", "keys", "trash", "models"}
 
 
 def test_the_sets_and_grids_example_runs_as_written(home, tmp_path):
@@ -64,3 +64,27 @@ def test_the_sets_and_grids_example_runs_as_written(home, tmp_path):
     assert "108 ['Ace of Spades, ink', 'Two of Hearts, ink']" in result.stdout
     assert "0 ['card_deck', 'tarot', 'zodiac']" in result.stdout  # the examples are built in, not rows of `sets`
     assert (tmp_path / "deck.png").is_file()
+
+
+def test_the_civitai_example_runs_as_written_against_a_loopback_civitai(home, tmp_path):
+    sys.path.insert(0, str(ROOT / "tests" / "providers"))
+    from civitai_server import CivitaiServer, ServerFile
+
+    section = README[README.index("### Models and LoRAs from civitai"):]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    token = "readme-civitai-token-123456"
+    with CivitaiServer(token) as server:
+        server.add(328553, 368189, name="Tarot cards", trained_words=["tarot card"],
+                   files=[ServerFile(1, "tarotCards_v10.safetensors", b"lora bytes")])
+        server.add(4384, 128713, name="DreamShaper", type_="Checkpoint", version_name="8",
+                   files=[ServerFile(2, "dreamshaper_8.safetensors", b"checkpoint bytes")])
+        prelude = "import imagen_nb as inb\nstudio = inb.Studio()\n"
+        check = ("print(lora, model, order.wait(30).status, len(studio.civitai.files()))\n"
+                 "print(studio.identify()['found'].tolist())\nstudio.close()\n")
+        env = {**os.environ, "IMAGEN_NB_HOME": str(home), "CIVITAI_API_TOKEN": token,
+               "CIVITAI_SITE_URL": server.url, "CIVITAI_ORCHESTRATION_URL": server.url}
+        result = subprocess.run([sys.executable, "-c", prelude + block + check], capture_output=True, text=True,
+                                env=env, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "tarotCards_v10 diffusers:dreamshaper_8 fulfilled 2" in result.stdout
+    assert "[True, True]" in result.stdout

@@ -308,6 +308,46 @@ def m016_process_ids(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE generations ADD COLUMN IF NOT EXISTS pid INTEGER")
 
 
+def m015_civitai(con: duckdb.DuckDBPyConnection) -> None:
+    """civitai (issue 17): where model and LoRA files came from, and what civitai said of their hashes.
+
+    ``civitai_files`` has one row per local file civitai knows (downloaded by ``add_model``, or
+    identified by ``identify``): its path and sha256, the AIR, model, version and file ids, names,
+    base model, trigger words and licence. ``civitai_hashes`` caches by-hash lookups (``found``
+    false for files civitai does not know), so ``identify`` asks once per file.
+    """
+    con.execute(f"""
+    CREATE TABLE civitai_files (
+        id VARCHAR PRIMARY KEY,
+        path VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        local_name VARCHAR,
+        sha256 VARCHAR NOT NULL,
+        origin VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        air VARCHAR,
+        model_id BIGINT,
+        version_id BIGINT,
+        file_id BIGINT,
+        model_name VARCHAR,
+        version_name VARCHAR,
+        model_type VARCHAR,
+        base_model VARCHAR,
+        family VARCHAR,
+        trigger_words JSON,
+        licence JSON,
+        size BIGINT,
+        {_COMMON}
+    )""")
+    con.execute("""
+    CREATE TABLE civitai_hashes (
+        sha256 VARCHAR PRIMARY KEY,
+        found BOOLEAN NOT NULL,
+        version JSON,
+        fetched_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )""")
+
+
 def set_home(con: duckdb.DuckDBPyConnection, home: str) -> None:
     """Record where the catalog is open now (the base of the ``gallery`` view's paths)."""
     row = con.execute("SELECT any_value(path), count(*) FROM home").fetchone()
@@ -327,7 +367,7 @@ Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls, m004_presets,
                                m005_bound_prompt_columns, m006_relative_paths, m011_sets,
-                               m016_process_ids]
+                               m015_civitai, m016_process_ids]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -116,6 +116,19 @@ class ModelLoaded(Event):
 
 
 @dataclass(frozen=True)
+class ModelDownload(Event):
+    """A model or LoRA file arriving from civitai (``studio.add_model(ref)``): bytes so far of
+    ``total`` (None when unknown); ``state`` is ``downloading``, ``done`` or ``failed`` (with ``error``)."""
+
+    ref: str
+    file_name: str
+    done: int
+    total: int | None
+    state: str = "downloading"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelUnloaded(Event):
     """A provider dropped a model from memory to make room for another; bytes its weights held,
     seconds freeing took and why (``memory_budget`` or ``max_loaded``)."""

@@ -15,13 +15,13 @@ from pathlib import Path
 from ..core.errors import MissingKey, ProviderError, ValidationError, did_you_mean
 
 #: The environment variable each provider's official client reads.
-ENV_VARS = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
+ENV_VARS = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN", "civitai": "CIVITAI_API_TOKEN"}
 
 KEYS_FILE = "keys.json"
 
 
 def key_providers() -> list[str]:
-    """Names of the installed providers that take an API key (fal, replicate and remote plugins)."""
+    """Names of the installed providers that take an API key (fal, replicate, civitai and remote plugins)."""
     from importlib.metadata import entry_points
 
     # Through the entry points, not the registry: the registry's providers import this module.

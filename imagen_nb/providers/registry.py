@@ -45,6 +45,12 @@ def provider_classes() -> dict[str, type[Provider]]:
 
         found["diffusers"] = DiffusersProvider
         found.setdefault("instant", InstantProvider)
+    if "civitai" not in found and "diffusers" in found and found["diffusers"].__module__.startswith("imagen_nb."):
+        # An install made before civitai was built in (an editable install keeps the entry points
+        # it was installed with until it is installed again): the built-in still works.
+        from .civitai import CivitaiProvider
+
+        found["civitai"] = CivitaiProvider
     found.update(_extra)
     return found
 
@@ -113,9 +119,11 @@ def split_model_id(model_id: str, providers: Mapping[str, Provider]) -> tuple[Pr
 
 def builtin_settings_doc() -> str:
     """docs/provider-settings.md: the settings tables of the built-in providers, from their classes."""
+    from .civitai import CivitaiProvider
     from .diffusers import DiffusersProvider
     from .fal import FalProvider
     from .instant import InstantProvider
     from .replicate import ReplicateProvider
 
-    return settings_doc({cls.name: cls for cls in (DiffusersProvider, FalProvider, InstantProvider, ReplicateProvider)})
+    return settings_doc({cls.name: cls for cls in (CivitaiProvider, DiffusersProvider, FalProvider, InstantProvider,
+                                                   ReplicateProvider)})

@@ -44,7 +44,8 @@ READS = frozenset({
     "generation", "projects", "collections", "sql", "wait_idle", "order_record", "order_generations",
     "order_products", "wait_order", "finished_count", "project_record", "collection_product_ids",
     "tokens.all", "tokens.get", "presets.all", "presets.get", "sets.all", "sets.get", "sets.listing", "sets.saved",
-    "loras", "grid", "trash", "paused", *(f"views.{name}" for name in VIEWS),
+    "loras", "grid", "trash", "paused", "civitai_search", "civitai_resolve", "civitai_files",
+    *(f"views.{name}" for name in VIEWS),
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)

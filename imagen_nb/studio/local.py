@@ -246,22 +246,68 @@ class LocalStudio(Studio):
         provider, name = split_model_id(model_id, self.providers)
         return provider.model(name)
 
-    def add_model(self, path: str | os.PathLike, name: str | None = None) -> str:
-        """Register a local model so it is listed and can be ordered; return its id (``diffusers:<name>``).
+    def add_model(self, path: str | os.PathLike, name: str | None = None, *, for_model: str | None = None,
+                  progress: Callable[[int, int | None], None] | None = None) -> str:
+        """Register a local model, or download a checkpoint or LoRA from civitai; return its id.
 
         Args:
             path: a diffusers folder (it holds model_index.json) or a single-file ``.safetensors`` /
-                ``.ckpt`` checkpoint. It is linked from the diffusers model folder (setting
-                ``model_dir``, default ``<home>/models``), not copied.
-            name: the model's name; default the folder's name or the file's stem.
+                ``.ckpt`` checkpoint, linked (not copied) from the diffusers model folder (setting
+                ``model_dir``, default ``<home>/models``). Or a civitai reference: an AIR
+                (``urn:air:sd1:lora:civitai:328553@368189``; ``sd15`` is read as ``sd1``), a model or
+                version URL, or ``civitai:<version id>``: the file is downloaded with your civitai
+                token (``imagen-nb keys set civitai`` or ``CIVITAI_API_TOKEN``), resumably, verified
+                against civitai's SHA-256, into the model folder (checkpoints) or the LoRA folder
+                (LoRAs), and recorded with its AIR, version, base model, trigger words and licence
+                (``studio.civitai.files()``).
+            name: the model's (or LoRA's) name; default the folder's name or the file's stem.
+            for_model: (civitai LoRAs) the model it is for: a LoRA of another family is refused
+                before the download.
+            progress: (civitai) called with (bytes so far, total bytes or None) while downloading.
 
-        Raises ``UnknownModelError`` saying what is wrong (nothing there, not a model, an unknown
-        family, a name already taken).
+        Returns ``diffusers:<name>`` for a model, the LoRA's name (for ``loras=[{"name": …}]``) for a LoRA.
+        Raises ``UnknownModelError`` / ``ValidationError`` saying what is wrong (nothing there, not a
+        model, an unknown family, a name already taken, no token, a LoRA for another family).
         """
+        from . import civitai
+
+        if civitai.is_ref(path, self):
+            return civitai.add_from_civitai(self, str(path), name, for_model=for_model, progress=progress)
         provider = self.providers.get("diffusers")
         if provider is None or not hasattr(provider, "add_model"):
             raise ImagenError("the diffusers provider is not installed here; local models need it.")
         return provider.add_model(path, name).id
+
+    def identify(self, *, refresh: bool = False) -> pd.DataFrame:
+        """Look up the files of the model and LoRA folders on civitai by SHA-256 and record what it knows.
+
+        One row per file: path, kind (checkpoint/lora), sha256, found, model_name, version_name,
+        version_id, air, base_model, trigger_words. Answers are cached in the catalog (found
+        files for the civitai setting ``hash_cache_days``, unknown ones for a day); ``refresh=True``
+        asks again.
+        """
+        from . import civitai
+
+        return civitai.identify(self, refresh=refresh)
+
+    def civitai_search(self, query: str = "", *, types: Any = None, base_models: Any = None, limit: int = 20,
+                       nsfw: bool = False, sort: str | None = None) -> pd.DataFrame:
+        """civitai's model search as a DataFrame (see ``studio.civitai.search``)."""
+        from . import civitai
+
+        return civitai.search(self, query, types=types, base_models=base_models, limit=limit, nsfw=nsfw, sort=sort)
+
+    def civitai_resolve(self, ref: str) -> dict[str, Any]:
+        """What ``add_model(ref)`` would download, without downloading (see ``studio.civitai.resolve``)."""
+        from . import civitai
+
+        return civitai.resolve(self, ref)
+
+    def civitai_files(self) -> pd.DataFrame:
+        """Local files civitai knows, with source, AIR, version, base model, trigger words and licence."""
+        from . import civitai
+
+        return civitai.files_frame(self)
 
     # -- ordering --------------------------------------------------------------------------
     def expand(self, model: str | None = None, *, limit: int | None = None, rng_seed: int | None = None,

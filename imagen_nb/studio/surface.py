@@ -35,6 +35,7 @@ USER_API = (
     "retry", "product", "products", "gallery", "gallery_count", "generation", "rate",
     "delete", "import_products", "project", "projects", "collection", "collections", "backup", "sql",
     "wait_idle", "loras", "order_set", "grid", "trash", "empty_trash",
+    "identify", "civitai_search", "civitai_resolve", "civitai_files",
 )
 
 #: Properties of the user API a client reads from its host (``studio.paused``).
@@ -119,7 +120,13 @@ class Studio(metaclass=_OpenHome):
         def hosted_by(self) -> int: ...
         def models(self) -> pd.DataFrame: ...
         def model(self, model_id: str) -> ModelInfo: ...
-        def add_model(self, path: str | os.PathLike, name: str | None = None) -> str: ...
+        def add_model(self, path: str | os.PathLike, name: str | None = None, *, for_model: str | None = None,
+                      progress: Callable[[int, int | None], None] | None = None) -> str: ...
+        def identify(self, *, refresh: bool = False) -> pd.DataFrame: ...
+        def civitai_search(self, query: str = "", *, types: Any = None, base_models: Any = None, limit: int = 20,
+                           nsfw: bool = False, sort: str | None = None) -> pd.DataFrame: ...
+        def civitai_resolve(self, ref: str) -> dict[str, Any]: ...
+        def civitai_files(self) -> pd.DataFrame: ...
         def expand(self, model: str | None = None, *, limit: int | None = None, rng_seed: int | None = None,
                    rows: Any = None, **params: Any) -> list[dict[str, Any]]: ...
         def loras(self, model: str) -> list[str]: ...
@@ -189,6 +196,12 @@ class Studio(metaclass=_OpenHome):
             self._widget = Studio._widget_factory(self)
         return self._widget
 
+    @property
+    def civitai(self) -> "Civitai":
+        """civitai from Python: ``studio.civitai.search("tarot", types=["LORA"], base_models=["SD 1.5"])``,
+        ``.resolve(ref)``, ``.files()``; importing is ``studio.add_model("urn:air:…")``."""
+        return Civitai(self)
+
     def _repr_mimebundle_(self, include=None, exclude=None):
         try:
             widget = self.widget()
@@ -236,3 +249,37 @@ class Studio(metaclass=_OpenHome):
                 raise CatalogBusy(f"a Studio in this process has {home_path} open; close it first "
                                   "(studio.close()), then rebuild", pid=exc.pid) from None
             raise
+
+
+class Civitai:
+    """``studio.civitai``: civitai's search and lookups (the same in a host and in a client)."""
+
+    def __init__(self, studio: "Studio"):
+        self._studio = studio
+
+    def search(self, query: str = "", *, types: Any = None, base_models: Any = None, limit: int = 20,
+               nsfw: bool = False, sort: str | None = None):
+        """civitai's model search as a DataFrame: model_id, name, type, creator, version_id, version,
+        base_model, air, trigger_words, downloads, nsfw, size_mb, url (one row per model, newest version).
+
+        Args:
+            types: civitai model types (``"LORA"``, ``"Checkpoint"``…).
+            base_models: civitai base models (``"SD 1.5"``, ``"SDXL 1.0"``…).
+            limit: 1 … 100 rows. nsfw: include models civitai marks NSFW. sort: civitai's sort
+                (``"Highest Rated"``, ``"Most Downloaded"``, ``"Newest"``).
+        """
+        return self._studio.civitai_search(query, types=types, base_models=base_models, limit=limit, nsfw=nsfw,
+                                           sort=sort)
+
+    def resolve(self, ref: str) -> dict:
+        """What ``studio.add_model(ref)`` would download (name, version, type, base model, file, size,
+        SHA-256, licence, trigger words), without downloading it."""
+        return self._studio.civitai_resolve(ref)
+
+    def files(self):
+        """Local files civitai knows (downloaded or identified), with AIR, trigger words and licence."""
+        return self._studio.civitai_files()
+
+    def identify(self, *, refresh: bool = False):
+        """Same as ``studio.identify()``."""
+        return self._studio.identify(refresh=refresh)

@@ -1,5 +1,5 @@
 """The provider contract (contract.py) run against every provider: instant, diffusers:tiny, and the
-fal and Replicate clients against their loopback servers. A new provider adds a class here."""
+fal, Replicate and civitai clients against their loopback servers. A new provider adds a class here."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 import imagen_nb as inb
+from civitai_server import CivitaiServer
 from contract import ProviderContract  # tests/providers is on sys.path (rootdir import mode)
 from fal_server import FalServer
 from replicate_server import ReplicateServer, ServerModel
 
 FAL_KEY = "fal-contract-id-4321:contractsecret8765"
 REPLICATE_TOKEN = "r8_ContractLoopbackToken9876543210fedcba"
+CIVITAI_TOKEN = "civitai-contract-token-0a1b2c3d4e5f"
 
 
 class TestInstantContract(ProviderContract):
@@ -120,4 +122,32 @@ class TestReplicateContract(ProviderContract):
     def leaking(self, studio) -> dict[str, Any]:
         self.server.fault("POST", r"/v1/models/black-forest-labs/flux-schnell/predictions", "status", status=401,
                           detail="bad token {authorization}")
+        return {}
+
+
+class TestCivitaiContract(ProviderContract):
+    model_id = "civitai:urn:air:sd1:checkpoint:civitai:4384@128713"
+    key = CIVITAI_TOKEN
+
+    @pytest.fixture
+    def studio(self, home, monkeypatch):
+        monkeypatch.setenv("CIVITAI_API_TOKEN", CIVITAI_TOKEN)
+        with CivitaiServer(CIVITAI_TOKEN, polls_to_finish=3) as server:
+            self.server = server
+            with inb.Studio(providers={"civitai": server.settings()}) as studio:
+                yield studio
+
+    def progress_params(self) -> dict[str, Any]:
+        return {"num_images_per_prompt": 3}
+
+    def slow(self, studio) -> dict[str, Any]:
+        self.server.orchestrator.ending = "hang"
+        return {"num_images_per_prompt": 2}
+
+    def failing(self, studio, tmp_path):
+        self.server.orchestrator.ending = "failed"
+        return {}, self.server.orchestrator.reason
+
+    def leaking(self, studio) -> dict[str, Any]:
+        self.server.fault("POST", r"/v2/consumer/workflows", "status", status=401, detail="bad token {authorization}")
         return {}

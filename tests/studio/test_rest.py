@@ -77,18 +77,19 @@ def test_curl_orders_queries_and_rates_as_the_readme_shows(api):
 
 def test_every_documented_route_answers_as_documented(api):
     url, token = api
+    http = httpx.Client(timeout=60)  # a loaded machine answers slowly
     auth = {"Authorization": f"Bearer {token}"}
-    doc = httpx.get(f"{url}/openapi.json", headers=auth).json()
+    doc = http.get(f"{url}/openapi.json", headers=auth).json()
     assert doc["openapi"].startswith("3.") and doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert {(r.method, "/api/v1" + r.path) for r in ROUTES} <= documented
     # a product and an order to fill the path parameters with
-    order = httpx.post(f"{url}/orders", headers=auth,
+    order = http.post(f"{url}/orders", headers=auth,
                        json={"model": "instant:swatch", "params": {"prompt": "x", "seed": "[1,2]"}}).json()
     for _ in range(100):
-        if httpx.get(f"{url}/orders/{order['id']}", headers=auth).json()["status"] == "fulfilled":
+        if http.get(f"{url}/orders/{order['id']}", headers=auth).json()["status"] == "fulfilled":
             break
-    gens = httpx.get(f"{url}/orders/{order['id']}/generations", headers=auth).json()
+    gens = http.get(f"{url}/orders/{order['id']}/generations", headers=auth).json()
     product_id = gens[0]["product_id"]
     values = {"order_id": order["id"], "generation_id": gens[0]["id"], "product_id": product_id,
               "model_id": "instant:swatch", "name": "animal"}
@@ -106,7 +107,7 @@ def test_every_documented_route_answers_as_documented(api):
         for key, value in values.items():
             path = path.replace("{" + key + "}", value)
         op = doc["paths"]["/api/v1" + route.path][route.method.lower()]
-        response = httpx.request(route.method, url + path, headers=auth,
+        response = http.request(route.method, url + path, headers=auth,
                                  json=bodies.get(f"{route.method} {route.path}"))
         assert str(response.status_code) in op["responses"], (route.method, path, response.text)
         media = next(iter(op["responses"][str(response.status_code)]["content"]))
@@ -114,7 +115,7 @@ def test_every_documented_route_answers_as_documented(api):
             response.json()
         else:
             assert response.headers["content-type"].startswith("image/")
-        assert httpx.request(route.method, url + path).status_code == 401  # and never without the token
+        assert http.request(route.method, url + path).status_code == 401  # and never without the token
 
 
 def test_events_stream_over_sse(api):
@@ -124,7 +125,8 @@ def test_events_stream_over_sse(api):
     with httpx.stream("GET", f"{url}/events", headers=auth, timeout=30) as stream:
         lines = stream.iter_lines()
         assert next(lines) == "event: hello"
-        httpx.post(f"{url}/orders", headers=auth, json={"model": "instant:swatch", "params": {"prompt": "sse", "num_inference_steps": 2}})
+        httpx.post(f"{url}/orders", headers=auth, timeout=60,
+                   json={"model": "instant:swatch", "params": {"prompt": "sse", "num_inference_steps": 2}})
         for line in lines:
             if line.startswith("event:"):
                 seen.append(line[6:].strip())
