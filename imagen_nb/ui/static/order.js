@@ -58,7 +58,8 @@ INB.panels.order = (ctx) => {
   const shortcut = isMac ? "⌘↵" : "Ctrl+↵";
   const SMART = /(^|[^\\])\[/;
 
-  /** @type {ModelRow[]} */ let models = [];
+  /** @type {ModelRow[]|null} */ let models = null;  // null until init answers
+  let pendingPick = null;  // what was typed and entered in the model search before the models came
   /** @type {Form|null} */ let form = null;
   /** @type {Map<string, any>} */ const fields = new Map();
   /** @type {Project[]} */ let projects = [];
@@ -206,6 +207,7 @@ INB.panels.order = (ctx) => {
   }
 
   function filtered() {
+    if (!models) return [];
     const q = modelInput.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
     const exact = form && modelInput.value.trim() === form.id;
     return models.filter((m) => (!providerSel.value || m.provider === providerSel.value)
@@ -237,7 +239,8 @@ INB.panels.order = (ctx) => {
         m.key_missing ? h("span", { class: "inb-chip inb-order-chip-warn", title: `No API key for ${m.provider} yet` }, "needs key") : null),
       h("div", { class: "inb-order-model-desc" }, m.description)));
     });
-    if (!shownModels.length) rows.push(h("div", { class: "inb-order-model-none" }, "No model matches. Clear the filters or the search."));
+    if (!models) rows.push(h("div", { class: "inb-order-model-none inb-order-model-loading" }, "Loading models…"));
+    else if (!shownModels.length) rows.push(h("div", { class: "inb-order-model-none" }, "No model matches. Clear the filters or the search."));
     fill(modelList, rows);
     modelList.hidden = false;
     modelInput.setAttribute("aria-expanded", "true");
@@ -275,6 +278,7 @@ INB.panels.order = (ctx) => {
       e.preventDefault();
       const m = shownModels[activeIdx];
       if (m) pickModel(m.id);
+      else if (!models && modelInput.value.trim()) pendingPick = modelInput.value.trim();  // picked once they come
     } else if (e.key === "Escape") {
       e.preventDefault();
       closeList();
@@ -1200,8 +1204,22 @@ INB.panels.order = (ctx) => {
     optionsOf(providerSel, result.providers, "All providers");
     optionsOf(typeSel, result.types, "All types");
     applyState(result);
+    // What the person typed into the model search while the models were loading wins over the
+    // default model: an entered search picks its first match, one still being typed stays.
+    const typed = modelInput.value;
+    const searching = !modelList.hidden;
     if (result.form) renderForm(result.form, {});
     else fill(modelCard, h("div", { class: "inb-empty" }, h("strong", {}, "No models"), "No provider offers a model here. See `imagen-nb models`."));
+    if (pendingPick !== null) {
+      modelInput.value = pendingPick;
+      const match = filtered()[0];
+      pendingPick = null;
+      if (match) pickModel(match.id);
+      else { modelInput.value = form ? form.id : ""; notice(`No model matches “${typed.trim()}”.`); }
+    } else if (searching) {
+      modelInput.value = typed;
+      openList();
+    }
     for (const item of result.session.products) addToStrip(item, buffers, true);
     updateStripHead();
     const orders = result.session.orders;
