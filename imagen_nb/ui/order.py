@@ -4,7 +4,7 @@ strip). The form itself (fields from a model's JSON Schema, text ↔ typed value
 :mod:`imagen_nb.ui.forms`.
 
 Requests (``rpc_<name>``), results and pushes are listed in the JSDoc header of
-``static/order.js``. The session strip is fed by the Studio's events: products of orders placed
+``static/order/index.js``. The session strip is fed by the Studio's events: products of orders placed
 from this panel are collected on worker threads and pushed as thumbnails (binary buffers) at
 most ten times a second; the page asks for the full image of the one it shows large.
 """

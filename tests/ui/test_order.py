@@ -411,7 +411,7 @@ def test_the_page_asks_only_for_requests_the_controller_serves():
 
     from imagen_nb.ui import assets
 
-    js = (assets.STATIC / "order.js").read_text()
+    js = "\n".join(p.read_text() for p in sorted((assets.STATIC / "order").glob("*.js")))
     asked = set(re.findall(r'ctx\.call\("(\w+)"', js))
     assert asked == {"init", "state", "model", "preview", "order", "reorder", "product", "recent", "upload", "loras",
                      "image_thumb", "projects", "create_project", "tokens", "token_set", "token_delete",
