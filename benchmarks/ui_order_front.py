@@ -9,11 +9,15 @@ The Order panel alone (``studio_app(studio, entry="order")``) is served in this 
 1. *typing*: the prompt ``a [red,green,blue,…] kite at [dawn,noon,dusk] #i`` is typed key by key
    (20 ms apart) into the form and the preview settles on its count;
 2. *ordering*: Ctrl+Enter orders ``[1..N]`` generations (4 steps of 5 ms each); the run ends when
-   the order bar says "fulfilled" (every product's thumbnail pushed to the strip meanwhile).
+   the order bar says "fulfilled" (every product's thumbnail pushed to the strip meanwhile);
+3. *set* (issue 13): the 54-card example set ``card_deck`` is picked in the Rows card; the phase
+   ends when the preview shows "54 generations" and its table of filled prompts (a checkout
+   without the Rows card stops after phase 2).
 
 Reported per phase: main-thread long tasks (PerformanceObserver ``longtask``, > 50 ms): count,
 total and worst; frame gaps (requestAnimationFrame deltas): median, 95th percentile, worst; and
-the phase's wall time (typing: last key → preview count shown; ordering: Ctrl+Enter → "fulfilled").
+the phase's wall time (typing: last key → preview count shown; ordering: Ctrl+Enter → "fulfilled";
+set: choosing the set → its preview shown).
 
 Run it against another checkout with ``PYTHONPATH=<checkout>`` from outside any checkout.
 """
@@ -68,8 +72,19 @@ def run_once(browser, url: str, n: int, i: int) -> dict:
     prompt.press("Control+Enter")
     page.locator(".inb-order-note", has_text="fulfilled").wait_for(timeout=600_000)
     ordering = _stats(page.evaluate(TAKE), time.monotonic() - start)
+    if not page.locator(".inb-order [data-field=rows]").count():
+        page.close()
+        return {"typing": typing, "ordering": ordering}
+    # Rows: pick the 54-card example set; the preview of its 54 filled prompts is the end.
+    rows = page.locator(".inb-order [data-field=rows]")
+    page.evaluate(TAKE)
+    start = time.monotonic()
+    rows.get_by_label("Card set").select_option("card_deck")
+    page.locator(".inb-order-count", has_text="54 generations").wait_for(timeout=60_000)
+    page.locator(".inb-order-preview:not(.inb-order-stale) .inb-order-table").wait_for(timeout=60_000)
+    attach = _stats(page.evaluate(TAKE), time.monotonic() - start)
     page.close()
-    return {"typing": typing, "ordering": ordering}
+    return {"typing": typing, "ordering": ordering, "set": attach}
 
 
 def main() -> None:
@@ -109,7 +124,7 @@ def main() -> None:
     print("| run | phase | long tasks | long-task ms total / worst | frame gap ms median / p95 / worst | wall ms |")
     print("|---|---|---:|---:|---:|---:|")
     for i, r in enumerate(rows, 1):
-        for phase in ("typing", "ordering"):
+        for phase in [p for p in ("typing", "ordering", "set") if p in r]:
             s = r[phase]
             print(f"| {i} | {phase} | {s['long_n']} | {s['long_total']:.0f} / {s['long_max']:.0f} | "
                   f"{s['gap_median']:.1f} / {s['gap_p95']:.1f} / {s['gap_max']:.0f} | {s['wall']:.0f} |")

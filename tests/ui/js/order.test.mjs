@@ -114,4 +114,38 @@ const models = [
   assert.ok(asked.some(([m, a]) => m === "model" && a.model_id === "diffusers:tiny"));
   actions.destroy();
 }
+// An init that met a busy kernel leaves loadError; asked again (when the kernel answers), it starts.
+{
+  const createStore = (initial) => {
+    let state = initial;
+    return { get: () => state, set(patch) { const next = typeof patch === "function" ? patch(state) : patch; if (next) state = { ...state, ...next }; } };
+  };
+  const { createActions } = await import(new URL("../../../imagen_nb/ui/static/order/actions.js", here));
+  let busy = true;
+  const form = { id: "instant:swatch", provider: "instant", type: "t", family: "f", description: "", key_missing: null,
+    fields: [{ name: "prompt", label: "Prompt", kind: "prompt" }] };
+  const call = (method) => {
+    if (method === "init" && busy) {
+      const err = new Error("The kernel did not answer in 30 s");
+      err.info = { type: "KernelDisconnected", message: err.message };
+      return Promise.reject(err);
+    }
+    if (method === "init") {
+      return Promise.resolve({ result: { models, providers: [], types: [], model: form.id, form, projects: [], presets: [],
+        tokens: [], limit: 1000, sets: [], table: null, session: { products: [], orders: [] }, home: "/h" }, buffers: [] });
+    }
+    return Promise.resolve({ result: { count: 1, images: 1, limit: 1000, rows: [], columns: [], missing: [], key_missing: null, too_large: null }, buffers: [] });
+  };
+  const store = createStore(s.initialState());
+  const actions = createActions({ call, toast() {}, error(e) { throw e; }, blobUrl: () => "blob:", release() {}, focus() {} }, store);
+  const navigated = actions.navigate({ project_id: "" });   // a navigation before init waits for it
+  await actions.init();
+  assert.match(store.get().loadError, /did not answer/);
+  busy = false;
+  await actions.init();
+  await navigated;
+  assert.equal(store.get().loadError, null);
+  assert.equal(store.get().form.id, "instant:swatch");
+  actions.destroy();
+}
 console.log("order js tests passed");

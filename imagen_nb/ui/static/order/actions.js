@@ -29,12 +29,13 @@ export function createActions(ctx, store) {
    *  `source` says who may clear it: a preview clears its own errors only. */
   function errorAt(info, source) {
     const s = get();
-    if (!info || !(info.field === "model" || info.field === "project" || isFormField(s, info.field))) return false;
+    if (!info || !(["model", "project", "rows"].includes(info.field) || isFormField(s, info.field))) return false;
     const message = fieldMessage(info.message);
     const keyMissing = info.field === "model" && s.form && s.form.key_missing && message === s.form.key_missing;
     const f = s.form && s.form.fields.find((x) => x.name === info.field);
     set((st) => ({
-      errors: { ...st.errors, [info.field]: { message, column: info.column || null, source, keyMissing } },
+      errors: { ...st.errors, [info.field]: { message, column: info.column || null, source, keyMissing,
+        row: info.row || null, columnName: info.column_name || null } },
       advancedOpen: st.advancedOpen || !!(f && f.advanced),
     }));
     return true;
@@ -71,7 +72,7 @@ export function createActions(ctx, store) {
       const advanced = form.fields.some((f) => f.advanced && values[f.name] !== undefined && values[f.name] !== "");
       const errors = { ...s.errors };
       delete errors.model;
-      for (const k of Object.keys(errors)) if (k !== "project" && !form.fields.some((f) => f.name === k)) delete errors[k];
+      for (const k of Object.keys(errors)) if (k !== "project" && k !== "rows" && !form.fields.some((f) => f.name === k)) delete errors[k];
       return {
         form, values: { ...values }, errors, query: null, preview: null, previewError: null,
         advancedOpen: s.advancedOpen || advanced,
@@ -196,6 +197,7 @@ export function createActions(ctx, store) {
   }
 
   let pendingNav = [];
+  let initializing = false;
   const actions = {
     notice,
     failed,
@@ -203,6 +205,8 @@ export function createActions(ctx, store) {
     schedulePreview,
 
     async init() {
+      if (initializing) return;
+      initializing = true;
       try {
         const { result, buffers } = await ctx.call("init");
         if (destroyed) return;
@@ -226,14 +230,20 @@ export function createActions(ctx, store) {
         const orders = result.session.orders;
         if (orders.length) set({ lastOrder: orders[orders.length - 1] });
         if (result.session.products.length) showProduct(result.session.products[0].id);
-        for (const p of pendingNav.splice(0)) await actions.navigate(p);
+        const waiting = pendingNav || [];
         pendingNav = null;
+        for (const p of waiting) await actions.navigate(p);
       } catch (err) {
         set({ loadError: (err.info && err.info.message) || String(err) });
+        // A busy kernel (a notebook running all its cells) answers later: ask again until it does.
+        if (err.info && err.info.type === "KernelDisconnected") later(() => { if (get().loadError) actions.init(); }, 2000);
+      } finally {
+        initializing = false;
       }
     },
     applyState(r) {
       set((s) => ({ projects: r.projects, presets: r.presets, tokens: r.tokens, limit: r.limit,
+        sets: r.sets || s.sets, table: r.table !== undefined ? r.table : s.table,
         projectId: r.projects.some((p) => p.id === s.projectId) ? s.projectId : "" }));
     },
     async refresh() {
@@ -464,6 +474,37 @@ export function createActions(ctx, store) {
     closePicker() { const f = get().picker; set({ picker: null }); if (f) ctx.focus(f); },
     async loras(model) {
       return (await ctx.call("loras", { model })).result;
+    },
+
+    // -- a table: one generation per row
+    tableChanged(table) {
+      set((s) => { const errors = { ...s.errors }; delete errors.rows; return { table, errors }; });
+      schedulePreview(0);
+    },
+    async attachFile(blob, name) {
+      set({ tableBusy: true });
+      try {
+        const data = await blob.arrayBuffer();
+        const { result } = await ctx.call("attach_file", { name }, [data]);
+        actions.tableChanged(result.table);
+        notice(`${name}: ${result.table.count.toLocaleString("en-US")} rows attached, one generation each.`);
+      } catch (err) { failed(err); } finally { set({ tableBusy: false }); }
+    },
+    async attachSet(name) {
+      set({ tableBusy: true });
+      try {
+        const form = get().form;
+        const { result } = await ctx.call("attach_set", { name, model: form ? form.id : null });
+        set({ table: result.table });
+        if (result.form || get().form) prefill(result, "merge");
+        actions.tableChanged(result.table);
+      } catch (err) { failed(err); } finally { set({ tableBusy: false }); }
+    },
+    async detach() {
+      try {
+        await ctx.call("detach");
+        actions.tableChanged(null);
+      } catch (err) { failed(err); }
     },
 
     // -- the session (live)

@@ -3,8 +3,8 @@
 // One store holds what the kernel said and what the person typed; components derive every text
 // from it. Files: state.js (store shape, derived texts), actions.js (requests), models.js (model
 // picker and card), form.js (fields from the spec), loras.js, images.js (image inputs, gallery
-// picker), preview.js (preview, order bar, ETA), session.js (strip, large view), side.js
-// (presets, tokens). Python side: imagen_nb/ui/order.py (OrderController).
+// picker), table.js (rows: a table or a set), preview.js (preview, order bar, ETA), session.js
+// (strip, large view), side.js (presets, tokens). Python side: imagen_nb/ui/order.py (OrderController).
 // Keyboard: Ctrl/Cmd+Enter orders from anywhere in the panel (never runs the cell); in number
 // fields ArrowUp/ArrowDown step the value (Shift: ×10); the model search takes
 // ArrowUp/ArrowDown/Enter/Escape. After an order the prompt is cleared for the next one (every
@@ -22,8 +22,10 @@
  *   projects() → Project[]                                     create_project({name}) → Project & {projects}
  *   product({product_id}) → ProductView (+ buffer: the file)   recent({offset, limit, text}) → {items: PickItem[], more, offset}
  *   upload({name, field}, [file]) → Upload (+ buffer: thumb)   image_thumb({value}) → ImageThumb (+ buffer)
+ *   sets() → SetRow[]   attach_file({name}, [file]) → {table}   attach_set({name, model}) → Prefill & {table}   detach() → {table: null}
  * Push "session": {products: SessionProduct[], orders: SessionOrder[]} (+ buffers: thumbnails), at most 10 per second.
- * Errors reject with err.info = { type, message, field, column }.
+ * Push "table": {table} (a table attached from Python).
+ * Errors reject with err.info = { type, message, field, column } (+ row, column_name for an order from rows).
  * The store's shape and the records are typed in state.js.
  * @typedef {import("./state.js").State} State
  */
@@ -38,6 +40,7 @@ import { Picker } from "./images.js";
 import { Preview, OrderBar } from "./preview.js";
 import { Session } from "./session.js";
 import { Presets, Tokens } from "./side.js";
+import { Rows } from "./table.js";
 
 const NEW = "\u0000new";
 
@@ -88,6 +91,7 @@ function Order({ app, shortcut }) {
         <div class="inb-order-scroll">
           <${ModelCard} app=${app} />
           <${Form} app=${app} />
+          <${Rows} app=${app} />
           <${Preview} app=${app} />
         </div>
         <${OrderBar} app=${app} shortcut=${shortcut} />
@@ -135,11 +139,16 @@ function mount(ctx) {
   });
   render(html`<${Order} app=${app} shortcut=${shortcut} />`, el);
   ctx.on("session", (data, buffers) => actions.session(data, buffers));
+  ctx.on("table", (data) => actions.tableChanged(data ? data.table : null));
   actions.init();
+  // An init that met a busy kernel (a notebook running all its cells) or a restart is asked
+  // again when the kernel answers: the panel never stays at "could not start".
+  const unfollow = ctx.onState ? ctx.onState((state) => { if (state === "connected" && store.get().loadError) actions.init(); }) : () => {};
   return {
     navigate: (payload) => actions.navigate(payload),
     shown: () => actions.refresh(),
     destroy() {
+      unfollow();
       actions.destroy();
       render(null, el);
     },

@@ -21,13 +21,14 @@ export function Preview({ app }) {
   if (error) {
     const f = error.field && s.form && s.form.fields.find((x) => x.name === error.field);
     body = html`<div class="inb-order-preview-err">
-      <strong>${f ? `Fix ${f.label}` : error.field === "model" ? "Model" : "Cannot expand"}</strong>
-      <span>${f ? " — see the field." : ` — ${error.message}`}</span></div>`;
+      <strong>${f ? `Fix ${f.label}` : error.field === "model" ? "Model" : error.field === "rows" ? "Fix the table" : "Cannot expand"}</strong>
+      <span>${f || error.field === "rows" ? " — see the field." : ` — ${error.message}`}</span></div>`;
   } else if (p) {
     const cols = previewColumns(s);
     body = html`
       <div class="inb-order-preview-head">
         <span class="inb-order-count">${plural(p.count, "generation")}</span>
+        ${p.table_count !== undefined ? html`<span class="inb-muted inb-order-count-rows">from ${plural(p.table_count, "row")}</span>` : null}
         ${p.images !== p.count ? html`<span class="inb-muted">→ ${plural(p.images, "image")}</span>` : null}
         <span class="inb-faint">limit ${fmtN(p.limit)} per order</span></div>
       ${p.too_large ? html`<div class="inb-order-warn">${p.too_large}</div>` : null}

@@ -21,7 +21,11 @@
  *             limit: number, preview: Preview|null, previewError: object|null, stale: boolean, placing: boolean,
  *             lastOrder: SessionOrder|null, cleared: Object<string, string>|null, note: Note|null,
  *             strip: object[], thumbs: Object<string, string>, shown: object|null, follow: boolean,
- *             editingToken: string|null, picker: string|null }} State
+ *             editingToken: string|null, picker: string|null,
+ *             table: Table|null, sets: SetRow[], tableBusy: boolean }} State
+ * @typedef {{ name: string, source: "file"|"set"|"python", set: string|null, count: number, columns: string[],
+ *             head: Object<string, any>[] }} Table
+ * @typedef {{ name: string, rows: number, columns: string, description: string, model: string|null, example: boolean }} SetRow
  */
 
 /** Fields whose value is cleared after an order (every other field stays for the next one). */
@@ -43,6 +47,7 @@ export function initialState() {
     lastOrder: null, cleared: null, note: null,
     strip: [], thumbs: {}, shown: null, selected: null, follow: true,
     editingToken: null, picker: null,
+    table: null, sets: [], tableBusy: false,
   };
 }
 
@@ -208,4 +213,21 @@ export function parseLoras(v) {
 export function lorasText(rows) {
   const list = rows.filter((r) => r.name).map((r) => ({ name: r.name, weight: Number(r.weight === "" ? 1 : r.weight) }));
   return list.length ? JSON.stringify(list) : "";
+}
+
+/** The {column} placeholders the form's values use ({{ and }} are literal braces), in order, once each. */
+export function placeholders(s) {
+  const seen = new Set();
+  for (const v of Object.values(currentValues(s))) {
+    const text = String(v).replace(/\{\{|\}\}/g, "");
+    for (const m of text.matchAll(/\{([^{}]+)\}/g)) seen.add(m[1].trim());
+  }
+  return [...seen];
+}
+
+/** The table's row and column a RowsError named, from any field's error: {row, column} or null. */
+export function tableFault(s) {
+  for (const e of Object.values(s.errors)) if (e && (e.row || e.columnName)) return { row: e.row || null, column: e.columnName || null };
+  const p = s.previewError;
+  return p && (p.row || p.column_name) ? { row: p.row || null, column: p.column_name || null } : null;
 }
