@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from collections import deque
@@ -30,8 +29,6 @@ from ..core.records import Event, GenerationFinished, ModelInfo, OrderFinished, 
 from ..core.rows import RowsError
 from ..core.smart import count as smart_count
 from ..core.smart import has_smart_syntax, new_rng_seed
-from ..store.tables import SUFFIXES as TABLE_SUFFIXES
-from ..store.tables import read_rows
 from .bridge import Controller, PanelRequestError, Reply, need_id, too_large_text
 from .forms import describe_model, json_types, params_from_values, values_from_params
 from .jsonable import jsonable
@@ -385,22 +382,24 @@ class OrderController(Controller):
         """Attach a table file the user picked or dropped (one buffer): ``{table}``. The next
         previews and orders make one generation per row."""
         name = str(name or "table")
-        suffix = Path(name).suffix.lower()
-        if suffix not in TABLE_SUFFIXES:
-            raise PanelRequestError(f"{name}: attach a table as {', '.join(TABLE_SUFFIXES)}", field="rows")
         if not buffers:
             raise PanelRequestError("no file came with the request; pick the file again", field="rows")
         data = bytes(buffers[0])
         if len(data) > TABLE_MAX_BYTES:
             raise PanelRequestError(f"{name} is {len(data) / 2**20:.0f} MB; tables up to "
                                     f"{TABLE_MAX_BYTES // 2**20} MB can be attached", field="rows")
-        with tempfile.TemporaryDirectory(prefix="inb-table-") as folder:
-            path = Path(folder) / f"table{suffix}"
-            path.write_bytes(data)
-            try:
-                rows = read_rows(path)
-            except RowsError as exc:
-                raise PanelRequestError(exc.message.replace(str(path), name), field="rows") from exc
+        # Read where the studio's host can read it too (a client's host shares the home); the
+        # file's suffix says its format, and the message names the user's file, not ours.
+        folder = Path(self.studio.home) / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f".table-{os.getpid()}-{hashlib.sha256(data).hexdigest()[:16]}{Path(name).suffix.lower()[:12]}"
+        path.write_bytes(data)
+        try:
+            rows = self.studio.views.read_rows(str(path))
+        except RowsError as exc:
+            raise PanelRequestError(exc.message.replace(str(path), name), field="rows") from exc
+        finally:
+            path.unlink(missing_ok=True)
         return {"table": self._attach(name, "file", rows)}
 
     def rpc_attach_set(self, name: str, model: str | None = None) -> dict[str, Any]:
@@ -427,7 +426,7 @@ class OrderController(Controller):
         from Python and show it in the open panels; a bad table raises ``RowsError`` here."""
         if isinstance(rows, (str, os.PathLike)) and name == "rows from Python":
             name = Path(rows).name
-        table = self._attach(name, "python", read_rows(rows))
+        table = self._attach(name, "python", self.studio.views.read_rows(rows))
         self.push("table", {"table": table})
         return table
 

@@ -107,3 +107,21 @@ def test_a_dataframe_from_python_is_pushed_to_the_panel(order_page, studio):
 
     with pytest.raises(RowsError):
         controller.attach_rows([{"animal": "cat"}, "not a row"])
+
+
+def test_the_studio_widget_shows_a_dataframe_in_the_order_panel(studio):
+    import pandas as pd
+
+    from imagen_nb.ui.widgets import OrderPanel, StudioWidget
+
+    widget = StudioWidget(studio)
+    try:
+        widget.show(rows=pd.DataFrame({"sign": ["Aries", "Taurus", "Gemini"]}))
+        assert widget.controllers["order"].rpc_state()["table"]["count"] == 3
+    finally:
+        widget.close()
+    panel = OrderPanel(studio)
+    try:
+        assert panel.attach_rows([{"a": 1}, {"a": 2}])["columns"] == ["a"]
+    finally:
+        panel.close()
