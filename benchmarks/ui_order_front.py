@@ -63,6 +63,9 @@ def run_once(browser, url: str, n: int, i: int) -> dict:
     page.locator(".inb-order-count", has_text=f"{len(COLOURS) * 3} generations").wait_for(timeout=30_000)
     typing = _stats(page.evaluate(TAKE), time.monotonic() - typed)
     prompt.fill(f"bench [1..{n}] #{i}")
+    advanced = page.locator(".inb-order .inb-order-advanced")
+    if not advanced.evaluate("(d) => d.open"):
+        advanced.locator("summary").click()
     page.locator(".inb-order [data-field=num_inference_steps] input").fill("4")
     page.locator(".inb-order [data-field=step_seconds] input, .inb-order [data-field=step_seconds] textarea").first.fill(
         "0.005")

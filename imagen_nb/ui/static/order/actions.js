@@ -247,6 +247,7 @@ export function createActions(ctx, store) {
         projectId: r.projects.some((p) => p.id === s.projectId) ? s.projectId : "" }));
     },
     async refresh() {
+      if (get().loadError) { actions.init(); return; }  // shown again after a failed start: try now
       if (!get().loaded) return;
       try {
         const { result } = await ctx.call("state");

@@ -10,14 +10,25 @@ function Options({ values, all }) {
 
 /** The model list under the search box: grouped by provider, the active option kept in view. */
 function ModelList({ app }) {
-  const s = useStore(app.store, (st) => st);
+  const open = useStore(app.store, (st) => st.listOpen);
+  return open ? html`<${ModelOptions} app=${app} />` : null;
+}
+
+function ModelOptions({ app }) {
+  // Only what the list shows: a live update of the session strip does not redraw it.
+  const models = useStore(app.store, (st) => st.models);
+  const query = useStore(app.store, (st) => st.query);
+  const provider = useStore(app.store, (st) => st.provider);
+  const type = useStore(app.store, (st) => st.type);
+  const form = useStore(app.store, (st) => st.form);
+  const active = useStore(app.store, (st) => st.active);
+  const s = { models, query, provider, type, form, active, listOpen: true };
   const listRef = useRef(null);
   const shown = filterModels(s);
   useEffect(() => {
     const el = listRef.current && listRef.current.querySelector("[aria-selected=true]");
     if (el && el.scrollIntoView) el.scrollIntoView({ block: "nearest" });
-  }, [s.active, s.listOpen]);
-  if (!s.listOpen) return null;
+  }, [s.active]);
   const rows = [];
   let group = null;
   shown.forEach((m, i) => {

@@ -10,7 +10,13 @@ import {
 const fmtN = (n) => Number(n).toLocaleString("en-US");
 
 export function Preview({ app }) {
-  const s = useStore(app.store, (st) => st);
+  // Only what the preview shows: a live update of the session strip does not redraw it.
+  const preview = useStore(app.store, (st) => st.preview);
+  const previewError = useStore(app.store, (st) => st.previewError);
+  const form = useStore(app.store, (st) => st.form);
+  const values = useStore(app.store, (st) => st.values);
+  const stale = useStore(app.store, (st) => st.stale);
+  const s = { preview, previewError, form, values, stale };
   const p = s.preview;
   const error = s.previewError;
   const label = (name) => {
