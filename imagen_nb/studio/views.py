@@ -14,6 +14,7 @@ from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..core.errors import MissingKey
 from ..core.inputs import check_count
+from ..store.tables import read_rows
 from .handles import Order
 
 if TYPE_CHECKING:
@@ -25,6 +26,11 @@ class Views:
 
     def __init__(self, studio: "LocalStudio"):
         self._studio = studio
+
+    def read_rows(self, source: Any) -> list[dict[str, Any]]:
+        """The rows of a table as an order from rows reads them: a .csv/.tsv/.json/.jsonl/.parquet
+        path, a DataFrame or a list of dicts (the Order panel's attached table). Raises RowsError."""
+        return read_rows(source)
 
     def missing_key(self, provider: str) -> str | None:
         """How to set ``provider``'s API key when it needs one and none is set (the ``MissingKey``

@@ -6,7 +6,8 @@ serves an anywidget in JupyterLab and a Panel component under ``imagen-nb serve`
 - JS → Python, a request: ``{"panel": "gallery", "rid": 7, "method": "page", "args": {...}}``
   with optional binary buffers (a file the user picked).
 - Python → JS, the reply: ``{"panel": "gallery", "reply": 7, "ok": true, "result": ...}`` or
-  ``{"panel": ..., "reply": 7, "ok": false, "error": {"type", "message", "field", "column"}}``;
+  ``{"panel": ..., "reply": 7, "ok": false, "error": {"type", "message", "field", "column"}}`` (a
+  ``RowsError`` adds ``row`` and ``column_name``);
   images travel as buffers, referenced from the result by index (``"buf": 0``).
 - Python → JS, a push: ``{"panel": "production", "event": "update", "data": ...}``.
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 from ..core.errors import ImagenError, OrderTooLarge, SmartParameterError, ValidationError
+from ..core.rows import RowsError
 from ..core.records import Event
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,8 @@ def error_payload(exc: BaseException) -> dict:
         payload.update(field=exc.param, column=exc.column or None)
     elif isinstance(exc, ValidationError):
         payload.update(field=exc.param or None, message=exc.message)
+        if isinstance(exc, RowsError):  # an order from rows: the table's row and column at fault
+            payload.update(row=exc.row, column_name=exc.column_name)
     elif isinstance(exc, PanelRequestError):
         payload["field"] = exc.field
     elif isinstance(exc, KeyError) and exc.args:

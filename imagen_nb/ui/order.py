@@ -4,7 +4,7 @@ strip). The form itself (fields from a model's JSON Schema, text ↔ typed value
 :mod:`imagen_nb.ui.forms`.
 
 Requests (``rpc_<name>``), results and pushes are listed in the JSDoc header of
-``static/order.js``. The session strip is fed by the Studio's events: products of orders placed
+``static/order/index.js``. The session strip is fed by the Studio's events: products of orders placed
 from this panel are collected on worker threads and pushed as thumbnails (binary buffers) at
 most ten times a second; the page asks for the full image of the one it shows large.
 """
@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 from ..core.errors import (ImagenError, MissingKey, OrderTooLarge, ProviderError, UnknownModelError,
                            ValidationError)
 from ..core.records import Event, GenerationFinished, ModelInfo, OrderFinished, OrderQueued, ProductReady
+from ..core.rows import RowsError
 from ..core.smart import count as smart_count
 from ..core.smart import has_smart_syntax, new_rng_seed
 from .bridge import Controller, PanelRequestError, Reply, need_id, too_large_text
@@ -48,6 +49,10 @@ SESSION_REPLAY = 48
 PICKER_PAGE = 24
 #: Largest image an upload (or a local file's preview) accepts.
 UPLOAD_MAX_BYTES = 64 * 2**20
+#: Largest table file (CSV, TSV, JSON, JSONL, Parquet) the panel attaches.
+TABLE_MAX_BYTES = 64 * 2**20
+#: Rows of an attached table the page shows.
+TABLE_HEAD = 5
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
 #: order statuses after which nothing runs (until a retry queues the order again)
 FINISHED = frozenset({"fulfilled", "failed", "cancelled"})
@@ -78,6 +83,7 @@ class OrderController(Controller):
         self._placing = 0  # order requests in flight: their first events may come before the id
         self._session: deque = deque(maxlen=200)  # Product handles of this panel's orders, newest first
         self._rng_seed = new_rng_seed()  # the random picks the preview shows are the ones ordered
+        self._table: dict[str, Any] | None = None  # the attached table: one generation per row (issue 13)
 
     # -- state --------------------------------------------------------------------------------
     def rpc_init(self) -> Reply:
@@ -109,7 +115,7 @@ class OrderController(Controller):
         """The lists that change elsewhere (refreshed when the tab is shown): projects, presets,
         tokens and the studio's limit of generations per order."""
         return {"projects": self.rpc_projects(), "presets": self.rpc_presets(), "tokens": self.rpc_tokens(),
-                "limit": self.studio.limit}
+                "limit": self.studio.limit, "sets": self.rpc_sets(), "table": self._table_view()}
 
     def _models(self) -> list[dict[str, Any]]:
         frame = self.studio.models()
@@ -174,11 +180,14 @@ class OrderController(Controller):
         key_missing = self.studio.views.missing_key(info.provider)
         result: dict[str, Any] = {"count": 0, "images": 0, "limit": limit, "rows": [], "columns": [],
                                   "missing": missing, "key_missing": key_missing, "too_large": None}
+        rows = self._rows()
+        if rows is not None:
+            result["table_count"] = len(rows)
         try:
             if key_missing:  # cannot validate without the key: expand only, the order says the rest
                 gens = self._expand_unchecked(props, filled, limit)
             else:
-                gens = self.studio.expand(info.id, limit=limit, rng_seed=self._rng_seed, **filled)
+                gens = self.studio.expand(info.id, limit=limit, rng_seed=self._rng_seed, rows=rows, **filled)
         except OrderTooLarge as exc:
             result.update(count=self._count(props, params), too_large=too_large_text(exc))
             return result
@@ -199,15 +208,16 @@ class OrderController(Controller):
         # A list given to a list-typed parameter is its value, not a group: hide it from expand.
         held = {k: v for k, v in params.items() if isinstance(v, (list, dict)) and "array" in json_types(props.get(k) or {})}
         marker = object()
-        gens = self.studio.expand(None, limit=limit, rng_seed=self._rng_seed,
+        gens = self.studio.expand(None, limit=limit, rng_seed=self._rng_seed, rows=self._rows(),
                                   **{k: (marker if k in held else v) for k, v in params.items()})
         return [{k: (held[k] if v is marker else v) for k, v in g.items()} for g in gens]
 
     def _count(self, props: Mapping[str, Any], params: dict[str, Any]) -> int:
         plain = {k: (0 if isinstance(v, (list, dict)) and "array" in json_types(props.get(k) or {}) else v)
                  for k, v in params.items()}
+        rows = self._rows()
         try:
-            return smart_count(plain, tokens=dict(self.studio.tokens))
+            return smart_count(plain, tokens=dict(self.studio.tokens)) * (len(rows) if rows is not None else 1)
         except ImagenError:
             return 0
 
@@ -233,7 +243,15 @@ class OrderController(Controller):
             self._placing += 1
         try:
             try:
-                order = self.studio.order(info.id, project=project, limit=limit, rng_seed=self._rng_seed, **params)
+                table = self._table
+                if table is not None and table["set"]:
+                    # A set picked in the panel: its rows, the form's values over its recipe, and
+                    # every product records the set and its row.
+                    order = self.studio.order_set(table["set"], info.id, project=project, limit=limit,
+                                                  rng_seed=self._rng_seed, **params)
+                else:
+                    order = self.studio.order(info.id, project=project, limit=limit, rng_seed=self._rng_seed,
+                                              rows=self._rows(), **params)
             except MissingKey as exc:
                 raise PanelRequestError(str(exc), field="model") from exc
             except UnknownModelError as exc:
@@ -337,6 +355,80 @@ class OrderController(Controller):
                 "values": values_from_params(spec, params), "project_id": product.project_id,
                 "product_id": product.id, "scope": scope, "use": use, "imported": imported,
                 "source_model": source_model, "unmapped": unmapped}
+
+    # -- a table: one generation per row (issue 13) ------------------------------------------------
+    def _rows(self) -> list[dict[str, Any]] | None:
+        return None if self._table is None else self._table["rows"]
+
+    def _table_view(self) -> dict[str, Any] | None:
+        """The attached table as the page shows it: name, where it came from, columns, row count, first rows."""
+        table = self._table
+        if table is None:
+            return None
+        rows = table["rows"]
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        return {"name": table["name"], "source": table["source"], "set": table["set"], "count": len(rows),
+                "columns": columns, "head": [jsonable(r) for r in rows[:TABLE_HEAD]]}
+
+    def _attach(self, name: str, source: str, rows: list[dict[str, Any]], set_name: str | None = None) -> dict:
+        self._table = {"name": name, "source": source, "set": set_name, "rows": rows}
+        return self._table_view()
+
+    def rpc_sets(self) -> list[dict[str, Any]]:
+        """The sets there are (saved and the examples): ``[{name, rows, columns, description, model, example}]``."""
+        return [jsonable(r) for r in self.studio.sets.listing().to_dict("records")]
+
+    def rpc_attach_file(self, name: str = "table", buffers: Sequence[bytes] = ()) -> dict[str, Any]:
+        """Attach a table file the user picked or dropped (one buffer): ``{table}``. The next
+        previews and orders make one generation per row."""
+        name = str(name or "table")
+        if not buffers:
+            raise PanelRequestError("no file came with the request; pick the file again", field="rows")
+        data = bytes(buffers[0])
+        if len(data) > TABLE_MAX_BYTES:
+            raise PanelRequestError(f"{name} is {len(data) / 2**20:.0f} MB; tables up to "
+                                    f"{TABLE_MAX_BYTES // 2**20} MB can be attached", field="rows")
+        # Read where the studio's host can read it too (a client's host shares the home); the
+        # file's suffix says its format, and the message names the user's file, not ours.
+        folder = Path(self.studio.home) / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f".table-{os.getpid()}-{hashlib.sha256(data).hexdigest()[:16]}{Path(name).suffix.lower()[:12]}"
+        path.write_bytes(data)
+        try:
+            rows = self.studio.views.read_rows(str(path))
+        except RowsError as exc:
+            raise PanelRequestError(exc.message.replace(str(path), name), field="rows") from exc
+        finally:
+            path.unlink(missing_ok=True)
+        return {"table": self._attach(name, "file", rows)}
+
+    def rpc_attach_set(self, name: str, model: str | None = None) -> dict[str, Any]:
+        """Attach set ``name``'s rows and fill the form from its recipe (prompt template with base,
+        theme and style; its parameters) on its model, else the form's: ``{table, model, form, values}``."""
+        try:
+            recipe = self.studio.sets[name]
+        except KeyError as exc:
+            raise PanelRequestError(str(exc.args[0]), field="rows") from exc
+        model_id = self._known_model(recipe.model) or self._known_model(model)
+        spec = self.studio.model(model_id).spec if model_id else {}
+        values = values_from_params(spec, recipe.order_params())
+        table = self._attach(name, "set", list(recipe.rows), set_name=name)
+        return {"table": table, "model": model_id, "form": self._form(model_id) if model_id else None,
+                "values": values}
+
+    def rpc_detach(self) -> dict[str, Any]:
+        """Drop the attached table: orders are plain again."""
+        self._table = None
+        return {"table": None}
+
+    def attach_rows(self, rows: Any, name: str = "rows from Python") -> dict[str, Any]:
+        """Attach ``rows`` (a DataFrame, a .csv/.tsv/.json/.jsonl/.parquet path or a list of dicts)
+        from Python and show it in the open panels; a bad table raises ``RowsError`` here."""
+        if isinstance(rows, (str, os.PathLike)) and name == "rows from Python":
+            name = Path(rows).name
+        table = self._attach(name, "python", self.studio.views.read_rows(rows))
+        self.push("table", {"table": table})
+        return table
 
     def rpc_presets(self) -> list[dict[str, Any]]:
         """Saved presets, by name: ``[{name, model, params}]``."""

@@ -81,6 +81,17 @@ class _Host(anywidget.AnyWidget):
             return []
         return self.studio.products(gallery.selection)
 
+    def attach_rows(self, rows, name: str = "rows from Python") -> dict:
+        """Attach a table to the Order panel: one generation per row, ``{column}`` placeholders in
+        any field (a DataFrame, a .csv/.tsv/.json/.jsonl/.parquet path or a list of dicts).
+
+        >>> inb.OrderPanel(studio).attach_rows(cards)      # or studio.widget().show(rows=cards)
+        """
+        order = self.controllers.get("order")
+        if order is None:
+            raise TypeError("this widget has no Order panel; use inb.OrderPanel(studio) or studio.widget()")
+        return order.attach_rows(rows, name)
+
     def close(self) -> None:
         """Stop following the Studio and close the widget's views."""
         for controller in self.controllers.values():
@@ -122,11 +133,16 @@ class StudioWidget(_Host):
                 ProductionController(studio), GalleryController(studio)]
 
     def show(self, tab: str | None = None, **payload) -> "StudioWidget":
-        """Switch to a tab, e.g. ``show("gallery", project="cats")`` or ``show("order", product=id)``.
+        """Switch to a tab, e.g. ``show("gallery", project="cats")`` or ``show("order", product=id)``;
+        ``show(rows=cards)`` attaches a table (a DataFrame…) to the Order panel.
 
         Without a tab it follows what is given: ``show(order=o)`` opens the order in Production,
         ``show(product=p)`` re-orders the product in Order, ``show(project="cats")`` its Gallery.
         """
+        rows = payload.pop("rows", None)
+        if rows is not None:  # a table for the Order panel (a DataFrame cannot travel as a payload)
+            self.attach_rows(rows)
+            tab = tab or "order"
         if tab is None:
             tab = ("production" if "order" in payload else "order" if "product" in payload
                    else "gallery" if "project" in payload else None)

@@ -10,9 +10,6 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.xfail(strict=False, reason="since the studio-package and provider merges the served Order panel's "
-                   "model search finds no diffusers:tiny in this test (it shows 'No model matches'), while "
-                   "studio.models() lists it: to investigate (issue 11 note)")
 def test_lora_picker_adds_weights_and_removes(studio, served, tab, open_studio):
     (studio.home / "loras").mkdir()
     for name in ("ink", "watercolor"):

@@ -34,3 +34,26 @@ def test_production_and_gallery_in_a_client_follow_the_hosts_orders_live(home, h
         placed = panel.call("order", model="instant:swatch", values={"prompt": "from the panel"})
         studio.get_order(placed["order_id"]).wait(30)
         assert host.ask("gallery") == "5"
+
+
+def test_the_order_panels_rows_work_in_a_client(home, host, page):
+    """A table attached in a client's Order panel is read through the host (studio.views.read_rows)
+    and its order, one generation per row, runs there; a set's order records the set."""
+    with inb.Studio(home) as studio:
+        assert not studio.is_host
+        panel = page(OrderController(studio))
+        state = panel.call("init")
+        assert {"card_deck", "tarot", "zodiac"} <= {s["name"] for s in state["sets"]}
+        table = panel.call("attach_file", buffers=[b"animal\ncat\ndog\n"], name="animals.csv")["table"]
+        assert table["count"] == 2 and table["columns"] == ["animal"]
+        preview = panel.call("preview", model="instant:swatch", values={"prompt": "a {animal}"})
+        assert [r["prompt"] for r in preview["rows"]] == ["a cat", "a dog"]
+        placed = panel.call("order", model="instant:swatch", values={"prompt": "a {animal}"})
+        studio.get_order(placed["order_id"]).wait(30)
+        assert sorted(p.prompt for p in studio.get_order(placed["order_id"]).products) == ["a cat", "a dog"]
+        out = panel.call("attach_set", name="zodiac", model="instant:swatch")
+        values = {k: v for k, v in out["values"].items() if k in {f["name"] for f in out["form"]["fields"]}}
+        placed = panel.call("order", model="instant:swatch", values={**values, "width": "16", "height": "16"})
+        studio.get_order(placed["order_id"]).wait(60)
+        rows = studio.sql("select set_name from set_products where order_id = ?", [placed["order_id"]])
+        assert len(rows) == 12 and set(rows["set_name"]) == {"zodiac"}

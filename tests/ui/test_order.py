@@ -411,13 +411,13 @@ def test_the_page_asks_only_for_requests_the_controller_serves():
 
     from imagen_nb.ui import assets
 
-    js = (assets.STATIC / "order.js").read_text()
+    js = "\n".join(p.read_text() for p in sorted((assets.STATIC / "order").glob("*.js")))
     asked = set(re.findall(r'ctx\.call\("(\w+)"', js))
     assert asked == {"init", "state", "model", "preview", "order", "reorder", "product", "recent", "upload", "loras",
                      "image_thumb", "projects", "create_project", "tokens", "token_set", "token_delete",
-                     "preset_save", "preset_apply", "preset_delete"} - {"tokens"}
+                     "preset_save", "preset_apply", "preset_delete", "attach_file", "attach_set", "detach"} - {"tokens"}
     assert all(hasattr(OrderController, f"rpc_{name}") for name in asked | {"tokens"})
-    assert set(re.findall(r'ctx\.on\("(\w+)"', js)) == {"session"}
+    assert set(re.findall(r'ctx\.on\("(\w+)"', js)) == {"session", "table"}
     module = assets.esm("order")
     assert "INB.panels.order = " in module
     assert ".inb-order-strip" in assets.css("order")

@@ -345,6 +345,8 @@ const INB = (() => {
           nav,
           call: (method, args, buffers, opts) => conn.call(panelName, method, args, buffers, opts),
           on: (event, cb) => conn.on(panelName, event, cb),
+          /** Follow the connection: cb("connected" | "disconnected", why); returns the unsubscribe. */
+          onState: (cb) => conn.onState(cb),
         };
       },
       start(panelName, target, nav = null) {

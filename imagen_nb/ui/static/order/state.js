@@ -1,0 +1,233 @@
+// The Order panel's state and every text derived from it (pure: node can test it).
+
+/**
+ * Mirrors imagen_nb/ui/order.py (see index.js for the requests):
+ * @typedef {{ id: string, provider: string, type: string, family: string, description: string, key_missing: boolean }} ModelRow
+ * @typedef {{ name: string, label: string, kind: "prompt"|"text"|"integer"|"number"|"enum"|"boolean"|"image"|"json",
+ *             required: boolean, advanced: boolean, description: string, range: string|null, minimum: number|null,
+ *             maximum: number|null, step: number|null, choices: string[]|null, default: string|null }} Field
+ * @typedef {{ id: string, provider: string, name: string, type: string, family: string, description: string,
+ *             title: string, key_missing: string|null, image_to_image: boolean, fields: Field[] }} Form
+ * @typedef {{ count: number, images: number, limit: number, rows: Object<string, any>[], columns: string[],
+ *             missing: string[], key_missing: string|null, too_large: string|null }} Preview
+ * @typedef {{ order_id: string, model: string, count: number, products: number, complete: number, failed: number,
+ *             cancelled: number, status: string, error: string|null, placed?: number }} SessionOrder
+ * @typedef {{ message: string, column?: number|null, source: "preview"|"action"|"order" }} FieldError
+ * @typedef {{ kind: "notice"|"recall"|"refused"|"error", text?: string, field?: string, recall?: object }} Note
+ * @typedef {{ loaded: boolean, loadError: string|null, models: ModelRow[]|null, providers: string[], types: string[],
+ *             provider: string, type: string, query: string|null, listOpen: boolean, active: number, pendingPick: string|null,
+ *             form: Form|null, values: Object<string, string>, errors: Object<string, FieldError>, advancedOpen: boolean,
+ *             projects: {id: string, name: string}[], projectId: string, presets: object[], tokens: {name: string, values: string[]}[],
+ *             limit: number, preview: Preview|null, previewError: object|null, stale: boolean, placing: boolean,
+ *             lastOrder: SessionOrder|null, cleared: Object<string, string>|null, note: Note|null,
+ *             strip: object[], thumbs: Object<string, string>, shown: object|null, follow: boolean,
+ *             editingToken: string|null, picker: string|null,
+ *             table: Table|null, sets: SetRow[], tableBusy: boolean }} State
+ * @typedef {{ name: string, source: "file"|"set"|"python", set: string|null, count: number, columns: string[],
+ *             head: Object<string, any>[] }} Table
+ * @typedef {{ name: string, rows: number, columns: string, description: string, model: string|null, example: boolean }} SetRow
+ */
+
+/** Fields whose value is cleared after an order (every other field stays for the next one). */
+export const CLEAR_AFTER_ORDER = ["prompt"];
+/** Products the session strip keeps. */
+export const STRIP_MAX = 60;
+/** An unescaped "[" starts SmartParameter syntax. */
+export const SMART = /(^|[^\\])\[/;
+export const FINISHED = new Set(["fulfilled", "failed", "cancelled"]);
+
+/** @returns {State} */
+export function initialState() {
+  return {
+    loaded: false, loadError: null, models: null, providers: [], types: [], provider: "", type: "",
+    query: null, listOpen: false, active: 0, pendingPick: null,
+    form: null, values: {}, errors: {}, advancedOpen: false,
+    projects: [], projectId: "", presets: [], tokens: [], limit: 1000,
+    preview: null, previewError: null, stale: false, placing: false,
+    lastOrder: null, cleared: null, note: null,
+    strip: [], thumbs: {}, shown: null, selected: null, follow: true,
+    editingToken: null, picker: null,
+    table: null, sets: [], tableBusy: false,
+  };
+}
+
+const fmtN = (n) => Number(n).toLocaleString("en-US");
+/** "1 generation", "1,000 generations" (en-US digits whatever the browser's locale). */
+export const plural = (n, word) => `${fmtN(n)} ${word}${n === 1 ? "" : "s"}`;
+
+/** A value cut for a table cell or a summary. */
+export function short(v, n = 60) {
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return s === undefined ? "" : (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+}
+
+/** The models the search shows: provider and type filters, then every word of the query.
+ *  The form's own id as the query (the input at rest) filters nothing. */
+export function filterModels(s) {
+  if (!s.models) return [];
+  const text = (s.query ?? "").trim();
+  const exact = s.query === null || (s.form && text === s.form.id);
+  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+  return s.models.filter((m) => (!s.provider || m.provider === s.provider)
+    && (!s.type || m.type === s.type)
+    && (exact || words.every((w) => `${m.id} ${m.family} ${m.type} ${m.description}`.toLowerCase().includes(w))));
+}
+
+/** The form's fields in the order they show: prompts, images, the short ones (a grid), long
+ *  structured ones; advanced ones apart. The spec's order holds within each group. */
+export function fieldGroups(form) {
+  const groups = { prompt: [], image: [], grid: [], json: [], advanced: [] };
+  for (const f of (form ? form.fields : [])) {
+    if (f.advanced) groups.advanced.push(f);
+    else (groups[f.kind] || groups.grid).push(f);
+  }
+  return groups;
+}
+
+/** A field's hover text: its friendly label, the parameter name studio.order() takes, range, help. */
+export function hoverText(f) {
+  return [`${f.label} — ${f.name}=`, f.range, f.description].filter(Boolean).join("\n");
+}
+
+/** The form's non-blank values, as sent to the kernel. */
+export function currentValues(s) {
+  const out = {};
+  for (const f of (s.form ? s.form.fields : [])) {
+    const v = s.values[f.name];
+    if (v !== undefined && v !== "") out[f.name] = v;
+  }
+  return out;
+}
+
+/** An error message without the "parameter 'x', column 3: " the field already says. */
+export function fieldMessage(message) {
+  return String(message || "").replace(/^parameter '[^']*'(, column \d+)?: /, "");
+}
+
+/** The label a field goes by in notes ("see Prompt"). */
+export function labelOf(s, name) {
+  if (name === "model") return "the model";
+  if (name === "project") return "the project";
+  const f = s.form && s.form.fields.find((x) => x.name === name);
+  return f ? f.label : name;
+}
+
+/** The Order button's label. */
+export function orderLabel(s) {
+  const p = s.preview;
+  return p && !p.too_large && !s.previewError ? `Order ${plural(p.count, "generation")}` : "Order";
+}
+
+/** Seconds left for the latest order, from its pace since it was placed; null before the first finishes. */
+export function orderEta(o, now) {
+  if (!o || FINISHED.has(o.status) || !o.placed) return null;
+  const done = o.complete + o.failed + o.cancelled;
+  const left = o.count - done;
+  if (!done || left <= 0) return null;
+  return ((now - o.placed) / done) * left;
+}
+
+/** "about 12 s left" / "about 2 min left" (rounded up, never "0 s"). */
+export function etaText(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  if (seconds < 60) return `about ${Math.max(1, Math.ceil(seconds))} s left`;
+  const m = Math.ceil(seconds / 60);
+  return m < 60 ? `about ${m} min left` : `about ${Math.floor(m / 60)} h ${m % 60} min left`;
+}
+
+/** The latest order's line: counts that add up to its total, and its state. */
+export function orderLine(o) {
+  const done = o.complete + o.failed + o.cancelled;
+  const finished = FINISHED.has(o.status);
+  return {
+    finished,
+    mark: finished ? (o.status === "fulfilled" ? "✓" : "!") : "●",
+    ok: !finished || o.status === "fulfilled",
+    text: `${plural(o.count, "generation")} `,
+    state: finished ? `· ${o.status}` : `· ${fmtN(done)}/${fmtN(o.count)} done`,
+    failed: o.failed ? ` · ${fmtN(o.failed)} failed` : "",
+  };
+}
+
+/** The recall note: what a re-order filled. */
+export function recallText(r) {
+  return r.use === "seed" ? "Seed filled from the product."
+    : r.use === "prompt" ? "Prompt filled from the product."
+      : r.scope === "order" ? "Filled from the product's whole order: change what you like and order again."
+        : r.imported ? `Filled from the imported product's parameters, mapped onto ${r.model}.`
+          : "Filled from this product: one generation with its seed.";
+}
+
+/** A product's parameter as form text. */
+export function asText(v) {
+  return typeof v === "string" ? v : typeof v === "boolean" ? String(v) : JSON.stringify(v);
+}
+
+/** The preview table's columns: those that vary and that the rows hold; none for one plain generation. */
+export function previewColumns(s) {
+  const p = s.preview;
+  if (!p || !p.rows.length) return [];
+  const cols = p.columns.filter((c) => p.rows.some((r) => c in r));
+  const values = currentValues(s);
+  return p.count > 1 || cols.some((c) => SMART.test(String(values[c] || ""))) ? cols : [];
+}
+
+/** A number field's value one step up or down (Shift: ×10), clamped to its range; null when the
+ *  text is not a plain number. */
+export function stepValue(f, text, up, big) {
+  const raw = (text || "").trim() || (f.default ?? "");
+  if (!/^[+-]?\d+(\.\d+)?$/.test(raw)) return null;
+  const step = (f.step || (f.kind === "integer" ? 1 : 0.1)) * (big ? 10 : 1);
+  let v = Number(raw) + (up ? step : -step);
+  if (f.minimum !== null && f.minimum !== undefined) v = Math.max(f.minimum, v);
+  if (f.maximum !== null && f.maximum !== undefined) v = Math.min(f.maximum, v);
+  if (f.kind === "integer") return String(Math.round(v));
+  const decimals = Math.max((String(step).split(".")[1] || "").length, (raw.split(".")[1] || "").length);
+  return v.toFixed(decimals);
+}
+
+const SIMPLE_LORAS = /^\s*[^,:[\]{}"/\\]+(:\s*-?\d+(\.\d+)?)?(\s*,\s*[^,:[\]{}"/\\]+(:\s*-?\d+(\.\d+)?)?)*\s*$/;
+
+/** LoRA rows from a value: JSON [{name, weight}] or the text form "a:0.6, b"; null when rows
+ *  cannot show it (paths, smart syntax). */
+export function parseLoras(v) {
+  const raw = String(v || "").trim();
+  if (!raw) return [];
+  try {
+    const list = JSON.parse(raw);
+    const items = Array.isArray(list) ? list : [list];
+    if (items.every((x) => x && typeof x === "object" && typeof x.name === "string" && !("path" in x))) {
+      return items.map((x) => ({ name: x.name, weight: x.weight === undefined ? 1 : Number(x.weight) }));
+    }
+    return null;
+  } catch (e) { /* not JSON: maybe the text form */ }
+  if (!SIMPLE_LORAS.test(raw)) return null;
+  return raw.split(",").map((x) => x.trim()).filter(Boolean).map((part) => {
+    const i = part.lastIndexOf(":");
+    const weighted = i > 0 && /^-?\d+(\.\d+)?$/.test(part.slice(i + 1).trim());
+    return weighted ? { name: part.slice(0, i).trim(), weight: Number(part.slice(i + 1)) } : { name: part, weight: 1 };
+  });
+}
+
+/** LoRA rows as the value the form sends: JSON [{name, weight}], "" for none (rows without a name are left out). */
+export function lorasText(rows) {
+  const list = rows.filter((r) => r.name).map((r) => ({ name: r.name, weight: Number(r.weight === "" ? 1 : r.weight) }));
+  return list.length ? JSON.stringify(list) : "";
+}
+
+/** The {column} placeholders the form's values use ({{ and }} are literal braces), in order, once each. */
+export function placeholders(s) {
+  const seen = new Set();
+  for (const v of Object.values(currentValues(s))) {
+    const text = String(v).replace(/\{\{|\}\}/g, "");
+    for (const m of text.matchAll(/\{([^{}]+)\}/g)) seen.add(m[1].trim());
+  }
+  return [...seen];
+}
+
+/** The table's row and column a RowsError named, from any field's error: {row, column} or null. */
+export function tableFault(s) {
+  for (const e of Object.values(s.errors)) if (e && (e.row || e.columnName)) return { row: e.row || null, column: e.columnName || null };
+  const p = s.previewError;
+  return p && (p.row || p.column_name) ? { row: p.row || null, column: p.column_name || null } : null;
+}
