@@ -12,9 +12,10 @@ from .factory import DiffusersFactory
 from . import folders
 from .memory import Eviction, MemoryBudget, PipelineCache, estimate_bytes, hub_snapshot, release
 from .models import ModelSource, model_source, resolve_model, tiny_model
-from .pipelines import LoadedPipeline, load_pipeline
+from .pipelines import LoadedPipeline, load_pipeline, load_sr
 from .settings import DiffusersSettings
-from .tiny import ensure_tiny_model
+from .tiny import ensure_tiny_esrgan, ensure_tiny_model, ensure_tiny_upscaler
+from .upscalers import TINY_ESRGAN, TINY_UPSCALER, UPSCALE, UpscaleFactory, tiny_esrgan_model, tiny_upscaler_model
 
 
 class DiffusersProvider(Provider[DiffusersSettings]):
@@ -36,7 +37,7 @@ class DiffusersProvider(Provider[DiffusersSettings]):
 
     def models(self) -> list[ModelInfo]:
         """``tiny`` and the models of the model folder (others are named by path or hub id)."""
-        return [tiny_model()] + [m.info for m in folders.scan(self.model_dir)]
+        return [tiny_model(), tiny_upscaler_model(), tiny_esrgan_model()] + [m.info for m in folders.scan(self.model_dir)]
 
     def loras(self, model: ModelInfo) -> list[str]:
         """The LoRA files in the LoRA folder (setting ``lora_dir``, default ``<home>/loras``), by name."""
@@ -66,8 +67,10 @@ class DiffusersProvider(Provider[DiffusersSettings]):
         """Link the diffusers folder or checkpoint at ``path`` into the model folder as ``name``."""
         return folders.add_model(self.model_dir, path, name).info
 
-    def factory(self, model: ModelInfo) -> DiffusersFactory:
+    def factory(self, model: ModelInfo) -> DiffusersFactory | UpscaleFactory:
         """A factory for ``model``; pipelines stay in this provider, so this is cheap."""
+        if model.type == UPSCALE:
+            return UpscaleFactory(model, self)
         return DiffusersFactory(model, self)
 
     def lane(self, model: ModelInfo) -> str:
@@ -90,10 +93,19 @@ class DiffusersProvider(Provider[DiffusersSettings]):
 
         return pick_dtype(self.settings, self.device)
 
-    def tiny_path(self):
-        """The tiny model's folder under this provider's cache, built on first use."""
+    def tiny_path(self, model: ModelInfo | None = None):
+        """The folder (or file) of a built-in tiny model under this provider's cache, built on first use.
+
+        ``model`` picks ``tiny-upscaler`` or ``tiny-esrgan``; default ``tiny``.
+        """
+        name = model.name if model is not None else "tiny"
         with self._tiny_lock:
-            return ensure_tiny_model(self.context.cache_dir(self.name))
+            cache = self.context.cache_dir(self.name)
+            if name == TINY_UPSCALER:
+                return ensure_tiny_upscaler(cache)
+            if name == TINY_ESRGAN:
+                return ensure_tiny_esrgan(cache)
+            return ensure_tiny_model(cache)
 
     def pipeline(self, model: ModelInfo, ctx: RunContext | None = None) -> LoadedPipeline:
         """The loaded pipeline of ``model`` on this provider's device, loading it when needed.
@@ -110,7 +122,9 @@ class DiffusersProvider(Provider[DiffusersSettings]):
 
         def load() -> LoadedPipeline:
             where = source()
-            location = str(self.tiny_path()) if where.kind == "tiny" else where.location
+            location = str(self.tiny_path(model)) if where.kind == "tiny" or not where.location else where.location
+            if where.kind == "sr":
+                return load_sr(model.id, location, device, dtype)
             if where.kind == "file":
                 return self._load_file(model, location, device, dtype)
             return load_pipeline(model.id, where.kind, location, where.pipeline_class, device, dtype)
@@ -119,7 +133,8 @@ class DiffusersProvider(Provider[DiffusersSettings]):
             where = source()
             if where.kind == "hub":
                 return estimate_bytes(hub_snapshot(where.location), dtype)
-            return estimate_bytes(self.tiny_path() if where.kind == "tiny" else where.location, dtype)
+            return estimate_bytes(self.tiny_path(model) if where.kind == "tiny" or not where.location
+                                  else where.location, dtype)
 
         def evicted(record: Eviction, seconds: float) -> None:
             if ctx is not None:
@@ -136,7 +151,7 @@ class DiffusersProvider(Provider[DiffusersSettings]):
         """Where ``model``'s files are: the model folder first, then what its name says."""
         local = folders.find(self.model_dir, model.name) if model.name != "tiny" and "/" not in model.name else None
         if local is not None:
-            return ModelSource(local.kind, str(local.path), model_source(model).pipeline_class)
+            return ModelSource(local.kind, str(local.path), model_source(model).pipeline_class)  # type: ignore[arg-type]
         return model_source(model)
 
     def _load_file(self, model: ModelInfo, location: str, device: str, dtype: str) -> LoadedPipeline:
