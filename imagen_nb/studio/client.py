@@ -44,7 +44,7 @@ READS = frozenset({
     "generation", "projects", "collections", "sql", "wait_idle", "order_record", "order_generations",
     "order_products", "wait_order", "finished_count", "project_record", "collection_product_ids",
     "tokens.all", "tokens.get", "presets.all", "presets.get", "sets.all", "sets.get", "sets.listing",
-    "loras", "grid", "trash", "paused", *(f"views.{name}" for name in VIEWS),
+    "loras", "grid", "trash", "paused", "upscalers", "health", *(f"views.{name}" for name in VIEWS),
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)

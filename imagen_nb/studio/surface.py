@@ -26,7 +26,7 @@ USER_API = (
     "models", "model", "add_model", "expand", "order", "vary", "get_order", "orders", "cancel",
     "retry", "product", "products", "gallery", "gallery_count", "generation", "rate",
     "delete", "import_products", "project", "projects", "collection", "collections", "backup", "sql",
-    "wait_idle", "loras", "order_set", "grid", "trash", "empty_trash",
+    "wait_idle", "loras", "order_set", "grid", "trash", "empty_trash", "upscale", "upscalers", "health",
 )
 
 #: Properties of the user API a client reads from its host (``studio.paused``).

@@ -8,6 +8,7 @@ from pathlib import Path
 from ...core.errors import ProviderError, UnknownModelError
 from ...core.records import ModelInfo, ModelLoaded, ModelUnloaded
 from ..base import Provider, ProviderContext, RunContext
+from ..health import Health
 from .factory import DiffusersFactory
 from . import folders
 from .memory import Eviction, MemoryBudget, PipelineCache, estimate_bytes, hub_snapshot, release
@@ -166,6 +167,34 @@ class DiffusersProvider(Provider[DiffusersSettings]):
             if not usual_widths(info):  # the hub's configs cannot build it: say so before any download
                 raise ProviderError(unusual_widths_help(model.id, location, info))
         return load_single_file(model.id, location, model.family, device, dtype, config=config)
+
+    def health(self, reach: bool = False) -> Health:
+        """The device pipelines would run on, whether torch can use it, and its total and free memory.
+
+        ``reach`` changes nothing here (local models need no network once their files are here).
+        """
+        from ..health import free_ram
+        from .memory import device_total_bytes
+
+        try:
+            import torch
+
+            device = self.device
+            from .device import check_device
+
+            check_device(device)
+        except Exception as exc:  # torch missing, or a device setting this machine cannot honour
+            return Health(self.name, "local", False, device=self._device, detail=str(exc))
+        total, free = device_total_bytes(device), None
+        if device.startswith("cuda"):
+            free, total = (int(x) for x in torch.cuda.mem_get_info(torch.device(device)))
+        elif device == "cpu":
+            free = free_ram()
+        loaded = len(self._pipelines)
+        detail = f"torch {torch.__version__} on {device}, dtype {self.dtype}"
+        if loaded:
+            detail += f"; {loaded} model(s) loaded"
+        return Health(self.name, "local", True, device=device, memory_total=total, memory_free=free, detail=detail)
 
     def close(self) -> None:
         """Drop every loaded pipeline and give cached GPU memory back."""
