@@ -316,8 +316,8 @@ class LocalStudio(Studio):
             raise ValidationError("model", f"{info.id} is a {info.type} model, not an upscaler; "
                                            "studio.upscalers() lists the upscale models")
         props = info.spec.get("properties", {})
-        if "prompt" in props and "prompt" not in params and len({s.prompt for s in sources}) == 1:
-            params["prompt"] = sources[0].prompt or ""
+        if "prompt" in props and "prompt" not in params and len({s.prompt for s in sources}) == 1 and sources[0].prompt:
+            params["prompt"] = sources[0].prompt
         if project is None and sources[0].project_id is not None:
             project = Project(self, sources[0].project_id)
         image: Any = ids[0] if len(ids) == 1 else list(ids)
