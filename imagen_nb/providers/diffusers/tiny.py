@@ -27,7 +27,7 @@ from .pipelines import quiet_progress_bars
 #: Folder name under the provider's cache; bump the suffix when the recipe changes.
 TINY_DIRNAME = "tiny-sd1-v1"
 TINY_UPSCALER_DIRNAME = "tiny-x4-upscaler-v1"
-TINY_ESRGAN_FILENAME = "tiny-esrgan-x4-v1.safetensors"
+TINY_ESRGAN_FILENAME = "tiny-esrgan-x4-v2.safetensors"
 #: The tiny x4 upscaler's largest noise level (the real one's, 350).
 UPSCALER_MAX_NOISE = 350
 SEED = 20240501
@@ -243,8 +243,11 @@ def ensure_tiny_esrgan(cache_dir: str | os.PathLike) -> Path:
     return write_tiny_esrgan(path)
 
 
-def tiny_esrgan_state(nf: int = 8, nb: int = 1, gc: int = 4, seed: int = SEED + 2) -> dict:
-    """A tiny Real-ESRGAN ×4 (RRDBNet, BasicSR key layout) state dict with seeded random weights."""
+def tiny_esrgan_state(nf: int = 8, nb: int = 1, gc: int = 32, seed: int = SEED + 2) -> dict:
+    """A tiny Real-ESRGAN ×4 (RRDBNet, BasicSR key layout) state dict with seeded random weights.
+
+    ``gc`` stays at ESRGAN's 32 growth channels: spandrel assumes that width when it rebuilds an RRDBNet.
+    """
     import torch
 
     from .srnet import SRArch, build
