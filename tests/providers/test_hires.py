@@ -75,3 +75,11 @@ def test_bad_hires_options_are_refused_before_anything_runs(upscale_studio, tmp_
     with pytest.raises(ValidationError, match="redraws nothing"):
         upscale_studio.order("diffusers:tiny", prompt="x", num_inference_steps=2, hires_scale=2, hires_strength=0.2)
     assert upscale_studio.sql("select count(*) as n from generations")["n"][0] == 0
+
+
+def test_hires_defaults_fill_in_only_when_it_is_on(tiny_provider):
+    factory = tiny_provider.factory(tiny_provider.model("tiny"))
+    on = factory.validate({"prompt": "x", "hires_scale": 2})
+    assert (on["hires_upscaler"], on["hires_strength"]) == ("lanczos", 0.5)
+    off = factory.validate({"prompt": "x"})
+    assert not [k for k in off if k.startswith("hires")]

@@ -34,11 +34,11 @@ def hires_properties() -> dict[str, dict[str, Any]]:
         SCALE: number_property(1, 4, None, "Hires fix: make the image at width × height, upscale it this many"
                                            " times, then redraw its detail with image-to-image. Empty: off.",
                                title="Hires scale"),
-        UPSCALER: {"type": "string", "title": "Hires upscaler", "default": LANCZOS,
-                   "description": "How the hires fix enlarges the first image: 'lanczos', or an upscale model of"
-                                  " this provider (e.g. a Real-ESRGAN file of the model folder)."},
-        STRENGTH: number_property(0, 1, DEFAULT_STRENGTH, "Hires fix: how much of the upscaled image is redrawn.",
-                                  title="Hires strength"),
+        UPSCALER: {"type": "string", "title": "Hires upscaler",
+                   "description": "How the hires fix enlarges the first image: 'lanczos' (the default), or an"
+                                  " upscale model of this provider (e.g. a Real-ESRGAN file of the model folder)."},
+        STRENGTH: number_property(0, 1, None, f"Hires fix: how much of the upscaled image is redrawn (default"
+                                              f" {DEFAULT_STRENGTH}).", title="Hires strength"),
         STEPS: int_property(1, 150, None, "Hires fix: denoising steps of the redraw (default: Steps);"
                                           " int(steps × strength) run.", title="Hires steps"),
     }
@@ -47,8 +47,8 @@ def hires_properties() -> dict[str, dict[str, Any]]:
 def checks(provider: DiffusersProvider) -> list[Check]:
     """``hires-rules``: hires options need ``hires_scale``; not with an input image; a known upscaler.
 
-    Without ``hires_scale`` the defaults of the other options are dropped (so a plain generation's
-    actual parameter set is unchanged).
+    With ``hires_scale`` the other options get their defaults (``lanczos``, strength 0.5); without
+    it none is added, so a plain generation's actual parameter set is unchanged.
     """
     def rules(given: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
         if out.get(SCALE) is None or float(out[SCALE]) == 1:
@@ -62,6 +62,9 @@ def checks(provider: DiffusersProvider) -> list[Check]:
         if out.get("image") is not None:
             raise ValidationError(SCALE, "the hires fix applies to text-to-image; with an image, upscale the"
                                          " result instead (product.upscale(…)) or leave hires_scale out")
+        out.setdefault(STRENGTH, DEFAULT_STRENGTH)  # defaults here, not in the spec: off, a plain set is unchanged
+        if out[STRENGTH] is None:
+            out[STRENGTH] = DEFAULT_STRENGTH
         upscaler = out.get(UPSCALER) or LANCZOS
         if upscaler != LANCZOS:
             try:

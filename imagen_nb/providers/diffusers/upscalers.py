@@ -208,9 +208,16 @@ class UpscaleFactory(Factory):
 
         returned.update({"image": _short(params["image"]), "image_sha256": hashlib.sha256(data).hexdigest(),
                          "image_size": list(image.size), "output_size": list(upscaled.size)})
-        from .factory import _png
+        return GenerationResult(outputs=(Output(png_bytes(upscaled), "image/png"),), actual=params, returned=returned)
 
-        return GenerationResult(outputs=(Output(_png(upscaled), "image/png"),), actual=params, returned=returned)
+
+def png_bytes(image) -> bytes:
+    """PNG bytes of a PIL image (fast compression: the store may re-encode with metadata)."""
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def upscale_image(provider: DiffusersProvider, model: ModelInfo, image, params: Mapping[str, Any],
