@@ -87,7 +87,9 @@ def test_every_documented_route_answers_as_documented(api):
               "POST /projects": {"name": "p"}, "POST /sql": {"query": "select 1 as one"},
               "POST /collections/{name}/products": {"products": [product_id]},
               "PUT /products/{product_id}/rating": {"rating": 2},
-              "POST /orders": {"model": "instant:swatch", "params": {"prompt": "y"}}}
+              "POST /orders": {"model": "instant:swatch", "params": {"prompt": "y"}},
+              # refused before anything runs (a swatch model is no upscaler): a documented 400 with the reason
+              "POST /upscale": {"products": [product_id], "model": "instant:swatch"}}
     order_of_calls = sorted(ROUTES, key=lambda r: r.method == "DELETE")  # deletes last
     for route in order_of_calls:
         path = route.path
