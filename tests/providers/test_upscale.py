@@ -164,3 +164,53 @@ def test_an_image_too_large_for_a_diffusion_upscaler_fails_its_generation(upscal
     order = upscale_studio.order("diffusers:tiny-upscaler", image=str(path)).wait(60)
     assert order.status == "failed"
     assert "larger than this upscaler takes (1024 px a side)" in order.errors.error_message[0]
+
+
+def make_tiny_latent_upscaler(folder):
+    """A tiny StableDiffusionLatentUpscalePipeline (K-diffusion UNet blocks, 8 input channels, Fourier
+    time embedding, as diffusers' own tests build one) with random weights, saved to ``folder``."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+    from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionLatentUpscalePipeline,
+                           UNet2DConditionModel)
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from imagen_nb.providers.diffusers.tiny import make_tiny_tokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = make_tiny_tokenizer(Path(tmp))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        unet = UNet2DConditionModel(
+            act_fn="gelu", attention_head_dim=8, norm_num_groups=None, block_out_channels=(32, 32, 64, 64),
+            time_cond_proj_dim=160, conv_in_kernel=1, conv_out_kernel=1, cross_attention_dim=32, in_channels=8,
+            down_block_types=("KDownBlock2D", "KCrossAttnDownBlock2D", "KCrossAttnDownBlock2D", "KCrossAttnDownBlock2D"),
+            up_block_types=("KCrossAttnUpBlock2D", "KCrossAttnUpBlock2D", "KCrossAttnUpBlock2D", "KUpBlock2D"),
+            mid_block_type=None, only_cross_attention=False, out_channels=5, resnet_time_scale_shift="scale_shift",
+            time_embedding_type="fourier", timestep_post_act="gelu")
+        vae = AutoencoderKL(block_out_channels=(8, 16, 16, 16), norm_num_groups=4, layers_per_block=1, latent_channels=4,
+                            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4)
+        text = CLIPTextModel(CLIPTextConfig(
+            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, projection_dim=32,
+            vocab_size=len(tokenizer), max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+    StableDiffusionLatentUpscalePipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
+                                         scheduler=EulerDiscreteScheduler(prediction_type="sample")).save_pretrained(folder)
+    return folder
+
+
+def test_a_latent_x2_upscaler_folder_runs(upscale_studio, tmp_path):
+    folder = make_tiny_latent_upscaler(tmp_path / "tiny-latent-x2")
+    path = tmp_path / "in.png"
+    path.write_bytes(png_bytes(128, 96))
+    (product,) = upscale_studio.import_products([path])
+    model = f"diffusers:{folder}"
+    order = product.upscale(scale=2, model=model, prompt="a fox", num_inference_steps=2, seed=3).wait(180)
+    assert order.status == "fulfilled", order.errors
+    assert (order.products[0].width, order.products[0].height) == (256, 192)
+    returned = order.generations.return_params[0]
+    assert returned["pipeline_class"] == "StableDiffusionLatentUpscalePipeline" and returned["seed"] == 3
+    half = product.upscale(scale=1.5, model=model, num_inference_steps=2, seed=3).wait(180)
+    assert (half.products[0].width, half.products[0].height) == (192, 144)  # resized down from its ×2

@@ -274,8 +274,6 @@ def upscale_image(provider: DiffusersProvider, model: ModelInfo, image, params: 
                                     "callback": on_step, "callback_steps": 1, "output_type": "pil"}
             if model.family == X4:
                 args["noise_level"] = int(params["noise_level"])
-            else:
-                args.pop("negative_prompt")
             out = pipe(**args).images[0]
             returned.update({"seed": int(params["seed"]), "pipeline_class": type(pipe).__name__,
                              "diffusers": diffusers.__version__, "generator_device": device})
