@@ -118,6 +118,35 @@ class _Progress:
             print(file=sys.stderr)
 
 
+def cmd_doctor(args) -> int:
+    """``imagen-nb doctor [--reach]``: whether each provider can run now; exit 1 when one cannot."""
+    import pandas as pd
+
+    from .providers.diffusers.memory import format_bytes
+
+    with _studio(args) as studio:
+        frame = studio.health(reach=args.reach)
+    shown = frame.copy()
+    for column in ("memory_total", "memory_free"):
+        shown[column] = ["" if pd.isna(v) else format_bytes(int(v)) for v in frame[column].tolist()]
+    shown = shown.astype(object).where(shown.notna(), "")
+    shown["ready"] = ["yes" if r else "NO" for r in frame["ready"]]
+    if not args.reach:
+        shown = shown.drop(columns=["reachable"])
+    print(_table(shown))
+    ready = int(frame["ready"].sum())
+    print(f"{ready} of {len(frame)} providers ready" + ("" if args.reach else
+          " (endpoints not contacted: `imagen-nb doctor --reach` checks them)"), file=sys.stderr)
+    return 0 if ready == len(frame) else 1
+
+
+def cmd_upscale(args) -> int:
+    """``imagen-nb upscale PRODUCT_ID… [--scale 2] [--model ID]``: upscaled copies, paths on stdout."""
+    with _studio(args) as studio:
+        order = studio.upscale(list(args.products), scale=args.scale, model=args.model)
+        return _finish(order, args)
+
+
 def cmd_order(args, extra: Sequence[str]) -> int:
     """``imagen-nb order MODEL --name value …``: progress on stderr, product paths on stdout."""
     params = parse_params(extra)
@@ -458,6 +487,13 @@ def build_parser() -> _Parser:
     p.add_argument("--type", action="append", help="search: civitai model type (LORA, Checkpoint…), repeatable")
     p.add_argument("--base-model", action="append", help="search: civitai base model ('SD 1.5'…), repeatable")
     p.add_argument("--limit", type=_positive_int, help="search: most rows (default 20)")
+    p = sub.add_parser("doctor", help="say whether each provider can run now (device and memory; keys)")
+    p.add_argument("--reach", action="store_true", help="also send one request to each remote provider's endpoint")
+    p = sub.add_parser("upscale", help="order upscaled copies of products (one generation each)")
+    p.add_argument("products", nargs="+", help="product ids (see imagen-nb sql \"select product_id from gallery\")")
+    p.add_argument("--scale", type=float, default=2, help="output size ÷ input size (default 2)")
+    p.add_argument("--model", help="an upscale model id (default: a local upscaler with real weights)")
+    p.add_argument("--no-wait", action="store_true", help="print the order id and return at once")
     p = sub.add_parser("order", help="place an order and wait for its products",
                        usage="imagen-nb order MODEL --name value ... (e.g. --prompt 'a [red,blue] fox' --seed '[1,2]')")
     p.add_argument("model", help="model id, e.g. diffusers:tiny")
@@ -536,7 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"unexpected arguments: {' '.join(extra)}")
         if args.command == "tokens" and args.action in ("set", "delete") and not args.name:
             raise UsageError(f"tokens {args.action} needs a NAME")
-        handlers = {"models": cmd_models, "sql": cmd_sql, "tokens": cmd_tokens, "keys": cmd_keys,
+        handlers = {"models": cmd_models, "doctor": cmd_doctor, "upscale": cmd_upscale, "sql": cmd_sql, "tokens": cmd_tokens, "keys": cmd_keys,
                     "trash": cmd_trash, "demo": cmd_demo, "grid": cmd_grid, "serve": cmd_serve, "backup": cmd_backup,
                     "restore": cmd_restore, "rebuild": cmd_rebuild}
         if args.command == "order":

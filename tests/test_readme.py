@@ -45,7 +45,7 @@ def test_cli_examples_parse(capsys):
     for line in re.search(r"```bash\nimagen-nb models\n(.*?)```", README, re.S).group(1).splitlines():
         argv = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', line)][1:]
         args, extra = build_parser().parse_known_args(argv)
-        assert args.command in {"order", "sql", "tokens", "keys", "trash", "models"}
+        assert args.command in {"order", "sql", "tokens", "keys", "trash", "models", "upscale", "doctor"}
 
 
 def test_the_sets_and_grids_example_runs_as_written(home, tmp_path):

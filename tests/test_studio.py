@@ -35,7 +35,7 @@ def test_default_home_is_the_platform_user_data_dir(monkeypatch):
 
 def test_models_lists_the_built_ins_with_their_kinds(studio):
     models = studio.models().set_index("id")
-    assert list(studio.models().columns) == ["id", "provider", "type", "family", "description"]
+    assert list(studio.models().columns)[:5] == ["id", "provider", "type", "family", "description"]  # + capabilities
     assert models.loc["diffusers:tiny", "type"] == "text-to-image"
     assert models.loc["diffusers:tiny", "family"] == "stable-diffusion-1"
     assert "noise" in models.loc["diffusers:tiny", "description"]

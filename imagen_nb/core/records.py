@@ -14,6 +14,7 @@ MODEL_TYPES = (
     "text-to-audio",
     "image-to-text",
     "text-to-text",
+    "upscale",
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, Hashable, Literal, Mapping, Protocol,
 
 from ..core.errors import UnknownModelError, did_you_mean
 from ..core.records import Event, GenerationRequest, GenerationResult, ModelInfo
+from .health import Health
 from .checks import Check, located, run_checks, spec_check, validate_order
 from .settings import ProviderSettings
 
@@ -160,6 +161,13 @@ class Provider(abc.ABC, Generic[S]):
     def concurrency(self) -> int:
         """How many workers serve one lane of this provider."""
         return self.settings.concurrency or (1 if self.execution == "local" else 4)
+
+    def health(self, reach: bool = False) -> Health:
+        """Whether this provider can run now (see :mod:`.health`); ``reach``: also contact its endpoint.
+
+        The default says ready with nothing checked; providers with a device or a key override it.
+        """
+        return Health(self.name, self.execution, True, detail="nothing to check")
 
     def close(self) -> None:
         """Free what the provider holds (pipelines, sessions). Called by ``Studio.close``."""

@@ -19,7 +19,9 @@ from ..core.errors import GenerationCancelled, ProviderError, RateLimited, did_y
 from ..core.records import ApiCall, ModelInfo, Output
 from .base import Factory, Provider, ProviderContext, RunContext
 from .checks import Check, spec_check
-from .keys import KeyStore, redact
+from .health import Health
+from .health import reach as check_reach
+from .keys import ENV_VARS, KeyStore, redact
 from .settings import ProviderSettings, non_negative_number, positive_int, positive_number, setting
 
 T = TypeVar("T")
@@ -259,6 +261,25 @@ class RemoteProvider(Provider[RS]):
     def __init__(self, context: ProviderContext):
         super().__init__(context)
         self.keys = KeyStore(context.home)
+
+    def health_url(self) -> str | None:
+        """Where reachability is checked; None: not checked."""
+        return None
+
+    def health(self, reach: bool = False) -> Health:
+        """Key present (never shown) and, with ``reach``, the endpoint answering one GET."""
+        source = self.keys.source(self.name)
+        problems = [] if source else [f"no API key: run `imagen-nb keys set {self.name}` or set "
+                                      f"{ENV_VARS.get(self.name, self.name.upper() + '_KEY')}"]
+        reachable = None
+        url = self.health_url()
+        if reach and url:
+            reachable, said = check_reach(url, min(self.request_timeout, 10.0))
+            if not reachable:
+                problems.append(said + "; check the network or the provider's URL setting")
+        detail = "; ".join(problems) or (f"key from {source}" + (f"; {url} reachable" if reachable else ""))
+        return Health(self.name, "remote", not problems, key=source or "missing", reachable=reachable,
+                      detail=detail)
 
     @property
     def timeout(self) -> float:

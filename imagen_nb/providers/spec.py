@@ -263,12 +263,12 @@ def suggest_parameter(word: str, names: Iterable[str]) -> str:
     ``stpes`` → ``num_inference_steps`` (its tail ``steps``), ``cfg`` → ``guidance_scale``.
     """
     names = list(names)
+    key = word.lower().replace("-", "_")
+    if ALIASES.get(key) in names:  # first: 'steps' means num_inference_steps, though hires_steps is spelt closer
+        return f" Did you mean {ALIASES[key]!r}?"
     hint = did_you_mean(word, names)
     if hint:
         return hint
-    key = word.lower().replace("-", "_")
-    if ALIASES.get(key) in names:
-        return f" Did you mean {ALIASES[key]!r}?"
     tails: dict[str, str] = {}
     for name in names:
         parts = name.split("_")

@@ -44,7 +44,7 @@ READS = frozenset({
     "generation", "projects", "collections", "sql", "wait_idle", "order_record", "order_generations",
     "order_products", "wait_order", "finished_count", "project_record", "collection_product_ids",
     "tokens.all", "tokens.get", "presets.all", "presets.get", "sets.all", "sets.get", "sets.listing", "sets.saved",
-    "loras", "grid", "trash", "paused", "civitai_search", "civitai_resolve", "civitai_files",
+    "loras", "grid", "trash", "paused", "civitai_search", "civitai_resolve", "civitai_files", "upscalers", "health",
     *(f"views.{name}" for name in VIEWS),
 })
 

@@ -81,6 +81,12 @@ class Product:
             raise RuntimeError("this Product handle has no Studio; get it from studio.product(id)")
         return self._studio.vary(self, n=n, strength=strength, **overrides)
 
+    def upscale(self, scale: float = 2, model: str | None = None, **params: Any) -> "Order":
+        """Order an upscaled copy of this product (``scale`` × its size): see :meth:`Studio.upscale`."""
+        if self._studio is None:
+            raise RuntimeError("this Product handle has no Studio; get it from studio.product(id)")
+        return self._studio.upscale(self, scale=scale, model=model, **params)
+
     @property
     def image(self):
         """The image as a ``PIL.Image.Image`` (loaded from disk)."""

@@ -19,6 +19,8 @@ from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..catalog import projects as q_projects
 from ..catalog.usersql import MAX_BYTES, run_user_sql
+from ..core.capabilities import COLUMNS as CAPABILITY_COLUMNS
+from ..core.capabilities import capabilities
 from ..core.errors import DiskFull, ImagenError, MetadataWarning, ValidationError, did_you_mean, is_disk_full
 from ..core import notices
 from ..core.file_inputs import file_inputs
@@ -32,6 +34,8 @@ from ..engine.space import DiskSpace
 from ..engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
 from ..engine.state import States
 from ..providers.base import Provider, ProviderContext
+from ..providers.diffusers.upscalers import TINY_ESRGAN, TINY_UPSCALER
+from ..providers.health import COLUMNS as HEALTH_COLUMNS
 from ..providers.keys import KeyStore
 from ..providers.registry import load_providers, split_model_id
 from ..providers.spec import whole_lists
@@ -52,6 +56,9 @@ if TYPE_CHECKING:
     from ..engine.backup import BackupReport
 
 log = logging.getLogger(__name__)
+
+#: The built-in tiny upscalers: offline and fast, but their output is noise (never a default).
+TINY_UPSCALER_IDS = frozenset({f"diffusers:{TINY_UPSCALER}", f"diffusers:{TINY_ESRGAN}"})
 
 _PRODUCT_ID = re.compile(r"[0-9a-f]{26}")
 
@@ -228,7 +235,12 @@ class LocalStudio(Studio):
 
     # -- models ----------------------------------------------------------------------------
     def models(self) -> pd.DataFrame:
-        """Every model the installed providers offer: id, provider, type, family, description."""
+        """Every model the installed providers offer: id, provider, type, family, description, and what
+        each can do (see :mod:`imagen_nb.core.capabilities`): ``inputs`` / ``outputs`` (``"text,image"``),
+        ``image_to_image``, ``upscale_factor``, ``loras``, ``hires_fix``, ``max_size`` (largest output side in px).
+
+        Filter on them: ``m = studio.models(); m[m.upscale_factor >= 4]``.
+        """
         rows = []
         for provider in self.providers.values():
             try:
@@ -238,8 +250,101 @@ class LocalStudio(Studio):
                 continue
             for m in models:
                 rows.append({"id": m.id, "provider": m.provider, "type": m.type, "family": m.family,
-                             "description": m.description})
-        return pd.DataFrame(rows, columns=["id", "provider", "type", "family", "description"])
+                             "description": m.description, **capabilities(m.type, m.spec).as_row()})
+        frame = pd.DataFrame(rows, columns=["id", "provider", "type", "family", "description", *CAPABILITY_COLUMNS])
+        for column in ("upscale_factor", "max_size"):
+            frame[column] = frame[column].astype("Int64")
+        for column in ("image_to_image", "loras", "hires_fix"):
+            frame[column] = frame[column].astype(bool)
+        return frame
+
+    def upscalers(self) -> pd.DataFrame:
+        """The upscale models (``studio.models()`` rows of type ``upscale``), largest factor first, local before remote.
+
+        What a Gallery "Upscale" action offers; ``default`` marks the one :meth:`upscale` uses when
+        no model is named.
+        """
+        models = self.models()
+        frame = models[models.type == "upscale"].copy()
+        frame["local"] = frame.provider.map(lambda p: getattr(self.providers.get(p), "execution", "") == "local")
+        frame = frame.sort_values(["local", "upscale_factor", "id"], ascending=[False, False, True])
+        default = self._default_upscaler(frame)
+        frame["default"] = frame.id == default
+        return frame.reset_index(drop=True)
+
+    @staticmethod
+    def _default_upscaler(frame: pd.DataFrame) -> str | None:
+        """A local upscaler with real weights (not one of the built-in tiny ones, whose output is noise)."""
+        real = frame[frame.local & ~frame.id.isin(list(TINY_UPSCALER_IDS))]
+        return str(real.id.iloc[0]) if len(real) else None
+
+    def upscale(self, products: "Iterable[Product | str] | Product | str", scale: float = 2, *,
+                model: str | None = None, project: "Project | str | None" = None, **params: Any) -> Order:
+        """Order upscaled copies of one or more products: one generation per product, in one order.
+
+        Args:
+            products: a Product, a product id, or several (the Gallery's bulk action).
+            scale: output size ÷ input size, up to the model's factor (``studio.upscalers()`` lists them).
+            model: an upscale model id; default a local upscaler with real weights (a Real-ESRGAN file in the
+                model folder, an x4 upscaler folder…). Upscale models' outputs record the source product.
+            project: default the project of the (first) product.
+            **params: the model's other parameters (``noise_level=``, ``tile_size=``…). A diffusion
+                upscaler given no ``prompt`` gets each product's own prompt.
+
+        Raises ``ValidationError`` before anything is queued: no products, a deleted one, a model that
+        is not an upscaler, a scale above its factor.
+        """
+        self._check_open()
+        ids = self._ids(products)
+        if not ids:
+            raise ValidationError("image", "give at least one product to upscale")
+        ids = list(dict.fromkeys(ids))
+        sources = [self.product(i) for i in ids]  # fresh records: a handle may predate a delete
+        for source in sources:
+            if source.deleted:
+                raise ValidationError("image", f"product {source.id} is deleted; restore it first: "
+                                               "studio.delete(product, undo=True)")
+            if not source.media_type.startswith("image/"):
+                raise ValidationError("image", f"product {source.id} is {source.media_type}, not an image")
+        if model is None:
+            model = self._default_upscaler(self.upscalers())
+            if model is None:
+                raise ValidationError("model", "no upscale model with real weights here: put a Real-ESRGAN .pth or"
+                                               " .safetensors file in the diffusers model folder, or name one, e.g."
+                                               " model='fal:fal-ai/esrgan' (studio.upscalers() lists them;"
+                                               " 'diffusers:tiny-esrgan' runs offline but makes noise)")
+        info = self.model(model)
+        if info.type != "upscale":
+            raise ValidationError("model", f"{info.id} is a {info.type} model, not an upscaler; "
+                                           "studio.upscalers() lists the upscale models")
+        props = info.spec.get("properties", {})
+        if "prompt" in props and "prompt" not in params and len({s.prompt for s in sources}) == 1 and sources[0].prompt:
+            params["prompt"] = sources[0].prompt
+        if project is None and sources[0].project_id is not None:
+            project = Project(self, sources[0].project_id)
+        image: Any = ids[0] if len(ids) == 1 else list(ids)
+        return self.order(info.id, project=project, image=image, scale=scale, **params)
+
+    def health(self, reach: bool = False) -> pd.DataFrame:
+        """Whether each provider can run now: one row per provider.
+
+        Columns: provider, kind (local/remote), ready, device, memory_total, memory_free (bytes), key
+        (where it comes from, ``missing``, or None when none is needed), reachable (None unless
+        ``reach``), detail (what is wrong and how to fix it). ``reach=True`` sends one request to each
+        remote provider's endpoint; nothing is contacted otherwise.
+        """
+        rows = []
+        for provider in self.providers.values():
+            try:
+                row = provider.health(reach=bool(reach)).as_row()
+            except Exception as exc:  # a broken check says so in its own row
+                row = {"provider": provider.name, "kind": provider.execution, "ready": False,
+                       "detail": f"health check failed: {type(exc).__name__}: {exc}"}
+            rows.append(row)
+        frame = pd.DataFrame(rows, columns=list(HEALTH_COLUMNS))
+        for column in ("memory_total", "memory_free"):
+            frame[column] = frame[column].astype("Int64")
+        return frame
 
     def model(self, model_id: str) -> ModelInfo:
         """The model with this id (``diffusers:tiny``…), with its parameter spec."""

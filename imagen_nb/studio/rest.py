@@ -115,6 +115,23 @@ def _sql(studio: "LocalStudio", call: Call) -> dict:
     return {"columns": [str(c) for c in frame.columns], "rows": plain(frame.values.tolist())}
 
 
+def _upscale(studio: "LocalStudio", call: Call) -> dict:
+    body = _body(call)
+    products = body.get("products")
+    if not isinstance(products, list):
+        raise ValueError("products must be a list of product ids")
+    params = body.get("params") or {}
+    if not isinstance(params, dict):
+        raise ValueError("params must be an object")
+    order = studio.upscale([str(p) for p in products], scale=float(body.get("scale", 2)), model=body.get("model"),
+                           **params)
+    return _order(studio, order.id)
+
+
+def _health(studio: "LocalStudio", call: Call) -> Any:
+    return plain(studio.health(reach=call.query.get("reach", "").lower() in ("1", "true", "yes")))
+
+
 def _rate(studio: "LocalStudio", call: Call) -> dict:
     return {"rated": studio.rate(call.path["product_id"], _body(call).get("rating"))}
 
@@ -262,6 +279,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/trash", "Files recovery set aside (product files without a catalog row)", _trash, tag="trash"),
     Route("POST", "/trash/empty", "Delete every file in the trash for good",
           lambda s, c: {"deleted": s.empty_trash()}, tag="trash"),
+    Route("GET", "/upscalers", "The upscale models, local first; `default` marks the one used when none is named",
+          lambda s, c: plain(s.upscalers()), tag="models"),
+    Route("POST", "/upscale", "Order upscaled copies of products (one order, one generation per product)", _upscale,
+          body={"type": "object", "required": ["products"], "properties": {
+              "products": {"type": "array", "items": {"type": "string"}}, "scale": {"type": "number", "example": 2},
+              "model": {"type": "string", "example": "diffusers:RealESRGAN_x4plus"},
+              "params": {"type": "object"}}}, tag="orders"),
+    Route("GET", "/health", "Whether each provider can run now (reach=1: also contact remote endpoints)", _health,
+          query=("reach",), tag="host"),
     Route("GET", "/gallery", "A page of the gallery, newest first, with the total", _gallery,
           query=("limit", "offset", "min_rating") + _GALLERY_FILTERS, tag="products"),
     Route("POST", "/sql", "Run one read-only SELECT over the catalog", _sql,

@@ -96,3 +96,37 @@ def fresh_provider(provider_home):
     provider = DiffusersProvider(ProviderContext(home=provider_home, settings={"device": "cpu"}))
     yield provider
     provider.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_upscaler_path(provider_home) -> Path:
+    """The tiny x4 upscaler pipeline's folder (built once per session in the shared provider home)."""
+    from imagen_nb.providers.base import ProviderContext
+    from imagen_nb.providers.diffusers.tiny import ensure_tiny_upscaler
+
+    return ensure_tiny_upscaler(ProviderContext(home=provider_home).cache_dir("diffusers"))
+
+
+@pytest.fixture(scope="session")
+def tiny_esrgan_path(provider_home) -> Path:
+    """The tiny ESRGAN weights file (written once per session in the shared provider home)."""
+    from imagen_nb.providers.base import ProviderContext
+    from imagen_nb.providers.diffusers.tiny import ensure_tiny_esrgan
+
+    return ensure_tiny_esrgan(ProviderContext(home=provider_home).cache_dir("diffusers"))
+
+
+@pytest.fixture
+def upscale_studio(home, tiny_path, tiny_upscaler_path, tiny_esrgan_path):
+    """A Studio on the CPU whose diffusers cache holds the tiny model, the tiny x4 upscaler and the tiny ESRGAN."""
+    import shutil
+
+    import imagen_nb as inb
+
+    cache = home / "providers" / "diffusers"
+    cache.mkdir(parents=True, exist_ok=True)
+    for path in (tiny_path, tiny_upscaler_path):
+        shutil.copytree(path, cache / path.name)  # not rebuilt per test
+    shutil.copy(tiny_esrgan_path, cache / tiny_esrgan_path.name)
+    with inb.Studio(providers={"diffusers": {"device": "cpu"}}, serve=False) as studio:
+        yield studio

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from media import png_bytes, wav_bytes  # noqa: F401  (re-exported to the tests)
+from media import png_bytes, upscaled_png, wav_bytes  # noqa: F401  (re-exported to the tests)
 from urllib.parse import parse_qs, urlsplit
 
 CDN_TOKEN = "cdn-token-0123456789"
@@ -75,7 +75,7 @@ class Fault:
 class App:
     """How an app behaves: what it makes and how long it stays in the queue."""
 
-    kind: str = "image"  # image, video or audio
+    kind: str = "image"  # image, video, audio or upscale (the uploaded image_url resized by scale / upscale_factor)
     queued_polls: int = 1  # status polls answered IN_QUEUE
     running_polls: int = 2  # status polls answered IN_PROGRESS (each adds a log line "step i/n")
     hold: bool = False  # never complete (until cancelled)
@@ -346,6 +346,17 @@ class _Handler(BaseHTTPRequestHandler):
             name = f"{job.id}-0.wav"
             fal.files[name] = (wav_bytes(), "audio/wav")
             return {"audio_file": {"url": f"{fal.url}/files/{name}", "content_type": "audio/wav"}}
+        if kind == "upscale":
+            source = str(args.get("image_url", ""))
+            uploaded = fal.uploads.get(source.split("/cdn/files/", 1)[-1])
+            if uploaded is None:
+                return {"detail": f"image_url {source!r} is not a file uploaded to this CDN"}
+            scale = float(args.get("scale") or args.get("upscale_factor") or 2)
+            data, width, height = upscaled_png(uploaded, scale)
+            name = f"{job.id}-0.png"
+            fal.files[name] = (data, "image/png")
+            return {"image": {"url": f"{fal.url}/files/{name}", "width": width, "height": height,
+                              "content_type": "image/png"}, "seed": seed}
         size = args.get("image_size") or {"width": 32, "height": 32}
         if isinstance(size, str):
             size = {"width": 32, "height": 32}

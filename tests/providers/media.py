@@ -24,3 +24,15 @@ def wav_bytes(seconds: float = 0.05, rate: int = 8000) -> bytes:
         w.setframerate(rate)
         w.writeframes(bytes(2 * int(seconds * rate)))
     return buf.getvalue()
+
+
+def upscaled_png(data: bytes, scale: float) -> tuple[bytes, int, int]:
+    """What a loopback upscaler answers: the PNG ``data`` resized by ``scale`` (bytes, width, height)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        out = im.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    out.save(buf, format="PNG")
+    return buf.getvalue(), size[0], size[1]

@@ -15,6 +15,7 @@ Every request is recorded (:attr:`ReplicateServer.requests`) for assertions.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import re
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from media import png_bytes, wav_bytes  # noqa: F401  (re-exported to the tests)
+from media import png_bytes, upscaled_png, wav_bytes  # noqa: F401  (re-exported to the tests)
 
 MP4 = b"\x00\x00\x00\x18ftypisom" + b"\x00\x00\x02\x00isomiso2mp41" + bytes(64)
 
@@ -46,8 +47,9 @@ class ServerModel:
     """A model the server knows.
 
     Args:
-        output: ``image`` (a list of PNG URLs), ``video`` (one MP4 URL), ``audio`` (one WAV URL)
-            or ``mixed`` (a mapping of an image URL and a list with an audio URL).
+        output: ``image`` (a list of PNG URLs), ``video`` (one MP4 URL), ``audio`` (one WAV URL),
+            ``mixed`` (a mapping of an image URL and a list with an audio URL) or ``upscale`` (one PNG
+            URL: the input ``image``, sent as a data URI, resized by ``scale``).
         versions: version id → openapi schema; ``latest`` names the latest one.
         official: accepts ``POST /v1/models/<owner>/<name>/predictions``.
         ending: how predictions end: succeeded, failed, canceled, or hang (processing forever).
@@ -95,6 +97,7 @@ class ReplicateServer:
         self.models: dict[str, ServerModel] = {}
         self.predictions: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
+        self.made: dict[str, bytes] = {}  # upscaled outputs by file name
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.oversize = 0
@@ -234,11 +237,19 @@ class ReplicateServer:
             return f"{base}/0.mp4"
         if model.output == "audio":
             return f"{base}/0.wav?sig=abc"  # signed-URL style: the query must not reach the records
+        if model.output == "upscale":
+            # Small inputs travel inline (the client's data_uri_max_bytes): the tests send those.
+            data = base64.b64decode(str(inputs.get("image", "")).partition(",")[2])
+            self.made[f"{pid}/0.png"] = upscaled_png(data, float(inputs.get("scale", 4)))[0]
+            return f"{base}/0.png"
         if model.output == "mixed":
             return {"image": f"{base}/0.png", "audio": [f"{base}/1.wav"], "seed": 99}
         return [f"{base}/{i}.png" for i in range(int(inputs.get("num_outputs", 1)))]
 
     def file(self, name: str) -> tuple[bytes, str] | None:
+        made = self.made.get(name.removeprefix("/files/"))
+        if made is not None:
+            return made, "image/png"
         if name.endswith(".png"):
             return self._png, "image/png"
         if name.endswith(".wav"):

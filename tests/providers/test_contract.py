@@ -151,3 +151,37 @@ class TestCivitaiContract(ProviderContract):
     def leaking(self, studio) -> dict[str, Any]:
         self.server.fault("POST", r"/v2/consumer/workflows", "status", status=401, detail="bad token {authorization}")
         return {}
+
+
+@pytest.mark.slow
+class TestUpscaleContract(ProviderContract):
+    """The ``upscale`` model type: the tiny x4 upscaler (prompt-steered, seeded) of the diffusers provider."""
+
+    model_id = "diffusers:tiny-upscaler"
+    bad_param = ("noise_level", 999)
+    quick_within = 300
+
+    @pytest.fixture
+    def studio(self, home, tiny_upscaler_path, tmp_path):
+        from media import png_bytes
+
+        shutil.copytree(tiny_upscaler_path, home / "providers" / "diffusers" / tiny_upscaler_path.name)
+        source = tmp_path / "small.png"
+        source.write_bytes(png_bytes(16, 12))
+        self.params = {"image": str(source), "num_inference_steps": 2}
+        self.tmp_path = tmp_path
+        with inb.Studio(providers={"diffusers": {"device": "cpu"}}) as studio:
+            yield studio
+
+    def progress_params(self) -> dict[str, Any]:
+        return {**self.params, "num_inference_steps": 3}
+
+    def slow(self, studio) -> dict[str, Any]:
+        return {**self.params, "num_inference_steps": 150}
+
+    def failing(self, studio, tmp_path):
+        from media import png_bytes
+
+        wide = tmp_path / "wide.png"
+        wide.write_bytes(png_bytes(1100, 8))
+        return {**self.params, "image": str(wide)}, "larger than this upscaler takes"

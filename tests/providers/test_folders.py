@@ -76,7 +76,7 @@ def test_folders_and_checkpoints_in_the_model_folder_are_listed_with_family_and_
     (model_dir / "animeXL_v2.ckpt").write_bytes(b"\x80\x02}q\x00.")
     (model_dir / "readme.txt").write_text("my models")
 
-    listed = {m.name: m for m in provider.models()}
+    listed = {m.name: m for m in provider.models() if m.type != "upscale"}  # the tiny upscalers are listed too
     assert set(listed) == {"tiny", "dreamy-sd15", "sd21", "juggernaut", "realistic-v5", "pony", "animeXL_v2"}
     assert {n: m.family for n, m in listed.items() if n != "tiny"} == {
         "dreamy-sd15": "stable-diffusion-1", "sd21": "stable-diffusion-2", "juggernaut": "sdxl",
@@ -99,6 +99,7 @@ def test_listing_the_model_folder_imports_neither_torch_nor_diffusers(model_dir)
 
     write_folder(model_dir / "sd15")
     save_file(sd_keys(1024), str(model_dir / "v2.safetensors"))
+    (model_dir / "RealESRGAN_x2plus.pth").write_bytes(b"not read when listing")  # a .pth is always SR weights
     code = textwrap.dedent(f"""
         import sys
         from pathlib import Path
@@ -110,7 +111,8 @@ def test_listing_the_model_folder_imports_neither_torch_nor_diffusers(model_dir)
         """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["['sd15', 'tiny', 'v2'] stable-diffusion-2", "none"]
+    assert out.stdout.splitlines() == [
+        "['RealESRGAN_x2plus', 'sd15', 'tiny', 'tiny-esrgan', 'tiny-upscaler', 'v2'] stable-diffusion-2", "none"]
 
 
 @pytest.mark.parametrize("keys, family, how", [
@@ -187,7 +189,7 @@ def test_add_model_registers_a_checkpoint_and_falls_back_to_a_marker_without_sym
     assert (info.id, info.family) == ("diffusers:my-xl", "sdxl")
     marker = model_dir / "my-xl.link.json"
     assert json.loads(marker.read_text())["path"] == str((tmp_path / "my-xl.safetensors").resolve())
-    assert [m.name for m in provider.models()] == ["tiny", "my-xl"]
+    assert [m.name for m in provider.models()] == ["tiny", "tiny-upscaler", "tiny-esrgan", "my-xl"]
 
 
 def test_add_model_errors_say_what_is_wrong(provider, tmp_path):
@@ -208,7 +210,7 @@ def test_add_model_errors_say_what_is_wrong(provider, tmp_path):
     for bad in ("a/b", "tiny", "", "-x"):
         with pytest.raises(UnknownModelError, match=r"name"):
             provider.add_model(good, name=bad)
-    assert [m.name for m in provider.models()] == ["tiny"]
+    assert [m.name for m in provider.models()] == ["tiny", "tiny-upscaler", "tiny-esrgan"]
 
 
 def test_a_single_file_offline_without_configs_fails_at_once_with_the_fix(

@@ -40,8 +40,10 @@ def test_the_provider_is_found_through_its_entry_point():
 
 
 def test_models_lists_tiny_and_says_its_images_are_noise(provider):
-    (tiny,) = provider.models()
+    tiny, upscaler, esrgan = provider.models()  # the tiny upscalers (issue 17) follow it
     assert tiny.id == "diffusers:tiny"
+    assert (upscaler.id, esrgan.id) == ("diffusers:tiny-upscaler", "diffusers:tiny-esrgan")
+    assert "noise" in upscaler.description and "noise" in esrgan.description
     assert (tiny.type, tiny.family) == ("text-to-image", "stable-diffusion-1")
     assert "noise" in tiny.description and "offline" in tiny.description
     assert tiny.spec["properties"]["width"]["default"] == 64

@@ -11,7 +11,7 @@ from ...core.records import GenerationRequest, GenerationResult, Output
 from ..base import Factory, RunContext
 from ..checks import Check, spec_check
 from ..spec import random_seed
-from . import img2img, loras
+from . import hires, img2img, loras
 from .loras import LoraSet, lora_key
 
 if TYPE_CHECKING:
@@ -47,9 +47,10 @@ class DiffusersFactory(Factory):
         self.provider = provider
 
     def checks(self) -> list[Check]:
-        """``loras-form``, ``spec``, ``lora-files``, then the image-to-image rules (see :func:`.img2img.checks`)."""
+        """``loras-form``, ``spec``, ``lora-files``, the image-to-image rules (see :func:`.img2img.checks`),
+        then the hires-fix rules (see :func:`.hires.checks`)."""
         return [loras.form_check(), spec_check(self.model.spec, self.model.id),
-                loras.files_check(self.provider.context), *img2img.checks()]
+                loras.files_check(self.provider.context), *img2img.checks(), *hires.checks(self.provider)]
 
     def batch_key(self, params: Mapping[str, Any]):
         """Generations that share size, steps, guidance, scheduler and LoRA set run as one pipeline call.
@@ -59,7 +60,7 @@ class DiffusersFactory(Factory):
         """
         if not self.provider.settings.batch:
             return None
-        if int(params.get("num_images_per_prompt", 1) or 1) != 1:
+        if int(params.get("num_images_per_prompt", 1) or 1) != 1 or params.get(hires.SCALE):
             return None
         return tuple(params.get(k) for k in BATCH_KEY) + (lora_key(params.get("loras")),)
 
@@ -105,13 +106,15 @@ class DiffusersFactory(Factory):
         import torch
 
         first = param_sets[0]
-        state = {"done": 0, "total": img2img.steps_run(first), "interrupted": False}
+        extra = hires.steps(first) if first.get(hires.SCALE) else 0
+        state = {"done": 0, "total": img2img.steps_run(first) + extra, "interrupted": False, "offset": 0}
 
         def on_step_end(pipe, step: int, timestep, tensors: Mapping[str, Any]) -> dict:
-            state["done"] = step + 1
-            state["total"] = int(getattr(pipe, "num_timesteps", None) or state["total"])
+            state["done"] = state["offset"] + step + 1
+            if not state["offset"]:
+                state["total"] = int(getattr(pipe, "num_timesteps", None) or state["total"] - extra) + extra
             for gid in gids:
-                ctx.progress(gid, step + 1, state["total"])
+                ctx.progress(gid, state["done"], state["total"])
             if all(ctx.cancelled(gid) for gid in gids):
                 # The pipeline skips the remaining steps but still decodes the latents: the
                 # result of an interrupted call is discarded below.
@@ -142,6 +145,10 @@ class DiffusersFactory(Factory):
                 callback_on_step_end=on_step_end,
                 output_type="pil",
             )
+            hires_record: dict[str, Any] = {}
+            if extra and not state["interrupted"]:
+                output, hires_record = self._hires(loaded, output, args, first, state, generator_device,
+                                                   on_step_end, ctx, gids[0])
             seconds = time.perf_counter() - started
 
         per_prompt = 1 if batched else int(first.get("num_images_per_prompt", 1) or 1)
@@ -173,9 +180,31 @@ class DiffusersFactory(Factory):
                 returned["nsfw_content_detected"] = [bool(f) for f in nsfw[k * per_prompt:(k + 1) * per_prompt]]
             returned.update(img2img.returned_fields(params, inputs[k]))
             returned.update(lora_set.returned_fields(lora_seconds))
+            if hires_record:
+                returned["hires"] = hires_record
             results[live[k]] = GenerationResult(outputs=tuple(Output(_png(im), "image/png") for im in images),
                                                 actual=params, returned=returned)
         return results
+
+    def _hires(self, loaded, output, args, params, state, generator_device, on_step_end, ctx, gid):
+        """The hires fix's second and third passes over each image of ``output`` (see :mod:`.hires`)."""
+        import torch
+
+        base = output.images[0].size
+        state["offset"] = state["done"]
+        images, record = [], {}
+        for image in output.images:
+            big, record = hires.enlarge(self.provider, image, params, ctx, gid)
+            generator = torch.Generator(generator_device).manual_seed(int(params["seed"]))
+            state["offset"] = state["total"] - hires.steps(params)
+            images.append(hires.redraw(loaded, args, big, params, generator, on_step_end))
+            if state["interrupted"]:
+                break
+        output.images = images
+        width, height = hires.target(params)
+        record = {**record, "base_size": [base[0], base[1]], "size": [width, height],
+                  "strength": float(params[hires.STRENGTH]), "denoising_steps": hires.steps(params)}
+        return output, record
 
 
 def memory_options(pipe, settings: DiffusersSettings, device: str, pixels: int, images: int) -> dict[str, bool]:

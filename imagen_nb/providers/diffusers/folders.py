@@ -25,11 +25,15 @@ from typing import Any, Iterator, Mapping
 from ...core.errors import UnknownModelError
 from ...core.records import ModelInfo
 from .checkpoints import SUFFIXES, checkpoint_info, config_fits, file_model
-from .models import TINY, folder_model
+from .models import TINY, TINY_UPSCALERS, folder_model
+from .srnet import SR_SUFFIXES
+from .upscalers import is_sr_file, sr_file_model
 
 log = logging.getLogger(__name__)
 
 LINK_SUFFIX = ".link.json"
+#: Files the folder lists: checkpoints, and super-resolution weights (``.pth`` is always SR).
+ALL_SUFFIXES = tuple(dict.fromkeys(SUFFIXES + SR_SUFFIXES))
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
@@ -38,7 +42,7 @@ class LocalModel:
     """A model of the model folder: its name, the files it points to and its ModelInfo."""
 
     name: str
-    kind: str  # "folder" or "file"
+    kind: str  # "folder", "file" (a checkpoint) or "sr" (super-resolution weights)
     path: Path
     entry: Path
     info: ModelInfo
@@ -71,7 +75,7 @@ def scan(folder: Path) -> list[LocalModel]:
 def find(folder: Path, name: str) -> LocalModel | None:
     """The model called ``name`` in ``folder``, or None (raises UnknownModelError when the entry
     exists but is no model this provider runs)."""
-    if not _NAME.match(name) or name == TINY:
+    if not _NAME.match(name) or name == TINY or name in TINY_UPSCALERS:
         return None
     for candidate, entry in _entries(folder, only=name):
         if candidate == name:
@@ -99,7 +103,8 @@ def unknown_name(folder: Path, name: str) -> UnknownModelError:
 def _entries(folder: Path, only: str | None = None) -> Iterator[tuple[str, Path]]:
     """(model name, entry path) for each entry of ``folder``; folders before files of the same name."""
     if only is not None:
-        paths = [folder / only, *(folder / f"{only}{suffix}" for suffix in SUFFIXES), folder / f"{only}{LINK_SUFFIX}"]
+        paths = [folder / only, *(folder / f"{only}{suffix}" for suffix in ALL_SUFFIXES),
+                 folder / f"{only}{LINK_SUFFIX}"]
         paths = [p for p in paths if p.exists() or p.is_symlink()]
     else:
         try:
@@ -113,7 +118,7 @@ def _entries(folder: Path, only: str | None = None) -> Iterator[tuple[str, Path]
             yield path.name[: -len(LINK_SUFFIX)], path
         elif path.is_dir():
             yield path.name, path
-        elif path.suffix in SUFFIXES:
+        elif path.suffix in ALL_SUFFIXES:
             yield path.stem, path
 
 
@@ -127,13 +132,18 @@ def _local_model(name: str, entry: Path) -> LocalModel | None:
             return None  # an ordinary folder (notes, images…) in the model folder
         info = folder_model(target)
         kind = "folder"
+    elif target.is_file() and is_sr_file(target):
+        info = sr_file_model(target, name)
+        kind = "sr"
     elif target.is_file() and target.suffix in SUFFIXES:
         info = file_model(target)
         kind = "file"
     else:
         raise UnknownModelError(f"{entry} points to {target}, which is neither a diffusers folder nor a checkpoint")
     linked = f" → {target}" if entry.is_symlink() or entry.name.endswith(LINK_SUFFIX) else ""
-    if kind == "file":
+    if kind == "sr":
+        description = info.description + (f" Linked from the model folder: {entry.name}{linked}." if linked else "")
+    elif kind == "file":
         description = info.description + (f" Linked from the model folder: {entry.name}{linked}." if linked else "")
     else:
         description = f"{info.family} from the diffusers folder {entry.name}{linked}."
@@ -166,13 +176,15 @@ def add_model(folder: Path, path: str | os.PathLike, name: str | None = None) ->
     if source.is_dir():
         folder_model(source)  # raises: no model_index.json, or a pipeline this provider does not run
         suffix = ""
+    elif source.is_file() and is_sr_file(source):
+        suffix = source.suffix
     elif source.suffix in SUFFIXES:
         checkpoint_info(source)  # raises: unreadable, or no family this provider runs
         suffix = source.suffix
     else:
         raise UnknownModelError(
             f"cannot add {source}: a model is a diffusers folder (it holds model_index.json) or a single-file"
-            " checkpoint ending in .safetensors or .ckpt."
+            " checkpoint ending in .safetensors or .ckpt, or super-resolution weights (.pth, .safetensors)."
         )
     name = name if name is not None else (source.name if source.is_dir() else source.stem)
     if not isinstance(name, str) or not _NAME.match(name) or name.endswith(LINK_SUFFIX):

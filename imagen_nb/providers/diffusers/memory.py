@@ -461,5 +461,5 @@ def _modules(pipe: Any) -> list[Any]:
     import torch
 
     components = getattr(pipe, "components", None)
-    values = components.values() if isinstance(components, dict) else [pipe]
+    values = components.values() if isinstance(components, dict) else [getattr(pipe, "module", pipe)]
     return [m for m in values if isinstance(m, torch.nn.Module)]

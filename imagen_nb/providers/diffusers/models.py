@@ -22,6 +22,17 @@ from typing import Any, Literal
 
 from ...core.errors import UnknownModelError
 from ...core.records import ModelInfo
+from .upscalers import (
+    SR,
+    TINY_ESRGAN,
+    TINY_UPSCALER,
+    UPSCALE_FAMILIES,
+    UPSCALE_PIPELINES,
+    folder_upscaler,
+    hub_upscaler,
+    tiny_esrgan_model,
+    tiny_upscaler_model,
+)
 from .specs import FAMILIES, PIPELINE_FAMILIES, SD1, SD2, SDXL, text_to_image_spec, tiny_spec
 
 PROVIDER = "diffusers"
@@ -31,15 +42,19 @@ TINY_DESCRIPTION = (
     " tests: its images are noise."
 )
 
+#: The built-in tiny upscale models, by name.
+TINY_UPSCALERS = {TINY_UPSCALER: tiny_upscaler_model, TINY_ESRGAN: tiny_esrgan_model}
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _XL = re.compile(r"(^|[^a-z])(sd)?xl($|[^a-z])|sdxl|xl[_-]")
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where a model's files are: ``tiny`` (the provider's cache), a ``folder`` or a ``hub`` id."""
+    """Where a model's files are: ``tiny`` (the provider's cache), a ``folder``, a ``file``, a ``hub`` id
+    or ``sr`` weights (a super-resolution network; ``location`` empty for the tiny ESRGAN)."""
 
-    kind: Literal["tiny", "folder", "file", "hub"]
+    kind: Literal["tiny", "folder", "file", "hub", "sr"]
     location: str
     pipeline_class: str
 
@@ -56,6 +71,8 @@ def resolve_model(name: str) -> ModelInfo:
     name = name.strip()
     if name == TINY:
         return tiny_model()
+    if name in TINY_UPSCALERS:
+        return TINY_UPSCALERS[name]()
     folder = Path(os.path.expanduser(name))
     if folder.is_dir():
         return folder_model(folder)
@@ -69,7 +86,7 @@ def resolve_model(name: str) -> ModelInfo:
             " `save_pretrained` (it holds model_index.json), 'tiny', or a hub id 'owner/name'."
         )
     if _HUB_ID.match(name) and ".." not in name:
-        return hub_model(name)
+        return hub_upscaler(name) or hub_model(name)
     from ...core.errors import did_you_mean
 
     raise UnknownModelError(
@@ -88,13 +105,16 @@ def folder_model(folder: Path) -> ModelInfo:
             " with `save_pretrained`, or a single-file .safetensors/.ckpt checkpoint."
         )
     class_name = _read_json(index).get("_class_name", "?")
+    upscaler = folder_upscaler(folder, class_name)
+    if upscaler is not None:
+        return upscaler
     family = PIPELINE_FAMILIES.get(class_name)
     if family == SD1 and _cross_attention_dim(folder) == 1024:
         family = SD2
     if family is None:
         raise UnknownModelError(
             f"{folder} holds a {class_name}; the diffusers provider runs"
-            f" {' and '.join(sorted(PIPELINE_FAMILIES))} folders so far."
+            f" {', '.join(sorted(PIPELINE_FAMILIES) + sorted(UPSCALE_PIPELINES))} folders so far."
         )
     size = _native_size(folder)
     return ModelInfo(
@@ -126,7 +146,14 @@ def hub_model(repo_id: str) -> ModelInfo:
 
 def model_source(model: ModelInfo) -> ModelSource:
     """Where the files of ``model`` are (the tiny folder's path is filled in by the provider)."""
-    pipeline_class = FAMILIES[model.family][0]
+    if model.family in UPSCALE_FAMILIES:
+        pipeline_class = UPSCALE_FAMILIES[model.family][0] or ""
+        if model.family == SR:
+            return ModelSource("sr", "" if model.name == TINY_ESRGAN else model.name, pipeline_class)
+        if model.name == TINY_UPSCALER:
+            return ModelSource("tiny", "", pipeline_class)
+    else:
+        pipeline_class = FAMILIES[model.family][0]
     if model.name == TINY:
         return ModelSource("tiny", "", pipeline_class)
     if Path(model.name).is_absolute():

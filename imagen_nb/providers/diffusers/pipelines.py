@@ -142,6 +142,18 @@ def load_pipeline(
     return ready(pipe, model_id, location, device, dtype, started)
 
 
+def load_sr(model_id: str, location: str, device: str, dtype: str) -> LoadedPipeline:
+    """Load super-resolution weights (see :mod:`.srnet`) as a LoadedPipeline whose ``pipe`` is the network."""
+    from .device import check_device
+    from .srnet import load
+
+    check_device(device)
+    started = time.perf_counter()
+    model = load(location, device, dtype)
+    return LoadedPipeline(pipe=model, model_id=model_id, location=location, device=device, dtype=dtype,
+                          load_seconds=time.perf_counter() - started, base_scheduler_config={})
+
+
 def ready(pipe, model_id: str, location: str, device: str, dtype: str, started: float) -> LoadedPipeline:
     """Move a freshly loaded pipeline to ``device``, silence its bars and wrap it.
 

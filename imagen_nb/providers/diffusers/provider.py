@@ -8,13 +8,15 @@ from pathlib import Path
 from ...core.errors import ProviderError, UnknownModelError
 from ...core.records import ModelInfo, ModelLoaded, ModelUnloaded
 from ..base import Provider, ProviderContext, RunContext
+from ..health import Health
 from .factory import DiffusersFactory
 from . import folders
 from .memory import Eviction, MemoryBudget, PipelineCache, estimate_bytes, hub_snapshot, release
 from .models import ModelSource, model_source, resolve_model, tiny_model
-from .pipelines import LoadedPipeline, load_pipeline
+from .pipelines import LoadedPipeline, load_pipeline, load_sr
 from .settings import DiffusersSettings
-from .tiny import ensure_tiny_model
+from .tiny import ensure_tiny_esrgan, ensure_tiny_model, ensure_tiny_upscaler
+from .upscalers import TINY_ESRGAN, TINY_UPSCALER, UPSCALE, UpscaleFactory, tiny_esrgan_model, tiny_upscaler_model
 
 
 class DiffusersProvider(Provider[DiffusersSettings]):
@@ -36,7 +38,7 @@ class DiffusersProvider(Provider[DiffusersSettings]):
 
     def models(self) -> list[ModelInfo]:
         """``tiny`` and the models of the model folder (others are named by path or hub id)."""
-        return [tiny_model()] + [m.info for m in folders.scan(self.model_dir)]
+        return [tiny_model(), tiny_upscaler_model(), tiny_esrgan_model()] + [m.info for m in folders.scan(self.model_dir)]
 
     def loras(self, model: ModelInfo) -> list[str]:
         """The LoRA files in the LoRA folder (setting ``lora_dir``, default ``<home>/loras``), by name."""
@@ -66,8 +68,10 @@ class DiffusersProvider(Provider[DiffusersSettings]):
         """Link the diffusers folder or checkpoint at ``path`` into the model folder as ``name``."""
         return folders.add_model(self.model_dir, path, name).info
 
-    def factory(self, model: ModelInfo) -> DiffusersFactory:
+    def factory(self, model: ModelInfo) -> DiffusersFactory | UpscaleFactory:
         """A factory for ``model``; pipelines stay in this provider, so this is cheap."""
+        if model.type == UPSCALE:
+            return UpscaleFactory(model, self)
         return DiffusersFactory(model, self)
 
     def lane(self, model: ModelInfo) -> str:
@@ -90,10 +94,19 @@ class DiffusersProvider(Provider[DiffusersSettings]):
 
         return pick_dtype(self.settings, self.device)
 
-    def tiny_path(self):
-        """The tiny model's folder under this provider's cache, built on first use."""
+    def tiny_path(self, model: ModelInfo | None = None):
+        """The folder (or file) of a built-in tiny model under this provider's cache, built on first use.
+
+        ``model`` picks ``tiny-upscaler`` or ``tiny-esrgan``; default ``tiny``.
+        """
+        name = model.name if model is not None else "tiny"
         with self._tiny_lock:
-            return ensure_tiny_model(self.context.cache_dir(self.name))
+            cache = self.context.cache_dir(self.name)
+            if name == TINY_UPSCALER:
+                return ensure_tiny_upscaler(cache)
+            if name == TINY_ESRGAN:
+                return ensure_tiny_esrgan(cache)
+            return ensure_tiny_model(cache)
 
     def pipeline(self, model: ModelInfo, ctx: RunContext | None = None) -> LoadedPipeline:
         """The loaded pipeline of ``model`` on this provider's device, loading it when needed.
@@ -110,7 +123,9 @@ class DiffusersProvider(Provider[DiffusersSettings]):
 
         def load() -> LoadedPipeline:
             where = source()
-            location = str(self.tiny_path()) if where.kind == "tiny" else where.location
+            location = str(self.tiny_path(model)) if where.kind == "tiny" or not where.location else where.location
+            if where.kind == "sr":
+                return load_sr(model.id, location, device, dtype)
             if where.kind == "file":
                 return self._load_file(model, location, device, dtype)
             return load_pipeline(model.id, where.kind, location, where.pipeline_class, device, dtype)
@@ -119,7 +134,8 @@ class DiffusersProvider(Provider[DiffusersSettings]):
             where = source()
             if where.kind == "hub":
                 return estimate_bytes(hub_snapshot(where.location), dtype)
-            return estimate_bytes(self.tiny_path() if where.kind == "tiny" else where.location, dtype)
+            return estimate_bytes(self.tiny_path(model) if where.kind == "tiny" or not where.location
+                                  else where.location, dtype)
 
         def evicted(record: Eviction, seconds: float) -> None:
             if ctx is not None:
@@ -136,7 +152,7 @@ class DiffusersProvider(Provider[DiffusersSettings]):
         """Where ``model``'s files are: the model folder first, then what its name says."""
         local = folders.find(self.model_dir, model.name) if model.name != "tiny" and "/" not in model.name else None
         if local is not None:
-            return ModelSource(local.kind, str(local.path), model_source(model).pipeline_class)
+            return ModelSource(local.kind, str(local.path), model_source(model).pipeline_class)  # type: ignore[arg-type]
         return model_source(model)
 
     def _load_file(self, model: ModelInfo, location: str, device: str, dtype: str) -> LoadedPipeline:
@@ -151,6 +167,34 @@ class DiffusersProvider(Provider[DiffusersSettings]):
             if not usual_widths(info):  # the hub's configs cannot build it: say so before any download
                 raise ProviderError(unusual_widths_help(model.id, location, info))
         return load_single_file(model.id, location, model.family, device, dtype, config=config)
+
+    def health(self, reach: bool = False) -> Health:
+        """The device pipelines would run on, whether torch can use it, and its total and free memory.
+
+        ``reach`` changes nothing here (local models need no network once their files are here).
+        """
+        from ..health import free_ram
+        from .memory import device_total_bytes
+
+        try:
+            import torch
+
+            device = self.device
+            from .device import check_device
+
+            check_device(device)
+        except Exception as exc:  # torch missing, or a device setting this machine cannot honour
+            return Health(self.name, "local", False, device=self._device, detail=str(exc))
+        total, free = device_total_bytes(device), None
+        if device.startswith("cuda"):
+            free, total = (int(x) for x in torch.cuda.mem_get_info(torch.device(device)))
+        elif device == "cpu":
+            free = free_ram()
+        loaded = len(self._pipelines)
+        detail = f"torch {torch.__version__} on {device}, dtype {self.dtype}"
+        if loaded:
+            detail += f"; {loaded} model(s) loaded"
+        return Health(self.name, "local", True, device=device, memory_total=total, memory_free=free, detail=detail)
 
     def close(self) -> None:
         """Drop every loaded pipeline and give cached GPU memory back."""

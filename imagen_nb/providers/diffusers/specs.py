@@ -13,6 +13,7 @@ from ..spec import (
     seed_property,
     string_property,
 )
+from .hires import hires_properties
 from .img2img import image_properties
 from .loras import lora_property
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULERS
@@ -82,6 +83,8 @@ def text_to_image_spec(
             "loras": lora_property(),
             # Optional: with an image the generation runs image-to-image (see img2img.py).
             **image_properties(),
+            # Optional: the hires fix (see hires.py).
+            **hires_properties(),
         },
         required=["prompt"],
         title=f"{family} text-to-image",

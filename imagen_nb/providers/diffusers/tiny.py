@@ -26,6 +26,10 @@ from .pipelines import quiet_progress_bars
 
 #: Folder name under the provider's cache; bump the suffix when the recipe changes.
 TINY_DIRNAME = "tiny-sd1-v1"
+TINY_UPSCALER_DIRNAME = "tiny-x4-upscaler-v1"
+TINY_ESRGAN_FILENAME = "tiny-esrgan-x4-v2.safetensors"
+#: The tiny x4 upscaler's largest noise level (the real one's, 350).
+UPSCALER_MAX_NOISE = 350
 SEED = 20240501
 #: Tokens the text encoder sees (CLIP's context length).
 MAX_LENGTH = 77
@@ -50,10 +54,10 @@ def ensure_tiny_model(cache_dir: str | os.PathLike) -> Path:
     return build_tiny_model(path)
 
 
-def build_tiny_model(path: str | os.PathLike) -> Path:
-    """Build the tiny model and save it into ``path`` atomically; return ``path``.
+def build_tiny_model(path: str | os.PathLike, make=None) -> Path:
+    """Build the tiny model (or the pipeline ``make()`` returns) and save it into ``path`` atomically.
 
-    Returns at once when ``path`` already holds a model (another builder won the race).
+    Returns ``path``, at once when it already holds a model (another builder won the race).
     """
     path = Path(path)
     if is_model_folder(path):
@@ -62,7 +66,7 @@ def build_tiny_model(path: str | os.PathLike) -> Path:
     _sweep_stale(path)
     partial = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=_PARTIAL_SUFFIX, dir=path.parent))
     try:
-        pipe = make_tiny_pipeline()
+        pipe = (make or make_tiny_pipeline)()
         with quiet_progress_bars():
             pipe.save_pretrained(partial)
         os.chmod(partial, 0o755)  # mkdtemp made it private; the cache is an ordinary folder
@@ -162,6 +166,115 @@ def make_tiny_pipeline():
         feature_extractor=None,
         requires_safety_checker=False,
     )
+
+
+def ensure_tiny_upscaler(cache_dir: str | os.PathLike) -> Path:
+    """The tiny x4 upscaler's folder under ``cache_dir``, built there on first use."""
+    path = Path(cache_dir) / TINY_UPSCALER_DIRNAME
+    if is_model_folder(path):
+        return path
+    return build_tiny_model(path, make_tiny_upscaler_pipeline)
+
+
+def make_tiny_upscaler_pipeline():
+    """A tiny ``StableDiffusionUpscalePipeline`` with seeded random weights, as diffusers' own tests build it.
+
+    Its UNet takes 7 channels (4 latent + the 3 of the low-resolution image) and a class
+    embedding for the noise level; a DDPM "low-res scheduler" noises the input image; the VAE has
+    3 blocks (scale factor 4), so the output is 4× the input.
+    """
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, StableDiffusionUpscalePipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    with tempfile.TemporaryDirectory(prefix="imagen-nb-tokenizer-") as tmp:
+        tokenizer = make_tiny_tokenizer(Path(tmp))
+    with _build_lock, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED + 1)
+        unet = UNet2DConditionModel(
+            sample_size=32,
+            in_channels=7,
+            out_channels=4,
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32,
+            attention_head_dim=8,
+            norm_num_groups=8,
+            use_linear_projection=True,
+            num_class_embeds=UPSCALER_MAX_NOISE + 1,
+        )
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * 3,
+            up_block_types=("UpDecoderBlock2D",) * 3,
+            block_out_channels=(8, 16, 16),
+            latent_channels=4,
+            layers_per_block=1,
+            norm_num_groups=4,
+            scaling_factor=0.08333,  # the x4 upscaler's VAE factor (the pipeline warns on another)
+        )
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                hidden_size=32, intermediate_size=64, num_attention_heads=4, num_hidden_layers=2,
+                projection_dim=32, vocab_size=len(tokenizer), max_position_embeddings=MAX_LENGTH,
+                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        )
+    return StableDiffusionUpscalePipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        low_res_scheduler=DDPMScheduler(),
+        scheduler=DDIMScheduler(prediction_type="v_prediction"),
+        max_noise_level=UPSCALER_MAX_NOISE,
+    )
+
+
+def ensure_tiny_esrgan(cache_dir: str | os.PathLike) -> Path:
+    """The tiny ESRGAN's weights file under ``cache_dir``, written there on first use."""
+    path = Path(cache_dir) / TINY_ESRGAN_FILENAME
+    if path.is_file():
+        return path
+    return write_tiny_esrgan(path)
+
+
+def tiny_esrgan_state(nf: int = 8, nb: int = 1, gc: int = 32, seed: int = SEED + 2) -> dict:
+    """A tiny Real-ESRGAN ×4 (RRDBNet, BasicSR key layout) state dict with seeded random weights.
+
+    ``gc`` stays at ESRGAN's 32 growth channels: spandrel assumes that width when it rebuilds an RRDBNet.
+    """
+    import torch
+
+    from .srnet import SRArch, build
+
+    with _build_lock, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build(SRArch("RRDBNet", 4, {"in_ch": 3, "out_ch": 3, "nf": nf, "nb": nb, "gc": gc, "ups": 2,
+                                          "unshuffle": 1}))
+    return {k: v.contiguous() for k, v in net.state_dict().items()}
+
+
+def write_tiny_esrgan(path: str | os.PathLike) -> Path:
+    """Save :func:`tiny_esrgan_state` with safetensors' ``save_file`` to ``path`` atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_PARTIAL_SUFFIX, dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tiny_esrgan_state(), tmp, metadata={"note": "imagen-nb tiny ESRGAN: random weights"})
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
 
 
 def make_tiny_tokenizer(folder: Path):

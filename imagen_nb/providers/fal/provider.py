@@ -132,6 +132,17 @@ class FalProvider(RemoteProvider[FalSettings]):
             raise ProviderError("the fal provider needs fal-client: pip install 'imagen-nb[fal]'")
         return FalFactory(model, self)
 
+    def health_url(self) -> str:
+        """fal's queue host (setting ``queue_url``, else fal-client's), where generations are submitted."""
+        if self.settings.queue_url:
+            return str(self.settings.queue_url)
+        try:
+            from fal_client import client as fc
+
+            return str(fc.QUEUE_URL_FORMAT)
+        except ImportError:
+            return "https://queue.fal.run/"
+
     # -- HTTP ------------------------------------------------------------------------------
     def client(self, key: str):
         """The fal-client SyncClient for ``key`` (one per key, over this provider's transport)."""

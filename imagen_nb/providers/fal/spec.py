@@ -136,9 +136,44 @@ def _img2img() -> dict[str, dict[str, Any]]:
 
 
 def _model(name: str, kind: str, family: str, props: Mapping[str, Any], description: str,
-           required: tuple[str, ...] = ("prompt",)) -> ModelInfo:
-    return ModelInfo(provider="fal", name=name, type=kind, family=family, description=description,
-                     spec=object_spec(props, required=required, title=f"{name} on fal"))
+           required: tuple[str, ...] = ("prompt",), factor: int | None = None) -> ModelInfo:
+    spec = object_spec(props, required=required, title=f"{name} on fal")
+    if factor:
+        spec["x-upscale-factor"] = factor
+    return ModelInfo(provider="fal", name=name, type=kind, family=family, description=description, spec=spec)
+
+
+def _esrgan() -> dict[str, dict[str, Any]]:
+    return {
+        "image": _image_input("The image to upscale: a local file (uploaded to fal) or a URL."),
+        "scale": number_property(1, 8, 2, "Output size ÷ input size.", title="Scale"),
+        "model": enum_property(["RealESRGAN_x4plus", "RealESRGAN_x2plus", "RealESRGAN_x4plus_anime_6B",
+                                "RealESRGAN_x4_v3", "RealESRGAN_x4_wdn_v3", "RealESRGAN_x4_anime_v3"],
+                               "RealESRGAN_x4plus", "Which Real-ESRGAN network.", title="Network"),
+        "face": bool_property(False, "Restore faces with GFPGAN as well.", title="Faces"),
+        "tile": int_property(0, None, 0, "Tile size for large images (0: none).", title="Tile"),
+        "output_format": enum_property(["png", "jpeg"], "png", _FORMAT["description"], title="Format"),
+    }
+
+
+def _clarity() -> dict[str, dict[str, Any]]:
+    return {
+        "image": _image_input("The image to upscale: a local file (uploaded to fal) or a URL."),
+        "scale": _fal(number_property(1, 4, 2, "Output size ÷ input size.", title="Scale"), "upscale_factor"),
+        "prompt": prompt_property("What the image shows (steers the detail added).",
+                                  default="masterpiece, best quality, highres"),
+        "negative_prompt": string_property("What the upscaled image should not show.",
+                                           default="(worst quality, low quality, normal quality:2)",
+                                           title="Negative prompt"),
+        "creativity": number_property(0, 1, 0.35, "How far the detail may stray from the image.",
+                                      title="Creativity"),
+        "resemblance": number_property(0, 1, 0.6, "How closely the result keeps the image's structure.",
+                                       title="Resemblance"),
+        "guidance_scale": number_property(0, 20, 4, "How closely to follow the prompt.", title="Guidance"),
+        "num_inference_steps": int_property(4, 50, 18, "Denoising steps.", title="Steps"),
+        "seed": seed_property(),
+        "enable_safety_checker": _SAFETY,
+    }
 
 
 CURATED: tuple[ModelInfo, ...] = (
@@ -172,6 +207,11 @@ CURATED: tuple[ModelInfo, ...] = (
         "seconds_total": int_property(0, 47, 30, "Length of the clip, in seconds.", title="Length"),
         "num_inference_steps": _fal(int_property(1, 1000, 100, "Denoising steps.", title="Steps"), "steps"),
     }, "Stable Audio Open: sound and music from a prompt."),
+    _model("fal-ai/esrgan", "upscale", "real-esrgan", _esrgan(),
+           "Real-ESRGAN upscaling on fal (×1–8; the networks make ×2 or ×4).", required=("image",), factor=4),
+    _model("fal-ai/clarity-upscaler", "upscale", "clarity", _clarity(),
+           "Clarity upscaler: diffusion that adds detail while upscaling (×1–4), steered by a prompt.",
+           required=("image",), factor=4),
 )
 
 

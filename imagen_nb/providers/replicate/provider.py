@@ -102,6 +102,10 @@ class ReplicateProvider(RemoteProvider[ReplicateSettings]):
         self._seen = threading.local()  # the last HTTP response of this thread (for status and headers)
 
     # ---- settings ----------------------------------------------------------------------------
+    def health_url(self) -> str:
+        """The API root (see :attr:`base_url`)."""
+        return self.base_url
+
     @property
     def base_url(self) -> str:
         """API root: setting ``base_url``, else ``REPLICATE_BASE_URL``, else https://api.replicate.com."""

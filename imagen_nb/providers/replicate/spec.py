@@ -191,9 +191,11 @@ _SDXL_SCHEDULERS = ["DDIM", "DPMSolverMultistep", "HeunDiscrete", "KarrasDPM", "
 
 
 def _curated(name: str, kind: str, family: str, description: str, props: dict[str, dict[str, Any]], *,
-             required=("prompt",), official: bool) -> ModelInfo:
+             required=("prompt",), official: bool, factor: int | None = None) -> ModelInfo:
     spec = object_spec(props, required=required, title=name)
     spec[TARGET_EXT] = {"model": name, "version": None, "official": official}
+    if factor:
+        spec["x-upscale-factor"] = factor
     return ModelInfo(provider=PROVIDER, name=name, type=kind, family=family, spec=spec, description=description)
 
 
@@ -308,6 +310,12 @@ def _build_curated() -> tuple[ModelInfo, ...]:
                   "classifier_free_guidance": int_property(0, None, 3, "How closely the music follows the prompt."),
                   "output_format": enum_property(["wav", "mp3"], "wav", "File format of the audio."),
                   "seed": seed_property()}, required=(), official=False),
+        _curated("nightmareai/real-esrgan", "upscale", "real-esrgan",
+                 "Real-ESRGAN upscaling (×1–10 from a ×4 network), optionally with GFPGAN face restoration.",
+                 {"image": _uri("The image to upscale."),
+                  "scale": number_property(0, 10, 4, "Output size ÷ input size."),
+                  "face_enhance": bool_property(False, "Restore faces with GFPGAN as well.")},
+                 required=("image",), official=False, factor=4),
     )
 
 
