@@ -319,11 +319,12 @@ export function createActions(ctx, store, dom) {
     loadSection,
     setFilter(key, value) {
       set((s) => ({ filters: { ...s.filters, [key]: value } }));
+      if (get().compare) actions.closeGrid(); // a filter asks for the products it matches
       clearFields(FILTER_FIELDS);
       reload();
     },
-    setGroup(by) { set({ groupBy: by }); reload(); },
-    clearFilters() { set({ filters: blankFilters() }); reload(); },
+    setGroup(by) { actions.closeGrid(); set({ groupBy: by }); reload(); },
+    clearFilters() { actions.closeGrid(); set({ filters: blankFilters() }); reload(); },
     /** Show only one group's products, ungrouped. */
     focusGroup(group) {
       const f = group.filter;
