@@ -22,8 +22,8 @@ const flat = { ...g.makeSection(null, {}), ids: ["a", "c"], next: null, total: 2
 const s1 = { ...s0, started: true, sections: [flat], total: 2, options: { total: 9 }, items };
 assert.equal(g.countText(s1), "2 products");
 assert.equal(g.countText({ ...s1, filters: f }), "2 of 9");
-assert.equal(g.statusText(s1), "All 2 shown");
-assert.equal(g.statusText({ ...s1, busy: 1, selection: new Set(["a"]) }), "Loading… · All 2 shown · 1 selected");
+assert.equal(g.statusText(s1), "Newest first · all 2 loaded");
+assert.equal(g.statusText({ ...s1, busy: 1, selection: new Set(["a"]) }), "Loading… · Newest first · all 2 loaded · 1 selected");
 assert.equal(g.footText({ ...flat, next: 2, total: 150 }), "2 of 150");
 
 // A restored product goes back between its neighbours (by time; zero microseconds padded).

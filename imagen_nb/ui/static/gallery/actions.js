@@ -132,7 +132,7 @@ export function createActions(ctx, store, dom) {
         set((s) => {
           const reg = register(result.items, buffers, { items: {}, thumbs: {} });
           releaseAll(s.thumbs);
-          const sec = { ...makeSection(null, base), ids: result.items.map((i) => i.id), next: result.next_offset,
+          const sec = { ...makeSection(null, base, at), ids: result.items.map((i) => i.id), next: result.next_offset,
             total: result.total, loaded: true };
           return { ...reg, sections: [sec], total: result.total, fresh: new Set() };
         });
@@ -141,7 +141,7 @@ export function createActions(ctx, store, dom) {
         if (at !== epoch) return;
         set((s) => {
           releaseAll(s.thumbs);
-          return { items: {}, thumbs: {}, sections: result.groups.map((g) => makeSection(g, base)), total: result.total, fresh: new Set() };
+          return { items: {}, thumbs: {}, sections: result.groups.map((g) => makeSection(g, base, at)), total: result.total, fresh: new Set() };
         });
       }
       clearFields(FILTER_FIELDS);

@@ -57,9 +57,10 @@ export function requestFilters(f) {
 
 export const filtering = (f) => Object.keys(requestFilters(f)).length > 0;
 
-/** A new section: the flat one (group null) or one per group. */
-export function makeSection(group, base) {
-  return { key: group ? `g:${group.key}` : "flat", group, base, filter: group ? group.filter : {}, ids: [], next: 0,
+/** A new section: the flat one (group null) or one per group; `run` tells the results of one
+ * reload from the next (a new key: the grid is a new list, not the old one patched). */
+export function makeSection(group, base, run = 0) {
+  return { key: `${group ? `g:${group.key}` : "flat"}:${run}`, group, base, filter: group ? group.filter : {}, ids: [], next: 0,
     total: group ? group.count : null, loading: false, loaded: false, error: null, collapsed: false };
 }
 
@@ -86,7 +87,7 @@ export function statusText(s) {
   if (s.busy > 0) parts.push("Loading…");
   const flat = flatSection(s);
   if (flat && flat.total) {
-    parts.push(flat.next === null ? `All ${flat.total.toLocaleString()} shown` : `${flat.ids.length.toLocaleString()} of ${flat.total.toLocaleString()} shown`);
+    parts.push(`Newest first · ${flat.next === null ? `all ${flat.total.toLocaleString()}` : `${flat.ids.length.toLocaleString()} of ${flat.total.toLocaleString()}`} loaded`);
   } else if (s.groupBy && s.sections.length) {
     parts.push(`${s.sections.length} group${s.sections.length === 1 ? "" : "s"} by ${GROUP_LABEL[s.groupBy].toLowerCase()}`);
   }
