@@ -177,7 +177,11 @@ def order_layout(studio: "Studio", order_id: str, *, x: str | None, y: str | Non
 
     grid = layout(items, x, y, z, known=params, legend=params, labeller=labeller)
     title = title or f"order {order_id}" + (f" (set {row['set_name']})" if row.get("set_name") else "")
-    choices = varying(items, params) + (["row"] if gens and gens[0]["set_row"] is not None else [])
+    choices = varying(items, params)
+    if gens and gens[0]["set_row"] is not None:
+        # an order from rows: the row itself, then each column of the table that varies
+        columns = list(dict.fromkeys(k for g in gens for k in (g["row_values"] or {})))
+        choices += ["row"] + [c for c in varying(items, columns) if c not in choices]
     return grid, title, choices
 
 

@@ -7,10 +7,12 @@
  * @typedef {{ x: number, y: number, z: number, product_id: string|null, status: string, note: string, count: number }} Cell
  */
 
-import { html, cx, useEffect, useRef } from "../lib/view.js";
+import { html, cx, useEffect, useRef, useState } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
 import { gridRows } from "./state.js";
 
+/** cells a grid view draws at first; more rows come as its end scrolls near (a 1,000-product grid pages) */
+const FIRST_CELLS = 240;
 const STATUS_WORD = { pending: "queued", generating: "running", failed: "failed", cancelled: "cancelled", missing: "missing" };
 
 function GridCell({ app, cell, xLabel, yLabel }) {
@@ -41,10 +43,27 @@ function AxisMenu({ app, which, label, value, choices, optional }) {
       ${choices.map((name) => html`<option key=${name} value=${name}>${name}</option>`)}</select></label>`;
 }
 
+// The end of the rows drawn so far: when it comes near, more rows are drawn.
+function MoreRows({ left, onMore }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    if (!ref.current || typeof IntersectionObserver !== "function") return undefined;
+    const seen = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) onMore(); }, { rootMargin: "600px" });
+    seen.observe(ref.current);
+    return () => seen.disconnect();
+  }, [left]);
+  return html`<button ref=${ref} class="inb-btn inb-btn-sm inb-gallery-gmore" onClick=${onMore}>Show more rows · ${left.toLocaleString()} left</button>`;
+}
+
 /** The grid view in the panel's body, in place of the tiles. */
 export function GridView({ app }) {
   const { store, actions } = app;
   const c = useStore(store, (s) => s.compare);
+  const [shown, setShown] = useState(0);
+  const data0 = c && c.data;
+  const columns = data0 && data0.axes.x ? data0.axes.x.labels.length : 1;
+  const page = Math.max(8, Math.ceil(FIRST_CELLS / columns));
+  useEffect(() => setShown(page), [data0, page]);
   if (!c) return null;
   const data = c.data;
   const choices = data ? data.choices : [];
@@ -61,8 +80,13 @@ export function GridView({ app }) {
   </div>`;
   if (c.error && !data) return html`<div class="inb-gallery-compare">${head}<div class="inb-empty" role="alert"><strong>No grid</strong>${c.error}</div></div>`;
   if (!data) return html`<div class="inb-gallery-compare">${head}<div class="inb-gallery-spinner" aria-label="Loading"></div></div>`;
-  const ax = data.axes;
-  const rows = gridRows(data, c.zi);
+  let ax = data.axes;
+  let rows = gridRows(data, c.zi);
+  // One long axis goes down the rows (a tall grid scrolls; a wide one would be a strip).
+  if (ax.x && !ax.y && ax.x.labels.length > 8) {
+    rows = rows[0].map((cell) => [cell]);
+    ax = { ...ax, x: null, y: ax.x };
+  }
   const xs = ax.x ? ax.x.labels : [null];
   const ys = ax.y ? ax.y.labels : [null];
   const fixed = Object.entries(data.fixed || {});
@@ -76,10 +100,12 @@ export function GridView({ app }) {
       <table class="inb-gallery-gtable" role="grid" aria-label=${data.title}>
         <thead><tr><th class="inb-gallery-gcorner">${ax.y ? html`<span>${ax.y.name} ↓</span>` : null}${ax.x ? html`<span>${ax.x.name} →</span>` : null}</th>
           ${xs.map((l, xi) => html`<th key=${xi} scope="col" class="inb-gallery-gx" title=${l || ""}>${l}</th>`)}</tr></thead>
-        <tbody>${rows.map((row, yi) => html`<tr key=${yi}><th scope="row" class="inb-gallery-gy" title=${ys[yi] || ""}>${ys[yi]}</th>
+        <tbody>${rows.slice(0, Math.max(shown, page)).map((row, yi) => html`<tr key=${yi}><th scope="row" class="inb-gallery-gy" title=${ys[yi] || ""}>${ys[yi]}</th>
           ${row.map((cell, xi) => html`<${GridCell} key=${`${yi}:${xi}:${cell ? cell.product_id || cell.status : "none"}`} app=${app} cell=${cell}
             xLabel=${ax.x ? `${ax.x.name} ${xs[xi]}` : null} yLabel=${ax.y ? `${ax.y.name} ${ys[yi]}` : null} />`)}</tr>`)}</tbody>
       </table>
+      ${rows.length > Math.max(shown, page) ? html`<${MoreRows} left=${rows.length - Math.max(shown, page)}
+        onMore=${() => setShown((n) => Math.max(n, page) + page)} />` : null}
     </div>
     ${fixed.length ? html`<div class="inb-gallery-glegend"><span class="inb-label">Same in every cell</span>
       ${fixed.map(([k, v]) => html`<span key=${k} class="inb-chip" title=${`${k}: ${v}`}><span class="inb-faint">${k}</span> ${v}</span>`)}</div>` : null}
