@@ -7,7 +7,7 @@
  * @typedef {{ x: number, y: number, z: number, product_id: string|null, status: string, note: string, count: number }} Cell
  */
 
-import { html, cx, useEffect, useRef, useState } from "../lib/view.js";
+import { html, cx, memo, useEffect, useRef, useState } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
 import { gridRows } from "./state.js";
 
@@ -15,7 +15,7 @@ import { gridRows } from "./state.js";
 const FIRST_CELLS = 240;
 const STATUS_WORD = { pending: "queued", generating: "running", failed: "failed", cancelled: "cancelled", missing: "missing" };
 
-function GridCell({ app, cell, xLabel, yLabel }) {
+const GridCell = memo(function GridCell({ app, cell, xLabel, yLabel }) {
   const { store, actions } = app;
   const ref = useRef(null);
   const id = cell && cell.product_id;
@@ -34,7 +34,7 @@ function GridCell({ app, cell, xLabel, yLabel }) {
       aria-label=${`Open the product at ${where}`} onClick=${() => actions.openDetails(id)}>
       ${url ? html`<img src=${url} alt=${where} draggable="false" />` : html`<span class="inb-gallery-gwait"></span>`}
       ${cell.count > 1 ? html`<span class="inb-gallery-gcount">${cell.count}</span>` : null}</button></td>`;
-}
+});
 
 function AxisMenu({ app, which, label, value, choices, optional }) {
   return html`<label class="inb-gallery-axis"><span class="inb-label">${label}</span>

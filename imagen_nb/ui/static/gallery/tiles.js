@@ -5,13 +5,14 @@
  * @typedef {import("./toolbar.js").App} App
  */
 
-import { html, cx, useEffect, useRef } from "../lib/view.js";
+import { html, cx, memo, useEffect, useRef } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
 import { KIND_ICON, KIND_LABEL, filtering, footText, orderedIds } from "./state.js";
 import { GridView } from "./compare.js";
 
-/** One product: thumbnail (or its type's icon), check, badge, stars, caption on hover. */
-export function Tile({ app, id }) {
+/** One product: thumbnail (or its type's icon), check, badge, stars, caption on hover. A list of
+ * hundreds re-renders only the tiles whose data changed (memo: its props are stable). */
+export const Tile = memo(function Tile({ app, id }) {
   const { store } = app;
   const it = useStore(store, (s) => s.items[id]);
   const url = useStore(store, (s) => s.thumbs[id]);
@@ -30,7 +31,7 @@ export function Tile({ app, id }) {
     <div class="inb-gallery-caption"><div class="inb-gallery-caption-text">${it.prompt || it.name || "untitled"}</div>
       <div class="inb-gallery-caption-meta">${meta}</div></div>
   </div>`;
-}
+});
 
 const skeletons = (n) => Array.from({ length: n }, (_, i) => html`<div key=${`sk${i}`} class="inb-gallery-skeleton"></div>`);
 
