@@ -26,8 +26,8 @@
  * @typedef {import("./state.js").State} State
  */
 
-import { html, render } from "../lib/view.js";
-import { createStore } from "../lib/store.js";
+import { html, render, cx, useMemo } from "../lib/view.js";
+import { createStore, useStore } from "../lib/store.js";
 import { initialState } from "./state.js";
 import { createActions } from "./actions.js";
 import { Head } from "./toolbar.js";
@@ -38,7 +38,8 @@ import { DropHint, dropHandlers } from "./importer.js";
 
 function Gallery({ app }) {
   const { store, actions } = app;
-  const drop = dropHandlers(actions);
+  const drop = useMemo(() => dropHandlers(actions), []);
+  const selecting = useStore(store, (s) => s.selection.size > 0);
   const onKeyDown = (e) => {
     const s = store.get();
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);
@@ -54,7 +55,7 @@ function Gallery({ app }) {
       actions.selectAllOnPage();
     }
   };
-  return html`<div class="inb-gallery-frame" onKeyDown=${onKeyDown} onDragEnter=${drop.onDragEnter} onDragOver=${drop.onDragOver}
+  return html`<div class=${cx("inb-gallery-frame", selecting && "inb-gallery-selecting")} onKeyDown=${onKeyDown} onDragEnter=${drop.onDragEnter} onDragOver=${drop.onDragOver}
       onDragLeave=${drop.onDragLeave} onDrop=${drop.onDrop}>
     <${Head} app=${app} />
     <${Body} app=${app} />
