@@ -342,14 +342,14 @@ def test_the_page_asks_only_for_requests_the_controller_serves():
 
     from imagen_nb.ui import assets
 
-    js = (assets.STATIC / "gallery.js").read_text()
+    js = "\n".join(p.read_text() for p in sorted((assets.STATIC / "gallery").glob("*.js")))
     asked = set(re.findall(r'ctx\.call\("(\w+)"', js))
     assert asked >= {"init", "page", "groups", "options", "details", "original", "rate", "collect", "uncollect",
-                     "delete", "restore", "vary"}
+                     "delete", "restore", "vary", "select", "code", "import", "grid", "thumbs"}
     assert all(hasattr(GalleryController, f"rpc_{name}") for name in asked)
     assert set(re.findall(r'ctx\.on\("(\w+)"', js)) == {"new_products"}
     module = assets.esm("gallery")
-    assert "INB.panels.gallery = " in module and module.rstrip().endswith("};")
+    assert "INB.panels.gallery = mount" in module and module.rstrip().endswith("};")
     assert ".inb-gallery-grid" in assets.css("gallery")
 
 
