@@ -98,3 +98,23 @@ def test_grid_view_of_a_selection_lays_out_what_varies_among_them(studio, served
     assert {view.get_attribute("data-x"), view.get_attribute("data-y")} == {"seed", "prompt"}
     tab.shot("grid-selection", gallery)
     assert not tab.errors, tab.errors
+
+
+def test_grid_view_fills_in_live_as_the_order_runs(studio, served, tab, open_studio):
+    """Cells of generations still queued or running show as placeholders, then their products."""
+    # 6 s a generation: the first products are there before the last ones start or finish
+    order = studio.order("faulty:swatch", prompt="a [red,blue] kite", seed="[1..3]", num_inference_steps=4,
+                         step_seconds=1.5)
+    gallery = open_studio(tab, served, "gallery")
+    gallery.locator(".inb-gallery-tile").first.click(timeout=60_000)
+    tab.page.locator('[aria-label="Product details"]').get_by_role("button", name="grid view").click()
+    table = gallery.locator(".inb-gallery-gtable")
+    table.wait_for()
+    waiting = table.locator('td[data-status="pending"], td[data-status="generating"]')
+    assert waiting.count() >= 1, "the grid opened after the order finished: nothing to fill in"
+    tab.shot("grid-live", gallery)
+    order.wait(60)
+    tab.page.wait_for_function("(t) => t.querySelectorAll('[data-id]').length === 6", arg=table.element_handle(),
+                               timeout=20_000)
+    assert waiting.count() == 0
+    assert not tab.errors, tab.errors
