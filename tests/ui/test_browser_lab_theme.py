@@ -1,5 +1,6 @@
-"""In JupyterLab the panels follow Lab's theme (light or dark), with the Gallery's grid view and
-details readable in both (issue 11: "light and dark, in JupyterLab"). Screenshots to look at."""
+"""In JupyterLab the panels follow Lab's theme (light or dark), with the Gallery's grid view
+readable in both (issue 11: "light and dark, in JupyterLab"); ``widget.show("gallery", order=…,
+view="grid")`` opens the grid view from Python. Screenshots to look at."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ BACKGROUND = "(el) => getComputedStyle(el).backgroundColor"
 COLOUR = "(el) => getComputedStyle(el).color"
 SETUP = ('import imagen_nb as inb\n'
          'studio = inb.Studio()\n'
-         'studio.order("instant:swatch", prompt="a [red,blue] kite", seed="[1..3]").wait()\n'
+         'order = studio.order("instant:swatch", prompt="a [red,blue] kite", seed="[1..3]").wait()\n'
          'print("ready")')
 
 
 def _notebook(path):
     cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-              "source": src} for i, src in enumerate([SETUP, "studio"])]
+              "source": src} for i, src in enumerate([SETUP, "w = studio.widget()\nw",
+                                                      'w.show("gallery", order=order, view="grid")'])]
     path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {
         "display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}))
 
@@ -49,21 +51,19 @@ def test_gallery_follows_jupyterlabs_theme(jupyter_server, tab, tmp_path, theme,
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     widget = page.locator(".inb-studio").first
     widget.wait_for(timeout=120_000)
-    widget.locator('.inb-tab[data-tab="gallery"]').click()
+    # The last cell pointed the widget at the order's grid view.
     gallery = widget.locator('.inb-tabbody[data-panel="gallery"]')
-    gallery.locator(".inb-gallery-tile img").first.wait_for(timeout=30_000)
-    panel = gallery.locator(".inb-gallery").first
-    assert panel.evaluate(BACKGROUND) in (background, "rgba(0, 0, 0, 0)")
+    table = gallery.locator(".inb-gallery-gtable")
+    table.locator(".inb-gallery-gbtn img").first.wait_for(timeout=60_000)
+    view = gallery.locator(".inb-gallery-compare")
+    assert view.get_attribute("data-x") == "seed" and view.get_attribute("data-y") == "prompt"
     assert page.locator(".inb-root").first.evaluate(BACKGROUND) == background
+    assert table.locator(".inb-gallery-gx").first.evaluate(COLOUR) != background
+    tab.shot(f"lab-{light}-grid", widget)
+    # The tiles in the same theme.
+    view.get_by_role("button", name="← Products").click()
+    gallery.locator(".inb-gallery-tile img").first.wait_for(timeout=60_000)
     assert gallery.locator(".inb-gallery-status").evaluate(COLOUR) != background
     assert gallery.locator(".inb-panel-title").evaluate(COLOUR) == text
     tab.shot(f"lab-{light}-gallery", widget)
-    # The details view and the grid view in the same theme.
-    gallery.locator(".inb-gallery-tile").first.click()
-    details = widget.locator('[aria-label="Product details"]')
-    details.get_by_role("button", name="grid view").click()
-    table = gallery.locator(".inb-gallery-gtable")
-    table.locator(".inb-gallery-gbtn img").first.wait_for(timeout=30_000)
-    assert table.locator(".inb-gallery-gx").first.evaluate(COLOUR) != background
-    tab.shot(f"lab-{light}-grid", widget)
     assert not [e for e in tab.errors if "imagen-nb" in e or "inb" in e], tab.errors
