@@ -13,6 +13,7 @@ import {
   blankFilters, requestFilters, makeSection, flatSection, orderedIds, insertSorted, importSummary, collectMessage,
   gridIds, NONE, FIRST_IN_SECTION,
 } from "./state.js";
+import { createGridActions } from "./gridview.js";
 
 /** The control a request field names (the error shows there). */
 const FIELD_OF = { text: "text", kind: "kind", project_id: "project", no_project: "project", collection: "collection",
@@ -230,64 +231,6 @@ export function createActions(ctx, store, dom) {
     if (get().pendingNew && canPrepend()) reload();
   }
 
-  // ---- grid view (comparison grid) -------------------------------------------------------------
-  let gridWanted = new Set();
-  let gridTimer = null;
-  let gridRefresh = null;
-  const gridWatched = new Map();
-  async function fetchGridThumbs() {
-    gridTimer = null;
-    const have = get().gridThumbs;
-    const ids = [...gridWanted].filter((id) => !(id in have)).slice(0, 100);
-    const rest = [...gridWanted].filter((id) => !ids.includes(id) && !(id in have));
-    gridWanted = new Set(rest);
-    if (rest.length) gridTimer = setTimeout(fetchGridThumbs, 0);
-    if (!ids.length) return;
-    try {
-      const { result, buffers } = await ctx.call("thumbs", { product_ids: ids });
-      set((s) => {
-        if (!s.compare) return null;
-        const gridThumbs = { ...s.gridThumbs };
-        for (const id of ids) gridThumbs[id] = result.items[id] ? ctx.blobUrl(buffers[result.items[id].buf], result.items[id].type) : null;
-        return { gridThumbs };
-      });
-    } catch (err) { /* thumbnails are decoration: the cells stay usable */ }
-  }
-  function wantGridThumb(id) {
-    gridWanted.add(id);
-    if (!gridTimer) gridTimer = setTimeout(fetchGridThumbs, 30);
-  }
-  const cellObserver = typeof IntersectionObserver === "function"
-    ? new IntersectionObserver((entries) => {
-      for (const entry of entries) {
-        if (!entry.isIntersecting) continue;
-        const id = gridWatched.get(entry.target);
-        cellObserver.unobserve(entry.target);
-        gridWatched.delete(entry.target);
-        if (id) wantGridThumb(id);
-      }
-    }, { rootMargin: "300px" })
-    : null;
-
-  async function layGrid(patch = {}) {
-    const c0 = get().compare;
-    if (!c0) return;
-    const c = { ...c0, ...patch, loading: true, error: null };
-    set({ compare: c });
-    try {
-      const { result } = await ctx.call("grid", { ...c.source, x: c.x, y: c.y, z: c.z });
-      set((s) => {
-        if (s.compare !== c && (!s.compare || s.compare.source !== c.source)) return null;
-        const ax = result.axes;
-        const zi = ax.z ? Math.min(s.compare.zi, ax.z.labels.length - 1) : 0;
-        return { compare: { ...s.compare, loading: false, error: null, data: result, zi,
-          x: ax.x ? ax.x.name : null, y: ax.y ? ax.y.name : null, z: ax.z ? ax.z.name : null } };
-      });
-    } catch (err) {
-      set((s) => (s.compare && s.compare.source === c.source ? { compare: { ...s.compare, loading: false, error: errText(err), x: c0.x, y: c0.y, z: c0.z } } : null));
-    }
-  }
-
   const actions = {
     reportError,
     clearFields,
@@ -399,11 +342,7 @@ export function createActions(ctx, store, dom) {
       if (destroyed) return;
       newQueue.push(...data.ids);
       drainNew();
-      const c = get().compare;
-      if (c && c.source.order_id) {
-        clearTimeout(gridRefresh);
-        gridRefresh = setTimeout(() => { if (get().compare && !get().compare.loading) layGrid(); }, 400);
-      }
+      grid.newProducts();
     },
     flushNewWhenFree,
 
@@ -682,40 +621,6 @@ export function createActions(ctx, store, dom) {
       if (ctx.nav) ctx.nav.go(tab, payload);
     },
 
-    // ---- grid view ----
-    /** Open the grid view of an order ({order_id}) or of products ({ids}). */
-    openGrid(source) {
-      actions.closeDetails(false);
-      actions.closeMenu();
-      set((s) => { releaseGridThumbs(s); return { compare: { source, x: null, y: null, z: null, zi: 0, loading: true, error: null, data: null }, gridThumbs: {} }; });
-      layGrid();
-    },
-    /** Put `name` on axis `which` ("x", "y", "z"; "" takes it off): an axis already showing it swaps. */
-    setAxis(which, name) {
-      const c = get().compare;
-      if (!c) return;
-      const patch = { [which]: name || null };
-      for (const other of ["x", "y", "z"]) if (other !== which && name && c[other] === name) patch[other] = c[which];
-      if (!patch.x && !(which === "x" ? name : c.x)) return;
-      layGrid(patch);
-    },
-    swapAxes() {
-      const c = get().compare;
-      if (c && c.data) layGrid({ x: c.y, y: c.x });
-    },
-    setLayer(zi) { set((s) => (s.compare ? { compare: { ...s.compare, zi } } : null)); },
-    closeGrid() {
-      set((s) => { releaseGridThumbs(s); return { compare: null, gridThumbs: {} }; });
-      gridWanted = new Set();
-    },
-    watchCell(el, productId) {
-      if (!el || !productId) return undefined;
-      if (!cellObserver) { wantGridThumb(productId); return undefined; }
-      gridWatched.set(el, productId);
-      cellObserver.observe(el);
-      return () => { cellObserver.unobserve(el); gridWatched.delete(el); };
-    },
-
     /** {project_id} | {order_id} | {collection_id} (| {product_id}: open its details; view: "grid" with an order). */
     navigate(payload) {
       payload = payload || {};
@@ -740,19 +645,15 @@ export function createActions(ctx, store, dom) {
       epoch++;
       if (endWatcher) endWatcher.disconnect();
       if (sectionWatcher) sectionWatcher.disconnect();
-      if (cellObserver) cellObserver.disconnect();
       clearTimeout(selTimer);
-      clearTimeout(gridTimer);
-      clearTimeout(gridRefresh);
       actions.closeDetails(false);
-      const s = get();
-      releaseAll(s.thumbs);
-      releaseGridThumbs(s);
+      grid.destroy();
+      releaseAll(get().thumbs);
     },
   };
 
-  function releaseGridThumbs(s) {
-    for (const url of Object.values(s.gridThumbs || {})) if (url) ctx.release(url);
-  }
+  // The grid view's own requests (gridview.js); opening it closes the details view and the menu.
+  const grid = createGridActions(ctx, store, () => { actions.closeDetails(false); actions.closeMenu(); });
+  Object.assign(actions, grid.actions);
   return actions;
 }

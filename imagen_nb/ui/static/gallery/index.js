@@ -3,7 +3,8 @@
 // and the grid view (comparison grid) of an order or a selection — on the component base.
 // One store holds what the kernel said; components derive every text from it; tiles are a keyed
 // list, so a live update never replaces the element in focus or the search being typed.
-// Files: state.js (store shape, derived texts), actions.js (requests), toolbar.js (header,
+// Files: state.js (store shape, derived texts), actions.js (requests; gridview.js those of the
+// grid view), toolbar.js (header,
 // filters, selection bar, status line), tiles.js (sections and tiles), details.js, menu.js,
 // importer.js, compare.js (grid view). Python side: imagen_nb/ui/gallery.py.
 
