@@ -143,6 +143,15 @@ def order_grid(studio: "LocalStudio", order_id: str, *, x: str | None, y: str | 
                **options: Any) -> Grid:
     """The grid of one order (see :meth:`Studio.grid`); axes inferred when none are named."""
     opts = _options(options)
+    grid, title, _choices = order_layout(studio, order_id, x=x, y=y, z=z, title=opts.get("title"))
+    return Grid(studio, grid, render(grid, cell=opts["cell"], max_side=opts["max_side"], title=title),
+                title=title, order_id=order_id)
+
+
+def order_layout(studio: "LocalStudio", order_id: str, *, x: str | None, y: str | None, z: str | None,
+                 title: str | None = None) -> tuple[GridLayout, str, list[str]]:
+    """Which of an order's products goes in which cell, with no image drawn (the panels' grid
+    view): the layout, its title and the names an axis may take (the order's parameters)."""
     row = studio.order_record(order_id)
     if row is None:
         raise LookupError(f"no order {order_id!r} in {studio.home}")
@@ -168,9 +177,13 @@ def order_grid(studio: "LocalStudio", order_id: str, *, x: str | None, y: str | 
         return row_labels.get(value, label(value)) if name == "row" else label(value)
 
     grid = layout(items, x, y, z, known=params, legend=params, labeller=labeller)
-    title = opts.get("title") or f"order {order_id}" + (f" (set {row['set_name']})" if row.get("set_name") else "")
-    return Grid(studio, grid, render(grid, cell=opts["cell"], max_side=opts["max_side"], title=title),
-                title=title, order_id=order_id)
+    title = title or f"order {order_id}" + (f" (set {row['set_name']})" if row.get("set_name") else "")
+    choices = varying(items, params)
+    if gens and gens[0]["set_row"] is not None:
+        # an order from rows: the row itself, then each column of the table that varies
+        columns = list(dict.fromkeys(k for g in gens for k in (g["row_values"] or {})))
+        choices += ["row"] + [c for c in varying(items, columns) if c not in choices]
+    return grid, title, choices
 
 
 def _inferred(items: list[GridItem], gens: list[dict], params: list[str]) -> list[str | None]:
@@ -202,6 +215,15 @@ def products_grid(studio: "LocalStudio", products: "Iterable[Product | str] | st
     if x is None:
         raise ValidationError("x", "name the axes of a grid of products, e.g. studio.grid(ids, x='seed', "
                                    "y='model'); an Order's grid can infer them: order.grid()")
+    grid, title, _choices = products_layout(studio, products, x=x, y=y, z=z, title=opts.get("title"))
+    return Grid(studio, grid, render(grid, cell=opts["cell"], max_side=opts["max_side"], title=title), title=title)
+
+
+def products_layout(studio: "LocalStudio", products: "Iterable[Product | str] | str", *, x: str | None,
+                    y: str | None, z: str | None, title: str | None = None) -> tuple[GridLayout, str, list[str]]:
+    """Which product goes in which cell, with no image drawn (the panels' grid view): the layout,
+    its title and the names an axis may take that vary among the products. With no ``x``, the
+    two names that vary most are the axes (an error when nothing varies)."""
     if isinstance(products, str) and products.lstrip().lower().startswith(("select", "with", "from")):
         frame = studio.sql(products)
         if "product_id" not in frame.columns:
@@ -227,9 +249,14 @@ def products_grid(studio: "LocalStudio", products: "Iterable[Product | str] | st
         thumb = rec.get("thumb_path") or rec.get("path")
         items.append(GridItem(values, rec["product_id"], "complete", str(thumb) if thumb else None))
     known = columns + [p for p in param_names if p not in columns]
+    choices = varying(items, known)
+    if x is None and y is None and z is None:
+        if not choices:
+            raise ValidationError("x", "nothing varies among these products, so there is no axis to lay them "
+                                       "out on; name one, e.g. x='seed'")
+        x, y = (choices + [None])[:2]
     grid = layout(items, x, y, z, known=known, legend=param_names, sort=True)
-    title = opts.get("title") or f"{len(items)} products"
-    return Grid(studio, grid, render(grid, cell=opts["cell"], max_side=opts["max_side"], title=title), title=title)
+    return grid, title or f"{len(items)} products", choices
 
 
 def _plain(value: Any) -> Any:

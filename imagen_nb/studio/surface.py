@@ -48,7 +48,7 @@ MAPPINGS = {"tokens": ("all", "get", "set", "delete"), "presets": ("all", "get",
 
 #: The panels' read models, under ``studio.views`` (:mod:`.views`) so the user API stays small.
 VIEWS = ("order_summaries", "generations", "queue_positions", "active_generations", "gallery_groups", "missing_key",
-         "read_rows")
+         "read_rows", "grid_layout")
 
 #: What the handles (Order, Project, Collection) read and change through their studio.
 HANDLE_API = (

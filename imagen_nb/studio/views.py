@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
-from ..core.errors import MissingKey
+from ..core.errors import MissingKey, ValidationError
 from ..core.inputs import check_count
 from ..store.tables import read_rows
 from .handles import Order
@@ -91,3 +91,34 @@ class Views:
         Filters as in :meth:`gallery`.
         """
         return q_products.gallery_groups(self._studio.catalog.cursor(), by, **filters)
+
+    def grid_layout(self, *, order_id: str | None = None, product_ids: Iterable[str] | None = None,
+                    x: str | None = None, y: str | None = None, z: str | None = None) -> dict[str, Any]:
+        """A comparison grid's cells with no image drawn (the panels' grid view), as plain data.
+
+        Give an order (axes inferred when none are named: what varies in it, largest first) or
+        products (axes: the two gallery columns or parameters that vary most, unless named).
+        Returns ``{title, order_id, axes: {x, y, z: {name, labels} | None}, choices: [names],
+        fixed: {name: label}, cells: [{x, y, z, product_id, status, note, count}]}`` (indexes into
+        each axis's labels; a combination nothing was made for is absent).
+        """
+        from ..core.grid import label
+        from .grid import order_layout, products_layout
+
+        if (order_id is None) == (product_ids is None):
+            raise ValidationError("order_id", "give an order_id or product_ids, one of them")
+        if order_id is not None:
+            grid, title, choices = order_layout(self._studio, order_id, x=x, y=y, z=z)
+        else:
+            grid, title, choices = products_layout(self._studio, list(product_ids or []), x=x, y=y, z=z)
+        axes = {w: ({"name": a.name, "labels": list(a.labels)} if a else None)
+                for w, a in (("x", grid.x), ("y", grid.y), ("z", grid.z))}
+        cells = [{"z": zi, "y": yi, "x": xi, "product_id": items[0].product_id, "status": items[0].status,
+                  "note": items[0].note, "count": len(items)}
+                 for (zi, yi, xi), items in sorted(grid.cells.items())]
+        for axis in (grid.x, grid.y, grid.z):
+            if axis is not None and axis.name not in choices:
+                choices.append(axis.name)
+        return {"title": title, "order_id": order_id, "axes": axes, "choices": choices,
+                "fixed": {k: label(v) for k, v in grid.fixed.items()}, "cells": cells}
+

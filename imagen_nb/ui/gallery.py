@@ -42,6 +42,10 @@ DETAILS_DEPTH = 16
 MAX_IMPORT_FILES = 50
 #: bytes one ``import`` request may carry
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
+#: thumbnails one ``thumbs`` request returns at most
+MAX_THUMBS = 100
+#: products the grid view of a selection lays out at most (an order's grid has no cap: it pages)
+MAX_GRID_PRODUCTS = 2000
 KINDS = ("image", "video", "audio")
 #: what the grid can be grouped by (one section per value)
 GROUP_BY = ("project", "collection", "model", "kind")
@@ -458,6 +462,40 @@ class GalleryController(Controller):
             return {"code": product_code(self.studio, product_id, model)}
         except LookupError as exc:
             raise PanelRequestError(str(exc), field="product_id") from exc
+
+    def rpc_grid(self, order_id: str | None = None, ids: list[str] | None = None, x: str | None = None,
+                 y: str | None = None, z: str | None = None) -> dict:
+        """The grid view: an order's products (axes inferred unless named) or a selection's (the two
+        names that vary most unless named) laid out on x, y and z, as ``studio.views.grid_layout``
+        returns it (cells name their product; thumbnails come from :meth:`rpc_thumbs`)."""
+        if not order_id and not ids:
+            raise PanelRequestError("choose an order or select products to compare", field="grid")
+        if ids is not None and order_id is None:
+            ids = _ids(ids)
+            if len(ids) > MAX_GRID_PRODUCTS:
+                raise PanelRequestError(f"a grid of a selection holds at most {MAX_GRID_PRODUCTS:,} products; "
+                                        f"{len(ids):,} are selected", field="grid")
+        for which, name in (("x", x), ("y", y), ("z", z)):
+            if name is not None and not isinstance(name, str):
+                raise PanelRequestError(f"axis {which} is a name; got {name!r}", field=which)
+        axes = {k: v or None for k, v in (("x", x), ("y", y), ("z", z))}
+        if order_id is not None:
+            need_id(order_id, "order_id", "choose an order")
+            return self.studio.views.grid_layout(order_id=order_id, **axes)
+        return self.studio.views.grid_layout(product_ids=ids, **axes)
+
+    def rpc_thumbs(self, product_ids: list[str]) -> Reply:
+        """Thumbnails of products (the grid view's cells, at most 100 a request), as buffers:
+        ``{items: {id: {buf, type}}}``; a product without one is left out."""
+        ids = _ids(product_ids, "product_ids")[:MAX_THUMBS]
+        reply = Reply()
+        items: dict[str, dict] = {}
+        for row in self._rows(len(ids), 0, {"ids": ids}):
+            thumb = row_thumb(row, self.studio.home)
+            if thumb:
+                items[row["product_id"]] = {"buf": reply.add(thumb.data), "type": thumb.media_type}
+        reply.result = {"items": items}
+        return reply
 
     # -- live updates ----------------------------------------------------------------------
     def on_event(self, event: Event) -> bool:

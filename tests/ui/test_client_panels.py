@@ -28,6 +28,10 @@ def test_production_and_gallery_in_a_client_follow_the_hosts_orders_live(home, h
         items = first["page"]["items"]
         assert len(items) == 4 and {i["prompt"] for i in items} == {"a red kite", "a blue kite"}
         assert len(buffers) == 4 and all(buffers[i["thumb"]].startswith((b"RIFF", b"\x89PNG")) for i in items)
+        # the grid view of the host's order, laid out by the host (studio.views.grid_layout)
+        grid = gallery.call("grid", order_id=order_id)
+        assert grid["order_id"] == order_id and len(grid["cells"]) == 4
+        assert {grid["axes"]["x"]["name"], grid["axes"]["y"]["name"]} == {"seed", "prompt"}
         # and an order from the client's Order panel runs on the host
         panel = page(OrderController(studio))
         panel.call("init")

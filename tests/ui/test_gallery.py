@@ -342,14 +342,14 @@ def test_the_page_asks_only_for_requests_the_controller_serves():
 
     from imagen_nb.ui import assets
 
-    js = (assets.STATIC / "gallery.js").read_text()
+    js = "\n".join(p.read_text() for p in sorted((assets.STATIC / "gallery").glob("*.js")))
     asked = set(re.findall(r'ctx\.call\("(\w+)"', js))
     assert asked >= {"init", "page", "groups", "options", "details", "original", "rate", "collect", "uncollect",
-                     "delete", "restore", "vary"}
+                     "delete", "restore", "vary", "select", "code", "import", "grid", "thumbs"}
     assert all(hasattr(GalleryController, f"rpc_{name}") for name in asked)
     assert set(re.findall(r'ctx\.on\("(\w+)"', js)) == {"new_products"}
     module = assets.esm("gallery")
-    assert "INB.panels.gallery = " in module and module.rstrip().endswith("};")
+    assert "INB.panels.gallery = mount" in module and module.rstrip().endswith("};")
     assert ".inb-gallery-grid" in assets.css("gallery")
 
 
@@ -415,3 +415,38 @@ def test_import_dropped_files_with_their_parameters_each_on_its_own(studio, page
     assert product.prompt == "a lighthouse at dusk" and product.seed == 1234
     assert product.path.is_relative_to(studio.home)
     assert p.error("import", buffers=[b"x"], names=[])["field"] == "files"
+
+
+def test_grid_view_of_an_order_reads_its_axes_swaps_them_and_names_each_cells_product(studio, page):
+    """Issue 13: the Gallery's grid view lays an order out on what varies in it; each cell's product
+    has the parameters its row and column say; naming the axes the other way round swaps them."""
+    order = studio.order("instant:swatch", prompt="a [red,blue] fox", seed="[1..3]").wait(30)
+    p = page(GalleryController(studio))
+    grid = p.call("grid", order_id=order.id)
+    assert grid["axes"]["x"]["name"] == "seed" and grid["axes"]["y"]["name"] == "prompt"
+    assert grid["axes"]["x"]["labels"] == ["1", "2", "3"] and len(grid["cells"]) == 6
+    assert set(grid["choices"]) >= {"seed", "prompt"}
+    for cell in grid["cells"]:
+        product = studio.product(cell["product_id"])
+        assert cell["status"] == "complete"
+        assert str(product.seed) == grid["axes"]["x"]["labels"][cell["x"]]
+        assert product.prompt == grid["axes"]["y"]["labels"][cell["y"]]
+    swapped = p.call("grid", order_id=order.id, x="prompt", y="seed")
+    assert swapped["axes"]["x"]["name"] == "prompt" and swapped["axes"]["y"]["labels"] == ["1", "2", "3"]
+    one = {(c["x"], c["y"]): c["product_id"] for c in grid["cells"]}
+    assert all(one[(c["y"], c["x"])] == c["product_id"] for c in swapped["cells"])
+    thumbs, buffers = p.call_with_buffers("thumbs", product_ids=[c["product_id"] for c in grid["cells"]])
+    assert len(thumbs["items"]) == 6 and all(buffers[t["buf"]][:4] for t in thumbs["items"].values())
+    bad = p.error("grid", order_id=order.id, x="sampler")
+    assert bad["field"] == "x" and "sampler" in bad["message"]
+
+
+def test_grid_view_of_a_selection_picks_the_names_that_vary_and_refuses_nothing_chosen(studio, page):
+    studio.order("instant:swatch", prompt="a [red,blue] kite", seed="[5,6]").wait(30)
+    ids = list(studio.gallery(limit=10).product_id)
+    p = page(GalleryController(studio))
+    grid = p.call("grid", ids=ids)
+    names = {grid["axes"]["x"]["name"], grid["axes"]["y"]["name"]}
+    assert {"seed", "prompt"} <= names | set(grid["choices"]) and len(grid["cells"]) == 4
+    assert sorted(c["product_id"] for c in grid["cells"]) == sorted(ids)
+    assert p.error("grid")["field"] == "grid"

@@ -7,6 +7,7 @@ import io
 import pytest
 
 import imagen_nb as inb
+from imagen_nb.core.capabilities import COLUMNS as CAPABILITIES
 from imagen_nb.core.records import ModelInfo
 from imagen_nb.ui.order import OrderController, describe_model, params_from_values, values_from_params
 
@@ -62,7 +63,8 @@ def test_init_lists_every_model_and_draws_the_default_form(order_page):
     state = order_page.call("init")
     models = {m["id"]: m for m in state["models"]}
     assert {SWATCH, "diffusers:tiny", "fal:fal-ai/fast-sdxl", "replicate:stability-ai/sdxl"} <= set(models)
-    assert set(models[SWATCH]) == {"id", "provider", "type", "family", "description", "key_missing"}
+    # what each model can do comes along, so the picker can filter on it (core/capabilities.py)
+    assert set(models[SWATCH]) == {"id", "provider", "type", "family", "description", "key_missing", *CAPABILITIES}
     # Listed even without a key, marked so the picker can say so.
     assert models["fal:fal-ai/fast-sdxl"]["key_missing"] is True
     assert models[SWATCH]["key_missing"] is False

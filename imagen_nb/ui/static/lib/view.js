@@ -36,3 +36,24 @@ export function useNow(ms, live = true) {
   }, [ms, live]);
   return now;
 }
+
+function shallowDiffers(a, b) {
+  for (const key in a) if (!(key in b)) return true;
+  for (const key in b) if (!Object.is(a[key], b[key])) return true;
+  return false;
+}
+
+/**
+ * `component` rendered again only when one of its props changed (shallow, Object.is), not each
+ * time its parent renders: for the items of a long keyed list that read their own data from a
+ * store (their own store subscriptions still render them when that data changes).
+ */
+export function memo(component) {
+  function shouldUpdate(next) { return shallowDiffers(this.props, next); }
+  function Memo(props) {
+    this.shouldComponentUpdate = shouldUpdate;
+    return h(component, props);
+  }
+  Memo.displayName = `Memo(${component.displayName || component.name})`;
+  return Memo;
+}

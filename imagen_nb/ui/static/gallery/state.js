@@ -1,0 +1,177 @@
+// The Gallery panel's state and every text derived from it (pure: node can test it).
+
+/**
+ * Mirrors imagen_nb/ui/gallery.py:
+ * @typedef {{ id: string, kind: string, media_type: string, prompt: string|null, model: string|null,
+ *   project: string|null, project_id: string|null, order_id: string|null, rating: number|null,
+ *   collections: string[], width: number|null, height: number|null, size: number, created_at: string,
+ *   source: string, name: string|null, thumb: number|null, thumb_type: string|null }} Item
+ * @typedef {{ text: string, kind: string, project: string, collection: string, model: string,
+ *   min_rating: string, since: string, until: string, order_id: string }} Filters  (the controls' values)
+ * @typedef {{ key: string|null, label: string, count: number, filter: object, newest: string }} Group
+ * @typedef {{ key: string, group: Group|null, base: object, filter: object, ids: string[], next: number|null,
+ *   total: number|null, loading: boolean, loaded: boolean, error: string|null, collapsed: boolean }} Section
+ * @typedef {{ source: {order_id?: string, ids?: string[]}, x: string|null, y: string|null, z: string|null,
+ *   zi: number, loading: boolean, error: string|null, data: object|null }} Compare  (the grid view)
+ * @typedef {{ started: boolean, loadError: string|null, filters: Filters, groupBy: string, options: object|null,
+ *   pageSize: number, total: number|null, sections: Section[], items: Object<string, Item>,
+ *   thumbs: Object<string, string|null>, selection: Set<string>, anchor: string|null, busy: number,
+ *   pendingNew: number, fresh: Set<string>, fieldErrors: Object<string, string>, details: object|null,
+ *   menu: boolean, dragging: boolean, compare: Compare|null, gridThumbs: Object<string, string> }} State
+ */
+
+export const NONE = "__none__";
+export const PAGE_SIZE = 60;
+/** a grouped section first shows at least this many tiles (two rows of its grid) */
+export const FIRST_IN_SECTION = 6;
+export const KIND_ICON = { image: "▣", video: "▶", audio: "♪" };
+export const KIND_LABEL = { image: "Images", video: "Videos", audio: "Audio" };
+export const GROUP_LABEL = { "": "No grouping", project: "Project", collection: "Collection", model: "Model", kind: "Type" };
+
+/** @returns {Filters} */
+export function blankFilters() {
+  return { text: "", kind: "", project: "", collection: "", model: "", min_rating: "", since: "", until: "", order_id: "" };
+}
+
+/** @returns {State} */
+export function initialState() {
+  return { started: false, loadError: null, filters: blankFilters(), groupBy: "", options: null, pageSize: PAGE_SIZE,
+    total: null, sections: [], items: {}, thumbs: {}, selection: new Set(), anchor: null, busy: 0, pendingNew: 0,
+    fresh: new Set(), fieldErrors: {}, details: null, menu: false, dragging: false, compare: null, gridThumbs: {} };
+}
+
+/** The filters as the controller's request keys (only those set). */
+export function requestFilters(f) {
+  const out = {};
+  if (f.text.trim()) out.text = f.text.trim();
+  if (f.kind) out.kind = f.kind;
+  if (f.project === NONE) out.no_project = true; else if (f.project) out.project_id = f.project;
+  if (f.collection === NONE) out.no_collection = true; else if (f.collection) out.collection_id = f.collection;
+  if (f.model) out.model = f.model;
+  if (f.min_rating) out.min_rating = Number(f.min_rating);
+  if (f.since) out.since = f.since;
+  if (f.until) out.until = f.until;
+  if (f.order_id) out.order_id = f.order_id;
+  return out;
+}
+
+export const filtering = (f) => Object.keys(requestFilters(f)).length > 0;
+
+/** A new section: the flat one (group null) or one per group; `run` tells the results of one
+ * reload from the next (a new key: the grid is a new list, not the old one patched). */
+export function makeSection(group, base, run = 0) {
+  return { key: `${group ? `g:${group.key}` : "flat"}:${run}`, group, base, filter: group ? group.filter : {}, ids: [], next: 0,
+    total: group ? group.count : null, loading: false, loaded: false, error: null, collapsed: false };
+}
+
+/** The count chip: "…", "8 products", "3 of 8". */
+export function countText(s) {
+  const all = s.options ? s.options.total : null;
+  if (s.total === null || s.total === undefined) return "…";
+  if (filtering(s.filters) && all !== null && all !== s.total) return `${s.total.toLocaleString()} of ${all.toLocaleString()}`;
+  return `${s.total.toLocaleString()} product${s.total === 1 ? "" : "s"}`;
+}
+
+/** The status line under the header, derived from the state (never left over). */
+export function statusText(s) {
+  if (s.loadError) return "Could not open the gallery";
+  if (!s.started) return "Loading…";
+  if (s.compare) {
+    const c = s.compare;
+    if (c.loading) return "Laying out the grid…";
+    if (c.error || !c.data) return "";
+    const n = c.data.cells.length;
+    return `Grid view · ${n.toLocaleString()} cell${n === 1 ? "" : "s"} · ${c.data.title}`;
+  }
+  const parts = [];
+  if (s.busy > 0) parts.push("Loading…");
+  const flat = flatSection(s);
+  if (flat && flat.total) {
+    parts.push(`Newest first · ${flat.next === null ? `all ${flat.total.toLocaleString()}` : `${flat.ids.length.toLocaleString()} of ${flat.total.toLocaleString()}`} loaded`);
+  } else if (s.groupBy && s.sections.length) {
+    parts.push(`${s.sections.length} group${s.sections.length === 1 ? "" : "s"} by ${GROUP_LABEL[s.groupBy].toLowerCase()}`);
+  }
+  if (s.selection.size) parts.push(`${s.selection.size} selected`);
+  if (s.pendingNew) parts.push(`${s.pendingNew} new`);
+  return parts.join(" · ");
+}
+
+/** The flat section when the grid is not grouped. */
+export function flatSection(s) {
+  return !s.groupBy && s.sections.length === 1 && !s.sections[0].group ? s.sections[0] : null;
+}
+
+/** A section's footer text ("12 of 150", "All 150 shown", "Loading…"). */
+export function footText(sec) {
+  if (!sec.total) return "";
+  if (sec.loading) return "Loading…";
+  return sec.next === null ? `All ${sec.total.toLocaleString()} shown` : `${sec.ids.length.toLocaleString()} of ${sec.total.toLocaleString()}`;
+}
+
+/** Every product id shown, in order (sections in order; collapsed ones too: they are loaded). */
+export function orderedIds(s) {
+  const seen = new Set();
+  for (const sec of s.sections) for (const id of sec.ids) seen.add(id);
+  return [...seen];
+}
+
+// Items are kept newest first (created_at, then id, descending): where a restored item goes.
+// ISO times from Python drop ".000000" when the microseconds are zero: pad them to compare as text.
+const timeKey = (iso) => (iso || "").replace(/(T\d{2}:\d{2}:\d{2})(?!\.)/, "$1.000000");
+/** Whether item a sorts before item b (newer). */
+export function before(a, b) {
+  const ta = timeKey(a.created_at);
+  const tb = timeKey(b.created_at);
+  return ta > tb || (ta === tb && a.id > b.id);
+}
+
+/** `sec` with `id` put back in its place (by time); a product of a page not loaded yet only moves `next`. */
+export function insertSorted(sec, id, items) {
+  if (sec.ids.includes(id)) return sec;
+  const item = items[id];
+  let index = sec.ids.findIndex((other) => items[other] && before(item, items[other]));
+  const next = sec.next === null ? null : sec.next + 1;
+  if (index < 0) {
+    if (sec.next !== null) return { ...sec, next };
+    index = sec.ids.length;
+  }
+  const ids = [...sec.ids];
+  ids.splice(index, 0, id);
+  return { ...sec, ids, next };
+}
+
+export function statusClass(status) {
+  return { fulfilled: "complete", complete: "complete", failed: "failed", cancelled: "cancelled", generating: "running",
+    underway: "running", processing: "running", missing: "cancelled" }[status] || "queued";
+}
+
+/** What a toast says after an import of several requests. */
+export function importSummary(done, skipped) {
+  const bits = [`Imported ${done.imported === 1 ? "1 image" : `${done.imported} images`}`];
+  if (done.imported) bits.push(`${done.withParams} with parameters`);
+  if (done.refused.length) bits.push(`refused ${done.refused.length}: ${done.refused.slice(0, 3).map((r) => r.message).join("; ")}`);
+  if (skipped) bits.push(`${skipped} other ${skipped === 1 ? "file" : "files"} left out`);
+  return bits.join(" · ");
+}
+
+/** The message after collecting products. */
+export function collectMessage(result, n) {
+  const what = n === 1 ? "1 product" : `${n} products`;
+  if (result.created) return `Created “${result.collection.name}” with ${what}`;
+  if (result.added) return `Added ${result.added === n ? what : `${result.added} of ${what}`} to “${result.collection.name}”`;
+  return `Already in “${result.collection.name}”`;
+}
+
+/** The grid view's rows: for each y, for each x, the cell (or null where nothing was made). */
+export function gridRows(data, zi = 0) {
+  const nx = data.axes.x ? data.axes.x.labels.length : 1;
+  const ny = data.axes.y ? data.axes.y.labels.length : 1;
+  const at = new Map();
+  for (const c of data.cells) if (c.z === zi) at.set(`${c.y}:${c.x}`, c);
+  return Array.from({ length: ny }, (_, yi) => Array.from({ length: nx }, (_, xi) => at.get(`${yi}:${xi}`) || null));
+}
+
+/** The products of the grid view in reading order (the details view steps through them). */
+export function gridIds(data, zi = 0) {
+  return gridRows(data, zi).flat().filter((c) => c && c.product_id).map((c) => c.product_id);
+}
