@@ -27,6 +27,7 @@ USER_API = (
     "retry", "product", "products", "gallery", "gallery_count", "generation", "rate",
     "delete", "import_products", "project", "projects", "collection", "collections", "backup", "sql",
     "wait_idle", "loras", "order_set", "grid", "trash", "empty_trash",
+    "train_lora", "training_run", "training_runs",
 )
 
 #: Properties of the user API a client reads from its host (``studio.paused``).
@@ -44,6 +45,8 @@ VIEWS = ("order_summaries", "generations", "queue_positions", "active_generation
 HANDLE_API = (
     "order_record", "order_generations", "order_products", "wait_order", "finished_count",
     "project_record", "update_project", "collection_product_ids", "change_collection",
+    "training_record", "training_metrics", "training_checkpoints", "training_samples", "cancel_training",
+    "resume_training", "wait_training",
 )
 
 
