@@ -64,9 +64,9 @@ class Lane:
         self.jobs: deque[Job] = deque()
         self.cond = threading.Condition()
         self.running: set[str] = set()
-        #: held by a worker while it runs a batch and by a training run during one step: they
-        #: take turns on the device (see :meth:`Executor.device_turn`)
-        self.device = threading.Lock()
+        #: True while a training step holds the lane's device; workers that took a batch wait for
+        #: it to end (see :meth:`Executor.device_turn`)
+        self.training = False
         self.threads = [
             threading.Thread(target=executor._work, args=(self,), name=f"imagen-nb-{name}-{i}", daemon=True)
             for i in range(workers)
@@ -187,25 +187,25 @@ class Executor:
     def device_turn(self, provider: Provider, model: ModelInfo, stop: Callable[[], bool] = lambda: False):
         """Hold the device of ``model``'s lane for one unit of other work (a training step).
 
-        Generations go first: the turn starts once the lane has nothing queued or running, and
-        a worker that takes a batch meanwhile waits for the turn to end. So a queued generation
-        waits for at most one training step, and training only uses the device when it is idle.
+        Generations go first: the turn starts once the lane has nothing queued or running (and no
+        other turn is held), and a worker that takes a batch meanwhile waits for the turn to end.
+        So a queued generation waits for at most one training step, and training only uses the
+        device when it is idle; the lane's workers still run side by side between turns.
         Yields False (and holds nothing) when ``stop()`` becomes true while waiting.
         """
         lane = self._lane(provider, model)
-        while True:
-            with lane.cond:
-                while (lane.jobs or lane.running) and not stop() and not self._stopping.is_set():
-                    lane.cond.wait(0.05)
-            if stop() or self._stopping.is_set():
-                yield False
-                return
-            if lane.device.acquire(timeout=0.05):
-                break
+        with lane.cond:
+            while (lane.jobs or lane.running or lane.training) and not stop() and not self._stopping.is_set():
+                lane.cond.wait(0.05)
+            held = not (stop() or self._stopping.is_set())
+            lane.training = held
         try:
-            yield True
+            yield held
         finally:
-            lane.device.release()
+            if held:
+                with lane.cond:
+                    lane.training = False
+                    lane.cond.notify_all()
 
     # -- cancelling ------------------------------------------------------------------------
     def cancel_order(self, order_id: str) -> int:
@@ -269,9 +269,11 @@ class Executor:
             batch = lane.take(self.batch_limit, self._stopping, self.space)
             if batch is None:
                 return
+            with lane.cond:  # a training step in progress finishes first (its batch is 'running' now)
+                while lane.training:
+                    lane.cond.wait(0.5)
             try:
-                with lane.device:
-                    self._run_batch(lane, batch)
+                self._run_batch(lane, batch)
             except BaseException:  # never lose a worker; each job was recorded or is failed here
                 log.exception("worker of lane %s failed", lane.name)
             finally:

@@ -44,7 +44,8 @@ READS = frozenset({
     "generation", "projects", "collections", "sql", "wait_idle", "order_record", "order_generations",
     "order_products", "wait_order", "finished_count", "project_record", "collection_product_ids",
     "tokens.all", "tokens.get", "presets.all", "presets.get", "sets.all", "sets.get", "sets.listing",
-    "loras", "grid", "trash", "paused", *(f"views.{name}" for name in VIEWS),
+    "loras", "grid", "trash", "paused", "training_run", "training_runs", "training_record", "training_metrics",
+    "training_checkpoints", "training_samples", "wait_training", *(f"views.{name}" for name in VIEWS),
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -343,6 +344,17 @@ class StudioClient(Studio):
         while True:
             left = 5.0 if deadline is None else min(5.0, max(0.0, deadline - time.monotonic()))
             if self._call("wait_order", order_id, left):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+    def wait_training(self, run_id: str, timeout: float | None = None) -> bool:
+        """Block until a training run stops on the host; False after ``timeout`` s (in short rounds,
+        like :meth:`wait_order`)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 5.0 if deadline is None else min(5.0, max(0.0, deadline - time.monotonic()))
+            if self._call("wait_training", run_id, left):
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False

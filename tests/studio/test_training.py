@@ -242,3 +242,20 @@ def test_training_and_an_order_share_the_device(studio, generated):
         np.testing.assert_allclose(pixels(a), pixels(b), atol=1)  # the order saw the base model, not the LoRA
     assert list(run.metrics()["step"]) == list(range(1, 21))
     assert list(run.checkpoints()["step"]) == [5, 10, 15]
+
+
+def test_a_client_trains_on_the_hosts_device_and_sees_its_progress(home, host):
+    from imagen_nb.core.training import TrainingProgress as Progress
+
+    with inb.Studio(home) as studio:
+        assert not studio.is_host
+        order = studio.order("diffusers:tiny", prompt="a [red,blue] fox", seed=2, num_inference_steps=2).wait(timeout=300)
+        events = []
+        studio.subscribe(events.append)
+        run = studio.train_lora("remote", products=order.products, steps=4, checkpoint_every=2, seed=1, **FAST)
+        assert list(run.dataset["caption"]) == ["a red fox", "a blue fox"]
+        assert run.wait(timeout=300) and run.status == "completed"
+        assert [e.step for e in events if isinstance(e, Progress)] == [1, 2, 3, 4]  # over the host's events
+        assert list(run.metrics()["step"]) == [1, 2, 3, 4] and list(run.checkpoints()["step"]) == [2]
+        assert studio.training_run("remote").id == run.id and "remote" in studio.loras("diffusers:tiny")
+        assert studio.views.training_rows()[0]["name"] == "remote"
