@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import httpx
 
 from ..core import records
+from ..core import training as training_events
 from ..core.errors import CatalogBusy, ImagenError
 from ..engine.bus import EventBus, Subscription
 from . import wire
@@ -237,7 +238,7 @@ class StudioClient(Studio):
         threading.Thread(target=self._recover, daemon=True, name="imagen-nb-takeover").start()
 
     def _publish(self, name: str, data: str | None) -> None:
-        cls = getattr(records, name, None)
+        cls = getattr(records, name, None) or getattr(training_events, name, None)  # LoRA training's too
         if not (isinstance(cls, type) and issubclass(cls, records.Event)):
             return
         try:
