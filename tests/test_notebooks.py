@@ -28,7 +28,7 @@ import imagen_nb as inb
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["quickstart", "smart-parameters", "sql", "card-deck", "studio"]
+NAMES = ["quickstart", "smart-parameters", "sql", "card-deck", "studio", "train-lora"]
 CELL_TIMEOUT = 120  # seconds per cell; the slowest (the first diffusers:tiny order) takes ~10 s
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -187,6 +187,28 @@ def test_card_deck_makes_54_cards_in_a_collection_and_a_contact_sheet(tmp_path, 
         assert prompts[-1] == "a playing card: Black Joker, ornate"
         assert len(set(prompts)) == 54
         assert (studio.home / "deck-contact-sheet.png").is_file()
+
+
+def test_train_lora_rates_selects_trains_and_compares_in_a_grid(tmp_path, home):
+    nb = run("train-lora", tmp_path)
+
+    dataset = text(outputs(nb, "train"))
+    assert "inkstyle, a red cat in ink" in dataset and "blue" not in dataset  # only the rated ones
+    assert "completed, step 30 of 30, 4 images" in text(outputs(nb, "wait"))
+    image(outputs(nb, "curve"))  # the loss plot
+    assert "ink-style" in text(outputs(nb, "loras"))
+    grid = image(outputs(nb, "compare"))  # 3 seeds × (base, LoRA)
+    assert grid.width > grid.height > 150
+    assert "ink-style True" in text(outputs(nb, "hash"))
+
+    with inb.Studio(home) as studio:
+        lora = studio.training_run("ink-style")
+        assert lora.status == "completed" and len(lora.metrics()) == 30
+        assert list(lora.checkpoints()["step"]) == [10, 20]
+        assert [p.params["training_step"] for p in lora.samples()] == [10, 20, 30]
+        compared = studio.sql("select cast(return_params->'loras'->0->>'weight' as double) as w from generations"
+                              " where order_id = (select id from orders order by created_at desc limit 1) order by seq")
+        assert compared["w"].tolist() == [0.0, 0.8] * 3  # seed by seed: base, then the LoRA
 
 
 def test_studio_notebook_runs_in_a_kernel(tmp_path, home):

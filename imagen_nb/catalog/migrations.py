@@ -348,6 +348,63 @@ def m015_civitai(con: duckdb.DuckDBPyConnection) -> None:
     )""")
 
 
+def m013_training(con: duckdb.DuckDBPyConnection) -> None:
+    """LoRA training runs (issue 16): ``training_runs``, one row of metrics per step, and checkpoints.
+
+    ``training_runs`` holds a run's name (its LoRA's name), base model, hyperparameters
+    (``config``), dataset (product ids, hashes and captions), status, step, and the LoRA file
+    and hash once done. ``training_metrics`` has one row per step (loss, learning rate, images
+    per second), so a loss curve is one query; ``training_checkpoints`` one row per checkpoint
+    (the LoRA file, its hash, the folder with the optimizer state).
+    """
+    con.execute(f"""
+    CREATE TABLE training_runs (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        base_model VARCHAR NOT NULL,
+        base_hash VARCHAR,
+        project_id VARCHAR,
+        collection_id VARCHAR,
+        status VARCHAR NOT NULL CHECK (status IN
+            ('pending', 'training', 'completed', 'cancelled', 'interrupted', 'failed')),
+        step INTEGER NOT NULL DEFAULT 0,
+        total_steps INTEGER NOT NULL,
+        config JSON NOT NULL,
+        dataset JSON NOT NULL,
+        image_count INTEGER NOT NULL,
+        captions VARCHAR NOT NULL,
+        lora_path VARCHAR,
+        lora_sha256 VARCHAR,
+        error_type VARCHAR,
+        error_message VARCHAR,
+        pid INTEGER,
+        started_at TIMESTAMPTZ,
+        finished_at TIMESTAMPTZ,
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE training_metrics (
+        run_id VARCHAR NOT NULL,
+        step INTEGER NOT NULL,
+        loss DOUBLE NOT NULL,
+        lr DOUBLE NOT NULL,
+        images_per_second DOUBLE,
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE training_checkpoints (
+        id VARCHAR PRIMARY KEY,
+        run_id VARCHAR NOT NULL,
+        step INTEGER NOT NULL,
+        lora_path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        state_path VARCHAR,
+        {_COMMON}
+    )""")
+    con.execute("CREATE INDEX training_metrics_run ON training_metrics (run_id, step)")
+    con.execute("CREATE INDEX training_checkpoints_run ON training_checkpoints (run_id, step)")
+
+
 def set_home(con: duckdb.DuckDBPyConnection, home: str) -> None:
     """Record where the catalog is open now (the base of the ``gallery`` view's paths)."""
     row = con.execute("SELECT any_value(path), count(*) FROM home").fetchone()
@@ -367,7 +424,7 @@ Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls, m004_presets,
                                m005_bound_prompt_columns, m006_relative_paths, m011_sets,
-                               m015_civitai, m016_process_ids]
+                               m013_training, m015_civitai, m016_process_ids]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -36,7 +36,8 @@ _REFUSED_SUFFIXES = ("_scan",)
 _EXPLAIN = re.compile(r"\AEXPLAIN(?:\s+ANALYZE)?\s+", re.IGNORECASE)
 
 _ADVICE = ("studio.sql runs one read-only SELECT over the catalog (tables projects, orders, generations, "
-           "products, collections, collection_products, smart_tokens, presets, sets, models and the views "
+           "products, collections, collection_products, smart_tokens, presets, sets, models, training_runs, "
+           "training_metrics, training_checkpoints and the views "
            "gallery and set_products); change data through the Studio's methods instead")
 
 

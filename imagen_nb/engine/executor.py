@@ -7,6 +7,7 @@ write product files, publish events and hand outcomes to the :class:`Recorder`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import traceback as tb
@@ -14,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import PurePath
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..core.errors import GenerationCancelled, is_disk_full
 from ..core.ids import new_id
@@ -63,6 +64,9 @@ class Lane:
         self.jobs: deque[Job] = deque()
         self.cond = threading.Condition()
         self.running: set[str] = set()
+        #: True while a training step holds the lane's device; workers that took a batch wait for
+        #: it to end (see :meth:`Executor.device_turn`)
+        self.training = False
         self.threads = [
             threading.Thread(target=executor._work, args=(self,), name=f"imagen-nb-{name}-{i}", daemon=True)
             for i in range(workers)
@@ -179,6 +183,30 @@ class Executor:
                 lane = self._lanes[name] = Lane(self, name, max(1, provider.concurrency))
             return lane
 
+    @contextlib.contextmanager
+    def device_turn(self, provider: Provider, model: ModelInfo, stop: Callable[[], bool] = lambda: False):
+        """Hold the device of ``model``'s lane for one unit of other work (a training step).
+
+        Generations go first: the turn starts once the lane has nothing queued or running (and no
+        other turn is held), and a worker that takes a batch meanwhile waits for the turn to end.
+        So a queued generation waits for at most one training step, and training only uses the
+        device when it is idle; the lane's workers still run side by side between turns.
+        Yields False (and holds nothing) when ``stop()`` becomes true while waiting.
+        """
+        lane = self._lane(provider, model)
+        with lane.cond:
+            while (lane.jobs or lane.running or lane.training) and not stop() and not self._stopping.is_set():
+                lane.cond.wait(0.05)
+            held = not (stop() or self._stopping.is_set())
+            lane.training = held
+        try:
+            yield held
+        finally:
+            if held:
+                with lane.cond:
+                    lane.training = False
+                    lane.cond.notify_all()
+
     # -- cancelling ------------------------------------------------------------------------
     def cancel_order(self, order_id: str) -> int:
         """Cancel every generation of an order: queued ones at once, running ones at their next step."""
@@ -241,6 +269,9 @@ class Executor:
             batch = lane.take(self.batch_limit, self._stopping, self.space)
             if batch is None:
                 return
+            with lane.cond:  # a training step in progress finishes first (its batch is 'running' now)
+                while lane.training:
+                    lane.cond.wait(0.5)
             try:
                 self._run_batch(lane, batch)
             except BaseException:  # never lose a worker; each job was recorded or is failed here
@@ -248,6 +279,7 @@ class Executor:
             finally:
                 with lane.cond:
                     lane.running.difference_update(j.generation_id for j in batch)
+                    lane.cond.notify_all()  # a training run waiting for its turn
 
     def _run_batch(self, lane: Lane, batch: list[Job]) -> None:
         live = []

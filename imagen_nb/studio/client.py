@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import httpx
 
 from ..core import records
+from ..core import training as training_events
 from ..core.errors import CatalogBusy, ImagenError
 from ..engine.bus import EventBus, Subscription
 from . import wire
@@ -45,7 +46,8 @@ READS = frozenset({
     "order_products", "wait_order", "finished_count", "project_record", "collection_product_ids",
     "tokens.all", "tokens.get", "presets.all", "presets.get", "sets.all", "sets.get", "sets.listing", "sets.saved",
     "loras", "grid", "trash", "paused", "civitai_search", "civitai_resolve", "civitai_files", "upscalers", "health",
-    *(f"views.{name}" for name in VIEWS),
+    "training_run", "training_runs", "training_record", "training_metrics", "training_checkpoints",
+    "training_samples", "wait_training", *(f"views.{name}" for name in VIEWS),
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -242,7 +244,7 @@ class StudioClient(Studio):
         threading.Thread(target=self._recover, daemon=True, name="imagen-nb-takeover").start()
 
     def _publish(self, name: str, data: str | None) -> None:
-        cls = getattr(records, name, None)
+        cls = getattr(records, name, None) or getattr(training_events, name, None)  # LoRA training's too
         if not (isinstance(cls, type) and issubclass(cls, records.Event)):
             return
         try:
@@ -349,6 +351,17 @@ class StudioClient(Studio):
         while True:
             left = 5.0 if deadline is None else min(5.0, max(0.0, deadline - time.monotonic()))
             if self._call("wait_order", order_id, left):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+    def wait_training(self, run_id: str, timeout: float | None = None) -> bool:
+        """Block until a training run stops on the host; False after ``timeout`` s (in short rounds,
+        like :meth:`wait_order`)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 5.0 if deadline is None else min(5.0, max(0.0, deadline - time.monotonic()))
+            if self._call("wait_training", run_id, left):
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False

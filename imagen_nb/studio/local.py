@@ -18,6 +18,7 @@ from ..catalog import models as q_models
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..catalog import projects as q_projects
+from ..catalog import training as q_training
 from ..catalog.usersql import MAX_BYTES, run_user_sql
 from ..core.capabilities import COLUMNS as CAPABILITY_COLUMNS
 from ..core.capabilities import capabilities
@@ -50,6 +51,7 @@ from .hosting import Endpoint, serve_address
 from .mappings import CatalogSpecCache, Presets, Tokens, jsonable
 from .rows import Sets, expand_over_rows
 from .surface import Studio
+from .training import TrainingRun, TrainingService
 from .views import Views
 
 if TYPE_CHECKING:
@@ -156,6 +158,9 @@ class LocalStudio(Studio):
             self.views = Views(self)
             self.recovery = RecoveryReport()
             reconcile_files(self.catalog, self.store, self.recovery)
+            #: LoRA training runs (issue 16); runs a dead process left are marked interrupted
+            self.training = TrainingService(self)
+            self.training.recover()
             if start:
                 self._resume(recovery)
             self.endpoint: Endpoint | None = (
@@ -183,6 +188,7 @@ class LocalStudio(Studio):
             return
         if self.endpoint is not None:  # clients first: they take over once the lock is free
             self.endpoint.stop()
+        self.training.close(timeout)  # runs checkpoint where they stop, before the device lanes go
         self.executor.close(timeout)
         self.states.close(timeout)
         for provider in self.providers.values():
@@ -975,6 +981,88 @@ class LocalStudio(Studio):
         self._check_open()
         self.recorder.flush()  # what is done is in the copy
         return backup(self.catalog, self.store, Path(path))
+
+    # -- LoRA training (issue 16) ----------------------------------------------------------
+    def train_lora(self, name: str, *, products: Any = None, sql: str | None = None, base: str = "diffusers:tiny",
+                   captions: Any = "prompt", project: "Project | str | None" = None, replace: bool = False,
+                   sample_every: int | None = None, **hyperparameters: Any) -> TrainingRun:
+        """Train a LoRA from products in the background; returns its :class:`TrainingRun` at once.
+
+        Everything is checked before it starts (the base model, each product, each caption, the
+        hyperparameters); ``run.dataset`` shows the images and captions it learns from. It
+        shares the device with orders: a step waits while generations are queued or running.
+
+        Args:
+            name: the LoRA's name: when done, ``studio.order(base, prompt=…, loras="<name>:0.8")``.
+            products: product ids or Product handles, a DataFrame with ``product_id``, or a Collection.
+            sql: instead of ``products``: a query returning ``product_id``
+                (``"select product_id from gallery where rating >= 4"``).
+            base: the model to teach (a Stable Diffusion 1 or 2 diffusers model).
+            captions: ``"prompt"`` (each product's prompt), another gallery column, or a mapping
+                ``{product_id: caption}``; an empty caption is refused.
+            project: project of the sample products.
+            replace: start anew under a name whose LoRA or stopped run exists.
+            sample_every: steps between sample images (default: ``checkpoint_every`` when
+                ``sample_prompts`` are given).
+            **hyperparameters: steps, rank, alpha, learning_rate, resolution, batch_size, seed,
+                caption_dropout, lr_scheduler, lr_warmup_steps, snr_gamma, mixed_precision,
+                gradient_checkpointing, sample_prompts, sample_steps, sample_seed,
+                checkpoint_every, trigger (see :class:`~imagen_nb.core.training.TrainingConfig`).
+        """
+        self._check_open()
+        return self.training.train(name, products=products, sql=sql, base=base, captions=captions, project=project,
+                                   replace=replace, sample_every=sample_every, **hyperparameters)
+
+    def training_run(self, name_or_id: str) -> TrainingRun:
+        """The newest run of the LoRA ``name`` (or the run with that id)."""
+        self._check_open()
+        cur = self.catalog.cursor()
+        row = q_training.get_run(cur, name_or_id) or q_training.latest_by_name(cur, name_or_id)
+        if row is None:
+            names = list(q_training.listing(cur)["name"])
+            raise LookupError(f"no training run named {name_or_id!r}.{did_you_mean(str(name_or_id), names)}")
+        return TrainingRun(self, row["id"])
+
+    def training_runs(self) -> pd.DataFrame:
+        """Every training run, newest first: name, base model, status, step, images, LoRA file, last loss."""
+        self._check_open()
+        return q_training.listing(self.catalog.cursor())
+
+    def training_record(self, run_id: str) -> dict | None:
+        """A run's catalog row (what :class:`TrainingRun` reads)."""
+        self._check_open()
+        return q_training.get_run(self.catalog.cursor(), run_id)
+
+    def training_metrics(self, run_id: str) -> pd.DataFrame:
+        """A run's per-step loss, learning rate and images/s."""
+        self._check_open()
+        return q_training.metrics(self.catalog.cursor(), run_id)
+
+    def training_checkpoints(self, run_id: str) -> pd.DataFrame:
+        """A run's checkpoints (step, LoRA file, hash, optimizer state folder)."""
+        self._check_open()
+        return q_training.checkpoints(self.catalog.cursor(), run_id)
+
+    def training_samples(self, run_id: str) -> list[Product]:
+        """A run's sample products, by step."""
+        self._check_open()
+        ids = q_training.sample_ids(self.catalog.cursor(), run_id)
+        return self.products(ids)
+
+    def cancel_training(self, run_id: str) -> bool:
+        """Stop a run after its current step (it saves a checkpoint there); False when not running."""
+        self._check_open()
+        return self.training.cancel(run_id)
+
+    def resume_training(self, run_id: str) -> None:
+        """Continue a cancelled, interrupted or failed run from its last checkpoint."""
+        self._check_open()
+        self.training.resume(run_id)
+
+    def wait_training(self, run_id: str, timeout: float | None = None) -> bool:
+        """Block until a run stops; False on timeout."""
+        self._check_open()
+        return self.training.wait(run_id, timeout)
 
     # -- SQL -------------------------------------------------------------------------------
     def sql(self, query: str, params: Sequence[Any] | None = None, *, timeout: float = 10.0,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..engine.rebuild import RebuildReport
     from .grid import Grid
     from .handles import Collection, Order, Product, Project
+    from .training import TrainingRun
 
 #: The user API a host and a client share: the names a client forwards to its host. The
 #: panels' read models are part of it, since panels run in clients too.
@@ -36,6 +37,7 @@ USER_API = (
     "delete", "import_products", "project", "projects", "collection", "collections", "backup", "sql",
     "wait_idle", "loras", "order_set", "grid", "trash", "empty_trash", "upscale", "upscalers", "health",
     "identify", "civitai_search", "civitai_resolve", "civitai_files",
+    "train_lora", "training_run", "training_runs",
 )
 
 #: Properties of the user API a client reads from its host (``studio.paused``).
@@ -48,12 +50,14 @@ MAPPINGS = {"tokens": ("all", "get", "set", "delete"), "presets": ("all", "get",
 
 #: The panels' read models, under ``studio.views`` (:mod:`.views`) so the user API stays small.
 VIEWS = ("order_summaries", "generations", "queue_positions", "active_generations", "gallery_groups", "missing_key",
-         "read_rows", "grid_layout")
+         "read_rows", "grid_layout", "training_rows")
 
 #: What the handles (Order, Project, Collection) read and change through their studio.
 HANDLE_API = (
     "order_record", "order_generations", "order_products", "wait_order", "finished_count",
     "project_record", "update_project", "collection_product_ids", "change_collection",
+    "training_record", "training_metrics", "training_checkpoints", "training_samples", "cancel_training",
+    "resume_training", "wait_training",
 )
 
 
@@ -132,6 +136,11 @@ class Studio(metaclass=_OpenHome):
         def upscale(self, products: Iterable[Product | str] | Product | str, scale: float = 2, *,
                     model: str | None = None, project: Project | str | None = None, **params: Any) -> Order: ...
         def health(self, reach: bool = False) -> pd.DataFrame: ...
+        def train_lora(self, name: str, *, products: Any = None, sql: str | None = None, base: str = "diffusers:tiny",
+                       captions: Any = "prompt", project: Project | str | None = None, replace: bool = False,
+                       sample_every: int | None = None, **hyperparameters: Any) -> TrainingRun: ...
+        def training_run(self, name_or_id: str) -> TrainingRun: ...
+        def training_runs(self) -> pd.DataFrame: ...
         def expand(self, model: str | None = None, *, limit: int | None = None, rng_seed: int | None = None,
                    rows: Any = None, **params: Any) -> list[dict[str, Any]]: ...
         def loras(self, model: str) -> list[str]: ...
@@ -181,6 +190,13 @@ class Studio(metaclass=_OpenHome):
         def collection_product_ids(self, collection_id: str) -> list[str]: ...
         def change_collection(self, collection_id: str, products: Any, *, add: bool, name: str | None = None,
                               description: str = "") -> int: ...
+        def training_record(self, run_id: str) -> dict | None: ...
+        def training_metrics(self, run_id: str) -> pd.DataFrame: ...
+        def training_checkpoints(self, run_id: str) -> pd.DataFrame: ...
+        def training_samples(self, run_id: str) -> list[Product]: ...
+        def cancel_training(self, run_id: str) -> bool: ...
+        def resume_training(self, run_id: str) -> None: ...
+        def wait_training(self, run_id: str, timeout: float | None = None) -> bool: ...
 
     def close(self, timeout: float = 30) -> None:  # pragma: no cover - every kind defines it
         """Release the home (a host) or the connection to the host (a client)."""

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
+from ..catalog import training as q_training
 from ..core.errors import MissingKey, ValidationError
 from ..core.inputs import check_count
 from ..store.tables import read_rows
@@ -121,4 +122,22 @@ class Views:
                 choices.append(axis.name)
         return {"title": title, "order_id": order_id, "axes": axes, "choices": choices,
                 "fixed": {k: label(v) for k, v in grid.fixed.items()}, "cells": cells}
+
+    def training_rows(self, ids: Iterable[str] | None = None, *, limit: int = 20, points: int = 120) -> list[dict[str, Any]]:
+        """Training runs for the Production panel: live ones first, then the newest finished.
+
+        Each row: id, name, base_model, status, step, total_steps, image_count, error_message,
+        lora_path, created_at, finished_at, and ``losses`` (the last ``points`` losses, oldest
+        first, for a sparkline). ``ids``: only these runs.
+        """
+        limit = check_count("limit", limit, minimum=1, maximum=500)
+        cur = self._studio.catalog.cursor()
+        rows = q_training.active_runs(cur, limit=limit if ids is None else 500)
+        if ids is not None:
+            wanted = set(ids)
+            rows = [r for r in rows if r["id"] in wanted]
+        losses = q_training.recent_losses(cur, [r["id"] for r in rows], points)
+        for row in rows:
+            row["losses"] = losses.get(row["id"], [])
+        return rows
 

@@ -27,8 +27,10 @@ import pandas as pd
 
 from ..core import errors as _errors
 from ..core import records as _records
+from ..core import training as _training
 from .grid import Grid
 from .handles import Collection, Order, Product, Project
+from .training import TrainingRun
 
 
 def encode(value: Any, home: Path | None = None) -> Any:
@@ -56,6 +58,8 @@ def encode(value: Any, home: Path | None = None) -> Any:
         return {"$grid": _grid(value, home)}
     if isinstance(value, Order):
         return {"$order": value.id}
+    if isinstance(value, TrainingRun):
+        return {"$training": value.id}
     if isinstance(value, Project):
         return {"$project": value.id}
     if isinstance(value, Collection):
@@ -167,7 +171,7 @@ def _decode_product(data: dict, studio: Any) -> Product:
 
 def _decode_event(data: list, studio: Any) -> Any:
     name, fields = data
-    cls = getattr(_records, name, None)
+    cls = getattr(_records, name, None) or getattr(_training, name, None)
     if not (isinstance(cls, type) and issubclass(cls, _records.Event)):
         return None
     return cls(**decode(fields, studio))
@@ -238,6 +242,7 @@ _TAGS: dict[str, Callable[[Any, Any], Any]] = {
     "$path": lambda v, s: Path(v),
     "$product": _decode_product,
     "$order": lambda v, s: Order(s, v),
+    "$training": lambda v, s: TrainingRun(s, v),
     "$project": lambda v, s: Project(s, v),
     "$collection": lambda v, s: (Collection(s, v[0], v[1]) if len(v) == 2
                                  else Collection(s, v[0], v[1], description=v[2], stored=False)),
@@ -293,7 +298,7 @@ def plain(value: Any) -> Any:
         return [{str(k): plain(_cell(v)) for k, v in row.items()} for row in value.to_dict("records")]
     if isinstance(value, Product):
         return {k: plain(v) for k, v in _product(value, None).items()}
-    if isinstance(value, (Order, Project)):
+    if isinstance(value, (Order, Project, TrainingRun)):
         return {"id": value.id}
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}

@@ -29,6 +29,7 @@ from ..core.records import (
     Event, GenerationFinished, GenerationProgress, GenerationStarted, OrderFinished, OrderQueued, QueuePaused,
     QueueResumed,
 )
+from ..core.training import TrainingProgress, TrainingStatusChanged
 from .bridge import Controller, PanelRequestError, Reply, need_id
 from .code import order_code
 from .jsonable import epoch, jsonable
@@ -102,7 +103,14 @@ class ProductionController(Controller):
     - ``retry(order_id, generation_ids=None)`` → ``{retried, order: Order}``
     - ``code(order_id)`` → ``{code}``: the ``studio.order(...)`` call that places it again
 
-    Pushes: ``update`` ``{now, orders?: [Order], gens?: [partial Gen], positions?: {id: n|null}}``,
+    - ``cancel_training(run_id)`` → ``{cancelled}``; ``resume_training(run_id)`` → ``{run: Run}``
+
+    Training runs (issue 16) come with ``init`` as ``training: [Run]``: id, name, base_model,
+    status, step, total, loss, lr, images_per_second, eta, losses (the last 120, for the
+    sparkline), error, lora (the file once done).
+
+    Pushes: ``update`` ``{now, orders?: [Order], gens?: [partial Gen], positions?: {id: n|null},
+    training?: [Run]}``,
     ``activity`` ``{active}``, ``notice`` ``{paused}`` (the queue paused or resumed).
     """
 
@@ -129,6 +137,9 @@ class ProductionController(Controller):
         self._active_at = 0.0
         self._activity_timer: threading.Timer | None = None
         self._notice_dirty = False
+        # training runs: id -> the latest progress event's figures; runs whose row must be re-read
+        self._train_live: dict[str, dict] = {}
+        self._train_dirty: set[str] = set()
 
     def close(self) -> None:
         """Stop following events (and the pending activity update)."""
@@ -149,7 +160,41 @@ class ProductionController(Controller):
         out["active"] = active
         out["paused"] = self.studio.paused
         out["cluster"] = self._cluster()
+        out["training"] = [self._run_json(r) for r in self.studio.views.training_rows()]
         return out
+
+    def rpc_cancel_training(self, run_id: str) -> dict:
+        """Stop a training run after its current step (it saves a checkpoint there)."""
+        run_id = need_id(run_id, "run_id", "which training run? (no id given)")
+        return {"cancelled": bool(self.studio.cancel_training(run_id))}
+
+    def rpc_resume_training(self, run_id: str) -> dict:
+        """Continue a cancelled, interrupted or failed run from its last checkpoint."""
+        run_id = need_id(run_id, "run_id", "which training run? (no id given)")
+        try:
+            self.studio.resume_training(run_id)
+        except (ValueError, LookupError) as exc:
+            raise PanelRequestError(str(exc), field="run_id") from exc
+        rows = self.studio.views.training_rows([run_id])
+        return {"run": self._run_json(rows[0]) if rows else None}
+
+    def _run_json(self, row: dict) -> dict:
+        """A training run for the page: the catalog row, with the live figures of the last step over it."""
+        with self._lock:
+            live = dict(self._train_live.get(row["id"], {}))
+        losses = [float(x) for x in row.get("losses") or []]
+        step = int(row["step"])
+        if live.get("step", 0) > step and row["status"] in ("training", "pending"):
+            step = live["step"]
+            losses = (losses + [loss for at, loss in live.get("tail", []) if at > int(row["step"])])[-120:]
+        return {
+            "id": row["id"], "name": row["name"], "base_model": row["base_model"], "status": row["status"],
+            "step": step, "total": int(row["total_steps"]), "images": int(row["image_count"]),
+            "loss": live.get("loss", losses[-1] if losses else None), "lr": live.get("lr"),
+            "images_per_second": live.get("images_per_second"), "eta": live.get("eta"),
+            "losses": losses, "error": jsonable(row.get("error_message")), "lora": jsonable(row.get("lora_path")),
+            "created": epoch(row.get("created_at")), "finished": epoch(row.get("finished_at")),
+        }
 
     def _cluster(self) -> dict | None:
         """How many workers and GPUs serve the studio (a Dask cluster), or None on threads."""
@@ -304,6 +349,18 @@ class ProductionController(Controller):
                 if event.generation_id in self._window:
                     self._gen_reload.add(event.generation_id)
                     self._gen_delta.pop(event.generation_id, None)
+            elif isinstance(event, TrainingProgress):
+                live = self._train_live.setdefault(event.run_id, {"tail": []})
+                live.update(step=event.step, loss=event.loss, lr=event.lr, images_per_second=event.images_per_second,
+                            eta=event.eta_seconds)
+                live["tail"] = (live["tail"] + [(event.step, event.loss)])[-120:]
+                self._train_dirty.add(event.run_id)
+                return True
+            elif isinstance(event, TrainingStatusChanged):
+                if event.status not in ("training", "pending"):
+                    self._train_live.pop(event.run_id, None)
+                self._train_dirty.add(event.run_id)
+                return True
             elif isinstance(event, (QueuePaused, QueueResumed)):
                 self._notice_dirty = True
                 return True
@@ -325,6 +382,7 @@ class ProductionController(Controller):
                 reload.update(g for g, o in self._window.items() if o == order_id)
             self._reload_orders = set()
             notice, self._notice_dirty = self._notice_dirty, False
+            training, self._train_dirty = self._train_dirty, set()
         if notice:
             self.push("notice", {"paused": self.studio.paused})
         msg: dict[str, Any] = {}
@@ -339,6 +397,8 @@ class ProductionController(Controller):
         positions = self._position_changes()
         if positions:
             msg["positions"] = positions
+        if training:
+            msg["training"] = [self._run_json(r) for r in self.studio.views.training_rows(sorted(training))]
         if msg:
             msg["now"] = time.time()
             self.push("update", msg)

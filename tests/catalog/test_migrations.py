@@ -39,6 +39,11 @@ PINNED = {
                 "project", "project_id", "order_id", "generation_id", "kind", "media_type", "source", "path",
                 "thumb_path", "size", "sha256", "params", "created_at"],
 }
+PINNED["training_runs"] = ["id", "name", "base_model", "base_hash", "project_id", "collection_id", "status", "step",
+                           "total_steps", "config", "dataset", "image_count", "captions", "lora_path", "lora_sha256",
+                           "error_type", "error_message", "pid", "started_at", "finished_at", *COMMON]
+PINNED["training_metrics"] = ["run_id", "step", "loss", "lr", "images_per_second", *COMMON]
+PINNED["training_checkpoints"] = ["id", "run_id", "step", "lora_path", "sha256", "state_path", *COMMON]
 PINNED["set_products"] = [*PINNED["gallery"], "set_name", "set_row", "row_values"]
 
 

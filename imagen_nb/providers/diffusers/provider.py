@@ -94,6 +94,34 @@ class DiffusersProvider(Provider[DiffusersSettings]):
 
         return pick_dtype(self.settings, self.device)
 
+    def lora_folder(self) -> Path:
+        """The LoRA folder (setting ``lora_dir``, default ``<home>/loras``); it need not exist."""
+        from .loras import lora_folder
+
+        return lora_folder(self.context)
+
+    def training_location(self, model: ModelInfo) -> str:
+        """Where the diffusers folder (or hub id) of ``model`` is, to train a LoRA on it.
+
+        Raises:
+            ProviderError: a family the trainer cannot teach, or a single-file checkpoint.
+        """
+        from .training import check_trainable
+
+        check_trainable(model)
+        where = self._source(model)
+        if where.kind == "file":
+            raise ProviderError(
+                f"{model.id} is a single-file checkpoint; LoRA training loads a diffusers folder. Save it as one"
+                " (StableDiffusionPipeline.from_single_file(path).save_pretrained(folder)) and train on that folder.")
+        return str(self.tiny_path()) if where.kind == "tiny" else where.location
+
+    def trainer(self, model: ModelInfo, examples, config, metadata):
+        """A :class:`~.training.LoraTrainer` for ``model`` on this provider's device (nothing is loaded yet)."""
+        from .training import LoraTrainer
+
+        return LoraTrainer(model, self.training_location(model), examples, config, self.device, metadata)
+
     def tiny_path(self, model: ModelInfo | None = None):
         """The folder (or file) of a built-in tiny model under this provider's cache, built on first use.
 

@@ -7,7 +7,7 @@
  *             copy(text: string): Promise<void>, scrollTo(orderId: string): void }} Ctx
  */
 
-import { clockPatch, withOrders, cancelMessage } from "./state.js";
+import { clockPatch, withOrders, withRuns, cancelMessage } from "./state.js";
 import { plural } from "../lib/format.js";
 
 const GEN_PAGE = 100;
@@ -86,7 +86,7 @@ export function createActions(ctx, store) {
         const { result } = await ctx.call("init");
         set((s) => ({ ...clockPatch(s, result.now), ...withOrders({ ...s, hasMore: result.has_more }, result.orders),
           hasMore: result.has_more, active: result.active, paused: result.paused || null, cluster: result.cluster || null, loaded: true,
-          loadError: null }));
+          loadError: null, ...withRuns(s, result.training) }));
       } catch (err) {
         set({ loadError: err.message });
       }
@@ -114,7 +114,7 @@ export function createActions(ctx, store) {
     update(data) {
       if (!get().loaded) return; // the init reply is newer than anything before it
       set((s) => {
-        const patch = { ...clockPatch(s, data.now), ...withOrders(s, data.orders, { onlyKnown: true }) };
+        const patch = { ...clockPatch(s, data.now), ...withOrders(s, data.orders, { onlyKnown: true }), ...withRuns(s, data.training) };
         let gens = s.gens;
         for (const g of data.gens || []) if (gens[g.id]) { gens = gens === s.gens ? { ...gens } : gens; gens[g.id] = { ...gens[g.id], ...g }; }
         for (const [id, pos] of Object.entries(data.positions || {})) {
@@ -161,6 +161,23 @@ export function createActions(ctx, store) {
         const { result } = await ctx.call("retry", { order_id: orderId, generation_ids: generationIds });
         if (result.order) set((s) => withOrders(s, [result.order]));
         ctx.toast(`${plural(result.retried, "generation")} queued again`);
+      } catch (err) {
+        ctx.error(err);
+      }
+    },
+    async cancelTraining(runId) {
+      try {
+        const { result } = await ctx.call("cancel_training", { run_id: runId });
+        ctx.toast(result.cancelled ? "Training stops after this step; a checkpoint is saved there" : "This run is not training");
+      } catch (err) {
+        ctx.error(err);
+      }
+    },
+    async resumeTraining(runId) {
+      try {
+        const { result } = await ctx.call("resume_training", { run_id: runId });
+        if (result.run) set((s) => withRuns(s, [result.run]));
+        ctx.toast("Training resumes from its last checkpoint");
       } catch (err) {
         ctx.error(err);
       }

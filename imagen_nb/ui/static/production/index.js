@@ -10,7 +10,9 @@
  *   generations({order_id, offset, limit, status}) -> {order_id, offset, items: Gen[], has_more, now};
  *   unwatch({order_id}); generation({generation_id}) -> GenDetail (+ thumbnail buffer);
  *   thumbs({product_ids}) -> {items: {id: {buf, type}}}; cancel({order_id} | {generation_id}) -> {dropped};
- *   retry({order_id, generation_ids?}) -> {retried, order: Order}; code({order_id}) -> {code}
+ *   retry({order_id, generation_ids?}) -> {retried, order: Order}; code({order_id}) -> {code};
+ *   cancel_training({run_id}) -> {cancelled}; resume_training({run_id}) -> {run: Run}
+ *   (init's reply and "update" pushes carry training: Run[], the LoRA training runs)
  * Pushes: "update" {now, orders?: Order[], gens?: Gen[], positions?: {id: number|null}};
  *   "activity" {active} (also the Studio tab's badge); "notice" {paused: string|null} (the queue
  *   paused, e.g. the disk is full, or resumed: null)
@@ -24,6 +26,7 @@ import { initialState } from "./state.js";
 import { createActions } from "./actions.js";
 import { OrderList } from "./orders.js";
 import { Details } from "./details.js";
+import { TrainingList } from "./training.js";
 
 function Summary({ app }) {
   const active = useStore(app.store, (s) => s.active);
@@ -51,7 +54,7 @@ function Production({ app }) {
   return html`
     <div class="inb-panel-head"><div class="inb-panel-title">Production</div><${Summary} app=${app} /><${Cluster} app=${app} /></div>
     <${Paused} app=${app} />
-    <div class="inb-panel-body inb-production-body"><${OrderList} app=${app} /></div>
+    <div class="inb-panel-body inb-production-body"><${TrainingList} app=${app} /><${OrderList} app=${app} /></div>
     <${Details} app=${app} />`;
 }
 

@@ -18,7 +18,12 @@
  *             hasMore: boolean, loadingMore: boolean, active: number, paused: string|null,
  *             cluster: {workers: number, gpus: number, dashboard: string|null}|null, skew: number,
  *             expanded: Expanded|null, gens: Object<string, Gen>, thumbs: Object<string, string>,
- *             details: object|null, flash: string|null }} State
+ *             details: object|null, flash: string|null, runs: Object<string, Run>, runIds: string[] }} State
+ * @typedef {{ id: string, name: string, base_model: string,
+ *             status: "pending"|"training"|"completed"|"cancelled"|"interrupted"|"failed",
+ *             step: number, total: number, images: number, loss: number|null, lr: number|null,
+ *             images_per_second: number|null, eta: number|null, losses: number[], error: string|null,
+ *             lora: string|null, created: number|null, finished: number|null }} Run   (a LoRA training run)
  */
 
 import { plural, fmtSeconds } from "../lib/format.js";
@@ -34,7 +39,8 @@ export const FILTERS = [["", "All"], ["running", "Running"], ["queued", "Queued"
 /** @returns {State} */
 export function initialState() {
   return { loaded: false, loadError: null, orders: {}, orderIds: [], hasMore: false, loadingMore: false,
-    active: 0, paused: null, cluster: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null };
+    active: 0, paused: null, cluster: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null,
+    runs: {}, runIds: [] };
 }
 
 /** The kernel's clock minus ours, from a message's `now`. */
@@ -130,4 +136,43 @@ export function genError(g) {
   if (g.status !== "failed") return "";
   if (!g.error_message && !g.error_type) return "failed (no message recorded)";
   return `${g.error_type || "Error"}: ${g.error_message || ""}`;
+}
+
+export const RUN_LIVE = new Set(["pending", "training"]);
+export const RUN_RESUMABLE = new Set(["cancelled", "interrupted", "failed"]);
+const RUN_LOOK = { pending: "queued", training: "running", completed: "complete", cancelled: "cancelled",
+  interrupted: "cancelled", failed: "failed" };
+
+/** Training runs merged in: live ones first, then newest first (ids are time-ordered). */
+export function withRuns(s, list) {
+  if (!list || !list.length) return {};
+  const runs = { ...s.runs };
+  for (const r of list) if (r) runs[r.id] = r;
+  const runIds = Object.keys(runs).sort((a, b) => (RUN_LIVE.has(runs[b].status) - RUN_LIVE.has(runs[a].status))
+    || (a < b ? 1 : a > b ? -1 : 0));
+  return { runs, runIds };
+}
+
+/** What a training row shows: its look, the bar's width and the figures (step, loss, lr, images/s, ETA). */
+export function runFigures(r) {
+  const parts = [{ key: "step", cls: "inb-production-frac", text: `step ${r.step.toLocaleString()} / ${r.total.toLocaleString()}` }];
+  if (typeof r.loss === "number") parts.push({ key: "loss", text: `loss ${r.loss.toFixed(4)}` });
+  if (RUN_LIVE.has(r.status)) {
+    if (typeof r.lr === "number") parts.push({ key: "lr", text: `lr ${r.lr.toExponential(1)}` });
+    if (typeof r.images_per_second === "number") parts.push({ key: "ips", text: `${r.images_per_second.toFixed(1)} img/s` });
+    if (typeof r.eta === "number") parts.push({ key: "eta", cls: "inb-faint", text: `about ${fmtSeconds(r.eta)} left` });
+  }
+  const pct = r.total ? `${(100 * Math.min(r.step, r.total) / r.total).toFixed(3)}%` : "0%";
+  return { look: RUN_LOOK[r.status] || "queued", pct, parts };
+}
+
+/** An SVG path of `losses` scaled into w×h (lowest at the bottom); "" for fewer than two points. */
+export function sparkPath(losses, w, h) {
+  const ys = (losses || []).filter((x) => typeof x === "number" && Number.isFinite(x));
+  if (ys.length < 2) return "";
+  const lo = Math.min(...ys);
+  const hi = Math.max(...ys);
+  const span = hi - lo || 1;
+  const dx = w / (ys.length - 1);
+  return ys.map((y, i) => `${i ? "L" : "M"}${(i * dx).toFixed(1)},${(h - 1 - ((y - lo) / span) * (h - 2)).toFixed(1)}`).join("");
 }

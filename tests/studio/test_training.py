@@ -1,0 +1,261 @@
+"""LoRA training (issue 16) on the tiny model, on the CPU: real diffusers, peft and accelerate.
+
+Every run here is small (4 images of 64², a few to 30 steps) and seeded, so its numbers repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import wave
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from safetensors.torch import load_file
+
+import imagen_nb as inb
+from imagen_nb.catalog import products as q_products
+from imagen_nb.core.errors import ValidationError
+from imagen_nb.core.training import TrainingProgress, TrainingStatusChanged
+from imagen_nb.providers.diffusers.training import read_lora_metadata
+
+HERE = Path(__file__).parent
+FAST = {"rank": 4, "alpha": 4, "batch_size": 2, "caption_dropout": 0.0, "resolution": 64}
+
+
+def pixels(product) -> np.ndarray:
+    return np.asarray(Image.open(product.path).convert("RGB"), dtype=np.float64)
+
+
+def squares(folder: Path, n: int = 4) -> list[Path]:
+    """n distinct 64² PNGs: coloured squares on a grey ground (the same bytes in every test)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i in range(n):
+        image = Image.new("RGB", (64, 64), (128, 128, 128))
+        image.paste((40 * i, 200 - 40 * i, 90), (8 + 4 * i, 8, 40 + 4 * i, 48))
+        path = folder / f"square{i}.png"
+        image.save(path)
+        files.append(path)
+    return files
+
+
+@pytest.fixture
+def generated(studio):
+    """Four products of diffusers:tiny (so of its family), with prompts."""
+    ids = []
+    for colour, negative in (("red", "dark"), ("blue", "blurry")):
+        order = studio.order("diffusers:tiny", prompt=f"a {colour} [cat,dog]", seed=7, num_inference_steps=2,
+                             negative_prompt=negative).wait()
+        ids += [p.id for p in order.products]
+    return ids
+
+
+def test_loss_falls_and_the_lora_changes_the_output(studio, generated, capsys):
+    run = studio.train_lora("cats", products=generated, steps=30, learning_rate=1e-2, seed=11, checkpoint_every=0,
+                            **FAST)
+    assert list(run.dataset.columns) == ["product_id", "width", "height", "caption"]
+    assert sorted(run.dataset["caption"]) == ["a blue cat", "a blue dog", "a red cat", "a red dog"]
+    assert run.wait(timeout=600, progress=True)
+    assert "30/30" in capsys.readouterr().err  # the tqdm bar
+    assert run.status == "completed", run.record()["error_message"]
+    curve = studio.sql("select step, loss, lr from training_metrics where run_id = ? order by step", [run.id])
+    assert list(curve["step"]) == list(range(1, 31))
+    assert curve["loss"][-10:].mean() < curve["loss"][:10].mean()
+    assert "cats" in studio.loras("diffusers:tiny")
+
+    base = studio.order("diffusers:tiny", prompt="a red cat", seed=3, num_inference_steps=4).wait()
+    tuned = studio.order("diffusers:tiny", prompt="a red cat", seed=3, num_inference_steps=4, loras="cats:0.8").wait()
+    assert np.abs(pixels(base.products[0]) - pixels(tuned.products[0])).mean() > 0.5
+    used = studio.generation(tuned.products[0].generation_id)["return_params"]["loras"][0]
+    assert used["sha256"] == run.record()["lora_sha256"]
+    again = studio.order("diffusers:tiny", prompt="a red cat", seed=3, num_inference_steps=4).wait()
+    assert np.array_equal(pixels(base.products[0]), pixels(again.products[0]))  # the base model is untouched
+
+
+def test_checkpoints_samples_and_metadata(studio, generated):
+    run = studio.train_lora("inks", products=generated, base="diffusers:tiny", steps=4, checkpoint_every=2, seed=5,
+                            sample_prompts=["a red cat", "a dog"], sample_steps=2, project="cards", trigger="inkstyle",
+                            **FAST)
+    assert all(c.startswith("inkstyle, ") for c in run.dataset["caption"])
+    assert run.wait(timeout=600) and run.status == "completed"
+    checkpoints = run.checkpoints()
+    assert list(checkpoints["step"]) == [2]
+    meta = read_lora_metadata(checkpoints["lora_path"][0])
+    assert meta["step"] == 2 and meta["base_model"] == "diffusers:tiny" and len(meta["base_hash"]) == 64
+    assert meta["hyperparameters"]["rank"] == 4 and meta["hyperparameters"]["trigger"] == "inkstyle"
+    hashes = dict(studio.sql("select product_id, sha256 from gallery").values.tolist())
+    assert {d["product_id"]: d["sha256"] for d in meta["dataset"]} == {i: hashes[i] for i in generated}
+    assert read_lora_metadata(run.record()["lora_path"])["step"] == 4
+    assert "inks/step-000002" in studio.loras("diffusers:tiny")  # a checkpoint is usable as a LoRA too
+
+    samples = run.samples()
+    assert [(s.params["training_step"], s.params["prompt"]) for s in samples] == [
+        (2, "a red cat"), (2, "a dog"), (4, "a red cat"), (4, "a dog")]
+    in_gallery = studio.sql("select product_id, project, collections from gallery where params->>'training_run' = ?",
+                            [run.id])
+    assert set(in_gallery["project"]) == {"cards"}
+    assert all(list(c) == ["inks samples"] for c in in_gallery["collections"])
+
+
+def test_cancel_stops_within_a_step_and_resume_reaches_the_same_weights(studio, generated):
+    config = dict(steps=12, checkpoint_every=4, learning_rate=1e-3, seed=21, **FAST)
+    straight = studio.train_lora("straight", products=generated, **config)
+    assert straight.wait(timeout=600) and straight.status == "completed"
+
+    asked = []
+
+    def cancel_at_six(event):
+        if isinstance(event, TrainingProgress) and event.name == "broken" and event.step == 6 and not asked:
+            asked.append(event.step)
+            threading.Thread(target=studio.cancel_training, args=(event.run_id,)).start()
+
+    sub = studio.subscribe(cancel_at_six)
+    broken = studio.train_lora("broken", products=generated, **config)
+    assert broken.wait(timeout=600)
+    sub.close()
+    row = broken.record()
+    assert row["status"] == "cancelled" and row["step"] in (6, 7)  # within one step
+    stopped = row["step"]
+    assert stopped in list(broken.checkpoints()["step"])  # a checkpoint where it stopped
+    with pytest.raises(ValidationError, match="resume"):
+        studio.train_lora("broken", products=generated, **config)
+
+    resumed_steps = []
+    sub = studio.subscribe(lambda e: isinstance(e, TrainingProgress) and e.name == "broken"
+                           and resumed_steps.append(e.step))
+    broken.resume().wait(timeout=600)
+    sub.close()
+    assert broken.status == "completed"
+    assert resumed_steps == list(range(stopped + 1, 13))
+    assert list(broken.metrics()["step"]) == list(range(1, 13))
+    a, b = load_file(straight.record()["lora_path"]), load_file(broken.record()["lora_path"])
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), atol=1e-6, rtol=1e-5)
+
+
+def test_resume_after_sigkill_of_the_training_process(tmp_path, home):
+    files = squares(tmp_path / "images")
+    config = dict(learning_rate=1e-3, seed=4, **FAST)
+    other = tmp_path / "killed-home"
+    child = subprocess.Popen([sys.executable, str(HERE / "training_process.py"), str(other), "killed", "10", "4",
+                              json.dumps(config), *map(str, files)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ})
+    try:
+        for line in child.stdout:
+            if line.startswith("CHECKPOINT"):
+                assert line.split() == ["CHECKPOINT", "4"]
+                break
+        else:
+            pytest.fail(f"the training process ended before a checkpoint (exit {child.wait()})")
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+
+    with inb.Studio(other, serve=False) as studio:
+        run = studio.training_run("killed")
+        assert run.status == "interrupted" and "resume()" in run.record()["error_message"]
+        steps = []
+        sub = studio.subscribe(lambda e: isinstance(e, TrainingProgress) and steps.append(e.step))
+        run.resume().wait(timeout=600)
+        sub.close()
+        assert run.status == "completed" and steps[0] == 5 and steps[-1] == 10
+        killed = load_file(run.record()["lora_path"])
+    with inb.Studio(home, serve=False) as studio:
+        products = studio.import_products(files)
+        captions = {p.id: f"a square number {i}" for i, p in enumerate(products)}
+        reference = studio.train_lora("reference", products=[p.id for p in products], captions=captions, steps=10,
+                                      checkpoint_every=4, **config)
+        assert reference.wait(timeout=600) and reference.status == "completed"
+        straight = load_file(reference.record()["lora_path"])
+    for key in straight:
+        np.testing.assert_allclose(straight[key].numpy(), killed[key].numpy(), atol=1e-6, rtol=1e-5)
+
+
+def test_captions_from_a_column_a_mapping_and_empty_ones_refused(studio, generated, tmp_path):
+    run = studio.train_lora("negs", products=generated, captions="negative_prompt", steps=1, checkpoint_every=0, **FAST)
+    assert sorted(run.dataset["caption"]) == ["blurry", "blurry", "dark", "dark"]
+    run.wait(timeout=600)
+    imported = studio.import_products(squares(tmp_path / "images", 2))
+    with pytest.raises(ValidationError, match=r"2 of 2 products have an empty caption from 'prompt'"):
+        studio.train_lora("empty", products=imported, steps=1)
+    with pytest.raises(ValidationError, match="not a gallery column.*prompt"):
+        studio.train_lora("typo", products=imported, captions="promt", steps=1)
+    mapped = studio.train_lora("mapped", products=imported, captions={imported[0].id: "one", imported[1].id: "two"},
+                               steps=1, checkpoint_every=0, **FAST)
+    assert list(mapped.dataset["caption"]) == ["one", "two"]
+    mapped.wait(timeout=600)
+    assert studio.training_runs()["status"].tolist() == ["completed", "completed"]
+
+
+def test_non_images_and_other_families_are_refused_before_training(studio, generated):
+    swatches = studio.order("instant:swatch", prompt="a swatch", seed=1).wait()
+    with pytest.raises(ValidationError, match=r"another model family than diffusers:tiny.*instant:swatch \(swatch\)"):
+        studio.train_lora("mixed", products=generated + [p.id for p in swatches.products], steps=1)
+    with pytest.raises(ValidationError, match="cannot train LoRAs"):
+        studio.train_lora("swatchy", products=generated, base="instant:swatch", steps=1)
+
+    # an audio product, stored and recorded as the executor records a text-to-audio output
+    import io
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\0\0" * 800)
+    now = datetime.now(timezone.utc)
+    stored = studio.store.write("01a2000000000000000000000a", buffer.getvalue(), "wav", now)
+    q_products.insert_products(studio.catalog.cursor(), [{
+        "id": "01a2000000000000000000000a", "source": "imported", "kind": "audio", "media_type": "audio/wav",
+        "path": studio.store.catalog_path(stored.path), "size": stored.size, "sha256": stored.sha256,
+        "prompt": "a beep", "created_at": now}])
+    with pytest.raises(ValidationError, match=r"1 products are not images \(audio/wav\)"):
+        studio.train_lora("sounds", products=generated + ["01a2000000000000000000000a"], steps=1)
+    with pytest.raises(ValidationError, match="returned no products"):
+        studio.train_lora("nothing", sql="select product_id from gallery where rating = 5", steps=1)
+    with pytest.raises(ValidationError, match="rank"):
+        studio.train_lora("bad", products=generated, rank=0)
+    with pytest.raises(ValidationError, match="Did you mean 'learning_rate'"):
+        studio.train_lora("bad", products=generated, learning_rat=1e-4)
+    assert studio.training_runs().empty  # nothing was recorded or started
+
+
+def test_training_and_an_order_share_the_device(studio, generated):
+    alone = studio.order("diffusers:tiny", prompt="a [cat,dog]", seed="[1,2]", num_inference_steps=4).wait()
+    statuses = []
+    sub = studio.subscribe(lambda e: isinstance(e, TrainingStatusChanged) and statuses.append(e.status))
+    run = studio.train_lora("shared", sql="select product_id from gallery", steps=20, checkpoint_every=5, seed=2,
+                            **FAST)
+    during = studio.order("diffusers:tiny", prompt="a [cat,dog]", seed="[1,2]", num_inference_steps=4)
+    assert during.wait(timeout=600) and run.wait(timeout=600)
+    sub.close()
+    assert run.status == "completed" and statuses[-1] == "completed"
+    assert during.status == "fulfilled" and len(during.products) == 4
+    for a, b in zip(alone.products, during.products):
+        np.testing.assert_allclose(pixels(a), pixels(b), atol=1)  # the order saw the base model, not the LoRA
+    assert list(run.metrics()["step"]) == list(range(1, 21))
+    assert list(run.checkpoints()["step"]) == [5, 10, 15]
+
+
+def test_a_client_trains_on_the_hosts_device_and_sees_its_progress(home, host):
+    from imagen_nb.core.training import TrainingProgress as Progress
+
+    with inb.Studio(home) as studio:
+        assert not studio.is_host
+        order = studio.order("diffusers:tiny", prompt="a [red,blue] fox", seed=2, num_inference_steps=2).wait(timeout=300)
+        events = []
+        studio.subscribe(events.append)
+        run = studio.train_lora("remote", products=order.products, steps=4, checkpoint_every=2, seed=1, **FAST)
+        assert list(run.dataset["caption"]) == ["a red fox", "a blue fox"]
+        assert run.wait(timeout=300) and run.status == "completed"
+        assert [e.step for e in events if isinstance(e, Progress)] == [1, 2, 3, 4]  # over the host's events
+        assert list(run.metrics()["step"]) == [1, 2, 3, 4] and list(run.checkpoints()["step"]) == [2]
+        assert studio.training_run("remote").id == run.id and "remote" in studio.loras("diffusers:tiny")
+        assert studio.views.training_rows()[0]["name"] == "remote"
