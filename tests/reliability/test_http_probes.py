@@ -136,6 +136,14 @@ def locked(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def proxied(tmp_path_factory):
+    """`imagen-nb serve --password … --trusted-proxy 127.0.0.1`: behind a reverse proxy on this machine."""
+    served = _launch(tmp_path_factory.mktemp("proxied"), "127.0.0.1", PASSWORD, "--trusted-proxy", "127.0.0.1")
+    yield served
+    _stop(served)
+
+
+@pytest.fixture(scope="module")
 def open_v6(tmp_path_factory):
     """`imagen-nb serve --address ::1` without a password."""
     try:
@@ -330,6 +338,32 @@ def test_wrong_passwords_are_throttled_per_client(locked):
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and "wait" in r.text
         assert "set-cookie" not in r.headers
     assert _login(locked).status_code == 302  # the user at another address still gets in
+
+
+def test_x_forwarded_for_from_anyone_but_a_trusted_proxy_is_ignored(locked):
+    attacker = httpx.Client(base_url=locked.base, transport=httpx.HTTPTransport(local_address="127.0.0.4"))
+    with attack("escaping the throttle with a made-up X-Forwarded-For (no proxy trusted)"):
+        codes = [attacker.post("/login", data={"username": "me", "password": f"guess {i}"},
+                               headers={"Origin": locked.origin, "X-Forwarded-For": f"198.51.{i}.{i}"}).status_code
+                 for i in range(20)]
+        assert codes.count(401) <= 5 and codes.count(429) >= 15, codes
+
+
+def test_behind_a_trusted_proxy_clients_are_throttled_apart_and_by_network(proxied):
+    def login(forwarded_for: str, password: str = "wrong") -> int:
+        return httpx.post(proxied.base + "/login", data={"username": "me", "password": password},
+                          headers={"Origin": proxied.origin, "X-Forwarded-For": forwarded_for}).status_code
+
+    with attack("wrong passwords through a trusted proxy are not throttled per client"):
+        codes = [login("203.0.113.5") for _ in range(10)]
+        assert codes.count(429) >= 5, codes
+    with attack("a client behind the proxy prepends a made-up address to X-Forwarded-For"):
+        assert login("192.0.2.1, 203.0.113.5") == 429  # the hop the proxy appended (203.0.113.5) counts
+    with attack("one client behind the proxy locks out everyone behind it"):
+        assert login("198.51.100.7", PASSWORD) == 302  # another client of the proxy still gets in
+    with attack("an IPv6 attacker takes a fresh /64 of its /48 for every try"):
+        codes = [login(f"2001:db8:77:{i:x}::1") for i in range(60)]
+        assert codes.count(401) <= 36 and codes.count(429) >= 24, codes  # 30 free for the /48, then lockouts
 
 
 def test_login_cookie_flags(locked):
