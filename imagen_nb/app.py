@@ -121,6 +121,27 @@ def studio_app(studio, entry: str = "studio") -> pn.viewable.Viewable:
     return pn.Column(host, sizing_mode="stretch_width", styles={"padding": "12px"})
 
 
+PLUGIN = "imagen_nb.web.panel_plugin"
+
+
+def unprotected_panel_serve() -> str | None:
+    """In a ``panel serve`` session started without ``--plugins imagen_nb.web.panel_plugin``, the
+    message the studio notebook shows instead of the app (Panel's ``/components/`` route imported
+    any module a URL named until this session began: it is closed now, but was open since the
+    server started); None in a kernel, or when the plugin was loaded at start."""
+    from .web import panel_plugin
+
+    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+    if not served or panel_plugin.installed() and panel_plugin.loaded_at_start:
+        return None
+    panel_plugin.install()
+    return ("**This server was started without imagen-nb's protection.** `panel serve` alone answers "
+            "`/components/…` URLs by importing any Python module the URL names, for anyone who can reach "
+            "the port, so the studio is not shown here. Stop it and start it again as\n\n"
+            f"`panel serve notebooks/studio.ipynb --plugins {PLUGIN}`\n\n"
+            "or use `imagen-nb serve` (which also has a login: `--password`).")
+
+
 def serve(studio, *, address: str = "127.0.0.1", port: int = 5006, password: str | None = None,
           show: bool = False, allow_websocket_origin: Sequence[str] | None = None,
           trusted_proxies: Sequence[str] | None = None, **kwargs) -> Any:

@@ -323,6 +323,75 @@ def test_a_wildcard_origin_is_refused_with_a_fix(tmp_path, capsys):
         assert rc == 2 and "name the host" in err and len(err.strip().splitlines()) == 1
 
 
+# ---- item 1 on `panel serve notebooks/studio.ipynb` ------------------------------------------------
+
+
+def _panel_serve(tmp: Path, *args: str) -> tuple[subprocess.Popen, str, Path]:
+    """`panel serve notebooks/studio.ipynb` with a canary module importable (it writes a file when imported)."""
+    port = _free_port()
+    canary_dir = tmp / "canary"
+    canary_dir.mkdir()
+    imported = tmp / "canary-imported"
+    (canary_dir / "canary_mod.py").write_text(f"open({str(imported)!r}, 'w').write('imported')\n")
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "studio.ipynb"
+    env = dict(os.environ, IMAGEN_NB_HOME=str(tmp / "home"), PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join([str(canary_dir), os.environ.get("PYTHONPATH", "")]))
+    log = (tmp / "panel.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", str(notebook), "--address", "127.0.0.1",
+                             "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", *args],
+                            env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (tmp / "panel.log").read_text()
+        try:
+            httpx.get(base + "/favicon.ico", timeout=2)
+            return proc, base, imported
+        except httpx.HTTPError:
+            time.sleep(0.25)
+    proc.kill()
+    raise AssertionError("panel serve did not answer within 90 s")
+
+
+def _probe_components(proc: subprocess.Popen, base: str, imported: Path) -> None:
+    for url in ("/components/canary_mod/x/__css__/y", "/components/imagen_nb.__main__/x/__css__/y",
+                "/components/imagen_nb.cli/x/__css__/y"):
+        r = httpx.get(base + url, timeout=30)
+        assert r.status_code == 404, (url, r.status_code)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the server ended"
+    assert not imported.exists(), "a /components/ URL imported a module"
+
+
+def test_panel_serve_of_the_notebook_with_the_plugin_never_imports_a_module(tmp_path):
+    proc, base, imported = _panel_serve(tmp_path, "--plugins", "imagen_nb.web.panel_plugin")
+    try:
+        with attack("panel serve notebook: /components/ URLs naming modules, before any session"):
+            _probe_components(proc, base, imported)
+        page = httpx.get(base + "/studio", timeout=60)
+        assert page.status_code == 200 and "<title>imagen-nb</title>" in page.text
+        assert (tmp_path / "home" / "catalog.duckdb").is_file()  # the session opened the studio
+        with attack("panel serve notebook: /components/ URLs naming modules, with a session open"):
+            _probe_components(proc, base, imported)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_panel_serve_of_the_notebook_without_the_plugin_refuses_and_closes_the_route(tmp_path):
+    proc, base, imported = _panel_serve(tmp_path)
+    try:
+        with attack("panel serve notebook without the plugin: the studio is not shown"):
+            page = httpx.get(base + "/studio", timeout=60)  # the session runs the notebook: a refusal (the
+            assert page.status_code == 200  # message travels over the websocket; its text: tests/web/test_panel_plugin.py)
+            assert not (tmp_path / "home" / "catalog.duckdb").exists()  # the studio was not even opened
+        with attack("panel serve notebook without the plugin: /components/ after the first session"):
+            _probe_components(proc, base, imported)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 # ---- item 6: login -------------------------------------------------------------------------------
 
 
