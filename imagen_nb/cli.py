@@ -286,11 +286,11 @@ def cmd_serve(args) -> int:
         from .app import serve
     except ImportError as exc:
         raise UsageError(f"serve needs the panel extra: pip install 'imagen-nb[panel]' ({exc})") from exc
+    from .app import parse_trusted_proxies
     from .studio import Studio
-    from .web.clients import trusted_proxies
 
     try:
-        trusted_proxies(args.trusted_proxy)
+        parse_trusted_proxies(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     _check_port_free(args.address, args.port)  # before the studio opens (and takes the home)
