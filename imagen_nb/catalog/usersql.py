@@ -87,7 +87,10 @@ def run_user_sql(cur: duckdb.DuckDBPyConnection, query: str, params: Sequence[An
         name = statement_name(statements[0].query, kind)
         raise SqlRefused(f"{name} statements are not allowed; {_ADVICE}")
     tree = _check_functions(cur, statements[0].query)
-    query = _guard_sizes(cur, tree) or query
+    guarded = _guard_sizes(cur, tree)
+    if guarded is not None:  # the parse checked had EXPLAIN [ANALYZE] taken off: put it back
+        explain = _EXPLAIN.match(_LEADING_COMMENTS.sub("", statements[0].query, count=1))
+        query = (explain.group(0) if explain else "") + guarded
 
     timer = threading.Timer(timeout, cur.interrupt)
     timed_out = False

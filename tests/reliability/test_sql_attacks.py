@@ -305,6 +305,7 @@ ATTACKS: list[Attack] = [
     Attack("printf-star-width", "select length(printf('%*d', 300000000, 1))", R),
     Attack("format-width-huge", "select length(format('{{:>300000000}}', 1))", R),
     Attack("format-nested-width", "select length(format('{{:{{}}}}', 1, 300000000))", R),
+    Attack("explain-of-a-checked-call", "explain select repeat('x', 300000000)", A),
     Attack("small-generators-answer", "select repeat('*', 3) as stars, lpad('7', 3, '0') as n, len(range(5)) as r, "
            "printf('%5.1f of 1000000', 2.5) as p", A),
     Attack("list-huge", "select len(list(i)) from range(10000000000) t(i)", S),
