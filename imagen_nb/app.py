@@ -26,6 +26,7 @@ from .web.components import ROUTE as COMPONENTS_ROUTE
 from .web.components import KnownComponentAssets
 from .web.headers import SecurityHeaders
 from .web.hosts import install_host_gate, served_hosts
+from .web.clients import trusted_proxies as parse_trusted_proxies
 from .web.login import PasswordAuth
 
 log = logging.getLogger(__name__)
@@ -120,17 +121,42 @@ def studio_app(studio, entry: str = "studio") -> pn.viewable.Viewable:
     return pn.Column(host, sizing_mode="stretch_width", styles={"padding": "12px"})
 
 
+PLUGIN = "imagen_nb.web.panel_plugin"
+
+
+def unprotected_panel_serve() -> str | None:
+    """In a ``panel serve`` session started without ``--plugins imagen_nb.web.panel_plugin``, the
+    message the studio notebook shows instead of the app (Panel's ``/components/`` route imported
+    any module a URL named until this session began: it is closed now, but was open since the
+    server started); None in a kernel, or when the plugin was loaded at start."""
+    from .web import panel_plugin
+
+    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+    if not served or panel_plugin.installed() and panel_plugin.loaded_at_start:
+        return None
+    panel_plugin.install()
+    return ("**This server was started without imagen-nb's protection.** `panel serve` alone answers "
+            "`/components/…` URLs by importing any Python module the URL names, for anyone who can reach "
+            "the port, so the studio is not shown here. Stop it and start it again as\n\n"
+            f"`panel serve notebooks/studio.ipynb --plugins {PLUGIN}`\n\n"
+            "or use `imagen-nb serve` (which also has a login: `--password`).")
+
+
 def serve(studio, *, address: str = "127.0.0.1", port: int = 5006, password: str | None = None,
-          show: bool = False, allow_websocket_origin: Sequence[str] | None = None, **kwargs) -> Any:
+          show: bool = False, allow_websocket_origin: Sequence[str] | None = None,
+          trusted_proxies: Sequence[str] | None = None, **kwargs) -> Any:
     """Serve the Studio app until interrupted (blocks). ``password`` turns on a login page; use it
     whenever ``address`` is not a loopback one.
 
     The app answers only under the served ``address:port`` (any loopback name when ``address``
     is one) and the names in ``allow_websocket_origin`` (a reverse proxy's), to no other web
     page; Panel's ``/components/`` route never imports a module; every response carries frame
-    and content-security headers. See :mod:`imagen_nb.web`.
+    and content-security headers. ``trusted_proxies``: addresses or networks of the reverse
+    proxies in front of the app; only requests from them may name the client in
+    ``X-Forwarded-For`` (for the login throttle). None by default. See :mod:`imagen_nb.web`.
     """
     extra = list(allow_websocket_origin or ())
+    proxies = parse_trusted_proxies(trusted_proxies)  # a bad value fails before binding
     hosts = served_hosts(address, port, extra)  # a bad --allow-websocket-origin fails before binding
     pn.extension(design=None)
     options: dict[str, Any] = dict(
@@ -144,7 +170,7 @@ def serve(studio, *, address: str = "127.0.0.1", port: int = 5006, password: str
         extra_patterns=[(COMPONENTS_ROUTE, KnownComponentAssets)], **kwargs)
     if password:
         options.update(auth_provider=PasswordAuth(password, assets.STATIC / "login.html",
-                                                  assets.STATIC / "logout.html"),
+                                                  assets.STATIC / "logout.html", trusted_proxies=proxies),
                        cookie_secret=secrets.token_urlsafe(32))
     server = pn.serve({"/": lambda: studio_app(studio)}, **options)
     shown = "localhost" if address in ("", "0.0.0.0", "::") else address

@@ -351,8 +351,13 @@ def cmd_serve(args) -> int:
         from .app import serve
     except ImportError as exc:
         raise UsageError(f"serve needs the panel extra: pip install 'imagen-nb[panel]' ({exc})") from exc
+    from .app import parse_trusted_proxies
     from .studio import Studio
 
+    try:
+        parse_trusted_proxies(args.trusted_proxy)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     _check_port_free(args.address, args.port)  # before the studio opens (and takes the home)
     with Studio(home=args.home) as studio:
         where = f"http://{f'[{args.address}]' if ':' in args.address else args.address}:{args.port}/"
@@ -360,7 +365,7 @@ def cmd_serve(args) -> int:
         print(f"imagen-nb: serving {studio.home} at {where}{role} (Ctrl+C stops)", flush=True)
         try:
             serve(studio, address=args.address, port=args.port, password=args.password, show=args.show,
-                  allow_websocket_origin=args.allow_websocket_origin)
+                  allow_websocket_origin=args.allow_websocket_origin, trusted_proxies=args.trusted_proxy)
         except OSError as exc:  # lost the port to another process since the check
             raise UsageError(_port_problem(args.address, args.port, exc)) from exc
     return 0
@@ -546,6 +551,9 @@ def build_parser() -> _Parser:
     p.add_argument("--allow-websocket-origin", action="append", metavar="HOST[:PORT]",
                    help="host names the page may be opened under besides the served address "
                         "(repeatable; for a proxy or a DNS name); requests under any other name are refused")
+    p.add_argument("--trusted-proxy", action="append", metavar="ADDRESS[/PREFIX]",
+                   help="a reverse proxy in front of the app (repeatable): only requests from it may name the client "
+                        "in X-Forwarded-For, which the login throttle then counts; by default the header is ignored")
     p.add_argument("--show", action="store_true", help="open a browser tab")
     p = sub.add_parser("backup", help="write a backup folder: a consistent copy of the catalog and a manifest "
                                       "of the product files")

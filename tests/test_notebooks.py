@@ -229,7 +229,7 @@ def test_panel_serve_serves_the_studio_notebook(tmp_path, home):
     panel = Path(sys.executable).with_name("panel")
     command = [str(panel) if panel.exists() else sys.executable, *([] if panel.exists() else ["-m", "panel"]),
                "serve", str(NOTEBOOKS / "studio.ipynb"), "--address", "127.0.0.1", "--port", str(port),
-               "--allow-websocket-origin", f"127.0.0.1:{port}"]
+               "--allow-websocket-origin", f"127.0.0.1:{port}", "--plugins", "imagen_nb.web.panel_plugin"]
     server = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, "IMAGEN_NB_HOME": str(home)},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

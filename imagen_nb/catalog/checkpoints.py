@@ -3,6 +3,12 @@
 A checkpoint is a plain copy of ``catalog.duckdb`` taken when it opened cleanly (every block
 read and checksummed), kept under ``<home>/checkpoints/``; the newest few are kept. A damaged
 catalog can roll back to one (``imagen-nb restore <checkpoint>``).
+
+A restore or a rebuild pins the newest checkpoint from before it (and a restored checkpoint
+itself): a ``<checkpoint>.pin`` file beside it says why, and rotation never removes a pinned
+checkpoint, so opening the home a few times after a restore cannot push out the only copy of
+the catalog as it was before. Only the last pin of each reason is kept (an older one goes back
+to normal rotation).
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ KEEP = 3
 
 _PREFIX = "catalog-"
 _SUFFIX = ".duckdb"
+_PIN = ".pin"
+#: why a checkpoint is pinned (the text of its ``.pin`` file starts with one of these)
+PIN_REASONS = ("before-restore", "restored-from", "before-rebuild")
 
 
 def verify(con: duckdb.DuckDBPyConnection) -> None:
@@ -80,10 +89,36 @@ def take(con: duckdb.DuckDBPyConnection, catalog_path: Path, *, keep: int = KEEP
     except OSError:
         tmp.unlink(missing_ok=True)
         return None  # a checkpoint is a spare; failing to take one must not stop the studio
-    for old in checkpoints(catalog_path.parent)[keep:]:
+    for old in [c for c in checkpoints(catalog_path.parent) if pinned(c) is None][keep:]:
         with contextlib.suppress(OSError):
             old.unlink()
     return target
+
+
+def pinned(path: Path) -> str | None:
+    """Why a checkpoint is pinned (one of :data:`PIN_REASONS`), or None when it rotates normally."""
+    try:
+        text = Path(f"{path}{_PIN}").read_text("utf-8")
+    except (OSError, UnicodeError):
+        return None
+    reason = text.split(maxsplit=1)[0] if text.strip() else ""
+    return reason if reason in PIN_REASONS else None
+
+
+def pin(path: Path, reason: str, note: str = "") -> None:
+    """Keep the checkpoint ``path`` out of rotation for ``reason``; the previous checkpoint pinned
+    for the same reason goes back to normal rotation. Nothing happens for a file outside the
+    home's checkpoint folder (a backup folder is the user's, never rotated)."""
+    if reason not in PIN_REASONS:
+        raise ValueError(f"pin reason must be one of {PIN_REASONS}, not {reason!r}")
+    path = Path(path)
+    if path.parent.name != CHECKPOINT_DIR or not path.name.startswith(_PREFIX) or not path.is_file():
+        return
+    for other in checkpoints(path.parent.parent):
+        if other != path and pinned(other) == reason:
+            with contextlib.suppress(OSError):
+                Path(f"{other}{_PIN}").unlink()
+    Path(f"{path}{_PIN}").write_text(f"{reason} {_stamp()} {note}".rstrip() + "\n", "utf-8")
 
 
 def is_good(path: Path) -> bool:

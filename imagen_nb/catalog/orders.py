@@ -325,6 +325,15 @@ def insert_finished(cur: duckdb.DuckDBPyConnection, orders: Sequence[Mapping[str
                 (*GENERATION_COLUMNS, "actual_params", "attempts", "started_at", "finished_at", "created_at"))
 
 
+def open_generation_ids(cur: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> set[str]:
+    """Which of the generations ``ids`` are still ``pending`` or ``generating``."""
+    if not ids:
+        return set()
+    cur.execute("""SELECT id FROM generations WHERE id IN (SELECT unnest(?))
+                   AND status IN ('pending', 'generating')""", [list(ids)])
+    return {r[0] for r in cur.fetchall()}
+
+
 def existing_ids(cur: duckdb.DuckDBPyConnection, table: str, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` the ``orders`` or ``generations`` table has (deleted rows included)."""
     if table not in ("orders", "generations"):

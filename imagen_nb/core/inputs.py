@@ -8,6 +8,7 @@ any work or write starts, at the boundary where a caller hands the value in.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,6 +64,33 @@ def text_problem(text: str) -> str | None:
                 "Unicode (text decoded from bytes with errors='surrogateescape' does this); decode the "
                 "bytes with their real encoding, or drop that character")
     return None
+
+
+_UNSTORABLE = re.compile("[\0\ud800-\udfff]")
+
+
+def clean_text(text: str) -> tuple[str, bool]:
+    """``text`` as it can be stored, and whether it changed: NUL characters removed and each lone
+    surrogate (JSON may spell one, ``"\\ud800"``; no UTF-8 text, nor DuckDB, can hold it) replaced
+    by U+FFFD. The one definition of that cleaning, for text that comes from outside (files,
+    providers' replies) and cannot be refused."""
+    if _UNSTORABLE.search(text) is None:
+        return text, False
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\0" else "\ufffd", text), True
+
+
+def storable(value: Any, depth: int = 0) -> Any:
+    """A JSON-like value (what a provider returned) with every text in it, keys included, cleaned
+    by :func:`clean_text`; values nested deeper than :data:`MAX_NESTING` become text."""
+    if isinstance(value, str):
+        return clean_text(value)[0]
+    if depth >= MAX_NESTING and isinstance(value, (Mapping, list, tuple)):
+        return f"(nested more than {MAX_NESTING} levels deep; not kept)"
+    if isinstance(value, Mapping):
+        return {clean_text(k)[0] if isinstance(k, str) else k: storable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v, depth + 1) for v in value]
+    return value
 
 
 def check_text(name: str, value: Any, *, empty: bool = True) -> str:

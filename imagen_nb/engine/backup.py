@@ -150,6 +150,7 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreReport:
     target = home / CATALOG_FILE
     try:
         with home_locked(home):
+            _pin_before_restore(home, catalog_file)
             if target.exists():
                 if checkpoints.is_good(target):
                     live = product_count(target)
@@ -189,6 +190,15 @@ def restore(source: Path, home: Path, *, force: bool = False) -> RestoreReport:
             elif file.stat().st_size != entry.get("size") or _sha256(file) != entry.get("sha256"):
                 report.changed.append(rel)
     return report
+
+
+def _pin_before_restore(home: Path, source: Path) -> None:
+    """Keep the newest checkpoint from before this restore, and the checkpoint restored, out of
+    rotation: the opens after a restore take new checkpoints and would push them out."""
+    existing = checkpoints.checkpoints(home)
+    if existing and existing[0] != source:
+        checkpoints.pin(existing[0], "before-restore", f"restored {source}")
+    checkpoints.pin(source, "restored-from")
 
 
 def product_count_open(catalog: Catalog) -> int:

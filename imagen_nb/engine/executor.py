@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..core.errors import GenerationCancelled, is_disk_full
 from ..core.ids import new_id
+from ..core.inputs import clean_text, storable
 from ..core.records import (
     ApiCall,
     Event, GenerationProgress, GenerationRequest, GenerationResult, ModelInfo,
@@ -299,6 +300,7 @@ class Executor:
         except BaseException as exc:  # the whole call failed: every request in it failed
             results = [exc] * len(live)
         for job, result in zip(live, results):
+            result = _storable(result)
             if self._stopping.is_set() and isinstance(result, GenerationCancelled):
                 # Stopped by close(), not by the user: the row stays 'generating' and the next
                 # Studio on this home re-queues it (crash recovery covers a clean stop too).
@@ -323,6 +325,7 @@ class Executor:
     def publish(self, event: Event, order_id: str = "") -> None:
         """Publish a factory's event; API calls are also recorded with the next batch."""
         if isinstance(event, ApiCall):
+            event = _storable(event)
             if not event.order_id:
                 event = replace(event, order_id=order_id)
             self.states.recorder.put(event)  # a log row, not a status change
@@ -419,6 +422,36 @@ class Executor:
         for lane in lanes:
             for t in lane.threads:
                 t.join(timeout)
+
+
+def _storable(item: Any) -> Any:
+    """What comes back from a provider, as the catalog, the product files and the panels can hold
+    it: the text of a result's parameter sets, of a failure's message and traceback and of an API
+    call's fields cleaned by :func:`~imagen_nb.core.inputs.storable` (a lone surrogate in a
+    provider's JSON reply would fail the recorder's whole batch). The one place this is done:
+    every result and every API call of every backend passes here."""
+    if isinstance(item, GenerationResult):
+        return replace(item, actual=storable(dict(item.actual)), returned=storable(dict(item.returned)))
+    if isinstance(item, ApiCall):
+        return replace(item, **{k: storable(getattr(item, k)) for k in ("endpoint", "method", "request_id", "error")})
+    if isinstance(item, BaseException) and not isinstance(item, GenerationCancelled):
+        text = str(item)
+        shown, changed = clean_text(text)
+        traceback = getattr(item, "traceback_text", None)
+        if changed or (isinstance(traceback, str) and clean_text(traceback)[1]):
+            return _CleanedFailure(item, shown)
+    return item
+
+
+class _CleanedFailure(Exception):
+    """A provider's failure whose message held text no catalog can store, cleaned; it keeps the
+    type name and traceback of the original for the generation's record."""
+
+    def __init__(self, original: BaseException, message: str):
+        super().__init__(message)
+        self.error_type = getattr(original, "error_type", None) or type(original).__name__
+        original_tb = getattr(original, "traceback_text", None) or "".join(tb.format_exception(original))
+        self.traceback_text = clean_text(original_tb)[0]
 
 
 def _infotext_hashes(returned: Mapping[str, Any]) -> dict[str, Any]:

@@ -207,6 +207,9 @@ def rebuild_home(home: Path) -> RebuildReport:
     from ..core.errors import CatalogDamaged
 
     report = RebuildReport()
+    existing = checkpoints.checkpoints(home)
+    if existing:  # the opens after a rebuild take new checkpoints: keep the last one from before
+        checkpoints.pin(existing[0], "before-rebuild")
     try:
         catalog = Catalog(home)
     except CatalogDamaged as exc:

@@ -22,6 +22,7 @@ from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..core.errors import is_disk_full
 from ..core.records import ApiCall, Event, GenerationFinished, OrderFinished, ProductReady
+from . import journal
 from .bus import EventBus
 from .space import DiskSpace
 from .tracker import Tracker
@@ -131,8 +132,9 @@ class Recorder:
         return True
 
     def close(self, timeout: float = 30) -> None:
-        """Commit what is queued and stop the thread (a batch waiting for disk space is given up:
-        its generations are still open in the catalog and run again when the home reopens)."""
+        """Commit what is queued and stop the thread. A batch waiting for disk space is kept in a
+        journal (:mod:`.journal`) and committed when the home reopens, so its finished generations
+        are not run (nor billed) again."""
         self._closing = True
         self.flush(timeout)
         self._stop = True
@@ -170,13 +172,27 @@ class Recorder:
                     self._commit(work)
                 except BaseException as exc:  # keep the thread alive; record what went wrong
                     if is_disk_full(exc):  # given up at close: plain words, not a traceback
-                        log.warning("imagen-nb: %d outcome(s) not recorded, the disk is full; their generations "
-                                    "are still open in the catalog and run again when this home is opened", len(work))
+                        self._keep_for_reopen(work)
                     else:
                         log.exception("recording %d outcomes failed", len(work))
                     self._note_error(work, exc)
             for f in flushes:
                 f.done.set()
+
+    def _keep_for_reopen(self, work: list) -> None:
+        """A batch the full disk kept out of the catalog at close: its finished generations go to a
+        journal committed on reopen (their files are saved and may have cost money: running them
+        again would bill them twice); the rest (starts, status changes) recovery redoes anyway."""
+        finished = [op for op in work if isinstance(op, Finished)]
+        kept = journal.save(self.catalog.home, finished) if finished else None
+        if kept is not None:
+            log.warning("imagen-nb: the disk is full: %d finished generation(s) could not be written to the catalog "
+                        "and were kept in %s; they are recorded (not run again) when this home is opened",
+                        len(finished), kept)
+        else:
+            log.warning("imagen-nb: %d outcome(s) not recorded, the disk is full (not even %s could be written); "
+                        "their generations are still open in the catalog and run again when this home is opened",
+                        len(work), self.catalog.home / journal.JOURNAL_DIR)
 
     def _urgent(self, op, finished: Counter) -> bool:
         """True when ``op`` is a flush, or the last outstanding outcome of its order.

@@ -25,12 +25,13 @@ class RecoveryReport:
     repointed: list[str] = field(default_factory=list)  # product ids whose row now names where the file is
     unindexed_files: list[Path] = field(default_factory=list)  # left in place: the catalog is new or empty
     requeued: int = 0
+    recorded_late: int = 0  # finished generations a full disk kept out of the catalog at the last close
     failed: int = 0
     resumed_orders: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.temp_files_removed or self.orphan_files or self.missing_files or self.repointed
-                    or self.unindexed_files or self.requeued or self.failed or self.resumed_orders)
+                    or self.unindexed_files or self.requeued or self.failed or self.resumed_orders or self.recorded_late)
 
 
 REBUILD_HINT = ("close this Studio and run `imagen-nb --home {home} rebuild` (or inb.Studio.rebuild(home)) to "

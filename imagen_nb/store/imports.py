@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Callable, Mapping
 from PIL import Image
 
 from imagen_nb.core.errors import ValidationError
+from imagen_nb.core.inputs import clean_text
 from imagen_nb.core.limits import (
     MAX_IMPORT_PIXELS,
     MAX_PARAMS_DEPTH,
@@ -261,13 +261,7 @@ def _clean_value(value: Any, depth: int) -> tuple[Any, bool]:
     return value, False
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _clean_text(text: str) -> tuple[str, bool]:
-    # JSON may spell an unpaired surrogate ("\\ud800"); no UTF-8 text (nor DuckDB) can hold one.
-    cleaned = _SURROGATE.sub("\ufffd", text.replace("\0", ""))
-    return cleaned, cleaned != text
+_clean_text = clean_text  # NUL removed, lone surrogates replaced: the one definition, in core.inputs
 
 
 def _show(value: Any) -> str:

@@ -32,6 +32,7 @@ from ..core.smart import expand
 from ..engine.bus import EventBus, Subscription
 from ..engine.backends import make_executor
 from ..engine.space import DiskSpace
+from ..engine import journal
 from ..engine.recovery import RecoveryReport, interrupted_orders, reconcile_files
 from ..engine.state import States
 from ..providers.base import Provider, ProviderContext
@@ -157,6 +158,9 @@ class LocalStudio(Studio):
             self.sets = Sets(self)
             self.views = Views(self)
             self.recovery = RecoveryReport()
+            # outcomes a full disk kept out of the catalog at the last close: recorded, not run again
+            self.recovery.recorded_late = journal.replay(self.catalog, self.home)
+            journal.Reserve(self.home).keep()  # room for such a journal should the disk fill up
             reconcile_files(self.catalog, self.store, self.recovery)
             #: LoRA training runs (issue 16); runs a dead process left are marked interrupted
             self.training = TrainingService(self)

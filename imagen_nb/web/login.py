@@ -4,19 +4,25 @@ pages, server-side sessions (:mod:`.sessions`) and throttled wrong passwords.
 The login cookie holds a signed random session id, ``HttpOnly`` and ``SameSite=Strict`` (plus
 ``Secure`` when served over HTTPS); ``/logout`` ends the session on the server, so a copy of
 the cookie stops working and the websockets opened with it are closed.
+
+Wrong passwords are throttled per client address and per network (:mod:`.clients`); behind a
+reverse proxy the address is taken from ``X-Forwarded-For`` only for connections from the
+proxies named in ``trusted_proxies`` (none by default).
 """
 
 from __future__ import annotations
 
 import hmac
 from pathlib import Path
+from typing import Sequence
 
 import jinja2
 from bokeh.server.auth_provider import AuthProvider
 from tornado.web import RequestHandler
 from tornado.websocket import WebSocketHandler
 
-from .sessions import LoginThrottle, Sessions, client_key, seconds
+from .clients import Network, client_address, client_keys
+from .sessions import LoginThrottle, Sessions, seconds
 
 #: The login cookie's name.
 COOKIE = "imagen_nb_session"
@@ -28,11 +34,14 @@ class PasswordAuth(AuthProvider):
     """Asks for one password on ``login_page``; ``logout_page`` is shown after signing out.
 
     Both templates are Jinja2: the login page gets ``login_endpoint`` and ``errormessage``, the
-    logout page ``login_endpoint``.
+    logout page ``login_endpoint``. ``trusted_proxies``: the reverse proxies whose
+    ``X-Forwarded-For`` names the client (:func:`.clients.trusted_proxies`); none by default,
+    and the header is never read from anyone else.
     """
 
     def __init__(self, password: str, login_page: Path, logout_page: Path,
-                 sessions: Sessions | None = None, throttle: LoginThrottle | None = None):
+                 sessions: Sessions | None = None, throttle: LoginThrottle | None = None,
+                 trusted_proxies: Sequence[Network] = ()):
         if not password:
             raise ValueError("an empty password would let anyone in: set --password (or $IMAGEN_NB_PASSWORD)")
         self._password = password.encode()
@@ -41,6 +50,7 @@ class PasswordAuth(AuthProvider):
         self.logout_page = env.from_string(Path(logout_page).read_text())
         self.sessions = sessions or Sessions()
         self.throttle = throttle or LoginThrottle()
+        self.trusted_proxies = tuple(trusted_proxies)
         auth = self
         self._login_handler = type("LoginHandler", (LoginHandler,), {"auth": auth})
         self._logout_handler = type("LogoutHandler", (LogoutHandler,), {"auth": auth})
@@ -98,7 +108,8 @@ class LoginHandler(RequestHandler):
 
     def post(self) -> None:
         """Check the password unless this client is locked out; on success start a session."""
-        client = client_key(self.request.remote_ip)
+        client = client_keys(client_address(self.request.remote_ip, self.request.headers.get_list("X-Forwarded-For"),
+                                            self.auth.trusted_proxies))
         wait = self.auth.throttle.wait(client)
         if wait > 0:
             self.set_header("Retry-After", str(seconds(wait)))

@@ -7,14 +7,18 @@ the websockets opened under it are closed.
 
 from __future__ import annotations
 
-import ipaddress
+import heapq
 import math
 import secrets
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
+
+from .clients import client_key, client_keys
+
+__all__ = ["Closable", "Sessions", "LoginThrottle", "client_key", "client_keys", "seconds"]
 
 
 class Closable(Protocol):
@@ -99,52 +103,68 @@ class Sessions:
         return True
 
 
-def client_key(remote_ip: str | None) -> str:
-    """Whose tries a request counts against: its IPv4 address, or its IPv6 /64 network (one
-    machine easily holds a whole /64)."""
-    try:
-        address = ipaddress.ip_address(remote_ip or "")
-    except ValueError:
-        return remote_ip or "?"
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
-
-
 class LoginThrottle:
     """Wrong passwords cost time: after ``free`` wrong tries from one client, each further wrong
     try locks that client out for twice as long as the last (``base`` seconds first, ``cap`` at
-    most). A good password clears its count; tries during a lockout are not even checked."""
+    most). A good password clears its count; tries during a lockout are not even checked.
+
+    A client is a tuple of keys, narrowest first (:func:`~.clients.client_keys`: an IPv6 /64
+    then its /48, an IPv4 address then its /24): each wrong try counts against every key, the
+    narrowest with ``free`` free tries and the wider ones with ``free_wide`` (several people may
+    share a /48 or a /24), and a client waits for the longest lockout of its keys. An attacker who
+    takes a fresh address (a fresh /64) for every few tries is stopped by the /48. A good password
+    clears only the narrowest key: a neighbour who knows the password does not lift a lockout an
+    attacker earned for the wider network.
+
+    At most ``max_clients`` keys are remembered. When there are more, the ones that say least are
+    forgotten first (fewest wrong tries, then the earliest end of lockout): a flood of fresh
+    addresses with one try each cannot push out the count of a client that is locked out.
+    """
 
     def __init__(self, free: int = 3, base: float = 1.0, cap: float = 300.0, max_clients: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, free_wide: int = 30):
         self.free, self.base, self.cap, self.max_clients, self.clock = free, base, cap, max_clients, clock
-        self._failures: dict[str, tuple[int, float]] = {}  # client → (wrong tries, locked until)
+        self.free_wide = free_wide
+        self._failures: dict[str, tuple[int, float]] = {}  # key → (wrong tries, locked until)
         self._lock = threading.Lock()
 
-    def wait(self, client: str) -> float:
-        """Seconds ``client`` must still wait before its next try (0: it may try now)."""
-        with self._lock:
-            _, until = self._failures.get(client, (0, 0.0))
-        return max(0.0, until - self.clock())
+    @staticmethod
+    def _keys(client: str | Sequence[str]) -> tuple[str, ...]:
+        return (client,) if isinstance(client, str) else tuple(client)
 
-    def failed(self, client: str) -> float:
-        """Count a wrong password from ``client``: the seconds it must now wait."""
+    def wait(self, client: str | Sequence[str]) -> float:
+        """Seconds ``client`` (a key, or its keys) must still wait before its next try (0: it may try now)."""
         now = self.clock()
         with self._lock:
-            count, _ = self._failures.pop(client, (0, 0.0))
-            count += 1
-            over = count - self.free
-            delay = 0.0 if over <= 0 else min(self.cap, self.base * 2 ** (over - 1))
-            self._failures[client] = (count, now + delay)
-            if len(self._failures) > self.max_clients:  # forget the longest-quiet client first
-                self._failures.pop(next(iter(self._failures)))
-        return delay
+            until = max((self._failures.get(k, (0, 0.0))[1] for k in self._keys(client)), default=0.0)
+        return max(0.0, until - now)
 
-    def succeeded(self, client: str) -> None:
-        """A good password from ``client``: its wrong tries are forgotten."""
+    def failed(self, client: str | Sequence[str]) -> float:
+        """Count a wrong password from ``client`` (a key, or its keys): the seconds it must now wait."""
+        now = self.clock()
+        longest = 0.0
         with self._lock:
-            self._failures.pop(client, None)
+            for level, key in enumerate(self._keys(client)):
+                count, until = self._failures.pop(key, (0, 0.0))
+                count += 1
+                over = count - (self.free if level == 0 else self.free_wide)
+                delay = 0.0 if over <= 0 else min(self.cap, self.base * 2 ** (over - 1))
+                self._failures[key] = (count, max(until, now + delay))
+                longest = max(longest, self._failures[key][1] - now)
+            if len(self._failures) > self.max_clients:
+                self._forget_some()
+        return longest
+
+    def _forget_some(self) -> None:
+        """Bring the table back to 90% of ``max_clients``, forgetting the keys that say least."""
+        excess = len(self._failures) - int(self.max_clients * 0.9)
+        for key in heapq.nsmallest(excess, self._failures, key=self._failures.__getitem__):
+            del self._failures[key]
+
+    def succeeded(self, client: str | Sequence[str]) -> None:
+        """A good password from ``client``: the wrong tries of its narrowest key are forgotten."""
+        with self._lock:
+            self._failures.pop(self._keys(client)[0], None)
 
 
 def seconds(delay: float) -> int:

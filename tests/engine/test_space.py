@@ -147,3 +147,24 @@ def test_cancelling_a_generation_that_waits_for_space_cancels_it(studio, disk):
     order.wait(10)
     assert order.status == "cancelled" and order.products == []
     assert not list((studio.home / "products").rglob("*.png"))
+
+
+def test_outcomes_held_for_a_full_catalog_at_close_are_recorded_on_reopen_not_run_again(home, studio, disk,
+                                                                                          monkeypatch):
+    def full(*args):
+        raise duckdb.TransactionException(
+            'TransactionContext Error: Failed to commit: Could not write file "catalog.duckdb.wal": '
+            "No space left on device")
+
+    monkeypatch.setattr(studio.recorder, "_write", full)  # the catalog takes nothing: the files are saved
+    order = studio.order("instant:swatch", prompt="p [1..3]")
+    assert wait_for(lambda: studio.paused is not None and disk["calls"] == 3)
+    time.sleep(0.3)
+    studio.close()
+    assert disk["calls"] == 3
+    with inb.Studio() as again:
+        assert again.recovery.recorded_late == 3 and not again.recovery.orphan_files
+        done = again.get_order(order.id).wait(10)
+        assert done.status == "fulfilled" and len(done.products) == 3
+        assert disk["calls"] == 3  # recorded from the journal, not bought again
+        assert not list((home / "trash").rglob("*.png"))

@@ -80,6 +80,7 @@ class App:
     running_polls: int = 2  # status polls answered IN_PROGRESS (each adds a log line "step i/n")
     hold: bool = False  # never complete (until cancelled)
     extra_log: str | None = None  # one more log line (e.g. to test that logs are redacted)
+    result_extra: dict[str, Any] = field(default_factory=dict)  # more fields of the result
 
 
 @dataclass
@@ -367,7 +368,8 @@ class _Handler(BaseHTTPRequestHandler):
             images.append({"url": f"{fal.url}/files/{name}", "width": size["width"], "height": size["height"],
                            "content_type": "image/png"})
         return {"images": images, "timings": {"inference": 0.01}, "seed": seed,
-                "has_nsfw_concepts": [False] * len(images), "prompt": args.get("prompt")}
+                "has_nsfw_concepts": [False] * len(images), "prompt": args.get("prompt"),
+                **fal.apps.get(job.app, App()).result_extra}
 
     def _op_cancel(self, parts, body, app, job, fault) -> None:
         if job is None:

@@ -53,6 +53,8 @@ class ServerModel:
         versions: version id → openapi schema; ``latest`` names the latest one.
         official: accepts ``POST /v1/models/<owner>/<name>/predictions``.
         ending: how predictions end: succeeded, failed, canceled, or hang (processing forever).
+        log_line: one more line of the prediction's logs; error: the message of a failed one;
+        metrics: what ``metrics`` holds (besides ``predict_time``).
     """
 
     output: str = "image"
@@ -61,6 +63,9 @@ class ServerModel:
     official: bool = False
     ending: str = "succeeded"
     description: str = "A test model."
+    log_line: str = ""
+    error: str = "CUDA out of memory: try a smaller width and height"
+    metrics: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -213,13 +218,15 @@ class ReplicateServer:
                 return pred
             pred["completed_at"] = "2024-05-01T12:00:03Z"
             if model.ending == "failed":
-                pred.update(status="failed", error="CUDA out of memory: try a smaller width and height")
+                pred.update(status="failed", error=model.error)
             elif model.ending == "canceled":
                 pred.update(status="canceled")
             else:
                 pred["logs"] += "\n100%|██████████| 2/2 [00:02<00:00,  1.00it/s]"
+                if model.log_line:
+                    pred["logs"] += "\n" + model.log_line
                 pred.update(status="succeeded", output=self._outputs(pid, model, pred["input"]),
-                            metrics={"predict_time": 2.5})
+                            metrics={"predict_time": 2.5, **model.metrics})
             return pred
 
     def cancel(self, pid: str) -> dict[str, Any] | None:

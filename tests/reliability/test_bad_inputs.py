@@ -8,6 +8,7 @@ held come from them (``len(PYTHON_ATTACKS) + len(CLI_ATTACKS)``).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -46,7 +47,7 @@ PYTHON_ATTACKS = [
     ("sql timeout=-1", lambda s: s.sql("select 1", timeout=-1), ValidationError, "timeout"),
     ("sql timeout=nan", lambda s: s.sql("select 1", timeout=float("nan")), ValidationError, "timeout"),
     ("sql max_rows=-1", lambda s: s.sql("select 1", max_rows=-1), ValidationError, "max_rows"),
-    ("sql result over max_bytes", lambda s: s.sql("select repeat('x', 1000000) as s from range(20)",
+    ("sql result over max_bytes", lambda s: s.sql("select repeat('x', 16384) as s from range(1000)",
                                                   max_bytes=5 * 2**20), SqlError, "larger than 5 MB"),
     ("sql INSTALL", lambda s: s.sql("INSTALL httpfs"), SqlRefused, "INSTALL statements"),
     ("sql IMPORT DATABASE", lambda s: s.sql("IMPORT DATABASE '/tmp'"), SqlRefused, "IMPORT DATABASE statements"),
@@ -86,9 +87,21 @@ def test_python_attack_is_refused_before_anything_is_written(studio, name, attac
 
 
 def test_a_bytes_cap_holds_for_the_50_x_100_mb_attack(studio):
-    with pytest.raises(SqlError, match="larger than"):
+    with pytest.raises(SqlRefused, match="would make a value of more than"):  # refused before it runs
         studio.sql("select repeat('x', 100000000) as s from range(50)", timeout=300)
+    with pytest.raises(SqlError, match="larger than 50 MB"):  # 50 x 2 MB built from pieces each allowed
+        studio.sql("select string_agg(repeat('x', 16384), '') as s from range(6400) t(i) group by i % 50",
+                   timeout=300, max_bytes=50 * 2**20)
     assert studio.sql("select 1 as one").one[0] == 1  # the catalog is still fine
+
+
+def test_the_bytes_cap_stops_within_a_few_rows_of_the_cap_not_a_batch_of_2048(studio):
+    """Rows of 16 KB, a cap of 1 MB: refused after reading at most the cap and one batch of 256 rows
+    (it was checked once per 2,048 rows: 32 MB read for a 1 MB cap)."""
+    with pytest.raises(SqlError, match="larger than 1 MB") as info:
+        studio.sql("select repeat('x', 16384) as s from range(100000)", max_bytes=2**20)
+    read = float(re.search(r"stopped after reading ([0-9.]+) MB", str(info.value)).group(1))
+    assert read <= 1 + 256 * 16384 / 2**20 + 0.5, f"read {read} MB before refusing a 1 MB result"
 
 
 def test_png_text_chunks_never_hold_nul():

@@ -183,6 +183,41 @@ def test_checkpoints_rotate_and_skip_empty_or_unchanged_catalogs(home, made):
     assert checkpoints.checkpoints(home) == kept
 
 
+def _changes(home, n):
+    """Open the home ``n`` times, each time changing the catalog (so each next open takes a checkpoint)."""
+    for i in range(n):
+        with inb.Studio(home) as studio:
+            studio.tokens[f"later{i}"] = ["x"]
+
+
+def test_checkpoints_from_before_a_restore_survive_the_rotation_after_it(home, made):
+    _changes(home, checkpoints.KEEP + 1)
+    with inb.Studio(home) as studio:  # takes the checkpoint of the last change
+        only_newest = studio.sql("select name from smart_tokens").name.tolist()
+    before = checkpoints.checkpoints(home)
+    oldest, newest = before[-1], before[0]
+    inb.Studio.restore(oldest, home, force=True)  # roll back further than the user meant to
+    _changes(home, checkpoints.KEEP + 2)  # the opens after it take checkpoints of their own
+    kept = checkpoints.checkpoints(home)
+    assert newest in kept, "the last checkpoint from before the restore was rotated out"
+    assert oldest in kept, "the checkpoint restored was rotated out"
+    assert checkpoints.pinned(newest) == "before-restore" and checkpoints.pinned(oldest) == "restored-from"
+    assert len([c for c in kept if checkpoints.pinned(c) is None]) == checkpoints.KEEP
+    inb.Studio.restore(newest, home, force=True)  # the way back still exists
+    with inb.Studio(home) as studio:
+        assert set(only_newest) <= set(studio.sql("select name from smart_tokens").name)
+
+
+def test_the_checkpoint_from_before_a_rebuild_survives_the_rotation_after_it(home, made):
+    _changes(home, 2)
+    newest = checkpoints.checkpoints(home)[0]
+    bad_header(home / "catalog.duckdb")
+    inb.Studio.rebuild(home)
+    _changes(home, checkpoints.KEEP + 2)
+    assert newest in checkpoints.checkpoints(home), "the last checkpoint from before the rebuild was rotated out"
+    assert checkpoints.pinned(newest) == "before-rebuild" and checkpoints.is_good(newest)
+
+
 def test_deleted_catalog_trashes_nothing_and_says_to_rebuild(home, made, caplog):
     with inb.Studio(home) as studio:
         checkpoint = studio.catalog.checkpoint

@@ -219,3 +219,32 @@ def test_opening_a_home_on_a_full_disk_says_so_and_lets_go_of_it(small_disk, noi
     ballast.unlink()
     with inb.Studio(home=home) as studio:  # the failed opens released the home
         assert len(studio.gallery()) == 5
+
+
+def test_outcomes_the_catalog_could_not_take_at_close_are_recorded_on_reopen_not_run_again(small_disk, noise):
+    """Finished (paid) generations held for a full catalog when the Studio closes are kept in a journal
+    (written in the space of the home's reserve) and recorded on reopen: each is billed once."""
+    noise.outputs, noise.delay = False, 0.05  # no product files: only the catalog writes
+    home = small_disk / "home"
+    studio = inb.Studio(home=home)
+    try:
+        studio.space.interval = 0.1
+        events = watch(studio)
+        order = studio.order("noise:n", prompt="p [1..40]")
+        assert wait_for(lambda: of(events, GenerationFinished), 30)
+        ballast = fill(small_disk)
+        assert wait_for(lambda: studio.paused is not None, 30), "a failed catalog commit did not pause the queue"
+        time.sleep(0.5)
+        assert noise.calls > len(of(events, GenerationFinished))  # finished, paid for, not in the catalog
+    finally:
+        studio.close()
+    assert list((home / "outcomes").glob("*.json")), "the held outcomes were not kept at close"
+    ballast.unlink()
+    with inb.Studio(home=home) as again:
+        assert again.recovery.recorded_late > 0
+        done = again.get_order(order.id).wait(60)
+        assert done.status == "fulfilled"
+        counts = again.sql("select status, count(*) as n from generations group by status")
+        assert counts.to_dict("records") == [{"status": "complete", "n": 40}]
+        assert noise.calls == 40, f"{noise.calls - 40} generation(s) were run (and billed) twice"
+        assert not list((home / "outcomes").glob("*.json"))  # committed once, then removed

@@ -136,6 +136,14 @@ def locked(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def proxied(tmp_path_factory):
+    """`imagen-nb serve --password … --trusted-proxy 127.0.0.1`: behind a reverse proxy on this machine."""
+    served = _launch(tmp_path_factory.mktemp("proxied"), "127.0.0.1", PASSWORD, "--trusted-proxy", "127.0.0.1")
+    yield served
+    _stop(served)
+
+
+@pytest.fixture(scope="module")
 def open_v6(tmp_path_factory):
     """`imagen-nb serve --address ::1` without a password."""
     try:
@@ -315,6 +323,75 @@ def test_a_wildcard_origin_is_refused_with_a_fix(tmp_path, capsys):
         assert rc == 2 and "name the host" in err and len(err.strip().splitlines()) == 1
 
 
+# ---- item 1 on `panel serve notebooks/studio.ipynb` ------------------------------------------------
+
+
+def _panel_serve(tmp: Path, *args: str) -> tuple[subprocess.Popen, str, Path]:
+    """`panel serve notebooks/studio.ipynb` with a canary module importable (it writes a file when imported)."""
+    port = _free_port()
+    canary_dir = tmp / "canary"
+    canary_dir.mkdir()
+    imported = tmp / "canary-imported"
+    (canary_dir / "canary_mod.py").write_text(f"open({str(imported)!r}, 'w').write('imported')\n")
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "studio.ipynb"
+    env = dict(os.environ, IMAGEN_NB_HOME=str(tmp / "home"), PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join([str(canary_dir), os.environ.get("PYTHONPATH", "")]))
+    log = (tmp / "panel.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "panel", "serve", str(notebook), "--address", "127.0.0.1",
+                             "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}", *args],
+                            env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (tmp / "panel.log").read_text()
+        try:
+            httpx.get(base + "/favicon.ico", timeout=2)
+            return proc, base, imported
+        except httpx.HTTPError:
+            time.sleep(0.25)
+    proc.kill()
+    raise AssertionError("panel serve did not answer within 90 s")
+
+
+def _probe_components(proc: subprocess.Popen, base: str, imported: Path) -> None:
+    for url in ("/components/canary_mod/x/__css__/y", "/components/imagen_nb.__main__/x/__css__/y",
+                "/components/imagen_nb.cli/x/__css__/y"):
+        r = httpx.get(base + url, timeout=30)
+        assert r.status_code == 404, (url, r.status_code)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the server ended"
+    assert not imported.exists(), "a /components/ URL imported a module"
+
+
+def test_panel_serve_of_the_notebook_with_the_plugin_never_imports_a_module(tmp_path):
+    proc, base, imported = _panel_serve(tmp_path, "--plugins", "imagen_nb.web.panel_plugin")
+    try:
+        with attack("panel serve notebook: /components/ URLs naming modules, before any session"):
+            _probe_components(proc, base, imported)
+        page = httpx.get(base + "/studio", timeout=60)
+        assert page.status_code == 200 and "<title>imagen-nb</title>" in page.text
+        assert (tmp_path / "home" / "catalog.duckdb").is_file()  # the session opened the studio
+        with attack("panel serve notebook: /components/ URLs naming modules, with a session open"):
+            _probe_components(proc, base, imported)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_panel_serve_of_the_notebook_without_the_plugin_refuses_and_closes_the_route(tmp_path):
+    proc, base, imported = _panel_serve(tmp_path)
+    try:
+        with attack("panel serve notebook without the plugin: the studio is not shown"):
+            page = httpx.get(base + "/studio", timeout=60)  # the session runs the notebook: a refusal (the
+            assert page.status_code == 200  # message travels over the websocket; its text: tests/web/test_panel_plugin.py)
+            assert not (tmp_path / "home" / "catalog.duckdb").exists()  # the studio was not even opened
+        with attack("panel serve notebook without the plugin: /components/ after the first session"):
+            _probe_components(proc, base, imported)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 # ---- item 6: login -------------------------------------------------------------------------------
 
 
@@ -330,6 +407,32 @@ def test_wrong_passwords_are_throttled_per_client(locked):
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and "wait" in r.text
         assert "set-cookie" not in r.headers
     assert _login(locked).status_code == 302  # the user at another address still gets in
+
+
+def test_x_forwarded_for_from_anyone_but_a_trusted_proxy_is_ignored(locked):
+    attacker = httpx.Client(base_url=locked.base, transport=httpx.HTTPTransport(local_address="127.0.0.4"))
+    with attack("escaping the throttle with a made-up X-Forwarded-For (no proxy trusted)"):
+        codes = [attacker.post("/login", data={"username": "me", "password": f"guess {i}"},
+                               headers={"Origin": locked.origin, "X-Forwarded-For": f"198.51.{i}.{i}"}).status_code
+                 for i in range(20)]
+        assert codes.count(401) <= 5 and codes.count(429) >= 15, codes
+
+
+def test_behind_a_trusted_proxy_clients_are_throttled_apart_and_by_network(proxied):
+    def login(forwarded_for: str, password: str = "wrong") -> int:
+        return httpx.post(proxied.base + "/login", data={"username": "me", "password": password},
+                          headers={"Origin": proxied.origin, "X-Forwarded-For": forwarded_for}).status_code
+
+    with attack("wrong passwords through a trusted proxy are not throttled per client"):
+        codes = [login("203.0.113.5") for _ in range(10)]
+        assert codes.count(429) >= 5, codes
+    with attack("a client behind the proxy prepends a made-up address to X-Forwarded-For"):
+        assert login("192.0.2.1, 203.0.113.5") == 429  # the hop the proxy appended (203.0.113.5) counts
+    with attack("one client behind the proxy locks out everyone behind it"):
+        assert login("198.51.100.7", PASSWORD) == 302  # another client of the proxy still gets in
+    with attack("an IPv6 attacker takes a fresh /64 of its /48 for every try"):
+        codes = [login(f"2001:db8:77:{i:x}::1") for i in range(60)]
+        assert codes.count(401) <= 36 and codes.count(429) >= 24, codes  # 30 free for the /48, then lockouts
 
 
 def test_login_cookie_flags(locked):

@@ -282,9 +282,32 @@ ATTACKS: list[Attack] = [
     Attack("string-agg-huge", "select length(string_agg(i::varchar, ',')) from range(10000000000) t(i)", S),
     Attack("nested-loop-join", "select count(*) from range(100000000) a join range(100000000) b "
            "on a.range < b.range", S),
-    Attack("repeat-huge-string", "select length(repeat('x', 300000000))", S, strict=False,
-           hole="one scalar call is not interruptible: repeat() of 300 MB runs ~6 s past a 1 s limit "
-           "(4 GB ran 112 s past a 2 s limit and took 4 GB)"),
+    # One scalar call runs to its end whatever the time limit (repeat() of 300 MB ran ~6 s past a
+    # 1 s limit, range(100000000) 77 s): the size of every such call is checked before it runs.
+    Attack("repeat-huge-string", "select length(repeat('x', 300000000))", R),
+    Attack("repeat-4-gb", "select length(repeat('x', 4000000000))", R),
+    Attack("repeat-size-from-a-cte", "with t as (select 300000000 as n) select length(repeat('x', n)) from t", R),
+    Attack("repeat-size-from-a-subquery", "select length(repeat('x', (select 300000000)))", R),
+    Attack("repeat-size-bound", "select length(repeat('x', ?))", R, params=(300000000,)),
+    Attack("repeat-of-repeat", "select length(repeat(repeat('x', 10000), 10000))", R),
+    Attack("repeat-list-huge", "select len(repeat([1], 100000000))", R),
+    Attack("repeat-per-row", "select sum(length(repeat('x', 16384))) from range(1000000)", B),
+    Attack("lpad-huge", "select length(lpad('x', 300000000, 'y'))", R),
+    Attack("rpad-huge", "select length(rpad('x', 300000000, 'y'))", R),
+    Attack("range-list-huge", "select len(range(100000000))", R),
+    Attack("generate-series-list-huge", "select len(generate_series(1, 100000000))", R),
+    Attack("range-list-huge-step", "select len(range(0, 1000000000000, 7))", R),
+    Attack("range-timestamps-huge", "select len(range(timestamp '2000-01-01', timestamp '2030-01-01', "
+           "interval 1 second))", R),
+    Attack("list-resize-huge", "select len(list_resize([1], 100000000))", R),
+    Attack("array-resize-huge", "select len(array_resize([1], 100000000))", R),
+    Attack("printf-width-huge", "select length(printf('%300000000d', 1))", R),
+    Attack("printf-star-width", "select length(printf('%*d', 300000000, 1))", R),
+    Attack("format-width-huge", "select length(format('{{:>300000000}}', 1))", R),
+    Attack("format-nested-width", "select length(format('{{:{{}}}}', 1, 300000000))", R),
+    Attack("explain-of-a-checked-call", "explain select repeat('x', 300000000)", A),
+    Attack("small-generators-answer", "select repeat('*', 3) as stars, lpad('7', 3, '0') as n, len(range(5)) as r, "
+           "printf('%5.1f of 1000000', 2.5) as p", A),
     Attack("list-huge", "select len(list(i)) from range(10000000000) t(i)", S),
     Attack("row-cap-huge-result", "select * from range(1000000000)", A),
     # ---- very long and deeply nested text
