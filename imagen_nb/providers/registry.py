@@ -45,6 +45,11 @@ def provider_classes() -> dict[str, type[Provider]]:
 
         found["diffusers"] = DiffusersProvider
         found.setdefault("instant", InstantProvider)
+    if "transformers" not in found:
+        # Built-in since issue 15: known even where the installed metadata predates it.
+        from .transformers import TransformersProvider
+
+        found["transformers"] = TransformersProvider
     found.update(_extra)
     return found
 

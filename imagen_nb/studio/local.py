@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
@@ -18,6 +19,7 @@ from ..catalog import models as q_models
 from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..catalog import projects as q_projects
+from ..catalog import refinements as q_ref
 from ..catalog.usersql import MAX_BYTES, run_user_sql
 from ..core.errors import DiskFull, ImagenError, MetadataWarning, ValidationError, did_you_mean, is_disk_full
 from ..core.file_inputs import file_inputs
@@ -42,6 +44,8 @@ from .handles import Collection, Order, Product, Project
 from .home import resolve_home
 from .hosting import Endpoint, serve_address
 from .mappings import CatalogSpecCache, Presets, Tokens, jsonable
+from .refine import RefineRunner
+from .refine_api import RefineAPI
 from .rows import Sets, expand_over_rows
 from .surface import Studio
 from .views import Views
@@ -89,7 +93,7 @@ def _serve_home(studio: "LocalStudio", address: str, password: str | None) -> En
     return serve_home(studio, address, password)
 
 
-class LocalStudio(Studio):
+class LocalStudio(RefineAPI, Studio):
     """The studio that hosts a home: it owns the catalog, the product files and the executor.
 
     Args:
@@ -147,8 +151,12 @@ class LocalStudio(Studio):
             self.views = Views(self)
             self.recovery = RecoveryReport()
             reconcile_files(self.catalog, self.store, self.recovery)
+            self._refiners: dict[str, RefineRunner] = {}
+            self._refiners_lock = threading.Lock()
             if start:
                 self._resume(recovery)
+                for refinement_id in q_ref.running_refinements(self.catalog.cursor()):
+                    self._start_refiner(refinement_id)
             self.endpoint: Endpoint | None = (
                 _serve_home(self, address, password or os.environ.get("IMAGEN_NB_PASSWORD")) if address else None)
         except BaseException as exc:
@@ -174,6 +182,12 @@ class LocalStudio(Studio):
             return
         if self.endpoint is not None:  # clients first: they take over once the lock is free
             self.endpoint.stop()
+        with self._refiners_lock:
+            refiners = list(self._refiners.values())
+        for refiner in refiners:  # they stop placing orders; their refinements resume on the next open
+            refiner.stopping.set()
+        for refiner in refiners:
+            refiner.stop(timeout)
         self.executor.close(timeout)
         self.states.close(timeout)
         for provider in self.providers.values():
@@ -313,13 +327,13 @@ class LocalStudio(Studio):
         return self._order(model, project=project, limit=limit, rng_seed=rng_seed, rows=rows, params=params)
 
     def _order(self, model: str, *, project: "Project | str | None", limit: int | None, rng_seed: int | None,
-               rows: Any, params: dict[str, Any], set_name: str | None = None) -> Order:
+               rows: Any, params: dict[str, Any], set_name: str | None = None, order_id: str | None = None) -> Order:
         self._check_open()
         limit, rng_seed = self._order_args(limit, rng_seed, params)
         provider, name = split_model_id(model, self.providers)
         info = provider.model(name)
         rng_seed = secrets.randbits(63) if rng_seed is None else rng_seed
-        order_id = new_id()
+        order_id = order_id or new_id()  # a refinement chooses and records its orders' ids first
         extra: dict[str, Any] = {}
         if rows is None:
             gens = expand(whole_lists(info.spec, params), tokens=dict(self.tokens), rng_seed=rng_seed,
