@@ -427,6 +427,15 @@ def m012_refine(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE INDEX refinement_rounds_item ON refinement_rounds (item_id)")
     where = "p.deleted_at IS NULL AND p.kind <> 'text'"
     con.execute(f"CREATE OR REPLACE VIEW gallery AS {_gallery_select(where)}")
+    # made again so that its recorded columns include the gallery's new ones (m011's query, unchanged)
+    con.execute("""
+    CREATE OR REPLACE VIEW set_products AS
+    SELECT gl.*, o.set_name, g.set_row, g.row_values
+    FROM gallery gl
+    JOIN generations g ON g.id = gl.generation_id
+    JOIN orders o ON o.id = g.order_id
+    WHERE g.set_row IS NOT NULL
+    """)
     con.execute("""
     CREATE VIEW texts AS
     SELECT p.id AS product_id, p.model_id AS model, m.type AS model_type,

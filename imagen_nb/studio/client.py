@@ -45,6 +45,8 @@ READS = frozenset({
     "order_products", "wait_order", "finished_count", "project_record", "collection_product_ids",
     "tokens.all", "tokens.get", "presets.all", "presets.get", "sets.all", "sets.get", "sets.listing",
     "loras", "grid", "trash", "paused", *(f"views.{name}" for name in VIEWS),
+    "refinements", "get_refinement", "lineage", "scores", "refinement_record", "refinement_rounds",
+    "refinement_items", "wait_refinement",
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)

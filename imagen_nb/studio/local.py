@@ -606,16 +606,18 @@ class LocalStudio(RefineAPI, Studio):
         """Products by id, in the order given (unknown ids are skipped)."""
         return [Product._from_row(r, self) for r in q_products.get_products(self.catalog.cursor(), list(ids))]
 
-    def gallery(self, *, limit: int = 50, offset: int = 0, **filters: Any) -> pd.DataFrame:
-        """A page of the gallery, newest first.
+    def gallery(self, *, limit: int = 50, offset: int = 0, sort: str = "newest", **filters: Any) -> pd.DataFrame:
+        """A page of the gallery, newest first (or ``sort="clip_score"`` / ``"aesthetic_score"`` /
+        ``"judge_score"``: highest first, unscored last).
 
         Filters: model, provider, project, project_id, order_id, kind, min_rating, collection,
-        since, until, text (prompt contains, case-insensitive), ids (a list of product ids), and
-        the flags no_project=True / no_collection=True.
+        since, until, text (prompt contains, case-insensitive), ids (a list of product ids),
+        min_clip_score, min_aesthetic_score, min_judge_score, and the flags no_project=True /
+        no_collection=True / scored=True.
         """
         limit = check_count("limit", limit)
         offset = check_count("offset", offset)
-        return q_products.gallery_page(self.catalog.cursor(), limit=limit, offset=offset, **filters)
+        return q_products.gallery_page(self.catalog.cursor(), limit=limit, offset=offset, sort=sort, **filters)
 
     def gallery_count(self, **filters: Any) -> int:
         """How many products :meth:`gallery` would list with these filters, over all pages."""

@@ -27,6 +27,7 @@ USER_API = (
     "retry", "product", "products", "gallery", "gallery_count", "generation", "rate",
     "delete", "import_products", "project", "projects", "collection", "collections", "backup", "sql",
     "wait_idle", "loras", "order_set", "grid", "trash", "empty_trash",
+    "refine", "refinements", "get_refinement", "lineage", "score", "scores",
 )
 
 #: Properties of the user API a client reads from its host (``studio.paused``).
@@ -44,6 +45,7 @@ VIEWS = ("order_summaries", "generations", "queue_positions", "active_generation
 HANDLE_API = (
     "order_record", "order_generations", "order_products", "wait_order", "finished_count",
     "project_record", "update_project", "collection_product_ids", "change_collection",
+    "refinement_record", "refinement_rounds", "refinement_items", "wait_refinement", "cancel_refinement",
 )
 
 

@@ -29,6 +29,7 @@ from ..core import errors as _errors
 from ..core import records as _records
 from .grid import Grid
 from .handles import Collection, Order, Product, Project
+from .refinements import Refinement
 
 
 def encode(value: Any, home: Path | None = None) -> Any:
@@ -58,6 +59,8 @@ def encode(value: Any, home: Path | None = None) -> Any:
         return {"$order": value.id}
     if isinstance(value, Project):
         return {"$project": value.id}
+    if isinstance(value, Refinement):
+        return {"$refinement": value.id}
     if isinstance(value, Collection):
         # a new collection is stored with its first products: say so, and with what description
         return {"$collection": [value.id, value.name] if value._stored else [value.id, value.name, value._description]}
@@ -239,6 +242,7 @@ _TAGS: dict[str, Callable[[Any, Any], Any]] = {
     "$product": _decode_product,
     "$order": lambda v, s: Order(s, v),
     "$project": lambda v, s: Project(s, v),
+    "$refinement": lambda v, s: Refinement(s, v),
     "$collection": lambda v, s: (Collection(s, v[0], v[1]) if len(v) == 2
                                  else Collection(s, v[0], v[1], description=v[2], stored=False)),
     "$model": lambda v, s: _records.ModelInfo(**decode(v, s)),
@@ -293,7 +297,7 @@ def plain(value: Any) -> Any:
         return [{str(k): plain(_cell(v)) for k, v in row.items()} for row in value.to_dict("records")]
     if isinstance(value, Product):
         return {k: plain(v) for k, v in _product(value, None).items()}
-    if isinstance(value, (Order, Project)):
+    if isinstance(value, (Order, Project, Refinement)):
         return {"id": value.id}
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}

@@ -32,7 +32,21 @@ PINNED = {
     "gallery": ["product_id", "prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale",
                 "width", "height", "model", "provider", "family", "model_type", "rating", "collections",
                 "project", "project_id", "order_id", "generation_id", "kind", "media_type", "source", "path",
-                "thumb_path", "size", "sha256", "params", "created_at"],
+                "thumb_path", "size", "sha256", "params", "created_at", "clip_score", "aesthetic_score",
+                "judge_score"],
+    "scores": ["id", "product_id", "scorer", "value", "details", *COMMON],
+    "refinements": ["id", "status", "model_id", "judge_id", "rewriter_id", "scorer", "iterations", "n", "goal",
+                    "stop_at", "project_id", "params", "error", "finished_at", *COMMON],
+    "refinement_items": ["id", "refinement_id", "idx", "title", "prompt", "extra", "status", "reason",
+                         "best_product_id", "best_score", "finished_at", *COMMON],
+    "refinement_rounds": ["id", "refinement_id", "item_id", "round", "prompt", "image_order_id", "judge_order_id",
+                          "rewriter_order_id", "best_product_id", "best_score", "judgement_product_id", "judgement",
+                          "next_prompt", "status", *COMMON],
+    "texts": ["product_id", "model", "model_type", "text", "prompt", "image_product_id", "order_id",
+              "generation_id", "project_id", "path", "created_at"],
+    "lineage": ["refinement_id", "item_id", "item", "title", "round", "prompt", "product_id", "score",
+                "judgement_product_id", "judgement", "next_prompt", "next_product_id", "image_order_id",
+                "judge_order_id", "rewriter_order_id", "status"],
 }
 PINNED["set_products"] = [*PINNED["gallery"], "set_name", "set_row", "row_values"]
 
