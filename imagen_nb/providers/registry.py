@@ -50,6 +50,10 @@ def provider_classes() -> dict[str, type[Provider]]:
         from .transformers import TransformersProvider
 
         found["transformers"] = TransformersProvider
+    if "gemini" not in found:
+        from .gemini import GeminiProvider
+
+        found["gemini"] = GeminiProvider
     found.update(_extra)
     return found
 

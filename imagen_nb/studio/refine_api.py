@@ -69,6 +69,9 @@ class RefineAPI:
         project_id = self._project_id(project)
         refinement_id = new_id()
         infos = checked["infos"]
+        judge_params = dict(judge_params or {})
+        if checked["scorer"] == "judge" and "score" in infos["judge"].spec.get("properties", {}):
+            judge_params.setdefault("score", True)  # a judge with structured output answers {score, critique}
         row = {"id": refinement_id, "status": "running", "model_id": infos["model"].id,
                "judge_id": infos["judge"].id, "rewriter_id": infos["rewriter"].id, "scorer": checked["scorer"],
                "iterations": checked["iterations"], "n": checked["n"], "goal": checked["goal"],

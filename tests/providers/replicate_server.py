@@ -47,13 +47,14 @@ class ServerModel:
 
     Args:
         output: ``image`` (a list of PNG URLs), ``video`` (one MP4 URL), ``audio`` (one WAV URL)
-            or ``mixed`` (a mapping of an image URL and a list with an audio URL).
+            ``mixed`` (a mapping of an image URL and a list with an audio URL) or ``text`` (tokens).
         versions: version id → openapi schema; ``latest`` names the latest one.
         official: accepts ``POST /v1/models/<owner>/<name>/predictions``.
         ending: how predictions end: succeeded, failed, canceled, or hang (processing forever).
     """
 
     output: str = "image"
+    text: Any = None  # output "text": the answer, or a function of the prediction's input
     versions: dict[str, dict] = field(default_factory=dict)
     latest: str | None = None
     official: bool = False
@@ -234,6 +235,9 @@ class ReplicateServer:
             return f"{base}/0.mp4"
         if model.output == "audio":
             return f"{base}/0.wav?sig=abc"  # signed-URL style: the query must not reach the records
+        if model.output == "text":  # a language model streams tokens: a list of strings
+            answer = model.text(inputs) if callable(model.text) else (model.text or f"echo: {inputs.get('prompt', '')}")
+            return [answer[i:i + 4] for i in range(0, len(answer), 4)]
         if model.output == "mixed":
             return {"image": f"{base}/0.png", "audio": [f"{base}/1.wav"], "seed": 99}
         return [f"{base}/{i}.png" for i in range(int(inputs.get("num_outputs", 1)))]

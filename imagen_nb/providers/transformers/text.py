@@ -44,13 +44,21 @@ class Loaded:
             self.tokenizer = getattr(self.processor, "tokenizer", None)
         self.model.to(device).eval()
 
-    def generate(self, params: dict[str, Any], stop) -> str:
-        """The text written for one parameter set (image already a local path)."""
+    def generate(self, params: dict[str, Any], stop, progress=lambda step, total: None) -> str:
+        """The text written for one parameter set (image already a local path); ``stop()`` ends it early,
+        ``progress(tokens, max_new_tokens)`` is called per token."""
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
+        total = int(params["max_new_tokens"])
+
         class _Stop(StoppingCriteria):
+            def __init__(self):
+                self.step = 0
+
             def __call__(self, input_ids, scores, **kwargs):
+                self.step += 1
+                progress(min(self.step, total), total)
                 return stop()
 
         temperature = float(params["temperature"])
@@ -135,9 +143,12 @@ class TextFactory(Factory):
                                 "(give a product id or a file path)")
         loaded = self.provider.loaded(self.model)
         started = time.perf_counter()
-        text = loaded.generate(params, lambda: ctx.cancelled(req.generation_id))
+        total = int(params["max_new_tokens"])
+        text = loaded.generate(params, lambda: ctx.cancelled(req.generation_id),
+                               lambda step, n: ctx.progress(req.generation_id, step, n) if step < n else None)
         if ctx.cancelled(req.generation_id):
             raise GenerationCancelled("cancelled while writing")
+        ctx.progress(req.generation_id, total, total)
         return GenerationResult((Output(text.encode("utf-8"), "text/plain"),), actual=params,
                                 returned={"text": text, "seed": params["seed"],
                                           "seconds": round(time.perf_counter() - started, 4)})
