@@ -124,7 +124,10 @@ def builtin_settings_doc() -> str:
     """docs/provider-settings.md: the settings tables of the built-in providers, from their classes."""
     from .diffusers import DiffusersProvider
     from .fal import FalProvider
+    from .gemini import GeminiProvider
     from .instant import InstantProvider
     from .replicate import ReplicateProvider
+    from .transformers import TransformersProvider
 
-    return settings_doc({cls.name: cls for cls in (DiffusersProvider, FalProvider, InstantProvider, ReplicateProvider)})
+    return settings_doc({cls.name: cls for cls in (DiffusersProvider, FalProvider, GeminiProvider, InstantProvider,
+                                                  ReplicateProvider, TransformersProvider)})

@@ -105,7 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up on a slow answer (a cancel, a timeout)
 
     def _error(self, code: int, message: str, headers: dict[str, str] | None = None) -> None:
         self._send(code, json.dumps({"error": {"code": code, "message": message,

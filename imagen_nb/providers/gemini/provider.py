@@ -12,6 +12,7 @@ import base64
 import mimetypes
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -177,9 +178,13 @@ class GeminiFactory(RemoteFactory):
                 raise
             except Exception as exc:  # noqa: BLE001 - sorted into retryable or not below
                 error = _classify(exc, key)
-                recorder.record("POST", endpoint, getattr(exc, "code", None) if isinstance(getattr(exc, "code", None), int)
-                                else None, started, attempt=n, error=str(error))
-                raise error from exc
+                code = getattr(exc, "code", None)
+                recorder.record("POST", endpoint, code if isinstance(code, int) else None, started, attempt=n,
+                                error=str(error))
+                # the client's exception may quote the key (an error echoing the request): the
+                # generation keeps a redacted traceback of it instead of the exception itself
+                error.traceback_text = redact("".join(traceback.format_exception(exc)), key)
+                raise error from None
             recorder.record("POST", endpoint, 200, started, attempt=n)
             return response
 
