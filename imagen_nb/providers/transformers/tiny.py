@@ -25,7 +25,7 @@ from ...core.errors import ProviderError
 
 SEED = 20261205
 #: Folder names under the provider's cache; bump the suffix when a recipe changes.
-DIRNAMES = {"tiny-judge": "tiny-judge-v1", "tiny-rewriter": "tiny-rewriter-v1", "tiny-clip": "tiny-clip-v1"}
+DIRNAMES = {"tiny-judge": "tiny-judge-v2", "tiny-rewriter": "tiny-rewriter-v2", "tiny-clip": "tiny-clip-v1"}
 _lock = threading.Lock()
 
 
@@ -80,6 +80,7 @@ def _readable(model, tok) -> None:
     allowed = {tok.convert_tokens_to_ids(c) for c in "abcdefghijklmnopqrstuvwxyz"} | {tok.convert_tokens_to_ids("\u0120")}
     allowed.add(len(tok) - 1)
     model.generation_config.suppress_tokens = [i for i in range(len(tok)) if i not in allowed]
+    model.generation_config.min_new_tokens = 3  # never an empty answer (a rewriter must write a prompt)
 
 
 def _build_rewriter(folder: Path) -> None:
