@@ -27,11 +27,12 @@ from typing import Any, Iterable
 
 from ..core.records import (
     Event, GenerationFinished, GenerationProgress, GenerationStarted, OrderFinished, OrderQueued, QueuePaused,
-    QueueResumed,
+    QueueResumed, RefinementChanged,
 )
 from .bridge import Controller, PanelRequestError, Reply, need_id
 from .code import order_code
 from .jsonable import epoch, jsonable
+from .refinement_rows import RefinementRows
 from .thumbs import attach, product_thumb
 
 #: orders per page of the list
@@ -83,7 +84,7 @@ def _label(params: Any, varying: list[str]) -> str:
     return " · ".join(parts)
 
 
-class ProductionController(Controller):
+class ProductionController(RefinementRows, Controller):
     """Answers the Production panel and pushes batched live updates.
 
     Requests and results (times are seconds since the epoch; ``now`` lets the page correct
@@ -101,6 +102,9 @@ class ProductionController(Controller):
     - ``cancel(order_id=None, generation_id=None)`` → ``{dropped}`` (queued ones dropped at once)
     - ``retry(order_id, generation_ids=None)`` → ``{retried, order: Order}``
     - ``code(order_id)`` → ``{code}``: the ``studio.order(...)`` call that places it again
+
+    Refinements (issue 15): ``refinements()``, ``cancel_refinement(refinement_id)`` and the
+    ``refinements`` push, see :mod:`.refinement_rows`.
 
     Pushes: ``update`` ``{now, orders?: [Order], gens?: [partial Gen], positions?: {id: n|null}}``,
     ``activity`` ``{active}``, ``notice`` ``{paused}`` (the queue paused or resumed).
@@ -129,6 +133,7 @@ class ProductionController(Controller):
         self._active_at = 0.0
         self._activity_timer: threading.Timer | None = None
         self._notice_dirty = False
+        self._dirty_refinements: set[str] = set()
 
     def close(self) -> None:
         """Stop following events (and the pending activity update)."""
@@ -307,6 +312,9 @@ class ProductionController(Controller):
             elif isinstance(event, (QueuePaused, QueueResumed)):
                 self._notice_dirty = True
                 return True
+            elif isinstance(event, RefinementChanged):
+                self._dirty_refinements.add(event.refinement_id)
+                return True
             elif isinstance(event, OrderQueued):
                 if order_id in self._window.values():
                     self._reload_orders.add(order_id)
@@ -325,6 +333,8 @@ class ProductionController(Controller):
                 reload.update(g for g, o in self._window.items() if o == order_id)
             self._reload_orders = set()
             notice, self._notice_dirty = self._notice_dirty, False
+            refinements, self._dirty_refinements = self._dirty_refinements, set()
+        self._push_refinements(refinements)
         if notice:
             self.push("notice", {"paused": self.studio.paused})
         msg: dict[str, Any] = {}
