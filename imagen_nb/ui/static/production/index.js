@@ -10,10 +10,11 @@
  *   generations({order_id, offset, limit, status}) -> {order_id, offset, items: Gen[], has_more, now};
  *   unwatch({order_id}); generation({generation_id}) -> GenDetail (+ thumbnail buffer);
  *   thumbs({product_ids}) -> {items: {id: {buf, type}}}; cancel({order_id} | {generation_id}) -> {dropped};
- *   retry({order_id, generation_ids?}) -> {retried, order: Order}; code({order_id}) -> {code}
+ *   retry({order_id, generation_ids?}) -> {retried, order: Order}; code({order_id}) -> {code};
+ *   refinements({limit}) -> {refinements: Refinement[]}; cancel_refinement({refinement_id}) -> {refinement}
  * Pushes: "update" {now, orders?: Order[], gens?: Gen[], positions?: {id: number|null}};
  *   "activity" {active} (also the Studio tab's badge); "notice" {paused: string|null} (the queue
- *   paused, e.g. the disk is full, or resumed: null)
+ *   paused, e.g. the disk is full, or resumed: null); "refinements" {refinements: Refinement[]} (ones that moved)
  * @typedef {import("./state.js").State} State
  */
 
@@ -23,6 +24,7 @@ import { plural } from "../lib/format.js";
 import { initialState } from "./state.js";
 import { createActions } from "./actions.js";
 import { OrderList } from "./orders.js";
+import { RefinementList } from "./refinements.js";
 import { Details } from "./details.js";
 
 function Summary({ app }) {
@@ -51,7 +53,7 @@ function Production({ app }) {
   return html`
     <div class="inb-panel-head"><div class="inb-panel-title">Production</div><${Summary} app=${app} /><${Cluster} app=${app} /></div>
     <${Paused} app=${app} />
-    <div class="inb-panel-body inb-production-body"><${OrderList} app=${app} /></div>
+    <div class="inb-panel-body inb-production-body"><${RefinementList} app=${app} /><${OrderList} app=${app} /></div>
     <${Details} app=${app} />`;
 }
 
@@ -80,6 +82,7 @@ function mount(ctx) {
   ctx.on("update", (data) => actions.update(data));
   ctx.on("activity", (data) => actions.activity(data && data.active));
   ctx.on("notice", (data) => actions.paused(data && data.paused));
+  ctx.on("refinements", (data) => actions.refinements(data));
   const ready = actions.init();
   let pendingReveal = null;
   return {

@@ -18,7 +18,8 @@
  *             hasMore: boolean, loadingMore: boolean, active: number, paused: string|null,
  *             cluster: {workers: number, gpus: number, dashboard: string|null}|null, skew: number,
  *             expanded: Expanded|null, gens: Object<string, Gen>, thumbs: Object<string, string>,
- *             details: object|null, flash: string|null }} State
+ *             details: object|null, flash: string|null,
+ *             refinements: Object<string, import("./refinements.js").Refinement>, refinementIds: string[] }} State
  */
 
 import { plural, fmtSeconds } from "../lib/format.js";
@@ -34,7 +35,8 @@ export const FILTERS = [["", "All"], ["running", "Running"], ["queued", "Queued"
 /** @returns {State} */
 export function initialState() {
   return { loaded: false, loadError: null, orders: {}, orderIds: [], hasMore: false, loadingMore: false,
-    active: 0, paused: null, cluster: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null };
+    active: 0, paused: null, cluster: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null,
+    refinements: {}, refinementIds: [] };
 }
 
 /** The kernel's clock minus ours, from a message's `now`. */
@@ -130,4 +132,34 @@ export function genError(g) {
   if (g.status !== "failed") return "";
   if (!g.error_message && !g.error_type) return "failed (no message recorded)";
   return `${g.error_type || "Error"}: ${g.error_message || ""}`;
+}
+
+/** Refinements merged in (a list or a push), newest first. */
+export function withRefinements(s, list) {
+  if (!list || !list.length) return {};
+  const refinements = { ...s.refinements };
+  for (const f of list) refinements[f.id] = f;
+  return { refinements, refinementIds: Object.keys(refinements).sort().reverse() };
+}
+
+/** A score as the rounds show it: 3 significant digits, or the round's status without one. */
+export function scoreText(score, status = "done") {
+  if (score === null || score === undefined) return status === "running" ? "…" : status === "done" ? "–" : "×";
+  const text = Number(score).toPrecision(3);
+  return text.includes(".") && !text.includes("e") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+}
+
+/** A round's hover text: its prompt, score and the next prompt the rewriter wrote. */
+export function roundTitle(r) {
+  const parts = [`Round ${r.round} (${r.status}): ${r.prompt}`];
+  if (r.score !== null && r.score !== undefined) parts.push(`score ${scoreText(r.score)}`);
+  if (r.next_prompt) parts.push(`next: ${r.next_prompt}`);
+  return parts.join(" — ");
+}
+
+/** "instant:swatch judged by …, rewritten by …; 2 prompts × 3 rounds, stop at 8". */
+export function refinementLine(f) {
+  const stop = f.stop_at !== null && f.stop_at !== undefined ? `, stop at ${scoreText(f.stop_at)}` : "";
+  return `${f.model} judged by ${f.judge}, rewritten by ${f.rewriter}; ${plural(f.items.length, "prompt")} × `
+    + `${plural(f.iterations, "round")}${stop}`;
 }
