@@ -34,6 +34,7 @@ from ..core import refine as core
 from ..core.errors import ValidationError
 from ..core.ids import new_id
 from ..core.inputs import check_count, check_params_text
+from .handles import Project
 from ..core.file_inputs import file_inputs
 
 if TYPE_CHECKING:
@@ -283,7 +284,8 @@ class RefineRunner:
             order_id = new_id()
             self._set_round(r, **{column: order_id})  # recorded first: a restart finds it, never orders twice
         if self.studio.order_record(order_id) is None:
-            self.studio._order(model_id, project=ref["project_id"], limit=None, rng_seed=None, rows=None,
+            project = Project(self.studio, ref["project_id"]) if ref["project_id"] else None
+            self.studio._order(model_id, project=project, limit=None, rng_seed=None, rows=None,
                                params=params, order_id=order_id)
         while not self.studio.wait_order(order_id, POLL):
             self._check()

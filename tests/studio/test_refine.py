@@ -216,3 +216,13 @@ def test_refine_through_a_client_of_the_host(home):
     finally:
         host.close()
     assert Path(home, "catalog.duckdb").exists() or any(Path(home).glob("*.duckdb"))
+
+
+def test_every_order_of_a_refinement_goes_to_its_project(studio):
+    ref = studio.refine("a kite", "instant:swatch", iterations=2, scorer="clip:tiny-clip", project="kites",
+                        **SMALL).wait(300)
+    assert ref.status == "done"
+    assert studio.projects()["name"].tolist() == ["kites"]
+    orders = studio.sql("select o.id, p.name from orders o left join projects p on p.id = o.project_id")
+    assert len(orders) == 5 and set(orders["name"]) == {"kites"}
+    assert studio.gallery_count(project="kites") == 2
