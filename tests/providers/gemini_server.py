@@ -36,6 +36,8 @@ class GeminiServer:
     def __init__(self, key: str, answer: Callable[[dict], str] | None = None):
         self.key = key
         self.answer = answer or (lambda body: "echo: " + prompt_of(body))
+        #: seconds every answer takes (a model's latency; benchmarks/refine_loop.py)
+        self.latency = 0.0
         #: ``refuse(request_json) -> message | None``: a 400 naming the message for the requests it picks
         self.refuse: Callable[[dict], str | None] = lambda body: None
         self.seen: list[dict[str, Any]] = []
@@ -139,6 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, b'{"candidates": [{"content": ')
             if fault.kind == "slow":
                 time.sleep(fault.delay)
+        if g.latency:
+            time.sleep(g.latency)
         refused = g.refuse(body)
         if refused:
             return self._error(400, refused)
