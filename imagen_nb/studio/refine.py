@@ -192,6 +192,14 @@ class RefineRunner:
         current = rounds[-1] if rounds else None
         while True:
             self._check()
+            if current is not None and current["status"] == "done" and current.get("next_prompt") is None:
+                # the prompt's last round finished but the process died before the prompt was
+                # marked done: _round finds everything recorded and says how it ended
+                history = [h for h in history if h["round"] != current["round"]]
+                outcome = self._round(ref, item, current, history)
+                if outcome is not None:
+                    self._end_item(item, *outcome)
+                    return
             if current is None or current["status"] == "done":
                 number = 1 if current is None else current["round"] + 1
                 prompt = item["prompt"] if current is None else current["next_prompt"]

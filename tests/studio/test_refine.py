@@ -226,3 +226,21 @@ def test_every_order_of_a_refinement_goes_to_its_project(studio):
     orders = studio.sql("select o.id, p.name from orders o left join projects p on p.id = o.project_id")
     assert len(orders) == 5 and set(orders["name"]) == {"kites"}
     assert studio.gallery_count(project="kites") == 2
+
+
+def test_a_prompt_whose_last_round_was_recorded_but_not_its_end_finishes_on_resume(home):
+    """The process died between a prompt's last round and the prompt's own row: resuming ends it
+    with the right reason and places no order."""
+    with inb.Studio(home, serve=False) as studio:
+        ref = studio.refine("a kite", "instant:swatch", iterations=1, scorer="clip:tiny-clip", **SMALL).wait(300)
+        item = ref.best.iloc[0]
+        orders = len(studio.orders())
+        cur = studio.catalog.cursor()  # the state a kill at that moment leaves
+        cur.execute("UPDATE refinement_items SET status = 'running', reason = NULL WHERE refinement_id = ?", [ref.id])
+        cur.execute("UPDATE refinements SET status = 'running', finished_at = NULL WHERE id = ?", [ref.id])
+    with inb.Studio(home, serve=False) as studio:
+        again = studio.get_refinement(ref.id).wait(120)
+        assert again.status == "done"
+        assert again.best.iloc[0]["reason"] == "ran 1 round"
+        assert again.best.iloc[0]["best_product_id"] == item["best_product_id"]
+        assert len(studio.orders()) == orders
