@@ -39,7 +39,8 @@ MAPPINGS = {"tokens": ("all", "get", "set", "delete"), "presets": ("all", "get",
             "sets": ("all", "get", "set", "delete", "listing")}
 
 #: The panels' read models, under ``studio.views`` (:mod:`.views`) so the user API stays small.
-VIEWS = ("order_summaries", "generations", "queue_positions", "active_generations", "gallery_groups", "missing_key")
+VIEWS = ("order_summaries", "generations", "queue_positions", "active_generations", "gallery_groups", "missing_key",
+         "refine_choices")
 
 #: What the handles (Order, Project, Collection) read and change through their studio.
 HANDLE_API = (

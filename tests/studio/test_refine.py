@@ -207,6 +207,8 @@ def test_refine_through_a_client_of_the_host(home):
             r = s.refine("a kite", "instant:swatch", iterations=2, scorer="clip:tiny-clip",
                          judge_params={"max_new_tokens": 4}, rewriter_params={"max_new_tokens": 4})
             r.wait(300)
+            choices = s.views.refine_choices()  # what an Order panel's "Refine" option offers, in a client too
+            assert "transformers:tiny-judge" in choices["judges"] and "gemini:gemini-2.5-flash" in choices["rewriters"]
             print(r.status, len(r.summary), len(s.lineage(r.best["best_product_id"][0])), flush=True)
             s.close()
         """)
