@@ -174,6 +174,32 @@ def _finish(order, args) -> int:
     return 1 if order.status == "failed" else 0
 
 
+def cmd_refine(args, extra: Sequence[str]) -> int:
+    """``imagen-nb refine PROMPTS --model … --judge … --rewriter … --iterations 3``: a progress bar per
+    prompt on stderr, then one line per prompt (status, best score, best product's file) on stdout."""
+    params = parse_params(extra)
+    prompts = args.prompts if args.prompts.lower().endswith((".json", ".txt")) else [args.prompts]
+    with _studio(args) as studio:
+        ref = studio.refine(prompts, args.model, judge=args.judge, rewriter=args.rewriter,
+                            iterations=args.iterations, n=args.n, goal=args.goal, stop_at=args.stop_at,
+                            scorer=args.scorer, project=args.project, **params)
+        if args.no_wait:
+            print(ref.id)
+            return 0
+        ref.show_progress()
+        best = ref.best
+        paths = {p.id: p.path for p in ref.best_products()}
+        for row in best.to_dict("records"):
+            score = "-" if row["best_score"] is None or row["best_score"] != row["best_score"] else f"{row['best_score']:.3g}"
+            where = paths.get(row["best_product_id"], "")
+            label = row["title"] or row["prompt"]
+            print(f"{row['item'] + 1}\t{row['status']}\t{score}\t{where}\t{label}")
+            if row["status"] != "done":
+                print(f"prompt {row['item'] + 1} ({label[:40]}): {row['reason']}", file=sys.stderr)
+        print(f"refinement {ref.id}: studio.get_refinement({ref.id!r}).summary has every round", file=sys.stderr)
+        return 1 if (best["status"] != "done").all() else 0
+
+
 def cmd_sets(args, extra: Sequence[str]) -> int:
     """``imagen-nb sets list|show NAME|order NAME [MODEL] [--theme T] [--name value …]``."""
     with _studio(args) as studio:
@@ -517,6 +543,23 @@ def build_parser() -> _Parser:
     p.add_argument("--project", help="project name (created when new)")
     p.add_argument("--limit", type=_positive_int, help="most generations this order may make")
     p.add_argument("--no-wait", action="store_true", help="print the order id and return at once")
+    p = sub.add_parser("refine", help="generate, judge and rewrite over rounds for each prompt (a progress bar each)",
+                       usage="imagen-nb refine PROMPTS.json|'a prompt' [--model M] [--judge J] [--rewriter R] "
+                             "[--iterations 3] [--name value ...]")
+    p.add_argument("prompts", help="a prompts.json (a list of {title, scene, mood, prompt}), a .txt (one per line) "
+                                   "or one prompt")
+    p.add_argument("--model", default="diffusers:tiny", help="image model (default diffusers:tiny)")
+    p.add_argument("--judge", default="transformers:tiny-judge",
+                   help="image-to-text judge (default transformers:tiny-judge: offline, gibberish)")
+    p.add_argument("--rewriter", default="transformers:tiny-rewriter",
+                   help="text-to-text rewriter (default transformers:tiny-rewriter: offline, gibberish)")
+    p.add_argument("--iterations", type=_positive_int, default=3, help="most rounds per prompt (default 3)")
+    p.add_argument("--n", type=_positive_int, default=1, help="images per round (default 1)")
+    p.add_argument("--goal", help="what the images should achieve (default: each prompt)")
+    p.add_argument("--stop-at", type=float, help="a prompt stops once its best score reaches this")
+    p.add_argument("--scorer", default="judge", help="judge (its Score: N/10), clip:tiny-clip or aesthetic:tiny-clip")
+    p.add_argument("--project", help="project name (created when new)")
+    p.add_argument("--no-wait", action="store_true", help="print the refinement id and return at once")
     p = sub.add_parser("grid", help="draw an order's comparison grid (X/Y/Z plot) as a PNG")
     p.add_argument("order", help="the order id")
     p.add_argument("--x", help="axis across (default: the order's largest varying parameter)")
@@ -534,9 +577,10 @@ def build_parser() -> _Parser:
     p.add_argument("action", choices=["list", "set", "delete"])
     p.add_argument("name", nargs="?")
     p.add_argument("values", nargs="*")
-    p = sub.add_parser("keys", help="list, set or delete API keys of remote providers (fal, replicate, civitai)")
+    p = sub.add_parser("keys", help="list, set or delete API keys of remote providers (fal, replicate, civitai, "
+                                    "gemini)")
     p.add_argument("action", choices=["list", "set", "delete"])
-    p.add_argument("name", nargs="?", help="provider: fal, replicate or civitai")
+    p.add_argument("name", nargs="?", help="provider: fal, replicate, civitai or gemini")
     p.add_argument("key", nargs="?", help="the key (omit it to type it hidden, or pipe it on stdin)")
     p = sub.add_parser("trash", help="list or empty the files crash recovery set aside in <home>/trash/")
     p.add_argument("action", choices=["list", "empty"])
@@ -576,7 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        if args.command not in ("order", "sets") and extra:
+        if args.command not in ("order", "sets", "refine") and extra:
             raise UsageError(f"unexpected arguments: {' '.join(extra)}")
         if args.command == "tokens" and args.action in ("set", "delete") and not args.name:
             raise UsageError(f"tokens {args.action} needs a NAME")
@@ -585,6 +629,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "restore": cmd_restore, "rebuild": cmd_rebuild}
         if args.command == "order":
             return cmd_order(args, extra)
+        if args.command == "refine":
+            return cmd_refine(args, extra)
         if args.command == "sets":
             if extra and args.action != "order":
                 raise UsageError(f"unexpected arguments: {' '.join(extra)}")

@@ -28,7 +28,7 @@ import imagen_nb as inb
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["quickstart", "smart-parameters", "sql", "card-deck", "studio", "train-lora"]
+NAMES = ["quickstart", "smart-parameters", "sql", "card-deck", "studio", "train-lora", "refine"]
 CELL_TIMEOUT = 120  # seconds per cell; the slowest (the first diffusers:tiny order) takes ~10 s
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -253,3 +253,19 @@ def test_panel_serve_serves_the_studio_notebook(tmp_path, home):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.mark.slow
+def test_refine_notebook_runs_three_prompts_three_rounds(tmp_path, home):
+    nb = run("refine", tmp_path)
+    assert "done: 3/3 prompts finished, 9 rounds done" in text(outputs(nb, "run"))
+    summary = text(outputs(nb, "summary"))
+    assert "Lighthouse" in summary and "Fox" in summary
+    assert text(outputs(nb, "best")).count("ran 3 rounds") == 3
+    assert image(outputs(nb, "image")).size == (64, 64)
+    with inb.Studio(home) as studio:
+        (ref,) = studio.refinements()["id"]
+        rounds = studio.get_refinement(ref).summary
+        assert len(rounds) == 9 and rounds["score"].notna().all()
+        assert studio.sql("select count(*) as n from texts")["n"][0] == 9 * 2 + 3 * 2  # judgements + rewrites
+        assert studio.gallery_count(project="refine") == 18

@@ -45,7 +45,7 @@ def test_cli_examples_parse(capsys):
     for line in re.search(r"```bash\nimagen-nb models\n(.*?)```", README, re.S).group(1).splitlines():
         argv = [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', line)][1:]
         args, extra = build_parser().parse_known_args(argv)
-        assert args.command in {"order", "sql", "tokens", "keys", "trash", "models", "upscale", "doctor"}
+        assert args.command in {"order", "sql", "tokens", "keys", "trash", "models", "upscale", "doctor", "refine"}
 
 
 def test_the_sets_and_grids_example_runs_as_written(home, tmp_path):
@@ -88,3 +88,19 @@ def test_the_civitai_example_runs_as_written_against_a_loopback_civitai(home, tm
     assert result.returncode == 0, result.stderr[-3000:]
     assert "tarotCards_v10 diffusers:dreamshaper_8 fulfilled 2" in result.stdout
     assert "[True, True]" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_refine_example_runs_as_written(home, tmp_path):
+    section = README[README.index("## Generate, judge, rewrite"):]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    prelude = "import imagen_nb as inb\nstudio = inb.Studio(serve=False)\n"
+    check = ("print(ref.status, len(ref.summary), len(studio.lineage(ref.best_products()[0])))\n"
+             "print(len(studio.sql('select model, text from texts')))\n"
+             "studio.close()\n")
+    env = {**os.environ, "IMAGEN_NB_HOME": str(home)}
+    result = subprocess.run([sys.executable, "-c", prelude + block + check], capture_output=True, text=True,
+                            env=env, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # 2 prompts x 3 rounds x 2 images judged, and 2 x 2 rewrites
+    assert "done 6 3" in result.stdout and "\n16\n" in result.stdout

@@ -348,6 +348,167 @@ def m015_civitai(con: duckdb.DuckDBPyConnection) -> None:
     )""")
 
 
+def _gallery_select(where: str) -> str:
+    # The m006 gallery, with the score columns of m012 (a literal copy: shipped migrations never change).
+    absolute = r"regexp_matches({0}, '^([/\\]|[A-Za-z]:)')"
+    resolved = ("CASE WHEN {0} IS NULL OR " + absolute + " THEN {0} "
+                "ELSE (SELECT any_value(path) FROM home) || '/' || {0} END")
+    return f"""
+    WITH product_collections AS (
+        SELECT cp.product_id, list(c.name ORDER BY c.name) AS collections
+        FROM collection_products cp JOIN collections c ON c.id = cp.collection_id
+        WHERE cp.deleted_at IS NULL AND c.deleted_at IS NULL
+        GROUP BY cp.product_id
+    ), product_scores AS (
+        SELECT product_id,
+            arg_max(value, updated_at) FILTER (WHERE kind = 'clip') AS clip_score,
+            arg_max(value, updated_at) FILTER (WHERE kind = 'aesthetic') AS aesthetic_score,
+            arg_max(value, updated_at) FILTER (WHERE kind = 'judge') AS judge_score
+        FROM (SELECT product_id, value, updated_at, split_part(scorer, ':', 1) AS kind
+              FROM scores WHERE deleted_at IS NULL)
+        GROUP BY product_id
+    )
+    SELECT
+        p.id AS product_id,
+        p.prompt, p.negative_prompt, p.seed, p.num_inference_steps, p.guidance_scale,
+        p.width, p.height,
+        p.model_id AS model,
+        coalesce(m.provider, split_part(p.model_id, ':', 1)) AS provider,
+        m.family, m.type AS model_type,
+        p.rating,
+        coalesce(pc.collections, []::VARCHAR[]) AS collections,
+        pr.name AS project,
+        p.project_id, p.order_id, p.generation_id,
+        p.kind, p.media_type, p.source,
+        {resolved.format('p.path')} AS path,
+        {resolved.format('p.thumb_path')} AS thumb_path,
+        p.size, p.sha256,
+        p.params,
+        p.created_at,
+        ps.clip_score, ps.aesthetic_score, ps.judge_score
+    FROM products p
+    LEFT JOIN projects pr ON pr.id = p.project_id
+    LEFT JOIN models m ON m.id = p.model_id
+    LEFT JOIN product_collections pc ON pc.product_id = p.id
+    LEFT JOIN product_scores ps ON ps.product_id = p.id
+    WHERE {where}
+    """
+
+
+def m012_refine(con: duckdb.DuckDBPyConnection) -> None:
+    """Scores and refinements (issue 15): judges, rewriters and the generate → judge → rewrite loop.
+
+    - ``scores``: one number per (product, scorer) — ``clip:<model>``, ``aesthetic:<model>``,
+      ``judge:<model>`` — with ``details`` (what produced it: the prompt scored, the judgement…).
+    - Text that an ``image-to-text`` or ``text-to-text`` model writes is a product of kind ``text``
+      (a ``.txt`` file, its text also in the generation's ``return_params.text``), so judges and
+      rewriters run as orders like any model. The ``gallery`` view keeps images, video and audio
+      (text products are in the ``texts`` view) and gains ``clip_score``, ``aesthetic_score`` and
+      ``judge_score`` (each the latest of its kind).
+    - ``refinements`` (one per ``studio.refine`` call), ``refinement_items`` (one per prompt) and
+      ``refinement_rounds`` (one per prompt and round: the orders placed, the best product, its
+      judgement and score, the next prompt). Order ids are chosen and written here before the order
+      is placed, so a refinement resumed after a crash waits for its orders instead of placing them
+      again. The view ``lineage`` joins each round to the next: product → judgement → next prompt
+      → next product.
+    """
+    con.execute(f"""
+    CREATE TABLE scores (
+        id VARCHAR PRIMARY KEY,
+        product_id VARCHAR NOT NULL,
+        scorer VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        details JSON,
+        {_COMMON}
+    )""")
+    con.execute("CREATE INDEX scores_product ON scores (product_id)")
+    con.execute(f"""
+    CREATE TABLE refinements (
+        id VARCHAR PRIMARY KEY,
+        status VARCHAR NOT NULL CHECK (status IN ('running', 'done', 'cancelled', 'failed')),
+        model_id VARCHAR NOT NULL,
+        judge_id VARCHAR NOT NULL,
+        rewriter_id VARCHAR NOT NULL,
+        scorer VARCHAR NOT NULL,
+        iterations INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        goal VARCHAR,
+        stop_at DOUBLE,
+        project_id VARCHAR,
+        params JSON NOT NULL,
+        error VARCHAR,
+        finished_at TIMESTAMPTZ,
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE refinement_items (
+        id VARCHAR PRIMARY KEY,
+        refinement_id VARCHAR NOT NULL,
+        idx INTEGER NOT NULL,
+        title VARCHAR,
+        prompt VARCHAR NOT NULL,
+        extra JSON,
+        status VARCHAR NOT NULL CHECK (status IN ('running', 'done', 'stopped', 'failed', 'cancelled')),
+        reason VARCHAR,
+        best_product_id VARCHAR,
+        best_score DOUBLE,
+        finished_at TIMESTAMPTZ,
+        {_COMMON}
+    )""")
+    con.execute(f"""
+    CREATE TABLE refinement_rounds (
+        id VARCHAR PRIMARY KEY,
+        refinement_id VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        round INTEGER NOT NULL,
+        prompt VARCHAR NOT NULL,
+        image_order_id VARCHAR,
+        judge_order_id VARCHAR,
+        rewriter_order_id VARCHAR,
+        best_product_id VARCHAR,
+        best_score DOUBLE,
+        judgement_product_id VARCHAR,
+        judgement VARCHAR,
+        next_prompt VARCHAR,
+        status VARCHAR NOT NULL CHECK (status IN ('running', 'done', 'failed', 'cancelled')),
+        {_COMMON}
+    )""")
+    con.execute("CREATE INDEX refinement_rounds_item ON refinement_rounds (item_id)")
+    where = "p.deleted_at IS NULL AND p.kind <> 'text'"
+    con.execute(f"CREATE OR REPLACE VIEW gallery AS {_gallery_select(where)}")
+    # made again so that its recorded columns include the gallery's new ones (m011's query, unchanged)
+    con.execute("""
+    CREATE OR REPLACE VIEW set_products AS
+    SELECT gl.*, o.set_name, g.set_row, g.row_values
+    FROM gallery gl
+    JOIN generations g ON g.id = gl.generation_id
+    JOIN orders o ON o.id = g.order_id
+    WHERE g.set_row IS NOT NULL
+    """)
+    con.execute("""
+    CREATE VIEW texts AS
+    SELECT p.id AS product_id, p.model_id AS model, m.type AS model_type,
+        g.return_params->>'text' AS text, p.prompt,
+        g.params->>'image' AS image_product_id,
+        p.order_id, p.generation_id, p.project_id, p.path, p.created_at
+    FROM products p
+    JOIN generations g ON g.id = p.generation_id
+    LEFT JOIN models m ON m.id = p.model_id
+    WHERE p.deleted_at IS NULL AND p.kind = 'text'
+    """)
+    con.execute("""
+    CREATE VIEW lineage AS
+    SELECT r.refinement_id, r.item_id, i.idx AS item, i.title, r.round, r.prompt,
+        r.best_product_id AS product_id, r.best_score AS score,
+        r.judgement_product_id, r.judgement, r.next_prompt,
+        nx.best_product_id AS next_product_id,
+        r.image_order_id, r.judge_order_id, r.rewriter_order_id, r.status
+    FROM refinement_rounds r
+    JOIN refinement_items i ON i.id = r.item_id
+    LEFT JOIN refinement_rounds nx ON nx.item_id = r.item_id AND nx.round = r.round + 1
+    """)
+
+
 def m013_training(con: duckdb.DuckDBPyConnection) -> None:
     """LoRA training runs (issue 16): ``training_runs``, one row of metrics per step, and checkpoints.
 
@@ -424,7 +585,7 @@ Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
 MIGRATIONS: list[Migration] = [m001_initial, m002_gallery_view, m003_api_calls, m004_presets,
                                m005_bound_prompt_columns, m006_relative_paths, m011_sets,
-                               m013_training, m015_civitai, m016_process_ids]
+                               m012_refine, m013_training, m015_civitai, m016_process_ids]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

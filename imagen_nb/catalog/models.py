@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Sequence
 
@@ -10,10 +11,28 @@ import duckdb
 from ..core.records import ModelInfo
 from .rows import from_json, to_json
 
+_upsert_lock = threading.Lock()
+
 
 def upsert(cur: duckdb.DuckDBPyConnection, models: Sequence[ModelInfo]) -> None:
-    """Record or refresh models."""
+    """Record or refresh models.
+
+    Two threads inserting the same new model at once (two orders of one model placed together,
+    as a refinement's prompts do) conflict in DuckDB's optimistic concurrency even with ON CONFLICT:
+    the writes of one process take turns, and a loser against another writer tries again.
+    """
     for m in models:
+        for attempt in range(3):
+            try:
+                _upsert_one(cur, m)
+                break
+            except (duckdb.ConstraintException, duckdb.TransactionException):
+                if attempt == 2:
+                    raise
+
+
+def _upsert_one(cur: duckdb.DuckDBPyConnection, m: ModelInfo) -> None:
+    with _upsert_lock:
         cur.execute("""
             INSERT INTO models (id, provider, name, type, family, description, spec)
             VALUES (?, ?, ?, ?, ?, ?, ?)

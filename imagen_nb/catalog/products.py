@@ -115,6 +115,11 @@ GALLERY_FILTERS = {
     "until": "created_at < ?",
     "text": "prompt ILIKE '%' || ? || '%'",
     "ids": "product_id IN (SELECT unnest(?))",
+    # Scores (issue 15): the latest score of each kind, see m012.
+    "min_clip_score": "clip_score >= ?",
+    "min_aesthetic_score": "aesthetic_score >= ?",
+    "min_judge_score": "judge_score >= ?",
+    "scored": "coalesce(clip_score, aesthetic_score, judge_score) IS NOT NULL",
     # Flags (no value bound): given as True, ignored when None or False.
     "no_project": "project_id IS NULL",
     "no_collection": "len(collections) = 0",
@@ -147,12 +152,24 @@ def _gallery_where(filters: Mapping[str, Any]) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
-def gallery_page(cur: duckdb.DuckDBPyConnection, *, limit: int = 50, offset: int = 0,
+#: How a gallery page may be sorted: newest first (default) or by a score, highest first (unscored last).
+GALLERY_SORTS = {
+    "newest": "created_at DESC, product_id DESC",
+    "clip_score": "clip_score DESC NULLS LAST, created_at DESC, product_id DESC",
+    "aesthetic_score": "aesthetic_score DESC NULLS LAST, created_at DESC, product_id DESC",
+    "judge_score": "judge_score DESC NULLS LAST, created_at DESC, product_id DESC",
+}
+
+
+def gallery_page(cur: duckdb.DuckDBPyConnection, *, limit: int = 50, offset: int = 0, sort: str = "newest",
                  **filters: Any) -> pd.DataFrame:
-    """Newest products first, filtered by ``GALLERY_FILTERS`` keys (None values are ignored)."""
+    """A page of products sorted by ``sort`` (:data:`GALLERY_SORTS`), filtered by ``GALLERY_FILTERS`` keys
+    (None values are ignored)."""
+    if sort not in GALLERY_SORTS:
+        raise ValueError(f"cannot sort the gallery by {sort!r}; use one of {', '.join(GALLERY_SORTS)}")
     where, args = _gallery_where(filters)
     sql = "SELECT * EXCLUDE (params) FROM gallery" + where
-    sql += " ORDER BY created_at DESC, product_id DESC LIMIT ? OFFSET ?"
+    sql += f" ORDER BY {GALLERY_SORTS[sort]} LIMIT ? OFFSET ?"
     return cur.execute(sql, [*args, limit, offset]).df()
 
 

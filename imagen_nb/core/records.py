@@ -238,3 +238,10 @@ class QueueResumed(Event):
     message: str
     path: str = ""
     free: int = 0
+
+
+@dataclass(frozen=True)
+class RefinementChanged(Event):
+    """A refinement moved on (a round's step, a prompt finished, cancelled): panels re-read it."""
+
+    refinement_id: str

@@ -15,7 +15,8 @@ from pathlib import Path
 from ..core.errors import MissingKey, ProviderError, ValidationError, did_you_mean
 
 #: The environment variable each provider's official client reads.
-ENV_VARS = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN", "civitai": "CIVITAI_API_TOKEN"}
+ENV_VARS = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN", "civitai": "CIVITAI_API_TOKEN",
+            "gemini": "GEMINI_API_KEY"}
 
 KEYS_FILE = "keys.json"
 

@@ -51,6 +51,15 @@ def provider_classes() -> dict[str, type[Provider]]:
         from .civitai import CivitaiProvider
 
         found["civitai"] = CivitaiProvider
+    if "transformers" not in found:
+        # Built-in since issue 15: known even where the installed metadata predates it.
+        from .transformers import TransformersProvider
+
+        found["transformers"] = TransformersProvider
+    if "gemini" not in found:
+        from .gemini import GeminiProvider
+
+        found["gemini"] = GeminiProvider
     found.update(_extra)
     return found
 
@@ -122,8 +131,10 @@ def builtin_settings_doc() -> str:
     from .civitai import CivitaiProvider
     from .diffusers import DiffusersProvider
     from .fal import FalProvider
+    from .gemini import GeminiProvider
     from .instant import InstantProvider
     from .replicate import ReplicateProvider
+    from .transformers import TransformersProvider
 
-    return settings_doc({cls.name: cls for cls in (CivitaiProvider, DiffusersProvider, FalProvider, InstantProvider,
-                                                   ReplicateProvider)})
+    return settings_doc({cls.name: cls for cls in (CivitaiProvider, DiffusersProvider, FalProvider, GeminiProvider,
+                                                   InstantProvider, ReplicateProvider, TransformersProvider)})

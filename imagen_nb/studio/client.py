@@ -48,6 +48,8 @@ READS = frozenset({
     "loras", "grid", "trash", "paused", "civitai_search", "civitai_resolve", "civitai_files", "upscalers", "health",
     "training_run", "training_runs", "training_record", "training_metrics", "training_checkpoints",
     "training_samples", "wait_training", *(f"views.{name}" for name in VIEWS),
+    "refinements", "get_refinement", "lineage", "scores", "refinement_record", "refinement_rounds",
+    "refinement_items", "wait_refinement",
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)

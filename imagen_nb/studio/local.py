@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
@@ -19,6 +20,7 @@ from ..catalog import orders as q_orders
 from ..catalog import products as q_products
 from ..catalog import projects as q_projects
 from ..catalog import training as q_training
+from ..catalog import refinements as q_ref
 from ..catalog.usersql import MAX_BYTES, run_user_sql
 from ..core.capabilities import COLUMNS as CAPABILITY_COLUMNS
 from ..core.capabilities import capabilities
@@ -50,6 +52,8 @@ from .handles import Collection, Order, Product, Project
 from .home import resolve_home
 from .hosting import Endpoint, serve_address
 from .mappings import CatalogSpecCache, Presets, Tokens, jsonable
+from .refine import RefineRunner
+from .refine_api import RefineAPI
 from .rows import Sets, expand_over_rows
 from .surface import Studio
 from .training import TrainingRun, TrainingService
@@ -101,7 +105,7 @@ def _serve_home(studio: "LocalStudio", address: str, password: str | None) -> En
     return serve_home(studio, address, password)
 
 
-class LocalStudio(Studio):
+class LocalStudio(RefineAPI, Studio):
     """The studio that hosts a home: it owns the catalog, the product files and the executor.
 
     Args:
@@ -165,8 +169,12 @@ class LocalStudio(Studio):
             #: LoRA training runs (issue 16); runs a dead process left are marked interrupted
             self.training = TrainingService(self)
             self.training.recover()
+            self._refiners: dict[str, RefineRunner] = {}
+            self._refiners_lock = threading.Lock()
             if start:
                 self._resume(recovery)
+                for refinement_id in q_ref.running_refinements(self.catalog.cursor()):
+                    self._start_refiner(refinement_id)
             self.endpoint: Endpoint | None = (
                 _serve_home(self, address, password or os.environ.get("IMAGEN_NB_PASSWORD")) if address else None)
         except BaseException as exc:
@@ -193,6 +201,12 @@ class LocalStudio(Studio):
         if self.endpoint is not None:  # clients first: they take over once the lock is free
             self.endpoint.stop()
         self.training.close(timeout)  # runs checkpoint where they stop, before the device lanes go
+        with self._refiners_lock:
+            refiners = list(self._refiners.values())
+        for refiner in refiners:  # they stop placing orders; their refinements resume on the next open
+            refiner.stopping.set()
+        for refiner in refiners:
+            refiner.stop(timeout)
         self.executor.close(timeout)
         self.states.close(timeout)
         for provider in self.providers.values():
@@ -476,13 +490,13 @@ class LocalStudio(Studio):
         return self._order(model, project=project, limit=limit, rng_seed=rng_seed, rows=rows, params=params)
 
     def _order(self, model: str, *, project: "Project | str | None", limit: int | None, rng_seed: int | None,
-               rows: Any, params: dict[str, Any], set_name: str | None = None) -> Order:
+               rows: Any, params: dict[str, Any], set_name: str | None = None, order_id: str | None = None) -> Order:
         self._check_open()
         limit, rng_seed = self._order_args(limit, rng_seed, params)
         provider, name = split_model_id(model, self.providers)
         info = provider.model(name)
         rng_seed = secrets.randbits(63) if rng_seed is None else rng_seed
-        order_id = new_id()
+        order_id = order_id or new_id()  # a refinement chooses and records its orders' ids first
         extra: dict[str, Any] = {}
         gen_rows: list[dict[str, Any]]
         if rows is None:
@@ -757,16 +771,18 @@ class LocalStudio(Studio):
         """Products by id, in the order given (unknown ids are skipped)."""
         return [Product._from_row(r, self) for r in q_products.get_products(self.catalog.cursor(), list(ids))]
 
-    def gallery(self, *, limit: int = 50, offset: int = 0, **filters: Any) -> pd.DataFrame:
-        """A page of the gallery, newest first.
+    def gallery(self, *, limit: int = 50, offset: int = 0, sort: str = "newest", **filters: Any) -> pd.DataFrame:
+        """A page of the gallery, newest first (or ``sort="clip_score"`` / ``"aesthetic_score"`` /
+        ``"judge_score"``: highest first, unscored last).
 
         Filters: model, provider, project, project_id, order_id, kind, min_rating, collection,
-        since, until, text (prompt contains, case-insensitive), ids (a list of product ids), and
-        the flags no_project=True / no_collection=True.
+        since, until, text (prompt contains, case-insensitive), ids (a list of product ids),
+        min_clip_score, min_aesthetic_score, min_judge_score, and the flags no_project=True /
+        no_collection=True / scored=True.
         """
         limit = check_count("limit", limit)
         offset = check_count("offset", offset)
-        return q_products.gallery_page(self.catalog.cursor(), limit=limit, offset=offset, **filters)
+        return q_products.gallery_page(self.catalog.cursor(), limit=limit, offset=offset, sort=sort, **filters)
 
     def gallery_count(self, **filters: Any) -> int:
         """How many products :meth:`gallery` would list with these filters, over all pages."""

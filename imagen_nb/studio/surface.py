@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..engine.rebuild import RebuildReport
     from .grid import Grid
     from .handles import Collection, Order, Product, Project
+    from .refinements import Refinement
     from .training import TrainingRun
 
 #: The user API a host and a client share: the names a client forwards to its host. The
@@ -38,6 +39,7 @@ USER_API = (
     "wait_idle", "loras", "order_set", "grid", "trash", "empty_trash", "upscale", "upscalers", "health",
     "identify", "civitai_search", "civitai_resolve", "civitai_files",
     "train_lora", "training_run", "training_runs",
+    "refine", "refinements", "get_refinement", "lineage", "score", "scores",
 )
 
 #: Properties of the user API a client reads from its host (``studio.paused``).
@@ -50,7 +52,7 @@ MAPPINGS = {"tokens": ("all", "get", "set", "delete"), "presets": ("all", "get",
 
 #: The panels' read models, under ``studio.views`` (:mod:`.views`) so the user API stays small.
 VIEWS = ("order_summaries", "generations", "queue_positions", "active_generations", "gallery_groups", "missing_key",
-         "read_rows", "grid_layout", "training_rows")
+         "read_rows", "grid_layout", "training_rows", "refine_choices")
 
 #: What the handles (Order, Project, Collection) read and change through their studio.
 HANDLE_API = (
@@ -58,6 +60,7 @@ HANDLE_API = (
     "project_record", "update_project", "collection_product_ids", "change_collection",
     "training_record", "training_metrics", "training_checkpoints", "training_samples", "cancel_training",
     "resume_training", "wait_training",
+    "refinement_record", "refinement_rounds", "refinement_items", "wait_refinement", "cancel_refinement",
 )
 
 
@@ -141,6 +144,18 @@ class Studio(metaclass=_OpenHome):
                        sample_every: int | None = None, **hyperparameters: Any) -> TrainingRun: ...
         def training_run(self, name_or_id: str) -> TrainingRun: ...
         def training_runs(self) -> pd.DataFrame: ...
+        def refine(self, prompts: Any, model: str = "diffusers:tiny", *, judge: str = "transformers:tiny-judge",
+                   rewriter: str = "transformers:tiny-rewriter", iterations: int = 3, n: int = 1,
+                   goal: str | None = None, stop_at: float | None = None, scorer: str = "judge",
+                   project: Project | str | None = None, judge_params: Mapping[str, Any] | None = None,
+                   rewriter_params: Mapping[str, Any] | None = None, **params: Any) -> Refinement: ...
+        def get_refinement(self, refinement_id: str) -> Refinement: ...
+        def refinements(self, limit: int = 100) -> pd.DataFrame: ...
+        def lineage(self, product: Product | str) -> pd.DataFrame: ...
+        def score(self, products: Iterable[Product | str] | Product | str, scorer: str = "clip:tiny-clip", *,
+                  prompt: str | None = None) -> pd.DataFrame: ...
+        def scores(self, products: Iterable[Product | str] | Product | str, *,
+                   scorer: str | None = None) -> pd.DataFrame: ...
         def expand(self, model: str | None = None, *, limit: int | None = None, rng_seed: int | None = None,
                    rows: Any = None, **params: Any) -> list[dict[str, Any]]: ...
         def loras(self, model: str) -> list[str]: ...
@@ -197,6 +212,11 @@ class Studio(metaclass=_OpenHome):
         def cancel_training(self, run_id: str) -> bool: ...
         def resume_training(self, run_id: str) -> None: ...
         def wait_training(self, run_id: str, timeout: float | None = None) -> bool: ...
+        def refinement_record(self, refinement_id: str) -> dict: ...
+        def refinement_rounds(self, refinement_id: str) -> pd.DataFrame: ...
+        def refinement_items(self, refinement_id: str) -> pd.DataFrame: ...
+        def wait_refinement(self, refinement_id: str, timeout: float | None = None) -> bool: ...
+        def cancel_refinement(self, refinement_id: str) -> None: ...
 
     def close(self, timeout: float = 30) -> None:  # pragma: no cover - every kind defines it
         """Release the home (a host) or the connection to the host (a client)."""

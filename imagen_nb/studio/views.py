@@ -141,3 +141,14 @@ class Views:
             row["losses"] = losses.get(row["id"], [])
         return rows
 
+
+    def refine_choices(self) -> dict[str, Any]:
+        """What an Order panel's "Refine" option offers: judges (image-to-text) and rewriters
+        (text-to-text) among the listed models, the scorers, and the defaults ``studio.refine`` uses."""
+        models = self._studio.models()
+        pick = lambda kind: models.loc[models["type"] == kind, "id"].tolist()  # noqa: E731
+        return {"judges": pick("image-to-text"), "rewriters": pick("text-to-text"),
+                "scorers": ["judge", "clip:tiny-clip", "aesthetic:tiny-clip"],
+                "defaults": {"judge": "transformers:tiny-judge", "rewriter": "transformers:tiny-rewriter",
+                             "iterations": 3, "n": 1, "scorer": "judge"},
+                "iterations_max": 20, "n_max": 16}

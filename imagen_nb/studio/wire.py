@@ -31,6 +31,7 @@ from ..core import training as _training
 from .grid import Grid
 from .handles import Collection, Order, Product, Project
 from .training import TrainingRun
+from .refinements import Refinement
 
 
 def encode(value: Any, home: Path | None = None) -> Any:
@@ -62,6 +63,8 @@ def encode(value: Any, home: Path | None = None) -> Any:
         return {"$training": value.id}
     if isinstance(value, Project):
         return {"$project": value.id}
+    if isinstance(value, Refinement):
+        return {"$refinement": value.id}
     if isinstance(value, Collection):
         # a new collection is stored with its first products: say so, and with what description
         return {"$collection": [value.id, value.name] if value._stored else [value.id, value.name, value._description]}
@@ -244,6 +247,7 @@ _TAGS: dict[str, Callable[[Any, Any], Any]] = {
     "$order": lambda v, s: Order(s, v),
     "$training": lambda v, s: TrainingRun(s, v),
     "$project": lambda v, s: Project(s, v),
+    "$refinement": lambda v, s: Refinement(s, v),
     "$collection": lambda v, s: (Collection(s, v[0], v[1]) if len(v) == 2
                                  else Collection(s, v[0], v[1], description=v[2], stored=False)),
     "$model": lambda v, s: _records.ModelInfo(**decode(v, s)),
@@ -298,7 +302,7 @@ def plain(value: Any) -> Any:
         return [{str(k): plain(_cell(v)) for k, v in row.items()} for row in value.to_dict("records")]
     if isinstance(value, Product):
         return {k: plain(v) for k, v in _product(value, None).items()}
-    if isinstance(value, (Order, Project, TrainingRun)):
+    if isinstance(value, (Order, Project, TrainingRun, Refinement)):
         return {"id": value.id}
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}

@@ -27,12 +27,13 @@ from typing import Any, Iterable
 
 from ..core.records import (
     Event, GenerationFinished, GenerationProgress, GenerationStarted, OrderFinished, OrderQueued, QueuePaused,
-    QueueResumed,
+    QueueResumed, RefinementChanged,
 )
 from ..core.training import TrainingProgress, TrainingStatusChanged
 from .bridge import Controller, PanelRequestError, Reply, need_id
 from .code import order_code
 from .jsonable import epoch, jsonable
+from .refinement_rows import RefinementRows
 from .thumbs import attach, product_thumb
 
 #: orders per page of the list
@@ -84,7 +85,7 @@ def _label(params: Any, varying: list[str]) -> str:
     return " · ".join(parts)
 
 
-class ProductionController(Controller):
+class ProductionController(RefinementRows, Controller):
     """Answers the Production panel and pushes batched live updates.
 
     Requests and results (times are seconds since the epoch; ``now`` lets the page correct
@@ -108,6 +109,9 @@ class ProductionController(Controller):
     Training runs (issue 16) come with ``init`` as ``training: [Run]``: id, name, base_model,
     status, step, total, loss, lr, images_per_second, eta, losses (the last 120, for the
     sparkline), error, lora (the file once done).
+
+    Refinements (issue 15): ``refinements()``, ``cancel_refinement(refinement_id)`` and the
+    ``refinements`` push, see :mod:`.refinement_rows`.
 
     Pushes: ``update`` ``{now, orders?: [Order], gens?: [partial Gen], positions?: {id: n|null},
     training?: [Run]}``,
@@ -140,6 +144,7 @@ class ProductionController(Controller):
         # training runs: id -> the latest progress event's figures; runs whose row must be re-read
         self._train_live: dict[str, dict] = {}
         self._train_dirty: set[str] = set()
+        self._dirty_refinements: set[str] = set()
 
     def close(self) -> None:
         """Stop following events (and the pending activity update)."""
@@ -364,6 +369,9 @@ class ProductionController(Controller):
             elif isinstance(event, (QueuePaused, QueueResumed)):
                 self._notice_dirty = True
                 return True
+            elif isinstance(event, RefinementChanged):
+                self._dirty_refinements.add(event.refinement_id)
+                return True
             elif isinstance(event, OrderQueued):
                 if order_id in self._window.values():
                     self._reload_orders.add(order_id)
@@ -383,6 +391,8 @@ class ProductionController(Controller):
             self._reload_orders = set()
             notice, self._notice_dirty = self._notice_dirty, False
             training, self._train_dirty = self._train_dirty, set()
+            refinements, self._dirty_refinements = self._dirty_refinements, set()
+        self._push_refinements(refinements)
         if notice:
             self.push("notice", {"paused": self.studio.paused})
         msg: dict[str, Any] = {}

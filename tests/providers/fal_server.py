@@ -75,7 +75,8 @@ class Fault:
 class App:
     """How an app behaves: what it makes and how long it stays in the queue."""
 
-    kind: str = "image"  # image, video, audio or upscale (the uploaded image_url resized by scale / upscale_factor)
+    kind: str = "image"  # image, video, audio, upscale (the uploaded image_url resized by scale / upscale_factor) or text
+    text: Any = None  # text apps: the answer, or a function of the request's arguments
     queued_polls: int = 1  # status polls answered IN_QUEUE
     running_polls: int = 2  # status polls answered IN_PROGRESS (each adds a log line "step i/n")
     hold: bool = False  # never complete (until cancelled)
@@ -339,6 +340,10 @@ class _Handler(BaseHTTPRequestHandler):
         kind = fal.apps.get(job.app, App()).kind
         args = job.args
         seed = args.get("seed", 42)
+        if kind == "text":
+            app = fal.apps[job.app]
+            text = app.text(args) if callable(app.text) else (app.text or f"echo: {args.get('prompt', '')}")
+            return {"results": text} if "florence" in job.app else {"output": text, "usage": {"tokens": 12}}
         if kind == "video":
             name = f"{job.id}-0.mp4"
             fal.files[name] = (MP4_HEAD, "video/mp4")

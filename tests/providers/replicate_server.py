@@ -48,8 +48,8 @@ class ServerModel:
 
     Args:
         output: ``image`` (a list of PNG URLs), ``video`` (one MP4 URL), ``audio`` (one WAV URL),
-            ``mixed`` (a mapping of an image URL and a list with an audio URL) or ``upscale`` (one PNG
-            URL: the input ``image``, sent as a data URI, resized by ``scale``).
+            ``mixed`` (a mapping of an image URL and a list with an audio URL), ``upscale`` (one PNG
+            URL: the input ``image``, sent as a data URI, resized by ``scale``) or ``text`` (tokens).
         versions: version id → openapi schema; ``latest`` names the latest one.
         official: accepts ``POST /v1/models/<owner>/<name>/predictions``.
         ending: how predictions end: succeeded, failed, canceled, or hang (processing forever).
@@ -58,6 +58,7 @@ class ServerModel:
     """
 
     output: str = "image"
+    text: Any = None  # output "text": the answer, or a function of the prediction's input
     versions: dict[str, dict] = field(default_factory=dict)
     latest: str | None = None
     official: bool = False
@@ -249,6 +250,9 @@ class ReplicateServer:
             data = base64.b64decode(str(inputs.get("image", "")).partition(",")[2])
             self.made[f"{pid}/0.png"] = upscaled_png(data, float(inputs.get("scale", 4)))[0]
             return f"{base}/0.png"
+        if model.output == "text":  # a language model streams tokens: a list of strings
+            answer = model.text(inputs) if callable(model.text) else (model.text or f"echo: {inputs.get('prompt', '')}")
+            return [answer[i:i + 4] for i in range(0, len(answer), 4)]
         if model.output == "mixed":
             return {"image": f"{base}/0.png", "audio": [f"{base}/1.wav"], "seed": 99}
         return [f"{base}/{i}.png" for i in range(int(inputs.get("num_outputs", 1)))]

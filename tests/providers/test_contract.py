@@ -12,11 +12,14 @@ import imagen_nb as inb
 from civitai_server import CivitaiServer
 from contract import ProviderContract  # tests/providers is on sys.path (rootdir import mode)
 from fal_server import FalServer
+from gemini_server import GeminiServer
+from media import png_bytes
 from replicate_server import ReplicateServer, ServerModel
 
 FAL_KEY = "fal-contract-id-4321:contractsecret8765"
 REPLICATE_TOKEN = "r8_ContractLoopbackToken9876543210fedcba"
 CIVITAI_TOKEN = "civitai-contract-token-0a1b2c3d4e5f"
+GEMINI_KEY = "AIzaContractLoopback0123456789abcdefgh"
 
 
 class TestInstantContract(ProviderContract):
@@ -185,3 +188,54 @@ class TestUpscaleContract(ProviderContract):
         wide = tmp_path / "wide.png"
         wide.write_bytes(png_bytes(1100, 8))
         return {**self.params, "image": str(wide)}, "larger than this upscaler takes"
+
+
+class TestTransformersContract(ProviderContract):
+    """The offline tiny vision judge (image-to-text; its text is gibberish)."""
+
+    model_id = "transformers:tiny-judge"
+    bad_param = ("max_new_tokens", 0)
+
+    @pytest.fixture
+    def studio(self, home, tmp_path):
+        picture = tmp_path / "picture.png"
+        picture.write_bytes(png_bytes(32, 32))
+        self.params = {"image": str(picture), "max_new_tokens": 4}
+        with inb.Studio(providers={"transformers": {"device": "cpu"}}, serve=False) as studio:
+            yield studio
+
+    def progress_params(self) -> dict[str, Any]:
+        return {**self.params, "max_new_tokens": 6}
+
+    def slow(self, studio) -> dict[str, Any]:
+        return {**self.params, "max_new_tokens": 2048}
+
+    def failing(self, studio, tmp_path):
+        # a URL passes the Studio's checks (URLs are the provider's business); this provider reads files only
+        return {**self.params, "image": "http://127.0.0.1:9/picture.png"}, "reads local images only"
+
+
+class TestGeminiContract(ProviderContract):
+    model_id = "gemini:gemini-2.5-flash"
+    bad_param = ("temperature", 5)
+    key = GEMINI_KEY
+
+    @pytest.fixture
+    def studio(self, home, monkeypatch):
+        monkeypatch.setenv("GEMINI_API_KEY", GEMINI_KEY)
+        with GeminiServer(GEMINI_KEY) as server:
+            self.server = server
+            with inb.Studio(providers={"gemini": server.settings()}, serve=False) as studio:
+                yield studio
+
+    def slow(self, studio) -> dict[str, Any]:
+        self.server.fault("slow", delay=4)
+        return {}
+
+    def failing(self, studio, tmp_path):
+        self.server.fault("400", message="User location is not supported for the API use.")
+        return {}, "User location is not supported"
+
+    def leaking(self, studio) -> dict[str, Any]:
+        self.server.fault("400", message=f"API key {GEMINI_KEY} not valid. Please pass a valid API key.")
+        return {}

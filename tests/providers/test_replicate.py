@@ -156,7 +156,8 @@ def test_models_are_listed_with_types_and_families(token, open_studio):
     for info in CURATED:
         assert listed.loc[info.id, "type"] == info.type and listed.loc[info.id, "family"] == info.family
     assert set(listed.loc[[m.id for m in CURATED], "type"]) == {
-        "text-to-image", "image-to-image", "text-to-video", "image-to-video", "text-to-audio", "upscale"}
+        "text-to-image", "image-to-image", "text-to-video", "image-to-video", "text-to-audio", "upscale",
+        "image-to-text", "text-to-text"}
 
 
 # ---- (2) keys --------------------------------------------------------------------------------

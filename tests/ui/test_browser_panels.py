@@ -203,3 +203,26 @@ def test_production_says_when_a_full_disk_paused_the_queue(studio, served, tab, 
     assert studio.space.poll()
     notice.wait_for(state="hidden", timeout=10_000)
     assert not tab.errors, tab.errors
+
+
+def test_production_shows_a_refinement_as_one_row_with_its_rounds(studio, served, tab, open_studio):
+    """A refinement: one row, a line per prompt with a cell per round, updated live, cancellable."""
+    done = studio.refine(["a red fox", "a calm sea"], "instant:swatch", iterations=2, scorer="clip:tiny-clip",
+                         judge_params={"max_new_tokens": 4}, rewriter_params={"max_new_tokens": 4}).wait(300)
+    production = open_studio(tab, served, "production")
+    row = production.locator(f'.inb-refine[data-id="{done.id}"]')
+    row.wait_for(timeout=20_000)
+    assert row.locator(".inb-production-state").inner_text().strip() == "refined"
+    assert row.locator(".inb-refine-item").count() == 2
+    assert row.locator(".inb-refine-item").first.locator(".inb-refine-round").count() == 2
+    assert "4 / 4 rounds" in row.locator(".inb-production-counts").inner_text()
+    assert row.locator(".inb-refine-best").count() == 2  # each prompt's best round stands out
+    slow = studio.refine("a kite", "instant:swatch", iterations=3, scorer="clip:tiny-clip",
+                         num_inference_steps=400, step_seconds=0.05, judge_params={"max_new_tokens": 4})
+    live = production.locator(f'.inb-refine[data-id="{slow.id}"]')
+    live.wait_for(timeout=20_000)                                     # arrived as a push, no reload
+    tab.shot("production-refinements", production)
+    live.get_by_role("button", name="Cancel").click()
+    live.locator(".inb-production-state", has_text="cancelled").wait_for(timeout=20_000)
+    assert slow.status == "cancelled"
+    assert not tab.errors, tab.errors

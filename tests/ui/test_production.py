@@ -199,3 +199,27 @@ def test_widget_show_order_opens_it_in_production(studio):
             widget.show()
     finally:
         widget.close()
+
+
+def test_a_refinement_is_one_row_with_its_rounds_live_and_cancellable(studio, page):
+    p = page(ProductionController(studio))
+    p.call("init")
+    assert p.call("refinements") == {"refinements": []}
+    ref = studio.refine(["a red fox", "a calm sea"], "instant:swatch", iterations=2, scorer="clip:tiny-clip",
+                        judge_params={"max_new_tokens": 4}, rewriter_params={"max_new_tokens": 4}).wait(300)
+    (row,) = p.call("refinements")["refinements"]
+    assert row["id"] == ref.id and row["status"] == "done" and row["rounds_done"] == row["rounds_max"] == 4
+    assert (row["model"], row["judge"], row["rewriter"]) == ("instant:swatch", "transformers:tiny-judge",
+                                                              "transformers:tiny-rewriter")
+    assert [i["prompt"] for i in row["items"]] == ["a red fox", "a calm sea"]
+    for item in row["items"]:
+        assert [r["round"] for r in item["rounds"]] == [1, 2] and item["status"] == "done"
+        assert item["rounds"][1]["prompt"] == item["rounds"][0]["next_prompt"]
+        assert item["best_score"] == max(r["score"] for r in item["rounds"])
+    # moving refinements arrive as pushes; a running one can be cancelled from the row
+    slow = studio.refine("a kite", "instant:swatch", iterations=3, scorer="clip:tiny-clip",
+                         num_inference_steps=200, step_seconds=0.05, judge_params={"max_new_tokens": 4})
+    p.wait_for(lambda pg: [r for d in pg.pushes("refinements") for r in d["refinements"] if r["id"] == slow.id])
+    cancelled = p.call("cancel_refinement", refinement_id=slow.id)["refinement"]
+    assert cancelled["status"] == "cancelled" and cancelled["items"][0]["status"] == "cancelled"
+    assert p.error("cancel_refinement", refinement_id="nope")["field"] == "refinement_id"

@@ -69,6 +69,8 @@ class Generation:
         data = self._call("result fetch", lambda: self._get(self.handle.response_url))
         if not isinstance(data, Mapping):
             raise ProviderError(f"fal's result for request {self.handle.request_id} is not a JSON object")
+        if self.factory.model.type in ("image-to-text", "text-to-text"):
+            return self._text_result(data, status, arguments)
         files = [f for f in files_in(data) if f not in uploaded]
         if not files:
             detail = data.get("detail") or data.get("error")
@@ -84,6 +86,25 @@ class Generation:
             returned["metrics"] = status["metrics"]
         return GenerationResult(outputs, actual=redacted(arguments, self.key),
                                 returned=redacted(returned, self.key))
+
+    def _text_result(self, data: Mapping[str, Any], status: Mapping[str, Any],
+                     arguments: Mapping[str, Any]) -> GenerationResult:
+        """A text model's answer (``output``, ``results``…) as one ``text/plain`` output."""
+        from .spec import TEXT_FIELDS
+
+        text = next((data[f] for f in TEXT_FIELDS if isinstance(data.get(f), str)), None)
+        if text is None:
+            detail = data.get("detail") or data.get("error")
+            raise ProviderError(f"fal request {self.handle.request_id} failed: {detail}" if detail else
+                                f"fal request {self.handle.request_id} returned no text (no "
+                                f"{', '.join(TEXT_FIELDS)} field)")
+        self.ctx.progress(self.gid, 1, 1)
+        returned = {k: v for k, v in data.items() if k not in TEXT_FIELDS}
+        returned.update({"text": text, "request_id": self.handle.request_id, "logs": self.logs[-_MAX_LOGS:]})
+        if isinstance(status.get("metrics"), Mapping) and status["metrics"]:
+            returned["metrics"] = status["metrics"]
+        return GenerationResult((Output(text.encode("utf-8"), "text/plain"),),
+                                actual=redacted(arguments, self.key), returned=redacted(returned, self.key))
 
     def _wait(self) -> Mapping[str, Any]:
         """Poll the status until fal completes the request; progress from logs; cancel and timeout."""
@@ -153,23 +174,32 @@ class Generation:
         for name in file_inputs(spec):
             target = props[name].get("x-fal", name)
             value = arguments.get(target)
+            if isinstance(value, list):  # a list input (x-fal-list): each of its files
+                arguments[target] = [self._upload_one(name, v, uploaded) for v in value]
+                continue
             if value is None or (isinstance(value, str) and is_url(value)):
                 continue
-            if isinstance(value, (bytes, bytearray)):
-                data, file_name = bytes(value), None
-            else:
-                path = Path(str(value)).expanduser()
-                try:
-                    data, file_name = path.read_bytes(), path.name
-                except OSError as exc:
-                    raise ProviderError(f"{name}: cannot read {str(path)!r} to upload it ({exc.strerror})") from exc
-            kind = input_media_type(data, file_name)
-            self._check_cancelled("before uploading")
-            url = self._call("upload", lambda: self.client.upload(
-                data, kind, file_name, repository="fal_v3", fallback_repository=[]), parse=True)
-            arguments[target] = url
-            uploaded.add(url)
+            arguments[target] = self._upload_one(name, value, uploaded)
         return uploaded
+
+    def _upload_one(self, name: str, value: Any, uploaded: set[str]) -> Any:
+        """A file input's URL: a URL as is, a local file or bytes uploaded to fal's CDN."""
+        if value is None or (isinstance(value, str) and is_url(value)):
+            return value
+        if isinstance(value, (bytes, bytearray)):
+            data, file_name = bytes(value), None
+        else:
+            path = Path(str(value)).expanduser()
+            try:
+                data, file_name = path.read_bytes(), path.name
+            except OSError as exc:
+                raise ProviderError(f"{name}: cannot read {str(path)!r} to upload it ({exc.strerror})") from exc
+        kind = input_media_type(data, file_name)
+        self._check_cancelled("before uploading")
+        url = self._call("upload", lambda: self.client.upload(
+            data, kind, file_name, repository="fal_v3", fallback_repository=[]), parse=True)
+        uploaded.add(url)
+        return url
 
     def _download(self, url: str) -> Output:
         """One output file: a data URI decoded here, a URL streamed (size-checked, typed, retried)."""
@@ -293,6 +323,8 @@ def to_fal(spec: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]
         target = prop.get("x-fal", name)
         if prop.get("x-fal-as") == "string":
             value = str(value)
+        if prop.get("x-fal-list") and not isinstance(value, list):
+            value = [value]
         head, dot, tail = target.partition(".")
         if dot:
             out.setdefault(head, {})[tail] = value

@@ -78,6 +78,24 @@ def _image_input(description: str) -> dict[str, Any]:
     return _fal(string_property(description, title="Image"), "image_url", file=True)
 
 
+def _text_common() -> dict[str, dict[str, Any]]:
+    return {
+        "system_prompt": string_property("Instructions put before the prompt.", default="", title="System prompt"),
+        # "model" is studio.order's own first argument, so the routed model is "llm" here
+        "llm": _fal(string_property("The model OpenRouter routes to (e.g. google/gemini-2.5-flash).",
+                                    default="google/gemini-2.5-flash", title="LLM"), "model"),
+        "temperature": number_property(0, 2, 0.7, "Sampling temperature.", title="Temperature"),
+        "max_tokens": int_property(1, 32768, 512, "Most tokens written.", title="Max tokens"),
+    }
+
+
+def _vision_image() -> dict[str, Any]:
+    # One image per generation here (an order over several images is one generation each); fal
+    # takes a list, so the value is sent as [url] (x-fal-list).
+    return _fal(string_property("The image to describe or judge: a product id, a local file (uploaded) or a URL.",
+                                title="Image"), "image_urls", file=True, list=True)
+
+
 _SAFETY = bool_property(True, "Let fal blur images its safety checker flags.", title="Safety checker")
 _FORMAT = enum_property(["png", "jpeg"], "png", "File format fal returns (png keeps every pixel).",
                         title="Format")
@@ -212,7 +230,22 @@ CURATED: tuple[ModelInfo, ...] = (
     _model("fal-ai/clarity-upscaler", "upscale", "clarity", _clarity(),
            "Clarity upscaler: diffusion that adds detail while upscaling (×1–4), steered by a prompt.",
            required=("image",), factor=4),
+    _model("openrouter/router/vision", "image-to-text", "openrouter", {
+        "image": _vision_image(),
+        "prompt": prompt_property("What the vision model is asked about the image."),
+        **_text_common(),
+    }, "Any vision LLM through OpenRouter on fal: describes or judges an image.", required=("image", "prompt")),
+    _model("openrouter/router", "text-to-text", "openrouter", {
+        "prompt": prompt_property("What the language model is asked."),
+        **_text_common(),
+    }, "Any LLM through OpenRouter on fal: rewrites prompts."),
+    _model("fal-ai/florence-2-large/detailed-caption", "image-to-text", "florence-2", {
+        "image": _image_input("The image to caption: a product id, a local file (uploaded) or a URL."),
+    }, "Florence-2 large: a detailed caption of an image.", required=("image",)),
 )
+
+#: Fields of a fal result that hold a text model's answer, in the order looked for.
+TEXT_FIELDS = ("output", "results", "text", "caption", "response")
 
 
 # ---- specs from fal's OpenAPI -----------------------------------------------------------

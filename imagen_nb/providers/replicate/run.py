@@ -145,6 +145,8 @@ class _Generation:
             raise ProviderError(f"Replicate prediction {pid} failed: {prediction.error or 'no error message given'}")
         if prediction.status == "canceled":
             raise GenerationCancelled(f"Replicate prediction {pid} was cancelled on Replicate")
+        if self.model.type in ("image-to-text", "text-to-text"):
+            return self._text_result(prediction, actual, files)
         urls = _output_urls(prediction.output)
         if not urls:
             raise ProviderError(f"Replicate prediction {pid} succeeded but its output holds no file URL: "
@@ -165,6 +167,28 @@ class _Generation:
         return GenerationResult(tuple(outputs), actual=actual, returned=returned)
 
     # ---- steps -------------------------------------------------------------------------------
+    def _text_result(self, prediction, actual: dict[str, Any], files: dict[str, Any]) -> GenerationResult:
+        """A language model's output (a list of streamed tokens, or one string) as one ``text/plain`` output."""
+        output = prediction.output
+        if isinstance(output, list) and all(isinstance(t, str) for t in output):
+            text = "".join(output)
+        elif isinstance(output, str):
+            text = output
+        else:
+            raise ProviderError(f"Replicate prediction {prediction.id} succeeded but its output is not text: "
+                                f"{str(output)[:200]!r}")
+        self.ctx.progress(self.gid, 1, 1)
+        metrics = dict(prediction.metrics or {})
+        returned = {"text": text, "prediction_id": prediction.id, "status": prediction.status,
+                    "model": prediction.model, "version": prediction.version, "metrics": metrics,
+                    "predict_time": metrics.get("predict_time"),
+                    "logs": redact(prediction.logs or "", self.key)[-LOG_LIMIT:]}
+        if actual.get("seed") is not None:
+            returned["seed"] = actual["seed"]
+        if files:
+            returned["inputs"] = files
+        return GenerationResult((Output(text.encode("utf-8"), "text/plain"),), actual=actual, returned=returned)
+
     def _api(self, fn: Callable[[], T], method: str, path: str, *, quiet=None, request_id=None) -> T:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:

@@ -316,6 +316,22 @@ def _build_curated() -> tuple[ModelInfo, ...]:
                   "scale": number_property(0, 10, 4, "Output size ÷ input size."),
                   "face_enhance": bool_property(False, "Restore faces with GFPGAN as well.")},
                  required=("image",), official=False, factor=4),
+        _curated("yorickvp/llava-13b", "image-to-text", "llava",
+                 "LLaVA 13B: a vision LLM that describes or judges an image.",
+                 {"image": _uri("The image to describe or judge (a product id of the studio works too)."),
+                  "prompt": prompt_property("What the model is asked about the image."),
+                  "max_tokens": int_property(0, None, 1024, "Most tokens written."),
+                  "temperature": number_property(0, None, 0.2, "Randomness of the sampling."),
+                  "top_p": number_property(0, 1, 1, "Sample from tokens within this cumulative probability.")},
+                 required=("image", "prompt"), official=False),
+        _curated("meta/meta-llama-3-8b-instruct", "text-to-text", "llama",
+                 "Llama 3 8B Instruct: an instruction LLM that rewrites prompts (official model).",
+                 {"prompt": prompt_property("What the model is asked."),
+                  "system_prompt": string_property("Instructions put before the prompt.", default=""),
+                  "max_tokens": int_property(1, None, 512, "Most tokens written."),
+                  "temperature": number_property(0, 5, 0.6, "Randomness of the sampling."),
+                  "top_p": number_property(0, 1, 0.9, "Sample from tokens within this cumulative probability."),
+                  "seed": seed_property()}, official=True),
     )
 
 

@@ -7,7 +7,7 @@
  *             copy(text: string): Promise<void>, scrollTo(orderId: string): void }} Ctx
  */
 
-import { clockPatch, withOrders, withRuns, cancelMessage } from "./state.js";
+import { clockPatch, withOrders, withRuns, withRefinements, cancelMessage } from "./state.js";
 import { plural } from "../lib/format.js";
 
 const GEN_PAGE = 100;
@@ -90,6 +90,24 @@ export function createActions(ctx, store) {
       } catch (err) {
         set({ loadError: err.message });
       }
+      await actions.loadRefinements();
+    },
+    async loadRefinements() {
+      try {
+        const { result } = await ctx.call("refinements", { limit: 20 });
+        set((s) => withRefinements(s, result.refinements));
+      } catch (err) { /* the orders stay usable without the refinement rows */ }
+    },
+    /** A push: refinements that moved. */
+    refinements(data) { set((s) => withRefinements(s, data && data.refinements)); },
+    async cancelRefinement(id) {
+      try {
+        const { result } = await ctx.call("cancel_refinement", { refinement_id: id });
+        set((s) => withRefinements(s, [result.refinement]));
+        ctx.toast("Refinement cancelled: its running orders stop, what is done stays");
+      } catch (err) {
+        ctx.error(err);
+      }
     },
     async refresh() {
       try {
@@ -97,6 +115,7 @@ export function createActions(ctx, store) {
         const { result } = await ctx.call("orders", { limit: Math.max(50, Math.min(500, n)) });
         set((s) => ({ ...clockPatch(s, result.now), ...withOrders(s, result.orders) }));
       } catch (err) { /* the live updates keep the rows right meanwhile */ }
+      await actions.loadRefinements();
     },
     async loadMore() {
       const ids = get().orderIds;

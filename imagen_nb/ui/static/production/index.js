@@ -13,9 +13,10 @@
  *   retry({order_id, generation_ids?}) -> {retried, order: Order}; code({order_id}) -> {code};
  *   cancel_training({run_id}) -> {cancelled}; resume_training({run_id}) -> {run: Run}
  *   (init's reply and "update" pushes carry training: Run[], the LoRA training runs)
+ *   refinements({limit}) -> {refinements: Refinement[]}; cancel_refinement({refinement_id}) -> {refinement}
  * Pushes: "update" {now, orders?: Order[], gens?: Gen[], positions?: {id: number|null}};
  *   "activity" {active} (also the Studio tab's badge); "notice" {paused: string|null} (the queue
- *   paused, e.g. the disk is full, or resumed: null)
+ *   paused, e.g. the disk is full, or resumed: null); "refinements" {refinements: Refinement[]} (ones that moved)
  * @typedef {import("./state.js").State} State
  */
 
@@ -25,6 +26,7 @@ import { plural } from "../lib/format.js";
 import { initialState } from "./state.js";
 import { createActions } from "./actions.js";
 import { OrderList } from "./orders.js";
+import { RefinementList } from "./refinements.js";
 import { Details } from "./details.js";
 import { TrainingList } from "./training.js";
 
@@ -54,7 +56,7 @@ function Production({ app }) {
   return html`
     <div class="inb-panel-head"><div class="inb-panel-title">Production</div><${Summary} app=${app} /><${Cluster} app=${app} /></div>
     <${Paused} app=${app} />
-    <div class="inb-panel-body inb-production-body"><${TrainingList} app=${app} /><${OrderList} app=${app} /></div>
+    <div class="inb-panel-body inb-production-body"><${TrainingList} app=${app} /><${RefinementList} app=${app} /><${OrderList} app=${app} /></div>
     <${Details} app=${app} />`;
 }
 
@@ -83,6 +85,7 @@ function mount(ctx) {
   ctx.on("update", (data) => actions.update(data));
   ctx.on("activity", (data) => actions.activity(data && data.active));
   ctx.on("notice", (data) => actions.paused(data && data.paused));
+  ctx.on("refinements", (data) => actions.refinements(data));
   const ready = actions.init();
   let pendingReveal = null;
   return {

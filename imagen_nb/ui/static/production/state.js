@@ -18,7 +18,8 @@
  *             hasMore: boolean, loadingMore: boolean, active: number, paused: string|null,
  *             cluster: {workers: number, gpus: number, dashboard: string|null}|null, skew: number,
  *             expanded: Expanded|null, gens: Object<string, Gen>, thumbs: Object<string, string>,
- *             details: object|null, flash: string|null, runs: Object<string, Run>, runIds: string[] }} State
+ *             details: object|null, flash: string|null, runs: Object<string, Run>, runIds: string[],
+ *             refinements: Object<string, import("./refinements.js").Refinement>, refinementIds: string[] }} State
  * @typedef {{ id: string, name: string, base_model: string,
  *             status: "pending"|"training"|"completed"|"cancelled"|"interrupted"|"failed",
  *             step: number, total: number, images: number, loss: number|null, lr: number|null,
@@ -40,7 +41,7 @@ export const FILTERS = [["", "All"], ["running", "Running"], ["queued", "Queued"
 export function initialState() {
   return { loaded: false, loadError: null, orders: {}, orderIds: [], hasMore: false, loadingMore: false,
     active: 0, paused: null, cluster: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null,
-    runs: {}, runIds: [] };
+    runs: {}, runIds: [], refinements: {}, refinementIds: [] };
 }
 
 /** The kernel's clock minus ours, from a message's `now`. */
@@ -175,4 +176,33 @@ export function sparkPath(losses, w, h) {
   const span = hi - lo || 1;
   const dx = w / (ys.length - 1);
   return ys.map((y, i) => `${i ? "L" : "M"}${(i * dx).toFixed(1)},${(h - 1 - ((y - lo) / span) * (h - 2)).toFixed(1)}`).join("");
+
+/** Refinements merged in (a list or a push), newest first. */
+export function withRefinements(s, list) {
+  if (!list || !list.length) return {};
+  const refinements = { ...s.refinements };
+  for (const f of list) refinements[f.id] = f;
+  return { refinements, refinementIds: Object.keys(refinements).sort().reverse() };
+}
+
+/** A score as the rounds show it: 3 significant digits, or the round's status without one. */
+export function scoreText(score, status = "done") {
+  if (score === null || score === undefined) return status === "running" ? "…" : status === "done" ? "–" : "×";
+  const text = Number(score).toPrecision(3);
+  return text.includes(".") && !text.includes("e") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+}
+
+/** A round's hover text: its prompt, score and the next prompt the rewriter wrote. */
+export function roundTitle(r) {
+  const parts = [`Round ${r.round} (${r.status}): ${r.prompt}`];
+  if (r.score !== null && r.score !== undefined) parts.push(`score ${scoreText(r.score)}`);
+  if (r.next_prompt) parts.push(`next: ${r.next_prompt}`);
+  return parts.join(" — ");
+}
+
+/** "instant:swatch judged by …, rewritten by …; 2 prompts × 3 rounds, stop at 8". */
+export function refinementLine(f) {
+  const stop = f.stop_at !== null && f.stop_at !== undefined ? `, stop at ${scoreText(f.stop_at)}` : "";
+  return `${f.model} judged by ${f.judge}, rewritten by ${f.rewriter}; ${plural(f.items.length, "prompt")} × `
+    + `${plural(f.iterations, "round")}${stop}`;
 }
