@@ -61,8 +61,8 @@ def test_the_diffusers_factory_lists_its_checks_in_order(tmp_path):
     provider = DiffusersProvider(ProviderContext(home=tmp_path, settings={"device": "cpu"}))
     factory = provider.factory(provider.model("tiny"))
     assert [c.name for c in factory.checks()] == ["loras-form", "spec", "lora-files", "image-rules",
-                                                 "steps-x-strength"]
-    assert [c.each for c in factory.checks()] == ["value", "value", "value", "value", "row"]
+                                                 "steps-x-strength", "hires-rules"]
+    assert [c.each for c in factory.checks()] == ["value", "value", "value", "value", "row", "row"]
     rows = [{"prompt": "x", "image": str(tmp_path / "in.png"), "strength": s, "num_inference_steps": 2}
             for s in (0.9, 0.4, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9)]
     (tmp_path / "in.png").write_bytes(b"")
