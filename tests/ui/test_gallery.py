@@ -474,6 +474,8 @@ def test_pages_sort_by_a_score_and_filter_by_the_lowest_one(gallery, filled):
     kept = gallery.call("page", filters={"min_clip_score": floor}, sort="clip_score")
     assert set(ids_of(kept)) == {i for i in cats if values[i] >= floor} and kept["total"] == 3
     assert gallery.call("page", filters={"scored": True})["total"] == 4
+    groups = gallery.call("groups", by="project", filters={"min_clip_score": floor})
+    assert groups["total"] == 3 and [g["count"] for g in groups["groups"]] == [3]
     first = gallery.call("init", sort="clip_score")
     assert ids_of(first["page"])[0] == ranked[0] and "judge_score" in first["sorts"]
     # Details carry the scores; bad values name their control.
