@@ -365,16 +365,18 @@ class GalleryController(GalleryJobs, Controller):
         result, cut = _bounded({"product": item, "generation": generation, "order": order, "model": model,
                                 "can_vary": model["supports_image_to_image"],
                                 "can_upscale": item["kind"] == "image",
-                                "lineage": self._lineage(product_id, reply)})
+                                "lineage": self._lineage(product_id, row.get("order_id"), reply)})
         # A file imported with a megabyte prompt (or a catalog from before the import limits)
         # must not make one reply hundreds of megabytes: the page shows the start and says so.
         result["truncated"] = cut
         reply.result = result
         return reply
 
-    def _lineage(self, product_id: str, reply: Reply) -> dict | None:
+    def _lineage(self, product_id: str, order_id: str | None, reply: Reply) -> dict | None:
         """"Refined from …": the rounds of the refinement loop the product belongs to (None when it
-        was made outside one), each round's best product with its thumbnail as a buffer."""
+        was made outside one), each round's best product with its thumbnail as a buffer. ``current``
+        marks the round the product comes from (its best, one of its candidates, or its judgement);
+        ``best`` whether the product is that round's best."""
         frame = self.studio.lineage(product_id)
         if frame.empty:
             return None
@@ -391,7 +393,9 @@ class GalleryController(GalleryJobs, Controller):
                      "score": _score(r.get("score")), "judgement": cut(r.get("judgement")),
                      "judgement_product_id": r.get("judgement_product_id"), "next_prompt": cut(r.get("next_prompt")),
                      "next_product_id": r.get("next_product_id"), "status": r.get("status"),
-                     "current": product_id in (r.get("product_id"), r.get("judgement_product_id")),
+                     "current": product_id in (r.get("product_id"), r.get("judgement_product_id"))
+                                or (order_id is not None and order_id == r.get("image_order_id")),
+                     "best": product_id == r.get("product_id"),
                      "available": r.get("product_id") in shown}
             attach(reply, entry, row_thumb(shown[r["product_id"]], self.studio.home) if entry["available"] else None)
             rounds.append(entry)

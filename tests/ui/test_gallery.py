@@ -488,7 +488,7 @@ def test_pages_sort_by_a_score_and_filter_by_the_lowest_one(gallery, filled):
 
 
 def test_details_show_the_refinement_chain_a_product_came_from(studio, page):
-    ref = studio.refine(["a red fox in snow"], "instant:swatch", iterations=2, n=1, scorer="clip:tiny-clip",
+    ref = studio.refine(["a red fox in snow"], "instant:swatch", iterations=2, n=2, scorer="clip:tiny-clip",
                         **SMALL_REFINE).wait(300)
     rounds = ref.summary.sort_values("round")
     assert len(rounds) == 2
@@ -507,7 +507,12 @@ def test_details_show_the_refinement_chain_a_product_came_from(studio, page):
         assert r["available"] and buffers[r["thumb"]][:4] in (PNG[:4], b"RIFF")
     # The first round's product sees the same chain, marked at its own round.
     again = g.call("details", product_id=first)["lineage"]
-    assert [r["current"] for r in again["rounds"]] == [True, False]
+    assert [r["current"] for r in again["rounds"]] == [True, False] and again["rounds"][0]["best"]
+    # A candidate the judge did not pick: its round is marked, not as the best.
+    candidates = studio.gallery(limit=10, order_id=studio.product(first).order_id).product_id
+    other = next(i for i in candidates if i != first)
+    theirs = g.call("details", product_id=other)["lineage"]["rounds"]
+    assert [r["current"] for r in theirs] == [True, False] and not theirs[0]["best"]
 
 
 def test_upscale_one_product_and_a_selection_with_a_scale_from_the_models_spec(gallery, filled):

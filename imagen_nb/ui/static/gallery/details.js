@@ -111,7 +111,7 @@ function Lineage({ app, lineage, id, thumbs }) {
         ${r.product_id && r.available && !r.here ? html`<button class="inb-gallery-chain-thumb" title="Open this round's product" data-id=${r.product_id}
           onClick=${() => app.actions.openDetails(r.product_id)}>${thumbs[r.round] ? html`<img src=${thumbs[r.round]} alt=${`round ${r.round}`} />` : "open"}</button>`
           : html`<span class="inb-gallery-chain-thumb inb-gallery-chain-self">${thumbs[r.round] ? html`<img src=${thumbs[r.round]} alt=${`round ${r.round}`} />` : "—"}</span>`}
-        <div><div><strong>${r.label}</strong>${r.here ? html`<span class="inb-chip inb-chip-accent">this product</span>` : null}</div>
+        <div><div><strong>${r.label}</strong>${r.here ? html`<span class="inb-chip inb-chip-accent">${r.best === false ? "this product's round (a candidate)" : "this product"}</span>` : null}</div>
           <div class="inb-gallery-chain-prompt">${r.prompt || ""}</div></div></div>
       ${r.judgement ? html`<div class="inb-gallery-chain-judgement"><span class="inb-faint">Judge: </span>${r.judgement}</div>` : null}
       ${r.next_prompt ? html`<div class="inb-gallery-chain-next"><span class="inb-faint">Next prompt: </span>${r.next_prompt}
