@@ -46,7 +46,7 @@ READS = frozenset({
     "order_products", "wait_order", "finished_count", "project_record", "collection_product_ids",
     "tokens.all", "tokens.get", "presets.all", "presets.get", "sets.all", "sets.get", "sets.listing", "sets.saved",
     "loras", "grid", "trash", "paused", "civitai_search", "civitai_resolve", "civitai_files", "upscalers", "health",
-    "training_run", "training_runs", "training_record", "training_metrics", "training_checkpoints",
+    "check_training", "training_run", "training_runs", "training_record", "training_metrics", "training_checkpoints",
     "training_samples", "wait_training", *(f"views.{name}" for name in VIEWS),
     "refinements", "get_refinement", "lineage", "scores", "refinement_record", "refinement_rounds",
     "refinement_items", "wait_refinement",

@@ -1033,6 +1033,16 @@ class LocalStudio(RefineAPI, Studio):
         return self.training.train(name, products=products, sql=sql, base=base, captions=captions, project=project,
                                    replace=replace, sample_every=sample_every, **hyperparameters)
 
+    def check_training(self, name: str, *, products: Any = None, sql: str | None = None,
+                       base: str = "diffusers:tiny", captions: Any = "prompt", replace: bool = False,
+                       sample_every: int | None = None, **hyperparameters: Any) -> pd.DataFrame:
+        """Check a :meth:`train_lora` call without starting anything: the dataset it would learn from
+        (product_id, width, height, caption, as the model would see it), or the ``ValidationError``
+        ``train_lora`` would raise, naming the argument at fault. The Gallery's "Train LoRA…" preview."""
+        self._check_open()
+        return self.training.check(name, products=products, sql=sql, base=base, captions=captions, replace=replace,
+                                   sample_every=sample_every, **hyperparameters)
+
     def training_run(self, name_or_id: str) -> TrainingRun:
         """The newest run of the LoRA ``name`` (or the run with that id)."""
         self._check_open()

@@ -38,7 +38,7 @@ USER_API = (
     "delete", "import_products", "project", "projects", "collection", "collections", "backup", "sql",
     "wait_idle", "loras", "order_set", "grid", "trash", "empty_trash", "upscale", "upscalers", "health",
     "identify", "civitai_search", "civitai_resolve", "civitai_files",
-    "train_lora", "training_run", "training_runs",
+    "train_lora", "check_training", "training_run", "training_runs",
     "refine", "refinements", "get_refinement", "lineage", "score", "scores",
 )
 
@@ -142,6 +142,9 @@ class Studio(metaclass=_OpenHome):
         def train_lora(self, name: str, *, products: Any = None, sql: str | None = None, base: str = "diffusers:tiny",
                        captions: Any = "prompt", project: Project | str | None = None, replace: bool = False,
                        sample_every: int | None = None, **hyperparameters: Any) -> TrainingRun: ...
+        def check_training(self, name: str, *, products: Any = None, sql: str | None = None,
+                           base: str = "diffusers:tiny", captions: Any = "prompt", replace: bool = False,
+                           sample_every: int | None = None, **hyperparameters: Any) -> pd.DataFrame: ...
         def training_run(self, name_or_id: str) -> TrainingRun: ...
         def training_runs(self) -> pd.DataFrame: ...
         def refine(self, prompts: Any, model: str = "diffusers:tiny", *, judge: str = "transformers:tiny-judge",

@@ -210,6 +210,30 @@ class TrainingService:
               sample_every: int | None = None, **hyper: Any) -> TrainingRun:
         """See :meth:`LocalStudio.train_lora`."""
         studio = self.studio
+        name, model, config, examples, source = self._prepare(name, products=products, sql=sql, base=base,
+                                                              captions=captions, replace=replace,
+                                                              sample_every=sample_every, **hyper)
+        cur = studio.catalog.cursor()
+        project_id = studio._project_id(project)
+        collection_id = None
+        if config.sample_prompts and config.sample_every:
+            collection_id = self._collection(f"{name} samples", f"samples of the LoRA training run {name}")
+        run_id = new_id()
+        q_models.upsert(cur, [model])
+        q_training.insert_run(cur, {
+            "id": run_id, "name": name, "base_model": model.id, "base_hash": None, "project_id": project_id,
+            "collection_id": collection_id, "status": "pending", "step": 0, "total_steps": config.steps,
+            "config": config.to_dict(), "dataset": [asdict(e) for e in examples], "image_count": len(examples),
+            "captions": source, "pid": os.getpid(), "started_at": None})
+        self._start(run_id, resume=False)
+        return TrainingRun(studio, run_id)
+
+    def _prepare(self, name: str, *, products: Any = None, sql: str | None = None, base: str = "diffusers:tiny",
+                 captions: Any = "prompt", replace: bool = False, sample_every: int | None = None,
+                 **hyper: Any) -> tuple[str, Any, TrainingConfig, list[TrainingExample], str]:
+        """Every check of a run before it starts: the name, the base model, the hyperparameters,
+        the products and their captions; returns (name, model, config, examples, caption source)."""
+        studio = self.studio
         name = check_lora_name(name)
         provider, model_name = split_model_id(base, studio.providers)
         model = provider.model(model_name)
@@ -240,22 +264,15 @@ class TrainingService:
         config = TrainingConfig(**hyper)
         ids = self._product_ids(products, sql)
         examples, source = self._examples(ids, captions, model, config)
-        folder = provider.lora_folder()
-        self._check_name_free(name, folder, replace)
-        cur = studio.catalog.cursor()
-        project_id = studio._project_id(project)
-        collection_id = None
-        if config.sample_prompts and config.sample_every:
-            collection_id = self._collection(f"{name} samples", f"samples of the LoRA training run {name}")
-        run_id = new_id()
-        q_models.upsert(cur, [model])
-        q_training.insert_run(cur, {
-            "id": run_id, "name": name, "base_model": model.id, "base_hash": None, "project_id": project_id,
-            "collection_id": collection_id, "status": "pending", "step": 0, "total_steps": config.steps,
-            "config": config.to_dict(), "dataset": [asdict(e) for e in examples], "image_count": len(examples),
-            "captions": source, "pid": os.getpid(), "started_at": None})
-        self._start(run_id, resume=False)
-        return TrainingRun(studio, run_id)
+        self._check_name_free(name, provider.lora_folder(), replace)
+        return name, model, config, examples, source
+
+    def check(self, name: str, **kwargs: Any) -> pd.DataFrame:
+        """See :meth:`LocalStudio.check_training`: every check of :meth:`train`, nothing started."""
+        _, _, _, examples, _ = self._prepare(name, **kwargs)
+        return pd.DataFrame([{"product_id": e.product_id, "width": e.width, "height": e.height, "caption": e.caption}
+                             for e in examples], columns=["product_id", "width", "height", "caption"])
+
 
     def _collection(self, name: str, description: str) -> str:
         cur = self.studio.catalog.cursor()

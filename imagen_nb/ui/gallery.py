@@ -8,6 +8,7 @@ page decides whether to fetch and prepend them or to show a notice.
 
 from __future__ import annotations
 
+import math
 import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from ..core import notices
 from ..core.records import Event, ProductReady
 from .bridge import Controller, PanelRequestError, Reply, need_id
 from .code import product_code
+from .gallery_jobs import GalleryJobs
 from .jsonable import jsonable
 from .thumbs import attach, row_thumb
 
@@ -51,7 +53,16 @@ KINDS = ("image", "video", "audio")
 GROUP_BY = ("project", "collection", "model", "kind")
 #: the filters a page may send (each maps to a :meth:`Studio.gallery` keyword)
 FILTER_KEYS = ("text", "kind", "project_id", "no_project", "collection", "collection_id", "no_collection",
-               "model", "min_rating", "since", "until", "order_id", "ids")
+               "model", "min_rating", "since", "until", "order_id", "ids",
+               "min_clip_score", "min_aesthetic_score", "min_judge_score", "scored")
+#: the lowest-score filters (issue 15): a product without that score is left out
+SCORE_FILTERS = ("min_clip_score", "min_aesthetic_score", "min_judge_score")
+#: the score columns of the ``gallery`` view that a page carries and may be sorted by (highest first)
+SCORES = ("clip_score", "aesthetic_score", "judge_score")
+#: how a page may be sorted (:meth:`Studio.gallery`'s ``sort``)
+SORTS = ("newest", *SCORES)
+#: the longest judgement or prompt a lineage round carries (the details view shows the start)
+LINEAGE_TEXT_CHARS = 4000
 
 
 def _ids(ids: Any, field: str = "ids") -> list[str]:
@@ -81,6 +92,17 @@ def _when(value: Any, field: str, *, end_of_day: bool = False) -> datetime | Non
     return moment if moment.tzinfo else moment.astimezone()
 
 
+def _score(value: Any) -> float | None:
+    """A score cell as a float (None for a missing or NaN one)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _bounded(value: Any, depth: int = 0) -> tuple[Any, bool]:
     """``value`` (plain JSON) with texts cut to DETAILS_TEXT_CHARS, lists and objects to
     DETAILS_ITEMS entries and nesting to DETAILS_DEPTH; and whether anything was cut."""
@@ -104,8 +126,9 @@ def _bounded(value: Any, depth: int = 0) -> tuple[Any, bool]:
     return value, False
 
 
-class GalleryController(Controller):
-    """Serves the Gallery panel: pages, groups, details, originals, rating, collections, delete, vary."""
+class GalleryController(GalleryJobs, Controller):
+    """Serves the Gallery panel: pages, groups, details, originals, rating, collections, delete, vary;
+    upscaling and LoRA training (:class:`~.gallery_jobs.GalleryJobs`)."""
 
     name = "gallery"
 
@@ -135,12 +158,16 @@ class GalleryController(Controller):
                 if value not in KINDS:
                     raise PanelRequestError(f"type is one of {', '.join(KINDS)}; got {value!r}", field="kind")
                 out["kind"] = value
-            elif key in ("no_project", "no_collection"):
+            elif key in ("no_project", "no_collection", "scored"):
                 out[key] = True
             elif key == "min_rating":
                 if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
                     raise PanelRequestError(f"the lowest rating is 1 to 5; got {value!r}", field="min_rating")
                 out["min_rating"] = value
+            elif key in SCORE_FILTERS:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    raise PanelRequestError(f"the lowest score is a number; got {value!r}", field=key)
+                out[key] = float(value)
             elif key == "since":
                 out["since"] = _when(value, "since")
             elif key == "until":
@@ -178,10 +205,12 @@ class GalleryController(Controller):
             "collections": row.get("collections") or [], "width": row.get("width"), "height": row.get("height"),
             "size": row.get("size"), "created_at": row.get("created_at"), "source": row.get("source"),
             "name": Path(row["path"]).name if row.get("path") else None,
+            **{column: _score(row.get(column)) for column in SCORES},
         }
 
-    def _rows(self, limit: int, offset: int, filters: dict) -> list[dict]:
-        frame = self.studio.gallery(limit=limit, offset=offset, **filters)
+    def _rows(self, limit: int, offset: int, filters: dict, sort: str = "newest") -> list[dict]:
+        frame = self.studio.gallery(limit=limit, offset=offset, **({"sort": sort} if sort != "newest" else {}),
+                                    **filters)
         return [{k: jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
     def _items(self, rows: Iterable[dict], reply: Reply) -> list[dict]:
@@ -192,14 +221,22 @@ class GalleryController(Controller):
             items.append(item)
         return items
 
-    def _page(self, filters: dict, offset: int, limit: int, total: bool, reply: Reply) -> dict:
-        rows = self._rows(limit, offset, filters) if limit else []
+    def _page(self, filters: dict, offset: int, limit: int, total: bool, reply: Reply, sort: str = "newest") -> dict:
+        rows = self._rows(limit, offset, filters, sort) if limit else []
         count = self.studio.gallery_count(**filters) if total else None
         more = len(rows) == limit and limit > 0
         if count is not None:
             more = offset + len(rows) < count
-        return {"items": self._items(rows, reply), "offset": offset, "total": count,
+        return {"items": self._items(rows, reply), "offset": offset, "total": count, "sort": sort,
                 "next_offset": offset + len(rows) if more else None}
+
+    @staticmethod
+    def _sort(sort: Any) -> str:
+        if sort in (None, ""):
+            return "newest"
+        if sort not in SORTS:
+            raise PanelRequestError(f"sort by one of {', '.join(SORTS)}; got {sort!r}", field="sort")
+        return sort
 
     def _live_rows(self, ids: list[str], field: str = "ids") -> list[dict]:
         rows = self._rows(len(ids), 0, {"ids": ids})
@@ -211,12 +248,12 @@ class GalleryController(Controller):
         return rows
 
     # -- requests --------------------------------------------------------------------------
-    def rpc_init(self, filters: dict | None = None, limit: int = PAGE_SIZE) -> Reply:
+    def rpc_init(self, filters: dict | None = None, limit: int = PAGE_SIZE, sort: str = "newest") -> Reply:
         """The menus of the filters and the first page, in one reply so the grid shows at once."""
         reply = Reply()
-        page = self._page(self._filters(filters), 0, self._limit(limit), True, reply)
+        page = self._page(self._filters(filters), 0, self._limit(limit), True, reply, self._sort(sort))
         reply.result = {"options": self.rpc_options(), "page": page, "page_size": PAGE_SIZE,
-                        "kinds": list(KINDS), "group_by": list(GROUP_BY)}
+                        "kinds": list(KINDS), "group_by": list(GROUP_BY), "sorts": list(SORTS)}
         return reply
 
     @staticmethod
@@ -226,15 +263,17 @@ class GalleryController(Controller):
         return limit
 
     def rpc_page(self, filters: dict | None = None, offset: int = 0, limit: int = PAGE_SIZE,
-                 total: bool = True) -> Reply:
-        """One page of products, newest first: ``{items, offset, total, next_offset}``; thumbnails as buffers.
+                 total: bool = True, sort: str = "newest") -> Reply:
+        """One page of products, newest first (or by ``sort``, a score, highest first and unscored last):
+        ``{items, offset, total, next_offset, sort}``; thumbnails as buffers.
 
         ``total`` (a count over all pages) is computed when asked, i.e. for the first page.
         """
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise PanelRequestError(f"offset is a whole number ≥ 0; got {offset!r}", field="offset")
         reply = Reply()
-        reply.result = self._page(self._filters(filters), offset, self._limit(limit), bool(total), reply)
+        reply.result = self._page(self._filters(filters), offset, self._limit(limit), bool(total), reply,
+                                  self._sort(sort))
         return reply
 
     def rpc_groups(self, by: str, filters: dict | None = None) -> dict:
@@ -324,12 +363,45 @@ class GalleryController(Controller):
             except Exception:  # a provider that is not installed (or broken) here: no vary, still details
                 pass
         result, cut = _bounded({"product": item, "generation": generation, "order": order, "model": model,
-                                "can_vary": model["supports_image_to_image"]})
+                                "can_vary": model["supports_image_to_image"],
+                                "can_upscale": item["kind"] == "image",
+                                "lineage": self._lineage(product_id, row.get("order_id"), reply)})
         # A file imported with a megabyte prompt (or a catalog from before the import limits)
         # must not make one reply hundreds of megabytes: the page shows the start and says so.
         result["truncated"] = cut
         reply.result = result
         return reply
+
+    def _lineage(self, product_id: str, order_id: str | None, reply: Reply) -> dict | None:
+        """"Refined from …": the rounds of the refinement loop the product belongs to (None when it
+        was made outside one), each round's best product with its thumbnail as a buffer. ``current``
+        marks the round the product comes from (its best, one of its candidates, or its judgement);
+        ``best`` whether the product is that round's best."""
+        frame = self.studio.lineage(product_id)
+        if frame.empty:
+            return None
+        records = [{k: jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
+        ids = list(dict.fromkeys(i for r in records for i in (r.get("product_id"), r.get("next_product_id")) if i))
+        shown = {r["product_id"]: r for r in self._rows(len(ids), 0, {"ids": ids})} if ids else {}
+
+        def cut(text: Any) -> Any:
+            return text[:LINEAGE_TEXT_CHARS] + "…" if isinstance(text, str) and len(text) > LINEAGE_TEXT_CHARS else text
+
+        rounds = []
+        for r in records:
+            entry = {"round": r["round"], "prompt": cut(r.get("prompt")), "product_id": r.get("product_id"),
+                     "score": _score(r.get("score")), "judgement": cut(r.get("judgement")),
+                     "judgement_product_id": r.get("judgement_product_id"), "next_prompt": cut(r.get("next_prompt")),
+                     "next_product_id": r.get("next_product_id"), "status": r.get("status"),
+                     "current": product_id in (r.get("product_id"), r.get("judgement_product_id"))
+                                or (order_id is not None and order_id == r.get("image_order_id")),
+                     "best": product_id == r.get("product_id"),
+                     "available": r.get("product_id") in shown}
+            attach(reply, entry, row_thumb(shown[r["product_id"]], self.studio.home) if entry["available"] else None)
+            rounds.append(entry)
+        first = records[0]
+        return {"refinement_id": first.get("refinement_id"), "title": first.get("title"), "item": first.get("item"),
+                "rounds": rounds}
 
     def rpc_original(self, product_id: str) -> Reply:
         """The product's file as buffer 0 (for the full image, playback and downloads): ``{id, name, media_type, size}``."""

@@ -197,6 +197,31 @@ def test_captions_from_a_column_a_mapping_and_empty_ones_refused(studio, generat
     assert studio.training_runs()["status"].tolist() == ["completed", "completed"]
 
 
+def test_check_training_runs_every_check_and_starts_nothing(studio, generated, tmp_path):
+    """The Gallery's dry check: the dataset train_lora would learn from, or its error; no run, no files."""
+    dataset = studio.check_training("checked", products=generated, captions="negative_prompt", trigger="inky", steps=5)
+    assert list(dataset.columns) == ["product_id", "width", "height", "caption"]
+    assert list(dataset.product_id) == generated
+    assert sorted(dataset.caption) == ["inky, blurry", "inky, blurry", "inky, dark", "inky, dark"]
+    assert studio.training_runs().empty and not (studio.home / "loras" / "checked.safetensors").exists()
+    imported = studio.import_products(squares(tmp_path / "images", 1))
+    with pytest.raises(ValidationError, match="empty caption") as caught:
+        studio.check_training("checked", products=imported)
+    assert caught.value.param == "captions"
+    with pytest.raises(ValidationError) as caught:
+        studio.check_training("checked", products=generated, rank=0)
+    assert caught.value.param == "rank"
+    with pytest.raises(ValidationError) as caught:
+        studio.check_training("checked", products=generated, stepz=3)
+    assert caught.value.param == "stepz"
+    # the name is checked as train_lora checks it: a LoRA of that name exists once trained
+    studio.train_lora("checked", products=generated, steps=1, checkpoint_every=0, **FAST).wait(timeout=600)
+    with pytest.raises(ValidationError, match="exists already") as caught:
+        studio.check_training("checked", products=generated)
+    assert caught.value.param == "name"
+    assert len(studio.check_training("checked", products=generated, replace=True)) == 4
+
+
 def test_non_images_and_other_families_are_refused_before_training(studio, generated):
     swatches = studio.order("instant:swatch", prompt="a swatch", seed=1).wait()
     with pytest.raises(ValidationError, match=r"another model family than diffusers:tiny.*instant:swatch \(swatch\)"):

@@ -61,3 +61,21 @@ def test_the_order_panels_rows_work_in_a_client(home, host, page):
         studio.get_order(placed["order_id"]).wait(60)
         rows = studio.sql("select set_name from set_products where order_id = ?", [placed["order_id"]])
         assert len(rows) == 12 and set(rows["set_name"]) == {"zodiac"}
+
+
+def test_the_gallerys_score_sort_upscale_menu_and_training_check_work_in_a_client(home, host, page):
+    """The Gallery's new requests (issues 15-17) go through the host: sort by a score, the
+    upscalers and their scales, the training dry check and its errors at their fields."""
+    with inb.Studio(home) as studio:
+        order_id = host.ask("order a [red,blue] kite")
+        ids = [p.id for p in studio.get_order(order_id).wait(60).products]
+        gallery = page(GalleryController(studio))
+        page_ = gallery.call("page", sort="clip_score")
+        assert page_["sort"] == "clip_score" and {i["id"] for i in page_["items"]} == set(ids)
+        assert gallery.call("page", filters={"scored": True})["total"] == 0
+        menu = gallery.call("upscalers")
+        assert any(m["id"] == "diffusers:tiny-esrgan" and m["scale"]["maximum"] == 4 for m in menu["models"])
+        # instant:swatch products are not of diffusers:tiny's family: refused, at the products field
+        refused = gallery.error("train_check", ids=ids, name="kites", base="diffusers:tiny", steps=3, rank=4)
+        assert refused["field"] == "products" and "family" in refused["message"]
+        assert gallery.error("train_check", ids=ids, name="-bad", base="diffusers:tiny", steps=3, rank=4)["field"] == "name"

@@ -450,3 +450,131 @@ def test_grid_view_of_a_selection_picks_the_names_that_vary_and_refuses_nothing_
     assert {"seed", "prompt"} <= names | set(grid["choices"]) and len(grid["cells"]) == 4
     assert sorted(c["product_id"] for c in grid["cells"]) == sorted(ids)
     assert p.error("grid")["field"] == "grid"
+
+
+# -- scores and lineage (issue 15), upscaling (issue 17), LoRA training (issue 16) --------------
+SMALL_REFINE = {"judge_params": {"max_new_tokens": 6}, "rewriter_params": {"max_new_tokens": 6}}
+
+
+def test_pages_sort_by_a_score_and_filter_by_the_lowest_one(gallery, filled):
+    studio = filled.studio
+    cats = [p.id for p in filled.cats.products]
+    studio.score(cats, "clip:tiny-clip")
+    values = dict(zip(studio.gallery(limit=10, ids=cats).product_id, studio.gallery(limit=10, ids=cats).clip_score))
+    ranked = sorted(cats, key=lambda i: -values[i])
+    page = gallery.call("page", sort="clip_score", limit=20)
+    assert page["sort"] == "clip_score"
+    got = ids_of(page)
+    assert got[:4] == ranked and len(got) == 8          # highest first, the unscored after them
+    item = page["items"][0]
+    assert item["clip_score"] == pytest.approx(values[ranked[0]]) and item["judge_score"] is None
+    assert all(i["clip_score"] is None for i in page["items"][4:])
+    # The lowest score: only products with that score, at or above it.
+    floor = sorted(values.values())[1]
+    kept = gallery.call("page", filters={"min_clip_score": floor}, sort="clip_score")
+    assert set(ids_of(kept)) == {i for i in cats if values[i] >= floor} and kept["total"] == 3
+    assert gallery.call("page", filters={"scored": True})["total"] == 4
+    groups = gallery.call("groups", by="project", filters={"min_clip_score": floor})
+    assert groups["total"] == 3 and [g["count"] for g in groups["groups"]] == [3]
+    first = gallery.call("init", sort="clip_score")
+    assert ids_of(first["page"])[0] == ranked[0] and "judge_score" in first["sorts"]
+    # Details carry the scores; bad values name their control.
+    details = gallery.call("details", product_id=ranked[0])
+    assert details["product"]["clip_score"] == pytest.approx(values[ranked[0]])
+    assert details["lineage"] is None                     # made outside any refinement
+    assert gallery.error("page", sort="vibes")["field"] == "sort"
+    assert gallery.error("page", filters={"min_judge_score": "high"})["field"] == "min_judge_score"
+    assert gallery.error("page", filters={"min_aesthetic_score": True})["field"] == "min_aesthetic_score"
+
+
+def test_details_show_the_refinement_chain_a_product_came_from(studio, page):
+    ref = studio.refine(["a red fox in snow"], "instant:swatch", iterations=2, n=2, scorer="clip:tiny-clip",
+                        **SMALL_REFINE).wait(300)
+    rounds = ref.summary.sort_values("round")
+    assert len(rounds) == 2
+    first, second = rounds.product_id.tolist()
+    g = page(GalleryController(studio))
+    result, buffers = g.call_with_buffers("details", product_id=second)
+    lineage = result["lineage"]
+    assert [r["round"] for r in lineage["rounds"]] == [1, 2]
+    one, two = lineage["rounds"]
+    assert one["product_id"] == first and one["next_product_id"] == second and not one["current"]
+    assert two["product_id"] == second and two["current"] and two["next_product_id"] is None
+    assert one["prompt"] == "a red fox in snow" and one["next_prompt"] == two["prompt"]
+    assert isinstance(one["judgement"], str) and one["judgement"]
+    assert one["score"] == pytest.approx(float(rounds.score.iloc[0]))
+    for r in lineage["rounds"]:                        # each round's product comes with its thumbnail
+        assert r["available"] and buffers[r["thumb"]][:4] in (PNG[:4], b"RIFF")
+    # The first round's product sees the same chain, marked at its own round.
+    again = g.call("details", product_id=first)["lineage"]
+    assert [r["current"] for r in again["rounds"]] == [True, False] and again["rounds"][0]["best"]
+    # A candidate the judge did not pick: its round is marked, not as the best.
+    candidates = studio.gallery(limit=10, order_id=studio.product(first).order_id).product_id
+    other = next(i for i in candidates if i != first)
+    theirs = g.call("details", product_id=other)["lineage"]["rounds"]
+    assert [r["current"] for r in theirs] == [True, False] and not theirs[0]["best"]
+
+
+def test_upscale_one_product_and_a_selection_with_a_scale_from_the_models_spec(gallery, filled):
+    studio = filled.studio
+    menu = gallery.call("upscalers")
+    esrgan = next(m for m in menu["models"] if m["id"] == "diffusers:tiny-esrgan")
+    assert esrgan["local"] and esrgan["upscale_factor"] == 4 and "noise" in esrgan["description"]
+    assert esrgan["scale"]["maximum"] == 4 and esrgan["scale"]["default"] == 4 and 2 in esrgan["scale"]["choices"]
+    assert menu["chosen"] == menu["default"] or (menu["default"] is None and menu["chosen"] == "diffusers:tiny-esrgan")
+    fal = next(m for m in menu["models"] if m["id"] == "fal:fal-ai/esrgan")
+    assert not fal["local"] and fal["scale"]["maximum"] == 8
+
+    fox = filled.fox.products[0]
+    one = gallery.call("upscale", ids=[fox.id], model="diffusers:tiny-esrgan", scale=2)
+    assert one["generations"] == 1 and one["model"] == "diffusers:tiny-esrgan" and one["scale"] == 2
+    made = studio.get_order(one["order_id"]).wait(120).products
+    assert len(made) == 1 and (made[0].width, made[0].height) == (fox.width * 2, fox.height * 2)
+
+    cats = [p.id for p in filled.cats.products[:2]]
+    bulk = gallery.call("upscale", ids=cats, model="diffusers:tiny-esrgan", scale=1.5)
+    assert bulk["generations"] == 2 and len(studio.get_order(bulk["order_id"]).wait(120).products) == 2
+
+    # Errors name their field: a scale above the model's, a model that is not an upscaler, an unknown one.
+    assert gallery.error("upscale", ids=[fox.id], model="diffusers:tiny-esrgan", scale=8)["field"] == "scale"
+    wrong = gallery.error("upscale", ids=[fox.id], model="instant:swatch", scale=2)
+    assert wrong["field"] == "model" and "not an upscaler" in wrong["message"]
+    assert gallery.error("upscale", ids=[fox.id], model="diffusers:nope", scale=2)["field"] == "model"
+    assert gallery.error("upscale", ids=[], model="diffusers:tiny-esrgan", scale=2)["field"] == "ids"
+    assert gallery.error("upscale", ids=[fox.id], model="diffusers:tiny-esrgan", scale="big")["field"] == "scale"
+
+
+def test_train_lora_options_dry_check_errors_at_their_fields_and_start(studio, page):
+    order = studio.order("diffusers:tiny", prompt="a [red,blue] cat", seed=7, num_inference_steps=2).wait(300)
+    ids = [p.id for p in order.products]
+    swatch = studio.order("instant:swatch", prompt="a swatch", seed=1).wait(30).products[0].id
+    g = page(GalleryController(studio))
+    options = g.call("train_options", ids=ids)
+    assert options["base"] == "diffusers:tiny" and any(b["id"] == "diffusers:tiny" for b in options["bases"])
+    assert "prompt" in options["columns"] and "negative_prompt" in options["columns"]
+    assert "sha256" not in options["columns"] and options["defaults"]["rank"] == 4
+
+    args = {"ids": ids, "name": "cats-style", "base": "diffusers:tiny", "steps": 3, "rank": 4}
+    check = g.call("train_check", **args, captions="prompt")
+    assert check["count"] == 2 and check["shown"] == 2
+    assert {r["caption"] for r in check["dataset"]} == {"a red cat", "a blue cat"}
+    assert {r["product_id"] for r in check["dataset"]} == set(ids)
+    assert studio.training_runs().empty                   # a dry check starts nothing
+
+    assert g.error("train_check", **{**args, "name": "9 bad name"})["field"] == "name"
+    assert g.error("train_check", **{**args, "rank": 0})["field"] == "rank"
+    assert g.error("train_check", **{**args, "steps": "many"})["field"] == "steps"
+    assert g.error("train_check", **{**args, "base": "diffusers:nope"})["field"] == "base"
+    assert g.error("train_check", **args, captions="vibes")["field"] == "captions"
+    empty = g.error("train_check", **args, captions="negative_prompt")   # no negative prompts: empty captions
+    assert empty["field"] == "captions"
+    other = g.error("train_check", **{**args, "ids": [*ids, swatch]})
+    assert other["field"] == "products" and "family" in other["message"]
+
+    started = g.call("train", **args, captions="prompt")
+    assert started["name"] == "cats-style" and started["images"] == 2 and started["steps"] == 3
+    run = studio.training_run("cats-style")
+    assert run.id == started["run_id"]
+    assert sorted(run.dataset.caption) == sorted(r["caption"] for r in check["dataset"])   # what the preview showed
+    assert run.wait(timeout=300) and run.status == "completed"
+    assert "cats-style" in studio.loras("diffusers:tiny")

@@ -11,14 +11,20 @@
 
 import {
   blankFilters, requestFilters, makeSection, flatSection, orderedIds, insertSorted, importSummary, collectMessage,
-  gridIds, NONE, FIRST_IN_SECTION,
+  gridIds, NONE, FIRST_IN_SECTION, requestSort, upscaleMessage,
 } from "./state.js";
 import { createGridActions } from "./gridview.js";
 
 /** The control a request field names (the error shows there). */
 const FIELD_OF = { text: "text", kind: "kind", project_id: "project", no_project: "project", collection: "collection",
-  collection_id: "collection", model: "model", min_rating: "min_rating", since: "since", until: "until", group: "group" };
-const FILTER_FIELDS = ["text", "kind", "project", "collection", "model", "min_rating", "since", "until", "group"];
+  collection_id: "collection", model: "model", min_rating: "min_rating", since: "since", until: "until", group: "group",
+  min_clip_score: "min_score", min_aesthetic_score: "min_score", min_judge_score: "min_score", sort: "sort" };
+const FILTER_FIELDS = ["text", "kind", "project", "collection", "model", "min_rating", "since", "until", "group", "min_score", "sort"];
+/** The Upscale and Train LoRA dialogs' fields (a request's field → the control that shows its error). */
+const UPSCALE_FIELDS = ["upscale", "upscale_model", "upscale_scale"];
+const TRAIN_FIELDS = ["train", "train_name", "train_base", "train_steps", "train_rank", "train_captions", "train_products"];
+const TRAIN_FIELD_OF = { name: "train_name", base: "train_base", steps: "train_steps", rank: "train_rank", captions: "train_captions",
+  products: "train_products", ids: "train_products", sql: "train_products" };
 const IMAGE_FILE = /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i;
 const errText = (err) => { const i = (err && err.info) || { message: String((err && err.message) || err) }; return i.column ? `${i.message} (column ${i.column})` : i.message; };
 
@@ -94,7 +100,7 @@ export function createActions(ctx, store, dom) {
     updateSection(key, (x) => ({ ...x, loading: true }));
     try {
       const { result, buffers } = await ctx.call("page", {
-        filters: { ...sec.base, ...sec.filter }, offset: sec.next, limit, total: sec.total === null,
+        filters: { ...sec.base, ...sec.filter }, offset: sec.next, limit, total: sec.total === null, sort: requestSort(get().sort),
       });
       if (at !== epoch) return false;
       set((s) => {
@@ -128,7 +134,7 @@ export function createActions(ctx, store, dom) {
     actions.clearSelection();
     try {
       if (!s0.groupBy) {
-        const { result, buffers } = await ctx.call("page", { filters: base, offset: 0, limit: s0.pageSize, total: true });
+        const { result, buffers } = await ctx.call("page", { filters: base, offset: 0, limit: s0.pageSize, total: true, sort: requestSort(s0.sort) });
         if (at !== epoch) return;
         set((s) => {
           const reg = register(result.items, buffers, { items: {}, thumbs: {} });
@@ -186,8 +192,9 @@ export function createActions(ctx, store, dom) {
   function canPrepend() {
     const s = get();
     const flat = flatSection(s);
+    // (sorted by a score, a new product's place is not the top: it waits in the "new" notice)
     return !!flat && flat.loaded && (!dom.body || dom.body.scrollTop < 4) && !pointerInGrid && !s.selection.size
-      && !s.details && !s.menu && !s.compare;
+      && !s.details && !s.menu && !s.compare && !s.dialog && !s.sort;
   }
   async function drainNew() {
     if (newBusy) return;
@@ -240,7 +247,7 @@ export function createActions(ctx, store, dom) {
       busy(1);
       try {
         const base = requestFilters(get().filters);
-        const { result, buffers } = await ctx.call("init", { filters: base, limit: 60 });
+        const { result, buffers } = await ctx.call("init", { filters: base, limit: 60, sort: requestSort(get().sort) });
         set({ pageSize: result.page_size, options: result.options, started: true, loadError: null });
         if (at !== epoch) return; // navigate() asked for something else meanwhile
         if (get().groupBy) { reload(); return; }
@@ -267,6 +274,8 @@ export function createActions(ctx, store, dom) {
       reload();
     },
     setGroup(by) { actions.closeGrid(); set({ groupBy: by }); reload(); },
+    /** Sort by a score (highest first, unscored last) or "" for newest first. */
+    setSort(sort) { actions.closeGrid(); clearFields(["sort"]); set({ sort }); reload(); },
     clearFilters() { actions.closeGrid(); set({ filters: blankFilters() }); reload(); },
     /** Show only one group's products, ungrouped. */
     focusGroup(group) {
@@ -452,7 +461,7 @@ export function createActions(ctx, store, dom) {
         const { result } = await ctx.call("restore", { ids });
         const s = get();
         const flat = flatSection(s);
-        if (flat && at === epoch && ids.every((id) => s.items[id])) {
+        if (flat && at === epoch && !s.sort && ids.every((id) => s.items[id])) {
           set((st) => {
             let sec = flatSection(st);
             for (const id of ids) sec = insertSorted(sec, id, st.items);
@@ -556,7 +565,11 @@ export function createActions(ctx, store, dom) {
       if (!mine()) return;
       const p = data.product;
       const thumbUrl = p.thumb !== null && p.thumb !== undefined ? ctx.blobUrl(buffers[p.thumb], p.thumb_type) : null;
-      set((s) => ({ details: { ...s.details, data, thumbUrl } }));
+      const lineageThumbs = {};
+      for (const r of (data.lineage && data.lineage.rounds) || []) {
+        if (r.thumb !== null && r.thumb !== undefined) lineageThumbs[r.round] = ctx.blobUrl(buffers[r.thumb], r.thumb_type);
+      }
+      set((s) => ({ details: { ...s.details, data, thumbUrl, lineageThumbs } }));
       // The original comes on demand: a large file must not hold up the rest of the view.
       try {
         const { result, buffers: bufs } = await ctx.call("original", { product_id: id });
@@ -571,9 +584,10 @@ export function createActions(ctx, store, dom) {
       const d = get().details;
       if (!d) return;
       set({ details: null });
-      clearFields(["rate", "addcol", "vary", "vary_n", "vary_strength"]);
+      clearFields(["rate", "addcol", "vary", "vary_n", "vary_strength", ...UPSCALE_FIELDS]);
       if (d.originalUrl) URL.revokeObjectURL(d.originalUrl);
       if (d.thumbUrl) ctx.release(d.thumbUrl);
+      for (const url of Object.values(d.lineageThumbs || {})) ctx.release(url);
       if (restoreFocus && dom.panel) {
         requestAnimationFrame(() => {
           const tile = dom.panel.querySelector(`[data-id="${CSS.escape(d.id)}"]`);
@@ -616,6 +630,85 @@ export function createActions(ctx, store, dom) {
         return false;
       }
     },
+    // ---- Upscale (one product or a selection) and Train LoRA (a selection): dialogs ----
+    /** The Upscale menu (studio.upscalers()), asked once per panel and kept. */
+    async loadUpscalers() {
+      if (get().upscalers && !get().upscalers.error) return get().upscalers;
+      try {
+        const { result } = await ctx.call("upscalers");
+        set({ upscalers: result });
+        return result;
+      } catch (err) {
+        const failed = { models: [], chosen: null, error: errText(err) };
+        set({ upscalers: failed });
+        return failed;
+      }
+    },
+    openDialog(kind, ids) {
+      actions.closeMenu();
+      clearFields([...UPSCALE_FIELDS, ...TRAIN_FIELDS]);
+      set({ dialog: { kind, ids: [...ids] } });
+      if (kind === "upscale") actions.loadUpscalers();
+    },
+    closeDialog() {
+      if (!get().dialog) return false;
+      set({ dialog: null });
+      clearFields([...UPSCALE_FIELDS, ...TRAIN_FIELDS]);
+      flushNewWhenFree();
+      return true;
+    },
+    /** Order upscaled copies; the error shows at the control it names. True when ordered. */
+    async upscale(ids, model, scale) {
+      clearFields(UPSCALE_FIELDS);
+      try {
+        const { result } = await ctx.call("upscale", { ids, model, scale });
+        ctx.toast(upscaleMessage(result), ctx.nav ? { action: "Open Production", onAction: () => {
+          actions.closeDetails(false); actions.closeDialog(); ctx.nav.go("production", { order_id: result.order_id }); } } : {});
+        return result;
+      } catch (err) {
+        const field = err.info && err.info.field;
+        setField(field === "model" ? "upscale_model" : field === "scale" ? "upscale_scale" : "upscale", errText(err));
+        return null;
+      }
+    },
+    async trainOptions(ids) {
+      try {
+        const { result } = await ctx.call("train_options", { ids });
+        return result;
+      } catch (err) {
+        setField("train", errText(err));
+        return null;
+      }
+    },
+    /** A dry check of the run: its captions preview, or the errors at their fields. */
+    async trainCheck(args) {
+      clearFields(TRAIN_FIELDS);
+      try {
+        const { result } = await ctx.call("train_check", args, [], { timeout: 120000 });
+        return result;
+      } catch (err) {
+        const field = err.info && err.info.field;
+        setField(TRAIN_FIELD_OF[field] || "train", errText(err));
+        return null;
+      }
+    },
+    /** Start the run; the toast points to Production, where its live row is. */
+    async train(args) {
+      clearFields(TRAIN_FIELDS);
+      try {
+        const { result } = await ctx.call("train", args, [], { timeout: 120000 });
+        const where = ctx.nav ? "" : " · see it in the Production panel";
+        ctx.toast(`Training LoRA “${result.name}”: ${result.images} image${result.images === 1 ? "" : "s"}, ${result.steps} steps${where}`,
+          ctx.nav ? { ms: 10000, action: "Open Production", onAction: () => { actions.closeDialog(); ctx.nav.go("production", { training_id: result.run_id }); } } : { ms: 10000 });
+        actions.closeDialog();
+        return result;
+      } catch (err) {
+        const field = err.info && err.info.field;
+        setField(TRAIN_FIELD_OF[field] || "train", errText(err));
+        return null;
+      }
+    },
+
     go(tab, payload) {
       actions.closeDetails(false);
       if (ctx.nav) ctx.nav.go(tab, payload);

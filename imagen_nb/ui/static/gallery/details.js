@@ -9,8 +9,9 @@
 import { html, useEffect, useRef, useState } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
 import { fmtAgo, fmtSeconds, fmtValue } from "../lib/format.js";
-import { statusClass } from "./state.js";
+import { statusClass, scoreText, SCORE_LABEL, lineageSteps, lineageTitle } from "./state.js";
 import { Field } from "./toolbar.js";
+import { UpscaleForm } from "./jobs.js";
 
 const typing = (el) => /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName);
 
@@ -98,10 +99,31 @@ function Collections({ app, p }) {
     </${Field}>`;
 }
 
+// "Refined from …" (issue 15): each round of the refinement loop this product belongs to: its best
+// product (a thumbnail that opens it), the judgement and the next prompt the rewriter wrote.
+function Lineage({ app, lineage, id, thumbs }) {
+  const steps = lineageSteps(lineage, id);
+  if (!steps.length) return null;
+  return html`<div class="inb-gallery-block inb-gallery-lineage" aria-label="Lineage">
+    <div class="inb-label">${lineageTitle(lineage, id)}${lineage.title ? html`<span class="inb-faint"> · ${lineage.title}</span>` : null}</div>
+    <ol class="inb-gallery-chain">${steps.map((r) => html`<li key=${r.round} class=${r.here ? "inb-gallery-here" : ""} data-round=${r.round}>
+      <div class="inb-gallery-chain-head">
+        ${r.product_id && r.available && !r.here ? html`<button class="inb-gallery-chain-thumb" title="Open this round's product" data-id=${r.product_id}
+          onClick=${() => app.actions.openDetails(r.product_id)}>${thumbs[r.round] ? html`<img src=${thumbs[r.round]} alt=${`round ${r.round}`} />` : "open"}</button>`
+          : html`<span class="inb-gallery-chain-thumb inb-gallery-chain-self">${thumbs[r.round] ? html`<img src=${thumbs[r.round]} alt=${`round ${r.round}`} />` : "—"}</span>`}
+        <div><div><strong>${r.label}</strong>${r.here ? html`<span class="inb-chip inb-chip-accent">${r.best === false ? "this product's round (a candidate)" : "this product"}</span>` : null}</div>
+          <div class="inb-gallery-chain-prompt">${r.prompt || ""}</div></div></div>
+      ${r.judgement ? html`<div class="inb-gallery-chain-judgement"><span class="inb-faint">Judge: </span>${r.judgement}</div>` : null}
+      ${r.next_prompt ? html`<div class="inb-gallery-chain-next"><span class="inb-faint">Next prompt: </span>${r.next_prompt}
+        ${r.next_product_id ? html` <button class="inb-btn inb-btn-link inb-btn-sm" onClick=${() => app.actions.openDetails(r.next_product_id)}>open round ${r.round + 1}’s product</button>` : null}</div>` : null}
+    </li>`)}</ol></div>`;
+}
+
 function Side({ app, details }) {
   const { actions, nav } = app;
   const [varying, setVarying] = useState(false);
-  useEffect(() => setVarying(false), [details.id]);
+  const [upscaling, setUpscaling] = useState(false);
+  useEffect(() => { setVarying(false); setUpscaling(false); }, [details.id]);
   if (details.error) return html`<div class="inb-gallery-side"><div class="inb-field-error">${details.error}</div></div>`;
   if (!details.data) return html`<div class="inb-gallery-side"><div class="inb-faint">Loading…</div></div>`;
   const { product: p, generation: g, order: o, model } = details.data;
@@ -124,6 +146,8 @@ function Side({ app, details }) {
     ["Seed", p.seed !== null && p.seed !== undefined ? html`<span class="inb-mono">${String(p.seed)}</span>` : "—"],
     ["File", html`<span class="inb-gallery-path"><span class="inb-mono">${p.path}</span> <${CopyLink} text=${p.path} label="copy path" /></span>`],
     ["Source", p.source],
+    ...Object.entries(SCORE_LABEL).filter(([k]) => p[k] !== null && p[k] !== undefined).map(([k, label]) => [label,
+      html`<span class="inb-mono" data-score=${k}>${scoreText(p[k])}</span>`]),
   ].filter(Boolean);
   const sets = [
     ["Generation parameters", g ? g.params : p.params, "what this product was asked for (one expansion of the order)"],
@@ -145,11 +169,15 @@ function Side({ app, details }) {
       ${nav ? html`<span class="inb-gallery-recall" role="group" aria-label="Use in the order form">${recall.map(([use, label, title]) =>
         html`<button key=${use} class="inb-btn inb-btn-sm" title=${title} onClick=${() => go("order", { product_id: p.id, use })}>${label}</button>`)}</span>` : null}
       ${details.data.can_vary ? html`<button class="inb-btn" aria-expanded=${String(varying)} onClick=${() => setVarying(!varying)}>✦ Vary…</button>` : null}
+      ${details.data.can_upscale ? html`<button class="inb-btn" aria-expanded=${String(upscaling)} title="Order an upscaled copy of this image"
+        onClick=${() => setUpscaling(!upscaling)}>⤢ Upscale…</button>` : null}
       <button class="inb-btn" title="Download the original file" onClick=${() => actions.download(p.id, details.originalBlob)}>↓ Download</button>
       <button class="inb-btn" title="Copy the studio.order(...) call that makes this product again" onClick=${() => actions.copyCode(p.id)}>Copy as code</button>
       <button class="inb-btn inb-btn-danger" onClick=${() => actions.removeShown(p.id)}>Delete</button>
     </div>
     ${varying ? html`<${Vary} app=${app} p=${p} onDone=${() => setVarying(false)} />` : null}
+    ${upscaling ? html`<${UpscaleForm} app=${app} ids=${[p.id]} onDone=${() => setUpscaling(false)} />` : null}
+    <${Lineage} app=${app} lineage=${details.data.lineage} id=${p.id} thumbs=${details.lineageThumbs || {}} />
     <div class="inb-gallery-block"><div class="inb-label">Rating</div>
       <${Field} app=${app} name="rate"><div class="inb-gallery-rate" role="group" aria-label="Rating">
         ${[1, 2, 3, 4, 5].map((n) => html`<button key=${n} class=${`inb-gallery-star${rating && n <= rating ? " inb-gallery-on" : ""}`}

@@ -6,7 +6,7 @@
 // Files: state.js (store shape, derived texts), actions.js (requests; gridview.js those of the
 // grid view), toolbar.js (header,
 // filters, selection bar, status line), tiles.js (sections and tiles), details.js, menu.js,
-// importer.js, compare.js (grid view). Python side: imagen_nb/ui/gallery.py.
+// importer.js, compare.js (grid view), jobs.js (Upscale and Train LoRA…). Python side: imagen_nb/ui/gallery.py.
 
 /**
  * Requests (ctx.call):
@@ -22,6 +22,12 @@
  *   import({names}, files as buffers) -> { imported, refused, warnings }
  *   grid({order_id} | {ids}, x?, y?, z?) -> { title, order_id, axes: {x, y, z: {name, labels}|null}, choices, fixed, cells }
  *   thumbs({product_ids}) -> { items: {id: {buf, type}} }
+ *   (init and page also take sort: "newest" | "clip_score" | "aesthetic_score" | "judge_score"; filters min_<score>)
+ *   upscalers() -> { models: [{id, upscale_factor, local, default, description, scale}], default, chosen }
+ *   upscale({ids, model, scale}) -> { order_id, generations, model, scale }
+ *   train_options({ids}) -> { bases, base, columns, defaults }
+ *   train_check({ids, name, base, steps, rank, captions}) -> { count, shown, dataset: [{product_id, width, height, caption}] }
+ *   train({ids, name, base, steps, rank, captions}) -> { run_id, name, steps, images }
  * Pushes (ctx.on):
  *   new_products { ids: string[], count: number }  newest first, at most ten a second
  * @typedef {import("./state.js").State} State
@@ -36,6 +42,7 @@ import { Body } from "./tiles.js";
 import { Details } from "./details.js";
 import { CollectionMenu } from "./menu.js";
 import { DropHint, dropHandlers } from "./importer.js";
+import { JobDialog } from "./jobs.js";
 
 function Gallery({ app }) {
   const { store, actions } = app;
@@ -44,7 +51,10 @@ function Gallery({ app }) {
   const onKeyDown = (e) => {
     const s = store.get();
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);
-    if (e.key === "Escape" && !s.details) {
+    if (e.key === "Escape" && s.dialog) {
+      e.stopPropagation();
+      actions.closeDialog();
+    } else if (e.key === "Escape" && !s.details) {
       if (actions.closeMenu()) { e.stopPropagation(); return; }
       if (s.selection.size) { e.stopPropagation(); actions.clearSelection(); return; }
       if (s.compare && !typing) { e.stopPropagation(); actions.closeGrid(); }
@@ -63,6 +73,7 @@ function Gallery({ app }) {
     <${CollectionMenu} app=${app} />
     <${DropHint} app=${app} />
     <${Details} app=${app} />
+    <${JobDialog} app=${app} />
   </div>`;
 }
 

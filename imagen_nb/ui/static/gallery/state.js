@@ -30,14 +30,27 @@ export const GROUP_LABEL = { "": "No grouping", project: "Project", collection: 
 
 /** @returns {Filters} */
 export function blankFilters() {
-  return { text: "", kind: "", project: "", collection: "", model: "", min_rating: "", since: "", until: "", order_id: "" };
+  return { text: "", kind: "", project: "", collection: "", model: "", min_rating: "", since: "", until: "", order_id: "",
+    score_kind: "clip_score", min_score: "" };
+}
+
+/** The scores of the `gallery` view (issue 15): what a page may be sorted by, highest first. */
+export const SCORE_LABEL = { clip_score: "CLIP score", aesthetic_score: "Aesthetic score", judge_score: "Judge score" };
+export const SORT_LABEL = { "": "Newest first", ...Object.fromEntries(Object.entries(SCORE_LABEL).map(([k, v]) => [k, `Highest ${v.replace(" score", "")} score first`])) };
+
+/** A score as shown: three significant digits ("36.3", "7.25", "0.5"), "–" when there is none. */
+export function scoreText(v) {
+  if (v === null || v === undefined || Number.isNaN(Number(v))) return "–";
+  const n = Number(v);
+  return String(Number(n.toPrecision(3)));
 }
 
 /** @returns {State} */
 export function initialState() {
   return { started: false, loadError: null, filters: blankFilters(), groupBy: "", options: null, pageSize: PAGE_SIZE,
     total: null, sections: [], items: {}, thumbs: {}, selection: new Set(), anchor: null, busy: 0, pendingNew: 0,
-    fresh: new Set(), fieldErrors: {}, details: null, menu: false, dragging: false, compare: null, gridThumbs: {} };
+    fresh: new Set(), fieldErrors: {}, details: null, menu: false, dragging: false, compare: null, gridThumbs: {},
+    sort: "", upscalers: null, dialog: null };
 }
 
 /** The filters as the controller's request keys (only those set). */
@@ -52,6 +65,9 @@ export function requestFilters(f) {
   if (f.since) out.since = f.since;
   if (f.until) out.until = f.until;
   if (f.order_id) out.order_id = f.order_id;
+  if (f.min_score !== "" && f.min_score !== undefined && f.score_kind && Number.isFinite(Number(f.min_score))) {
+    out[`min_${f.score_kind}`] = Number(f.min_score);
+  }
   return out;
 }
 
@@ -87,7 +103,7 @@ export function statusText(s) {
   if (s.busy > 0) parts.push("Loading…");
   const flat = flatSection(s);
   if (flat && flat.total) {
-    parts.push(`Newest first · ${flat.next === null ? `all ${flat.total.toLocaleString()}` : `${flat.ids.length.toLocaleString()} of ${flat.total.toLocaleString()}`} loaded`);
+    parts.push(`${SORT_LABEL[s.sort || ""]} · ${flat.next === null ? `all ${flat.total.toLocaleString()}` : `${flat.ids.length.toLocaleString()} of ${flat.total.toLocaleString()}`} loaded`);
   } else if (s.groupBy && s.sections.length) {
     parts.push(`${s.sections.length} group${s.sections.length === 1 ? "" : "s"} by ${GROUP_LABEL[s.groupBy].toLowerCase()}`);
   }
@@ -174,4 +190,60 @@ export function gridRows(data, zi = 0) {
 /** The products of the grid view in reading order (the details view steps through them). */
 export function gridIds(data, zi = 0) {
   return gridRows(data, zi).flat().filter((c) => c && c.product_id).map((c) => c.product_id);
+}
+
+/** The page request's sort ("newest" or a score column). */
+export const requestSort = (sort) => sort || "newest";
+
+/** "Refined from …": where the product stands in its refinement's chain. `lineage` is the details
+ * reply's (rounds in order); the round that made or judged this product is marked `here`. */
+export function lineageSteps(lineage, id) {
+  if (!lineage || !lineage.rounds || !lineage.rounds.length) return [];
+  const n = lineage.rounds.length;
+  return lineage.rounds.map((r) => ({ ...r, here: r.current || r.product_id === id,
+    label: `Round ${r.round}${n > 1 ? ` of ${n}` : ""}${r.score !== null && r.score !== undefined ? ` · score ${scoreText(r.score)}` : ""}` }));
+}
+
+/** The heading of the lineage block: "Refined from round 1" for a later round, else what it led to. */
+export function lineageTitle(lineage, id) {
+  const steps = lineageSteps(lineage, id);
+  const at = steps.findIndex((r) => r.here);
+  if (at > 0) return `Refined from round ${steps[at - 1].round}`;
+  if (at === 0 && steps.length > 1) return `Refined into ${steps.length - 1} more round${steps.length > 2 ? "s" : ""}`;
+  return "From a refinement";
+}
+
+/** An upscaler's menu entry: "tiny-esrgan · ×4 · local (default)". */
+export function upscalerLabel(m) {
+  return `${m.id} · ×${m.upscale_factor}${m.local ? " · local" : " · remote"}${m.default ? " (default)" : ""}`;
+}
+
+/** The scales an upscaler offers (its spec's choices within minimum..maximum), and the one to start with. */
+export function scaleChoices(m, wanted = null) {
+  if (!m) return { choices: [], value: null };
+  const sc = m.scale || { choices: [2], default: 2, minimum: 1, maximum: m.upscale_factor || 4 };
+  const choices = sc.choices.filter((v) => v >= sc.minimum && v <= sc.maximum);
+  const value = wanted !== null && choices.includes(Number(wanted)) ? Number(wanted) : sc.default;
+  return { choices, value };
+}
+
+/** What the toast says after an Upscale order. */
+export function upscaleMessage(result) {
+  const n = result.generations;
+  return `Ordered ${n === 1 ? "an upscale" : `${n} upscales`} ×${result.scale} with ${result.model}`;
+}
+
+/** The training preview's line: "4 images · captions from prompt · 2 empty". */
+export function trainPreviewText(check, captions) {
+  if (!check) return "";
+  const shown = check.shown < check.count ? ` (first ${check.shown} shown)` : "";
+  return `${check.count} image${check.count === 1 ? "" : "s"} · captions from ${captions}${shown}`;
+}
+
+/** A LoRA name proposed from the products' project or prompt: letters, digits, '.', '_' or '-'. */
+export function suggestLoraName(items) {
+  const first = items.find((i) => i && (i.project || i.prompt));
+  const base = first ? (first.project || first.prompt) : "";
+  const slug = base.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z]+/, "").replace(/-+$/, "").slice(0, 40);
+  return slug ? `${slug}-lora` : "my-lora";
 }

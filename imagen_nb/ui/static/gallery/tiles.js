@@ -7,7 +7,7 @@
 
 import { html, cx, memo, useEffect, useRef } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
-import { KIND_ICON, KIND_LABEL, filtering, footText, orderedIds } from "./state.js";
+import { KIND_ICON, KIND_LABEL, SCORE_LABEL, filtering, footText, orderedIds, scoreText } from "./state.js";
 import { GridView } from "./compare.js";
 
 /** One product: thumbnail (or its type's icon), check, badge, stars, caption on hover. A list of
@@ -18,6 +18,7 @@ export const Tile = memo(function Tile({ app, id }) {
   const url = useStore(store, (s) => s.thumbs[id]);
   const selected = useStore(store, (s) => s.selection.has(id));
   const fresh = useStore(store, (s) => s.fresh.has(id));
+  const sort = useStore(store, (s) => s.sort);
   if (!it) return null;
   const meta = [it.width && it.height ? `${it.width}×${it.height}` : null, it.model].filter(Boolean).join(" · ");
   return html`<div class=${cx("inb-gallery-tile", `inb-gallery-kind-${it.kind}`, selected && "inb-gallery-selected", fresh && "inb-gallery-fresh")}
@@ -27,6 +28,7 @@ export const Tile = memo(function Tile({ app, id }) {
       : html`<div class="inb-gallery-placeholder"><span class="inb-gallery-placeholder-icon">${KIND_ICON[it.kind] || "◆"}</span>${it.media_type || it.kind}</div>`}</div>
     <span class="inb-gallery-check" role="checkbox" aria-checked=${String(selected)} aria-label="Select" title="Select (shift-click: a range)"></span>
     ${it.kind !== "image" ? html`<span class="inb-gallery-badge">${KIND_ICON[it.kind] || ""} ${it.kind}</span>` : null}
+    ${sort ? html`<span class="inb-gallery-score" title=${SCORE_LABEL[sort]}>${scoreText(it[sort])}</span>` : null}
     <span class="inb-gallery-stars" hidden=${!it.rating}>${it.rating ? "★".repeat(it.rating) : ""}</span>
     <div class="inb-gallery-caption"><div class="inb-gallery-caption-text">${it.prompt || it.name || "untitled"}</div>
       <div class="inb-gallery-caption-meta">${meta}</div></div>

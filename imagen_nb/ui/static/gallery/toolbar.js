@@ -9,7 +9,7 @@
 
 import { html, cx, useEffect, useRef, useState } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
-import { countText, statusText, filtering, GROUP_LABEL, KIND_LABEL, NONE } from "./state.js";
+import { countText, statusText, filtering, GROUP_LABEL, KIND_LABEL, NONE, SCORE_LABEL, SORT_LABEL } from "./state.js";
 import { ImportButtons } from "./importer.js";
 
 /** A control with the error the controller gave for it (shown under it until the next try). */
@@ -55,6 +55,7 @@ function Toolbar({ app }) {
   const { store, actions } = app;
   const count = useStore(store, countText);
   const groupBy = useStore(store, (s) => s.groupBy);
+  const sort = useStore(store, (s) => s.sort);
   const orderId = useStore(store, (s) => s.filters.order_id);
   const inGrid = useStore(store, (s) => !!s.compare);
   return html`<div class="inb-gallery-row inb-gallery-toolbar">
@@ -62,6 +63,8 @@ function Toolbar({ app }) {
     <${Search} app=${app} />
     <${Select} app=${app} name="group" label="Group by" value=${groupBy}
       entries=${Object.entries(GROUP_LABEL).map(([v, l]) => [v, v ? `Group: ${l}` : l])} onChange=${(v) => actions.setGroup(v)} />
+    <${Select} app=${app} name="sort" label="Sort" value=${sort}
+      entries=${Object.entries(SORT_LABEL)} onChange=${(v) => actions.setSort(v)} />
     ${orderId && !inGrid ? html`<button class="inb-btn inb-gallery-gridbtn" title="Lay this order's products out on the parameters that vary in it"
       onClick=${() => actions.openGrid({ order_id: orderId })}>▦ Grid view</button>` : null}
     <${ImportButtons} app=${app} />
@@ -96,6 +99,8 @@ function SelectionBar({ app }) {
     <${Stars} sm label="Rate selected" onRate=${(r) => actions.rate(ids(), r)} />
     ${n >= 2 && !inGrid ? html`<button class="inb-btn inb-btn-sm" title="Lay the selected products out on what varies among them"
       onClick=${() => actions.openGrid({ ids: ids() })}>▦ Compare as grid</button>` : null}
+    <button class="inb-btn inb-btn-sm" title="Order upscaled copies of the selected images" onClick=${() => actions.openDialog("upscale", ids())}>⤢ Upscale…</button>
+    <button class="inb-btn inb-btn-sm" title="Train a LoRA on the selected images" onClick=${() => actions.openDialog("train", ids())}>Train LoRA…</button>
     <button class="inb-btn inb-btn-sm inb-btn-danger" onClick=${() => actions.remove(ids())}>Delete</button>
     <span class="inb-gallery-grow"></span>
     <button class="inb-btn inb-btn-icon" title="Clear selection (Esc)" aria-label="Clear selection" onClick=${() => actions.clearSelection()}>×</button>
@@ -107,6 +112,19 @@ function DateField({ app, name, label }) {
   return html`<${Field} app=${app} name=${name}>
     <input class=${cx("inb-input inb-gallery-date", value && "inb-gallery-active")} type="date" aria-label=${label} title=${label}
       value=${value} onChange=${(e) => app.actions.setFilter(name, e.currentTarget.value)} /></${Field}>`;
+}
+
+// The lowest score (issue 15): which score, and the number (applied on change: Enter or leaving the field).
+function MinScore({ app }) {
+  const { store, actions } = app;
+  const kind = useStore(store, (s) => s.filters.score_kind);
+  const value = useStore(store, (s) => s.filters.min_score);
+  return html`<${Field} app=${app} name="min_score" cls="inb-gallery-minscore">
+    <span class="inb-gallery-minscore-row"><select class=${cx("inb-select", value !== "" && "inb-gallery-active")} aria-label="Score to filter by" value=${kind}
+      onChange=${(e) => actions.setFilter("score_kind", e.currentTarget.value)}>
+      ${Object.entries(SCORE_LABEL).map(([k, l]) => html`<option key=${k} value=${k}>${l} ≥</option>`)}</select>
+    <input class=${cx("inb-input inb-gallery-minscore-input", value !== "" && "inb-gallery-active")} type="number" step="any" placeholder="any"
+      aria-label="Lowest score" value=${value} onChange=${(e) => actions.setFilter("min_score", e.currentTarget.value.trim())} /></span></${Field}>`;
 }
 
 function Filters({ app }) {
@@ -128,6 +146,7 @@ function Filters({ app }) {
       entries=${[["", "All models"], ...o.models.map((m) => [m.id, `${m.id} · ${m.products}`])]} />
     <${Select} app=${app} name="min_rating" label="Rating" value=${f.min_rating} onChange=${set("min_rating")}
       entries=${[["", "Any rating"], ...[1, 2, 3, 4, 5].map((n) => [String(n), `${"★".repeat(n)}${n < 5 ? " & up" : ""}`])]} />
+    <${MinScore} app=${app} />
     <span class="inb-gallery-dates"><${DateField} app=${app} name="since" label="From" /><span class="inb-faint">–</span>
       <${DateField} app=${app} name="until" label="To" /></span>
     <div class="inb-gallery-chips">${f.order_id ? html`<span class="inb-chip inb-chip-accent">Order …${f.order_id.slice(-6)}

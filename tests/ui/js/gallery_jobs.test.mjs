@@ -1,0 +1,57 @@
+// The Gallery's derived texts for scores, lineage, Upscale and Train LoRA (issues 15-17), in node.
+// Run by tests/ui/test_js.py.
+import assert from "node:assert/strict";
+import * as g from "../../../imagen_nb/ui/static/gallery/state.js";
+
+// Scores: three significant digits; a missing one is a dash.
+assert.deepEqual([36.34464, 7.25, 0.5, 100, -8.866196, null, undefined].map(g.scoreText), ["36.3", "7.25", "0.5", "100", "-8.87", "–", "–"]);
+
+// The lowest score travels as min_<score>; an empty or non-numeric box sends nothing.
+const f = g.blankFilters();
+assert.deepEqual(g.requestFilters({ ...f, min_score: "20" }), { min_clip_score: 20 });
+assert.deepEqual(g.requestFilters({ ...f, score_kind: "judge_score", min_score: "7.5" }), { min_judge_score: 7.5 });
+assert.deepEqual(g.requestFilters({ ...f, score_kind: "judge_score" }), {});
+assert.deepEqual(g.requestFilters({ ...f, min_score: "abc" }), {});
+assert.ok(g.filtering({ ...f, min_score: "0" }) && !g.filtering({ ...f, score_kind: "aesthetic_score" }));
+
+// The sort: the request's name and the status line's words.
+assert.equal(g.requestSort(""), "newest");
+assert.equal(g.requestSort("aesthetic_score"), "aesthetic_score");
+const flat = { ...g.makeSection(null, {}), ids: ["a"], next: null, total: 1, loaded: true };
+const s = { ...g.initialState(), started: true, sections: [flat], total: 1 };
+assert.equal(g.statusText(s), "Newest first · all 1 loaded");
+assert.equal(g.statusText({ ...s, sort: "clip_score" }), "Highest CLIP score first · all 1 loaded");
+
+// Lineage: the round that made this product is marked; the heading says where it came from.
+const lineage = { title: "fox", rounds: [
+  { round: 1, product_id: "p1", score: 4, next_product_id: "p2", current: false },
+  { round: 2, product_id: "p2", score: 6.5, next_product_id: "p3", current: true },
+  { round: 3, product_id: "p3", score: null, next_product_id: null, current: false }] };
+const steps = g.lineageSteps(lineage, "p2");
+assert.deepEqual(steps.map((r) => r.here), [false, true, false]);
+assert.deepEqual(steps.map((r) => r.label), ["Round 1 of 3 · score 4", "Round 2 of 3 · score 6.5", "Round 3 of 3"]);
+assert.equal(g.lineageTitle(lineage, "p2"), "Refined from round 1");
+assert.equal(g.lineageTitle({ rounds: lineage.rounds.map((r) => ({ ...r, current: false })) }, "p1"), "Refined into 2 more rounds");
+assert.equal(g.lineageTitle({ rounds: [{ round: 1, product_id: "j", current: false }] }, "x"), "From a refinement");
+assert.deepEqual(g.lineageSteps(null, "p"), []);
+
+// Upscalers: the label, and the scales of the spec (a wanted scale kept only when offered).
+const esrgan = { id: "diffusers:tiny-esrgan", upscale_factor: 4, local: true, default: false,
+  scale: { minimum: 1, maximum: 4, default: 4, choices: [1.5, 2, 3, 4] } };
+assert.equal(g.upscalerLabel(esrgan), "diffusers:tiny-esrgan · ×4 · local");
+assert.equal(g.upscalerLabel({ ...esrgan, local: false, default: true }), "diffusers:tiny-esrgan · ×4 · remote (default)");
+assert.deepEqual(g.scaleChoices(esrgan), { choices: [1.5, 2, 3, 4], value: 4 });
+assert.deepEqual(g.scaleChoices(esrgan, 2), { choices: [1.5, 2, 3, 4], value: 2 });
+assert.equal(g.scaleChoices(esrgan, 8).value, 4);
+assert.deepEqual(g.scaleChoices(null), { choices: [], value: null });
+assert.equal(g.upscaleMessage({ generations: 3, scale: 2, model: "m" }), "Ordered 3 upscales ×2 with m");
+assert.equal(g.upscaleMessage({ generations: 1, scale: 4, model: "m" }), "Ordered an upscale ×4 with m");
+
+// Training: the preview's line and a proposed LoRA name.
+assert.equal(g.trainPreviewText({ count: 4, shown: 4 }, "prompt"), "4 images · captions from prompt");
+assert.equal(g.trainPreviewText({ count: 80, shown: 50 }, "negative_prompt"), "80 images · captions from negative_prompt (first 50 shown)");
+assert.equal(g.trainPreviewText(null, "prompt"), "");
+assert.equal(g.suggestLoraName([{ project: "Tarot Cards" }]), "tarot-cards-lora");
+assert.equal(g.suggestLoraName([undefined, { prompt: "1 red fox!" }]), "red-fox-lora");
+assert.equal(g.suggestLoraName([]), "my-lora");
+console.log("gallery jobs: ok");
