@@ -57,14 +57,15 @@ SECTIONS = {
     "production": ("counts", "orders"),
     "gallery": ("counts", "thumbs"),
 }
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 # Shown only where outputs may carry a <style> (trusted ones). The first rule is also in
 # common.css. The second hides the widget output's own text while the panel is not mounted
-# ("Loading widget...", "Error displaying widget: model not found") when a snapshot follows it.
+# ("Loading widget...", "Error displaying widget: model not found") when a snapshot follows it:
+# JupyterLab's widget renderer is a Lumino panel without the data-mime-type attribute that its
+# own renderers (HTML, text, images) carry.
 STYLE = f"""
 .jp-OutputArea-child:has(.inb-root) + .jp-OutputArea-child:has(.inb-snapshot) {{ display: none; }}
-.jp-OutputArea-child:has(> .jp-OutputArea-output[data-mime-type="{WIDGET_MIME}"]):not(:has(.inb-root)):has(+ .jp-OutputArea-child .inb-snapshot) {{ display: none; }}
+.jp-OutputArea-child:has(> .jp-OutputArea-output.lm-Panel:not([data-mime-type])):not(:has(.inb-root)):has(+ .jp-OutputArea-child .inb-snapshot) {{ display: none; }}
 .inb-snapshot {{ font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 12px; line-height: 1.45;
   color: var(--jp-ui-font-color1, #1b1f27); border: 1px solid var(--jp-border-color2, #dfe3ea); border-radius: 8px;
   padding: 8px 12px; max-width: 100%; box-sizing: border-box; background: var(--jp-layout-color1, #fff); }}

@@ -88,7 +88,9 @@ class _Host(anywidget.AnyWidget):
         notebook reopened without its kernel shows instead of "model not found")."""
         from IPython.display import display
 
-        display(self._repr_mimebundle_(), raw=True)
+        bundle = self._repr_mimebundle_()  # anywidget's is (data, metadata)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display(data, metadata=metadata, raw=True)
         if not _in_kernel():
             return
         if self.snapshot is None:

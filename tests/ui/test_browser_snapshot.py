@@ -66,7 +66,8 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
                            timeout=30_000)
     assert snapshot.is_hidden()
 
-    _menu(page, "File", "Save Notebook")
+    page.locator(".jp-Cell .jp-InputArea-prompt").first.click()
+    page.keyboard.press("Control+s")
     page.locator(".jp-mod-dirty").wait_for(state="detached", timeout=20_000)
     saved = json.loads(path.read_text())
     outputs = saved["cells"][1]["outputs"]
