@@ -79,10 +79,10 @@ STYLE = f"""
 .inb-snapshot .inb-snap-thumbs img {{ width: {THUMB_PX}px; height: {THUMB_PX}px; object-fit: cover; border-radius: 4px;
   background: var(--jp-layout-color2, #eef0f4); }}
 .inb-snapshot table {{ border-collapse: collapse; margin: 6px 0; width: 100%; table-layout: fixed; }}
-.inb-snapshot caption {{ text-align: left; font-weight: 600; padding: 2px 0; }}
-.inb-snapshot td, .inb-snapshot th {{ text-align: left; padding: 2px 6px; border-top: 1px solid var(--jp-border-color2, #dfe3ea);
+.inb-snapshot table caption {{ text-align: left; font-weight: 600; padding: 2px 0; }}
+.inb-snapshot table td, .inb-snapshot table th {{ text-align: left; padding: 2px 6px; border-top: 1px solid var(--jp-border-color2, #dfe3ea);
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
-.inb-snapshot th {{ font-weight: 500; color: var(--jp-ui-font-color2, #5b6472); }}
+.inb-snapshot table th {{ font-weight: 500; color: var(--jp-ui-font-color2, #5b6472); }}
 """
 
 
@@ -176,7 +176,8 @@ class SnapshotBuilder:
                         f"<td>{_text(o['prompt'])}</td><td>{_text(o['status'])}</td>"
                         f"<td>{done:,} / {int(o['generation_count']):,}{failed}</td><td>{_text(o['project'], 40)}</td></tr>")
         return ('<table class="inb-snap-orders"><caption>Recent orders</caption>'
-                '<tr><th>ordered</th><th>model</th><th>prompt</th><th>status</th><th>done</th><th>project</th></tr>'
+                '<tr><th style="width: 9em">ordered</th><th style="width: 20%">model</th><th>prompt</th>'
+                '<th style="width: 6em">status</th><th style="width: 7em">done</th><th style="width: 14%">project</th></tr>'
                 + "".join(rows) + "</table>")
 
     def _section_projects(self) -> str:
@@ -187,7 +188,8 @@ class SnapshotBuilder:
         rows = "".join(f"<tr><td>{_text(p['name'], 60)}</td><td>{int(p['orders']):,}</td><td>{int(p['products']):,}</td>"
                        f"<td>{_when(p['last_activity'])}</td></tr>" for p in projects.to_dict("records"))
         return ('<table class="inb-snap-projects"><caption>Projects</caption>'
-                '<tr><th>project</th><th>orders</th><th>products</th><th>last activity</th></tr>' + rows + "</table>")
+                '<tr><th>project</th><th style="width: 6em">orders</th><th style="width: 6em">products</th>'
+                '<th style="width: 9em">last activity</th></tr>' + rows + "</table>")
 
     def _thumb_url(self, row: dict) -> str | None:
         pid = str(row.get("product_id"))
