@@ -80,9 +80,9 @@ STYLE = f"""
   background: var(--jp-layout-color2, #eef0f4); }}
 .inb-snapshot table {{ border-collapse: collapse; margin: 6px 0; width: 100%; table-layout: fixed; }}
 .inb-snapshot table caption {{ text-align: left; font-weight: 600; padding: 2px 0; }}
-.inb-snapshot table td, .inb-snapshot table th {{ text-align: left; padding: 2px 6px; border-top: 1px solid var(--jp-border-color2, #dfe3ea);
+.inb-snapshot.inb-snapshot table td, .inb-snapshot.inb-snapshot table th {{ text-align: left; padding: 2px 6px; border-top: 1px solid var(--jp-border-color2, #dfe3ea);
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
-.inb-snapshot table th {{ font-weight: 500; color: var(--jp-ui-font-color2, #5b6472); }}
+.inb-snapshot.inb-snapshot table th {{ font-weight: 500; color: var(--jp-ui-font-color2, #5b6472); }}
 """
 
 
@@ -128,7 +128,7 @@ class SnapshotBuilder:
         body = self.body() if body is None else body
         when = (when or datetime.now()).astimezone().strftime("%Y-%m-%d %H:%M")
         return (f'<div class="inb-snapshot" data-inb-snapshot="{self.panel}"><style>{STYLE}</style>'
-                f'<div class="inb-snap-head"><span class="inb-snap-brand">◆ imagen-nb · {TITLES[self.panel]}</span>'
+                f'<div class="inb-snap-head"><span class="inb-snap-brand">◆ imagen-nb · {TITLES[self.panel]}</span> '
                 f'<span class="inb-snap-when">snapshot of {when} · imagen-nb {version("imagen-nb")}</span></div>'
                 f'<p class="inb-snap-run">{RUN_LINE}</p>{body}</div>')
 
@@ -176,7 +176,7 @@ class SnapshotBuilder:
                         f"<td>{_text(o['prompt'])}</td><td>{_text(o['status'])}</td>"
                         f"<td>{done:,} / {int(o['generation_count']):,}{failed}</td><td>{_text(o['project'], 40)}</td></tr>")
         return ('<table class="inb-snap-orders"><caption>Recent orders</caption>'
-                '<tr><th style="width: 9em">ordered</th><th style="width: 20%">model</th><th>prompt</th>'
+                '<tr><th style="width: 10.5em">ordered</th><th style="width: 20%">model</th><th>prompt</th>'
                 '<th style="width: 6em">status</th><th style="width: 7em">done</th><th style="width: 14%">project</th></tr>'
                 + "".join(rows) + "</table>")
 
@@ -189,7 +189,7 @@ class SnapshotBuilder:
                        f"<td>{_when(p['last_activity'])}</td></tr>" for p in projects.to_dict("records"))
         return ('<table class="inb-snap-projects"><caption>Projects</caption>'
                 '<tr><th>project</th><th style="width: 6em">orders</th><th style="width: 6em">products</th>'
-                '<th style="width: 9em">last activity</th></tr>' + rows + "</table>")
+                '<th style="width: 10.5em">last activity</th></tr>' + rows + "</table>")
 
     def _thumb_url(self, row: dict) -> str | None:
         pid = str(row.get("product_id"))

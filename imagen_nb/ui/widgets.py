@@ -83,6 +83,10 @@ class _Host(anywidget.AnyWidget):
             if self.snapshot is not None:  # a click may have changed what the panel holds
                 self.snapshot.stale()
 
+    def __repr__(self) -> str:
+        # the text a frontend shows when it cannot draw the widget (an untrusted notebook)
+        return f"<imagen-nb {type(self).__name__} panel>"
+
     def _ipython_display_(self) -> None:
         """Show the live widget and, in a kernel, its static snapshot right after it (the output a
         notebook reopened without its kernel shows instead of "model not found")."""

@@ -5,7 +5,8 @@ In a real JupyterLab: run a cell showing the Studio widget (the snapshot is on t
 hidden while the live panel is there), order more from another cell (the snapshot follows
 through its display_id), save, shut the kernel down, reload the page: the snapshot shows with
 the last counts and thumbnails, JupyterLab's "model not found" line does not. Running the cell
-again brings the live panel back and hides the snapshot.
+again brings the live panel back and hides the snapshot. An untrusted copy (edited elsewhere)
+still shows the snapshot's text and thumbnails, unstyled.
 """
 
 from __future__ import annotations
@@ -100,6 +101,24 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
         "JupyterLab's 'model not found' line is hidden behind the snapshot"
     assert page.locator(".inb-studio").count() == 0
     tab.shot("snapshot-reopened", page.locator(".jp-Cell").nth(1))
+
+    # A notebook JupyterLab does not trust (its signature no longer matches: edited elsewhere) gets
+    # its HTML sanitized: the snapshot's <style> is dropped, its text and thumbnails stay.
+    saved = json.loads(path.read_text())
+    saved["metadata"]["edited_elsewhere"] = True
+    path.write_text(json.dumps(saved))
+    page.reload()
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    try:
+        page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True).click(timeout=10_000)
+    except Exception:
+        pass
+    snapshot.wait_for(state="visible", timeout=60_000)
+    assert page.locator(".inb-snapshot style").count() == 0, "untrusted: the sanitizer dropped the <style>"
+    assert "Run this cell to open the live panel." in snapshot.inner_text()
+    page.wait_for_function("() => [...document.querySelectorAll('.inb-snapshot img')]"
+                           ".filter((i) => i.complete && i.naturalWidth > 0).length === 6", timeout=20_000)
+    tab.shot("snapshot-untrusted", page.locator(".jp-Cell").nth(1))
 
     # Running the cells again brings the live panel back and hides the snapshot.
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
