@@ -127,7 +127,7 @@ class SnapshotBuilder:
         """The whole snapshot: style, heading with the time it was taken, the run line, the body."""
         body = self.body() if body is None else body
         when = (when or datetime.now()).astimezone().strftime("%Y-%m-%d %H:%M")
-        return (f'<div class="inb-snapshot" data-inb-snapshot="{self.panel}"><style>{STYLE}</style>'
+        return (f'<div class="inb-snapshot inb-snapshot-{self.panel}"><style>{STYLE}</style>'
                 f'<div class="inb-snap-head"><span class="inb-snap-brand">◆ imagen-nb · {TITLES[self.panel]}</span> '
                 f'<span class="inb-snap-when">snapshot of {when} · imagen-nb {version("imagen-nb")}</span></div>'
                 f'<p class="inb-snap-run">{RUN_LINE}</p>{body}</div>')

@@ -1,7 +1,7 @@
 """A saved notebook reopened without its kernel shows the panel's snapshot, not "model not found"
 (issue 11, item 7).
 
-In a real JupyterLab: run a cell showing the Studio widget (the snapshot is on the page but
+In a real JupyterLab: run a cell showing the Studio widget (and one showing the Gallery alone) (the snapshot is on the page but
 hidden while the live panel is there), order more from another cell (the snapshot follows
 through its display_id), save, shut the kernel down, reload the page: the snapshot shows with
 the last counts and thumbnails, JupyterLab's "model not found" line does not. Running the cell
@@ -26,7 +26,7 @@ MORE = 'studio.order("instant:swatch", prompt="a green kite", seed="[3,4]").wait
 
 def _notebook(path):
     cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-              "source": src} for i, src in enumerate([SETUP, "studio", MORE])]
+              "source": src} for i, src in enumerate([SETUP, "studio", MORE, "inb.Gallery(studio)"])]
     path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {
         "display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}))
 
@@ -59,9 +59,12 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
     widget = page.locator(".inb-studio").first
     widget.wait_for(timeout=120_000)
     page.locator(".jp-OutputArea-output", has_text="more").wait_for(timeout=60_000)
-    snapshot = page.locator(".inb-snapshot")
-    assert snapshot.count() == 1, "the Studio widget's cell has one snapshot output"
-    assert snapshot.is_hidden(), "the snapshot is hidden while the live panel is on the page"
+    page.locator(".inb-root").nth(1).wait_for(timeout=60_000)  # the Gallery alone, in the last cell
+    snapshot = page.locator(".inb-snapshot-studio")  # a class: the sanitizer keeps it
+    gallery = page.locator(".inb-snapshot-gallery")
+    gallery.wait_for(state="attached", timeout=30_000)
+    assert snapshot.count() == 1 and gallery.count() == 1, "each widget's cell has one snapshot output"
+    assert snapshot.is_hidden() and gallery.is_hidden(), "snapshots are hidden while the live panels are there"
     # The second order (from another cell) reaches the hidden snapshot through its display_id.
     page.wait_for_function("() => (document.querySelector('.inb-snapshot') || {}).textContent?.includes('6 products')",
                            timeout=30_000)
@@ -87,6 +90,7 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
     except Exception:
         pass
     snapshot.wait_for(state="visible", timeout=60_000)
+    gallery.wait_for(state="visible", timeout=60_000)
     # JupyterLab gives up on the widget once its manager is restored; give it that time.
     page.wait_for_timeout(4000)
     assert snapshot.is_visible()
@@ -95,11 +99,13 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
     assert "a green kite" in text, "the recent orders are listed"
     shown = page.evaluate("""() => [...document.querySelectorAll('.inb-snapshot img')]
                                    .filter((i) => i.complete && i.naturalWidth > 0).length""")
-    assert shown == 6, f"the newest products show as thumbnails ({shown} of 6 decoded)"
+    assert shown == 12, f"the newest products show as thumbnails in both snapshots ({shown} of 12 decoded)"
+    assert "6 products" in gallery.inner_text() and "Recent orders" not in gallery.inner_text()
     errors = page.locator(".jp-OutputArea-output", has_text="Error displaying widget")
     assert errors.count() == 0 or all(errors.nth(i).is_hidden() for i in range(errors.count())), \
         "JupyterLab's 'model not found' line is hidden behind the snapshot"
-    assert page.locator(".inb-studio").count() == 0
+    assert page.locator(".inb-root").count() == 0
+    tab.shot("snapshot-reopened-gallery", page.locator(".jp-Cell").nth(3))
     tab.shot("snapshot-reopened", page.locator(".jp-Cell").nth(1))
 
     # A notebook JupyterLab does not trust (its signature no longer matches: edited elsewhere) gets
@@ -117,7 +123,7 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
     assert page.locator(".inb-snapshot style").count() == 0, "untrusted: the sanitizer dropped the <style>"
     assert "Run this cell to open the live panel." in snapshot.inner_text()
     page.wait_for_function("() => [...document.querySelectorAll('.inb-snapshot img')]"
-                           ".filter((i) => i.complete && i.naturalWidth > 0).length === 6", timeout=20_000)
+                           ".filter((i) => i.complete && i.naturalWidth > 0).length === 12", timeout=20_000)
     tab.shot("snapshot-untrusted", page.locator(".jp-Cell").nth(1))
 
     # Running the cells again brings the live panel back and hides the snapshot.
@@ -125,5 +131,7 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
     _menu(page, "Run", "Run All Cells")
     page.locator(".inb-studio").first.wait_for(timeout=120_000)
     page.locator(".jp-OutputArea-output", has_text="more").wait_for(timeout=60_000)
-    assert page.locator(".inb-snapshot").count() == 1 and page.locator(".inb-snapshot").is_hidden()
+    page.locator(".inb-root").nth(1).wait_for(timeout=60_000)
+    gallery.wait_for(state="attached", timeout=30_000)
+    assert snapshot.count() == 1 and snapshot.is_hidden() and gallery.count() == 1 and gallery.is_hidden()
     tab.shot("snapshot-live-again", page.locator(".jp-Cell").nth(1))

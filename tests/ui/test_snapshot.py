@@ -54,7 +54,7 @@ T, O, P = 'class="inb-snap-thumbs"', 'class="inb-snap-orders"', 'class="inb-snap
 def test_each_panel_snapshots_its_own_content(studio, panel, has, lacks):
     studio.order("instant:swatch", prompt="a kite", project="kites").wait()
     html = SnapshotBuilder(studio, panel).html()
-    assert RUN_LINE in html and f'data-inb-snapshot="{panel}"' in html
+    assert RUN_LINE in html and f'class="inb-snapshot inb-snapshot-{panel}"' in html
     for text in has:
         assert text in html
     for text in lacks:
