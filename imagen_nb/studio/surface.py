@@ -253,6 +253,17 @@ class Studio(metaclass=_OpenHome):
             return {"text/plain": repr(self)}
         return widget._repr_mimebundle_(include=include, exclude=exclude)
 
+    def _ipython_display_(self) -> None:
+        # The widget shows itself (the live panel, then its static snapshot: ui/snapshot.py).
+        try:
+            widget = self.widget()
+        except ImportError:
+            from IPython.display import display
+
+            display({"text/plain": repr(self)}, raw=True)
+            return
+        widget._ipython_display_()
+
     @classmethod
     def restore(cls, path: str | os.PathLike, home: str | os.PathLike | None = None, *,
                 force: bool = False) -> "RestoreReport":

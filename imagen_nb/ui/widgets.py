@@ -14,6 +14,7 @@ from .order import OrderController
 from .production import ProductionController
 from .projects import ProjectsController
 from .shell import ShellController
+from .snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,14 @@ def kernel_schedule(fn: Callable[[], None]) -> None:
         fn()
     else:
         loop.add_callback(fn)
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 class _WidgetTransport:
@@ -58,6 +67,7 @@ class _Host(anywidget.AnyWidget):
         for controller in self.controllers.values():
             controller.attach(transport)
         self.on_msg(self._route)
+        self.snapshot: Snapshot | None = None  # made on the first display in a kernel (snapshot.py)
 
     @staticmethod
     def _controllers(studio) -> list[Controller]:
@@ -70,6 +80,29 @@ class _Host(anywidget.AnyWidget):
         controller = self.controllers.get(content.get("panel"))
         if controller is not None:
             controller.handle(content, buffers or ())
+            if self.snapshot is not None:  # a click may have changed what the panel holds
+                self.snapshot.stale()
+
+    def __repr__(self) -> str:
+        # the text a frontend shows when it cannot draw the widget (an untrusted notebook)
+        return f"<imagen-nb {type(self).__name__} panel>"
+
+    def _ipython_display_(self) -> None:
+        """Show the live widget and, in a kernel, its static snapshot right after it (the output a
+        notebook reopened without its kernel shows instead of "model not found")."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()  # anywidget's is (data, metadata)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display(data, metadata=metadata, raw=True)
+        if not _in_kernel():
+            return
+        if self.snapshot is None:
+            self.snapshot = Snapshot(self.studio, self._entry, kernel_schedule)
+        try:
+            self.snapshot.show()
+        except Exception:  # the live widget is what matters; a snapshot that fails is left out
+            log.warning("could not draw the panel's snapshot", exc_info=True)
 
     @property
     def selected(self) -> list:
@@ -96,6 +129,8 @@ class _Host(anywidget.AnyWidget):
         """Stop following the Studio and close the widget's views."""
         for controller in self.controllers.values():
             controller.close()
+        if self.snapshot is not None:
+            self.snapshot.close()
         super().close()
 
 
