@@ -81,7 +81,7 @@ class Loaded:
                              {"role": "user", "content": params["prompt"]}], tokenize=False, add_generation_prompt=True)
                     else:
                         text = f"{params['system_prompt']}\n\n{params['prompt']}"
-                inputs = self.tokenizer(text, return_tensors="pt").to(self.device)
+                inputs = self._fit(self.tokenizer(text, return_tensors="pt"), total).to(self.device)
                 start = inputs["input_ids"].shape[1]
                 out = self._sampled(int(params["seed"]), lambda: self.model.generate(**inputs, **options))
             else:
@@ -102,6 +102,23 @@ class Loaded:
                     start = inputs["input_ids"].shape[1] if "input_ids" in inputs else 0
                     out = self._sampled(int(params["seed"]), lambda: self.model.generate(**inputs, **options))
         return self.tokenizer.decode(out[0][start:], skip_special_tokens=True).strip()
+
+    def _fit(self, inputs, new_tokens: int):
+        """``inputs`` cut to what the model's context holds with ``new_tokens`` more: the end is kept
+        (a rewriter's history grows at the front; the instruction and the latest judgement are last)."""
+        config = self.model.config
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        if not limit:
+            return inputs
+        room = int(limit) - new_tokens
+        if room < 1:
+            raise ValueError(f"max_new_tokens {new_tokens} fills this model's whole {limit}-token context; "
+                             f"ask for at most {int(limit) - 1}")
+        if inputs["input_ids"].shape[1] <= room:
+            return inputs
+        for key in list(inputs.keys()):
+            inputs[key] = inputs[key][:, -room:]
+        return inputs
 
     @staticmethod
     def _sampled(seed: int, fn):
