@@ -1018,7 +1018,9 @@ class LocalStudio(RefineAPI, Studio):
             sql: instead of ``products``: a query returning ``product_id``
                 (``"select product_id from gallery where rating >= 4"``).
             base: the model to teach (a Stable Diffusion 1 or 2 diffusers model).
-            captions: ``"prompt"`` (each product's prompt), another gallery column, or a mapping
+            captions: ``"prompt"`` (each product's prompt), another gallery column, an image-to-text
+                model id (a captioner: its order over the products runs first, and this call returns
+                once it has captioned them, so ``run.dataset`` shows its captions), or a mapping
                 ``{product_id: caption}``; an empty caption is refused.
             project: project of the sample products.
             replace: start anew under a name whose LoRA or stopped run exists.

@@ -55,6 +55,11 @@ KEEP_STATES = 2
 _ID_COLUMNS = ("product_id", "id")
 
 
+#: what a captioner that takes a prompt (a vision LLM) is asked for each training image
+CAPTION_PROMPT = ("Describe this image in one sentence for a text-to-image training caption: subject, style, colours,"
+                  " composition. No preamble.")
+
+
 class TrainingRun:
     """A LoRA training run (from :meth:`Studio.train_lora` or :meth:`Studio.training_run`).
 
@@ -362,6 +367,43 @@ class TrainingService:
         return [TrainingExample(**{**asdict(e), "caption": apply_trigger(e.caption, config.trigger)})
                 for e in examples], source
 
+    def _captioned(self, ids: list[str], model_id: str) -> dict[str, str]:
+        """Captions written by an image-to-text model: one order over the products (it shows in
+        Production and its texts stay in the catalog), waited for; {product id: caption}."""
+        from .refine import first_file_input
+
+        studio = self.studio
+        provider, name = split_model_id(model_id, studio.providers)
+        info = provider.model(name)
+        image_param = first_file_input(info.spec)
+        if info.type != "image-to-text" or image_param is None:
+            raise ValidationError("captions", f"{model_id} is a {info.type} model; captions come from an"
+                                              " image-to-text model (a captioner such as transformers:tiny-judge or"
+                                              " fal:fal-ai/florence-2-large/detailed-caption), a gallery column, or"
+                                              " a mapping {product_id: caption}")
+        params: dict[str, Any] = {image_param: list(ids)}
+        if "prompt" in info.spec.get("properties", {}):
+            params["prompt"] = CAPTION_PROMPT
+        order = studio.order(model_id, **params)
+        order.wait(timeout=None)
+        texts: dict[str, str] = {}
+        gens = studio.order_generations(order.id)
+        by_gen = {g["id"]: g for g in gens.to_dict("records")}
+        for product in studio.order_products(order.id):
+            gen = by_gen.get(product.generation_id) or {}
+            returned = gen.get("return_params") or {}
+            text = returned.get("text") if isinstance(returned, Mapping) else None
+            source = (gen.get("params") or {}).get(image_param)
+            if text is not None and source is not None:
+                texts[str(source)] = str(text).strip()
+        failed = [i for i in ids if i not in texts]
+        if failed:
+            errors = gens.loc[gens["status"] != "complete", "error_message"].dropna().tolist()
+            raise ValidationError("captions", f"{model_id} wrote no caption for {len(failed)} of {len(ids)} products"
+                                              f" (order {order.id}: {errors[0] if errors else order.status});"
+                                              " retry that order, or caption from 'prompt' or a column")
+        return texts
+
     def _captions(self, ids: list[str], rows: Mapping[str, dict], captions: Any) -> tuple[str, dict[str, str]]:
         if isinstance(captions, Mapping):
             unknown = [k for k in captions if k not in rows]
@@ -370,7 +412,10 @@ class TrainingService:
             return "mapping", {i: _text(captions.get(i)) for i in ids}
         if not isinstance(captions, str) or not captions:
             raise ValidationError("captions", "captions is 'prompt' (default), a gallery column such as"
-                                              " 'negative_prompt', or a mapping {product_id: caption}")
+                                              " 'negative_prompt', an image-to-text model id (a captioner), or a"
+                                              " mapping {product_id: caption}")
+        if ":" in captions:
+            return captions, self._captioned(ids, captions)
         columns = [c for c in next(iter(rows.values())) if c not in ("family", "kind")]
         if captions not in columns:
             raise ValidationError("captions", f"{captions!r} is not a gallery column.{did_you_mean(captions, columns)}"

@@ -284,3 +284,18 @@ def test_a_client_trains_on_the_hosts_device_and_sees_its_progress(home, host):
         assert list(run.metrics()["step"]) == [1, 2, 3, 4] and list(run.checkpoints()["step"]) == [2]
         assert studio.training_run("remote").id == run.id and "remote" in studio.loras("diffusers:tiny")
         assert studio.views.training_rows()[0]["name"] == "remote"
+
+
+def test_captions_from_a_captioner_model_are_written_first_and_shown(studio, tmp_path):
+    """captions=<an image-to-text model>: one captioning order over the products, then its texts."""
+    imported = studio.import_products(squares(tmp_path / "images", 2))
+    dataset = studio.check_training("captioned", products=imported, captions="transformers:tiny-judge")
+    assert list(dataset.product_id) == [p.id for p in imported]
+    assert all(isinstance(c, str) and c.strip() for c in dataset.caption)  # the tiny judge writes gibberish
+    orders = studio.sql("select model_id, generation_count from orders where model_id = 'transformers:tiny-judge'")
+    assert list(orders.generation_count) == [2]  # the captioner's order is in the catalog, one generation per image
+    texts = studio.sql("select count(*) as n from texts where model = 'transformers:tiny-judge'")
+    assert int(texts.n[0]) == 2
+    with pytest.raises(ValidationError, match="image-to-text model") as caught:
+        studio.check_training("captioned", products=imported, captions="transformers:tiny-rewriter")
+    assert caught.value.param == "captions"
