@@ -32,6 +32,7 @@ from ..core.smart import has_smart_syntax, new_rng_seed
 from .bridge import Controller, PanelRequestError, Reply, need_id, too_large_text
 from .forms import describe_model, json_types, params_from_values, values_from_params
 from .jsonable import jsonable
+from .order_refine import RefineRequests
 from .paths import OUTSIDE, check_inputs, outside_home
 from .thumbs import attach, make_thumbnail, product_thumb, row_thumb
 
@@ -68,7 +69,7 @@ def _pick(params: dict[str, Any], use: str) -> dict[str, Any]:
 _UPLOAD_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
 
 
-class OrderController(Controller):
+class OrderController(RefineRequests, Controller):
     """Serves the Order panel: models and their forms, the expansion preview, ordering, re-order
     prefill, presets, smart tokens, image inputs (gallery picks and uploads), and the live strip
     of this panel's products."""

@@ -10,6 +10,7 @@
 import {
   CLEAR_AFTER_ORDER, STRIP_MAX, asText, currentValues, fieldMessage, filterModels, labelOf,
 } from "./state.js";
+import { refineActions } from "./refine_actions.js";
 
 /** The panel's actions over `store`, talking to the controller through `ctx`. */
 export function createActions(ctx, store) {
@@ -29,7 +30,8 @@ export function createActions(ctx, store) {
    *  `source` says who may clear it: a preview clears its own errors only. */
   function errorAt(info, source) {
     const s = get();
-    if (!info || !(["model", "project", "rows"].includes(info.field) || isFormField(s, info.field))) return false;
+    if (!info || !(["model", "project", "rows"].includes(info.field) || isFormField(s, info.field)
+      || String(info.field || "").startsWith("refine_"))) return false;
     const message = fieldMessage(info.message);
     const keyMissing = info.field === "model" && s.form && s.form.key_missing && message === s.form.key_missing;
     const f = s.form && s.form.fields.find((x) => x.name === info.field);
@@ -72,7 +74,9 @@ export function createActions(ctx, store) {
       const advanced = form.fields.some((f) => f.advanced && values[f.name] !== undefined && values[f.name] !== "");
       const errors = { ...s.errors };
       delete errors.model;
-      for (const k of Object.keys(errors)) if (k !== "project" && k !== "rows" && !form.fields.some((f) => f.name === k)) delete errors[k];
+      for (const k of Object.keys(errors)) {
+        if (k !== "project" && k !== "rows" && !k.startsWith("refine_") && !form.fields.some((f) => f.name === k)) delete errors[k];
+      }
       return {
         form, values: { ...values }, errors, query: null, preview: null, previewError: null,
         advancedOpen: s.advancedOpen || advanced,
@@ -507,6 +511,8 @@ export function createActions(ctx, store) {
         actions.tableChanged(null);
       } catch (err) { failed(err); }
     },
+
+    ...refineActions(ctx, store, { errorAt, clearErrors, notice }),
 
     // -- the session (live)
     session(data, buffers) {

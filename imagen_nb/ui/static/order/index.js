@@ -23,6 +23,9 @@
  *   product({product_id}) → ProductView (+ buffer: the file)   recent({offset, limit, text}) → {items: PickItem[], more, offset}
  *   upload({name, field}, [file]) → Upload (+ buffer: thumb)   image_thumb({value}) → ImageThumb (+ buffer)
  *   sets() → SetRow[]   attach_file({name}, [file]) → {table}   attach_set({name, model}) → Prefill & {table}   detach() → {table: null}
+ *   refine_choices() → {judges, rewriters, scorers, defaults, iterations_max, n_max, key_missing, model_types}
+ *   refine({model, values, project_id?, options: {judge, rewriter, scorer, iterations, n, stop_at, goal}})
+ *     → {refinement_id, prompts, iterations, n, model, judge, rewriter} (errors at refine_<option> or a form field)
  * Push "session": {products: SessionProduct[], orders: SessionOrder[]} (+ buffers: thumbnails), at most 10 per second.
  * Push "table": {table} (a table attached from Python).
  * Errors reject with err.info = { type, message, field, column } (+ row, column_name for an order from rows).
@@ -41,6 +44,7 @@ import { Preview, OrderBar } from "./preview.js";
 import { Session } from "./session.js";
 import { Presets, Tokens } from "./side.js";
 import { Rows } from "./table.js";
+import { RefineCard } from "./refine.js";
 
 const NEW = "\u0000new";
 
@@ -93,6 +97,7 @@ function Order({ app, shortcut }) {
           <${Form} app=${app} />
           <${Rows} app=${app} />
           <${Preview} app=${app} />
+          <${RefineCard} app=${app} />
         </div>
         <${OrderBar} app=${app} shortcut=${shortcut} />
       </div>

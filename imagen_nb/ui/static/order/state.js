@@ -48,7 +48,14 @@ export function initialState() {
     strip: [], thumbs: {}, shown: null, selected: null, follow: true,
     editingToken: null, picker: null,
     table: null, sets: [], tableBusy: false,
+    refine: initialRefine(),
   };
+}
+
+/** The Refine card's own part of the store: closed, its choices not asked for yet. */
+export function initialRefine() {
+  return { open: false, choices: null, loadError: null, busy: false, last: null,
+    values: { judge: "", rewriter: "", scorer: "", iterations: "", n: "", stop_at: "", goal: "" } };
 }
 
 const fmtN = (n) => Number(n).toLocaleString("en-US");
@@ -108,6 +115,7 @@ export function fieldMessage(message) {
 export function labelOf(s, name) {
   if (name === "model") return "the model";
   if (name === "project") return "the project";
+  if (REFINE_LABELS[name]) return REFINE_LABELS[name];
   const f = s.form && s.form.fields.find((x) => x.name === name);
   return f ? f.label : name;
 }
@@ -230,4 +238,62 @@ export function tableFault(s) {
   for (const e of Object.values(s.errors)) if (e && (e.row || e.columnName)) return { row: e.row || null, column: e.columnName || null };
   const p = s.previewError;
   return p && (p.row || p.column_name) ? { row: p.row || null, column: p.column_name || null } : null;
+}
+
+// ---- Refine (issue 15): studio.refine from the form --------------------------------------------
+
+/** The Refine card's fields as the page names them (errors come back at these). */
+export const REFINE_LABELS = {
+  refine_judge: "Judge", refine_rewriter: "Rewriter", refine_scorer: "Scorer", refine_iterations: "Rounds",
+  refine_n: "Images per round", refine_stop_at: "Stop at", refine_goal: "Goal",
+};
+/** Image model types a refinement can order from. */
+export const REFINE_TYPES = new Set(["text-to-image", "image-to-image"]);
+
+/** The card's values with the choices' defaults where a field is blank (what the kernel will use). */
+export function refineValues(r) {
+  const d = (r.choices && r.choices.defaults) || {};
+  const out = {};
+  for (const [k, v] of Object.entries(r.values)) {
+    const text = String(v ?? "").trim();
+    out[k] = text !== "" ? text : (d[k] !== undefined && d[k] !== null ? String(d[k]) : "");
+  }
+  return out;
+}
+
+/** The card's line: how much a start runs, per prompt. */
+export function refineSummary(r) {
+  const v = refineValues(r);
+  const rounds = Number(v.iterations) || 0;
+  const n = Number(v.n) || 0;
+  const parts = [`Up to ${plural(rounds, "round")} × ${plural(n, "image")} per prompt`];
+  if (v.judge) parts.push(`judged by ${v.judge}${v.scorer && v.scorer !== "judge" ? `, scored by ${v.scorer}` : ""}`);
+  if (v.rewriter) parts.push(`rewritten by ${v.rewriter}`);
+  parts.push(v.stop_at !== "" ? `stops early at a score ≥ ${v.stop_at}` : "runs every round");
+  return parts.join(" · ");
+}
+
+/** Why Start refining cannot be pressed now, or null. */
+export function refineBlocked(s) {
+  const r = s.refine;
+  if (!s.form) return "Choose a model first.";
+  if (!REFINE_TYPES.has(s.form.type)) return `${s.form.id} makes no images from a prompt: refining needs a text-to-image model.`;
+  if (!r.choices) return r.loadError ? `Cannot list judges: ${r.loadError}` : "Loading judges and rewriters…";
+  if (!r.choices.judges.length) return "No image-to-text model (judge) is listed.";
+  if (!r.choices.rewriters.length) return "No text-to-text model (rewriter) is listed.";
+  if (!String(s.values.prompt || "").trim()) return "Write the prompt to refine.";
+  return null;
+}
+
+/** What the note says once a refinement started (and where it shows). */
+export function refineStartedText(result) {
+  const k = result.prompts.length;
+  const what = k === 1 ? `“${short(result.prompts[0], 48)}”` : plural(k, "prompt");
+  return `Refining ${what}, up to ${plural(result.iterations, "round")}${k === 1 ? "" : " each"}: `
+    + "its rounds show in Production, as one refinement row.";
+}
+
+/** A judge's or rewriter's option label: the id, and "needs key" when its provider has none. */
+export function refineOption(choices, id) {
+  return choices && choices.key_missing && choices.key_missing[id] ? `${id} (needs key)` : id;
 }

@@ -241,6 +241,14 @@ export function createActions(ctx, store) {
       setTimeout(() => set((s) => (s.flash === orderId ? { flash: null } : null)), 1400);
       ctx.scrollTo(orderId);
     },
+    /** Show a refinement (one started from the Order panel): load the rows, scroll to it, flash it. */
+    async revealRefinement(id) {
+      if (!get().refinements[id]) await actions.loadRefinements();
+      if (!get().refinements[id]) return;
+      set({ flash: id });
+      setTimeout(() => set((s) => (s.flash === id ? { flash: null } : null)), 1400);
+      ctx.scrollTo(id, ".inb-refine");
+    },
     destroy() {
       if (observer) observer.disconnect();
       clearTimeout(timer);

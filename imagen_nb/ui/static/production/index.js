@@ -72,8 +72,8 @@ function mount(ctx) {
     blobUrl: INB.blobUrl,
     copy: (text) => INB.copyText(ctx.root, text),
     activeElement: () => el.getRootNode().activeElement || document.activeElement,
-    scrollTo: (id) => requestAnimationFrame(() => {
-      const row = el.querySelector(`.inb-production-order[data-id="${CSS.escape(id)}"]`);
+    scrollTo: (id, kind = ".inb-production-order") => requestAnimationFrame(() => {
+      const row = el.querySelector(`${kind}[data-id="${CSS.escape(id)}"]`);
       if (!row) return;
       row.scrollIntoView({ block: "start", behavior: "smooth" });
       const head = row.querySelector(".inb-production-orow");
@@ -90,6 +90,7 @@ function mount(ctx) {
   let pendingReveal = null;
   return {
     navigate(payload) {
+      if (payload && payload.refinement_id) ready.then(() => actions.revealRefinement(payload.refinement_id));
       if (payload && payload.order_id) {
         pendingReveal = payload.order_id;
         ready.then(() => { if (pendingReveal) { const id = pendingReveal; pendingReveal = null; actions.reveal(id); } });
