@@ -34,7 +34,8 @@ export function refineActions(ctx, store, h) {
       set((s) => {
         const errors = { ...s.errors };
         delete errors[`refine_${name}`];
-        return { refine: { ...s.refine, values: { ...s.refine.values, [name]: text } }, errors };
+        const note = s.note && s.note.kind === "refused" && s.note.field === `refine_${name}` ? null : s.note;
+        return { refine: { ...s.refine, values: { ...s.refine.values, [name]: text } }, errors, note };
       });
     },
     /** Start studio.refine with the form's prompt and parameters and the card's options. */

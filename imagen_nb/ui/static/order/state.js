@@ -240,7 +240,7 @@ export function tableFault(s) {
   return p && (p.row || p.column_name) ? { row: p.row || null, column: p.column_name || null } : null;
 }
 
-// ---- Refine (issue 15): studio.refine from the form --------------------------------------------
+// Refine (issue 15): studio.refine from the form.
 
 /** The Refine card's fields as the page names them (errors come back at these). */
 export const REFINE_LABELS = {

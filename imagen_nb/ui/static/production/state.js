@@ -176,6 +176,7 @@ export function sparkPath(losses, w, h) {
   const span = hi - lo || 1;
   const dx = w / (ys.length - 1);
   return ys.map((y, i) => `${i ? "L" : "M"}${(i * dx).toFixed(1)},${(h - 1 - ((y - lo) / span) * (h - 2)).toFixed(1)}`).join("");
+}
 
 /** Refinements merged in (a list or a push), newest first. */
 export function withRefinements(s, list) {
