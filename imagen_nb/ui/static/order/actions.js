@@ -11,6 +11,7 @@ import {
   CLEAR_AFTER_ORDER, STRIP_MAX, asText, currentValues, fieldMessage, filterModels, labelOf,
 } from "./state.js";
 import { refineActions } from "./refine_actions.js";
+import { civitaiActions } from "./civitai_actions.js";
 
 /** The panel's actions over `store`, talking to the controller through `ctx`. */
 export function createActions(ctx, store) {
@@ -513,6 +514,7 @@ export function createActions(ctx, store) {
     },
 
     ...refineActions(ctx, store, { errorAt, clearErrors, notice }),
+    ...civitaiActions(ctx, store, { notice, pickModel: (id) => actions.pickModel(id) }),
 
     // -- the session (live)
     session(data, buffers) {
