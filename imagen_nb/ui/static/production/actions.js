@@ -47,6 +47,7 @@ export function createActions(ctx, store) {
 
   // Thumbnails load when their row scrolls into view, 100 at most per request.
   let wanted = new Set();
+  let gridSeq = 0;
   let timer = null;
   const watched = new Map();
   async function fetchThumbs() {
@@ -241,6 +242,28 @@ export function createActions(ctx, store) {
       setTimeout(() => set((s) => (s.flash === orderId ? { flash: null } : null)), 1400);
       ctx.scrollTo(orderId);
     },
+    // -- an order's grid (issue 13), when the panel stands alone
+    wantThumb: (id) => want(id),
+    async openGrid(orderId) {
+      set({ grid: { order_id: orderId, layout: null, error: null, z: 0, axes: {} } });
+      await actions.gridAxes({});
+    },
+    async gridAxes(axes) {
+      const g = get().grid;
+      if (!g) return;
+      const mine = (gridSeq += 1);
+      try {
+        const { result } = await ctx.call("grid", { order_id: g.order_id, x: axes.x || null, y: axes.y || null, z: axes.z || null });
+        if (mine !== gridSeq || !get().grid) return;
+        set((s) => ({ grid: { ...s.grid, layout: result, error: null, axes,
+          z: result.axes.z && s.grid.z < result.axes.z.labels.length ? s.grid.z : 0 } }));
+      } catch (err) {
+        if (mine === gridSeq && get().grid) set((s) => ({ grid: { ...s.grid, error: (err.info && err.info.message) || String(err) } }));
+      }
+    },
+    gridRefresh() { const g = get().grid; if (g) actions.gridAxes(g.axes); },
+    gridLayer(z) { set((s) => (s.grid ? { grid: { ...s.grid, z } } : null)); },
+    closeGrid() { gridSeq += 1; set({ grid: null }); },
     /** Show a refinement (one started from the Order panel): load the rows, scroll to it, flash it. */
     async revealRefinement(id) {
       if (!get().refinements[id]) await actions.loadRefinements();

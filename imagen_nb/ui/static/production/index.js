@@ -14,6 +14,7 @@
  *   cancel_training({run_id}) -> {cancelled}; resume_training({run_id}) -> {run: Run}
  *   (init's reply and "update" pushes carry training: Run[], the LoRA training runs)
  *   refinements({limit}) -> {refinements: Refinement[]}; cancel_refinement({refinement_id}) -> {refinement}
+ *   grid({order_id, x?, y?, z?}) -> {title, axes, choices, fixed, cells, total, shown} (studio.views.grid_layout; errors at grid_x/y/z)
  * Pushes: "update" {now, orders?: Order[], gens?: Gen[], positions?: {id: number|null}};
  *   "activity" {active} (also the Studio tab's badge); "notice" {paused: string|null} (the queue
  *   paused, e.g. the disk is full, or resumed: null); "refinements" {refinements: Refinement[]} (ones that moved)
@@ -29,6 +30,7 @@ import { OrderList } from "./orders.js";
 import { RefinementList } from "./refinements.js";
 import { Details } from "./details.js";
 import { TrainingList } from "./training.js";
+import { OrderGrid } from "./grid.js";
 
 function Summary({ app }) {
   const active = useStore(app.store, (s) => s.active);
@@ -57,7 +59,8 @@ function Production({ app }) {
     <div class="inb-panel-head"><div class="inb-panel-title">Production</div><${Summary} app=${app} /><${Cluster} app=${app} /></div>
     <${Paused} app=${app} />
     <div class="inb-panel-body inb-production-body"><${TrainingList} app=${app} /><${RefinementList} app=${app} /><${OrderList} app=${app} /></div>
-    <${Details} app=${app} />`;
+    <${Details} app=${app} />
+    <${OrderGrid} app=${app} />`;
 }
 
 function mount(ctx) {
