@@ -8,7 +8,7 @@
  */
 
 import {
-  CLEAR_AFTER_ORDER, STRIP_MAX, asText, currentValues, fieldMessage, filterModels, labelOf,
+  CLEAR_AFTER_ORDER, STRIP_MAX, asText, currentValues, fieldMessage, filterModels, labelOf, lorasText, parseLoras,
 } from "./state.js";
 import { refineActions } from "./refine_actions.js";
 import { civitaiActions } from "./civitai_actions.js";
@@ -265,6 +265,24 @@ export function createActions(ctx, store) {
       if (!payload) return;
       if (payload.project_id !== undefined) await setProject(payload.project_id);
       if (payload.product_id) await actions.reorder(payload.product_id, { scope: payload.scope || "product", use: payload.use || "all" });
+      if (payload.lora) await actions.useLora(payload.lora, payload.model || null);
+    },
+    /** Put LoRA `name` (a training checkpoint "<run>/step-000100", say) into the form of `model`
+     *  (kept when none is given), beside the LoRAs already there. */
+    async useLora(name, model) {
+      if (model && (!get().form || get().form.id !== model)) {
+        if (!(await loadModel(model, { carry: true }))) return;
+      }
+      const s = get();
+      const field = s.form && s.form.fields.find((f) => f.name === "loras");
+      if (!field) { notice(`${s.form ? s.form.id : "This model"} takes no LoRAs: pick one that does.`); return; }
+      const rows = parseLoras(s.values.loras);
+      if (rows === null) { notice(`The LoRA field holds text rows cannot show: add ${name} there by hand.`); return; }
+      if (!rows.some((r) => r.name === name)) rows.push({ name, weight: 1 });
+      actions.setValue("loras", lorasText(rows));
+      if (field.advanced) set({ advancedOpen: true });
+      notice(`LoRA ${name} is in the form: write a prompt and order.`);
+      ctx.focus("prompt");
     },
 
     // -- model search

@@ -48,6 +48,7 @@ export function createActions(ctx, store) {
   // Thumbnails load when their row scrolls into view, 100 at most per request.
   let wanted = new Set();
   let gridSeq = 0;
+  let runSeq = 0;
   let timer = null;
   const watched = new Map();
   async function fetchThumbs() {
@@ -242,6 +243,30 @@ export function createActions(ctx, store) {
       setTimeout(() => set((s) => (s.flash === orderId ? { flash: null } : null)), 1400);
       ctx.scrollTo(orderId);
     },
+    // -- a training run's page (issue 16)
+    async openRun(runId) {
+      const old = get().runPage;
+      const mine = (runSeq += 1);
+      if (!old || old.run_id !== runId) set({ runPage: { run_id: runId, data: null, error: null, urls: {} } });
+      try {
+        const { result, buffers } = await ctx.call("training_page", { run_id: runId });
+        if (mine !== runSeq || !get().runPage) return;
+        const urls = {};
+        for (const s of result.samples) if (s.thumb !== null && s.thumb !== undefined) urls[s.id] = ctx.blobUrl(buffers[s.thumb], s.mime || "image/webp");
+        const prev = get().runPage.urls;
+        set({ runPage: { run_id: runId, data: result, error: null, urls } });
+        for (const u of Object.values(prev)) ctx.release(u);
+      } catch (err) {
+        if (mine === runSeq && get().runPage) set((s) => ({ runPage: { ...s.runPage, error: (err.info && err.info.message) || String(err) } }));
+      }
+    },
+    closeRun() {
+      runSeq += 1;
+      const p = get().runPage;
+      if (p) for (const u of Object.values(p.urls)) ctx.release(u);
+      set({ runPage: null });
+    },
+
     // -- an order's grid (issue 13), when the panel stands alone
     wantThumb: (id) => want(id),
     async openGrid(orderId) {

@@ -14,6 +14,7 @@
  *   cancel_training({run_id}) -> {cancelled}; resume_training({run_id}) -> {run: Run}
  *   (init's reply and "update" pushes carry training: Run[], the LoRA training runs)
  *   refinements({limit}) -> {refinements: Refinement[]}; cancel_refinement({refinement_id}) -> {refinement}
+ *   training_page({run_id}) -> {run, config, curve, steps, checkpoints, samples (+ buffers: thumbs), lora}
  *   grid({order_id, x?, y?, z?}) -> {title, axes, choices, fixed, cells, total, shown} (studio.views.grid_layout; errors at grid_x/y/z)
  * Pushes: "update" {now, orders?: Order[], gens?: Gen[], positions?: {id: number|null}};
  *   "activity" {active} (also the Studio tab's badge); "notice" {paused: string|null} (the queue
@@ -31,6 +32,7 @@ import { RefinementList } from "./refinements.js";
 import { Details } from "./details.js";
 import { TrainingList } from "./training.js";
 import { OrderGrid } from "./grid.js";
+import { RunPage } from "./run.js";
 
 function Summary({ app }) {
   const active = useStore(app.store, (s) => s.active);
@@ -60,7 +62,8 @@ function Production({ app }) {
     <${Paused} app=${app} />
     <div class="inb-panel-body inb-production-body"><${TrainingList} app=${app} /><${RefinementList} app=${app} /><${OrderList} app=${app} /></div>
     <${Details} app=${app} />
-    <${OrderGrid} app=${app} />`;
+    <${OrderGrid} app=${app} />
+    <${RunPage} app=${app} />`;
 }
 
 function mount(ctx) {
@@ -73,6 +76,7 @@ function mount(ctx) {
     toast: (message, opts) => INB.toast(ctx.root, message, opts),
     error: (err) => INB.showError(ctx.root, err),
     blobUrl: INB.blobUrl,
+    release: INB.release,
     copy: (text) => INB.copyText(ctx.root, text),
     activeElement: () => el.getRootNode().activeElement || document.activeElement,
     scrollTo: (id, kind = ".inb-production-order") => requestAnimationFrame(() => {

@@ -41,7 +41,7 @@ export const FILTERS = [["", "All"], ["running", "Running"], ["queued", "Queued"
 export function initialState() {
   return { loaded: false, loadError: null, orders: {}, orderIds: [], hasMore: false, loadingMore: false,
     active: 0, paused: null, cluster: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null,
-    runs: {}, runIds: [], refinements: {}, refinementIds: [], grid: null };
+    runs: {}, runIds: [], refinements: {}, refinementIds: [], grid: null, runPage: null };
 }
 
 /** The kernel's clock minus ours, from a message's `now`. */
@@ -254,4 +254,43 @@ export function pickAxis(axes, axis, name) {
   const out = { ...axes, [axis]: name };
   for (const k of ["x", "y", "z"]) if (k !== axis && name && axes[k] === name) out[k] = axes[axis];
   return out;
+}
+
+// A training run's page (issue 16): its loss curve, samples by step, checkpoints.
+
+/** The loss curve as an SVG path in w×h with its ranges: {path, lo, hi, first, last}; path ""
+ *  for fewer than two points. Steps run left to right (their own spacing), the lowest loss at the bottom. */
+export function lossCurve(curve, w, h) {
+  const pts = (curve || []).filter((c) => Number.isFinite(c.loss));
+  if (pts.length < 2) return { path: "", lo: null, hi: null, first: pts.length ? pts[0].step : null, last: pts.length ? pts[0].step : null };
+  const lo = Math.min(...pts.map((c) => c.loss));
+  const hi = Math.max(...pts.map((c) => c.loss));
+  const first = pts[0].step;
+  const last = pts[pts.length - 1].step;
+  const span = hi - lo || 1;
+  const steps = last - first || 1;
+  const path = pts.map((c, i) => `${i ? "L" : "M"}${(((c.step - first) / steps) * w).toFixed(1)},`
+    + `${(h - 1 - ((c.loss - lo) / span) * (h - 2)).toFixed(1)}`).join("");
+  return { path, lo, hi, first, last };
+}
+
+/** Samples grouped by the step they were made at, in step order: [{step, items}]. */
+export function samplesByStep(samples) {
+  const groups = new Map();
+  for (const s of samples || []) {
+    const k = s.step === null || s.step === undefined ? "?" : s.step;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(s);
+  }
+  return [...groups.entries()].map(([step, items]) => ({ step, items }));
+}
+
+/** A checkpoint's label: "step 100" or "step 200 · final LoRA". */
+export function checkpointLabel(c) {
+  return `step ${Number(c.step).toLocaleString("en-US")}${c.final ? " · final LoRA" : ""}`;
+}
+
+/** What "Use this checkpoint" asks the Order panel for: the run's base model, and the LoRA by name. */
+export function checkpointPayload(run, c) {
+  return { model: run.base_model, lora: c.lora };
 }
