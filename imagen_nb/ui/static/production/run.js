@@ -16,8 +16,8 @@ function Curve({ data }) {
     <svg viewBox=${`0 0 ${W} ${H}`} width="100%" height=${H} preserveAspectRatio="none" role="img"
       aria-label=${`Loss from step ${c.first} to ${c.last}: ${c.hi.toPrecision(3)} to ${c.lo.toPrecision(3)}`}>
       <path d=${c.path} fill="none" stroke="currentColor" stroke-width="1.5" vector-effect="non-scaling-stroke" /></svg>
-    <figcaption class="inb-faint">loss ${c.lo.toPrecision(3)} – ${c.hi.toPrecision(3)} · steps ${c.first} – ${c.last}
-      (${data.steps.toLocaleString("en-US")} recorded${data.curve.length < data.steps ? `, ${data.curve.length} drawn` : ""})</figcaption>
+    <figcaption class="inb-faint">${`loss ${c.lo.toPrecision(3)} – ${c.hi.toPrecision(3)} · steps ${c.first} – ${c.last} (`
+      + `${data.steps.toLocaleString("en-US")} recorded${data.curve.length < data.steps ? `, ${data.curve.length} drawn` : ""})`}</figcaption>
   </figure>`;
 }
 
