@@ -86,7 +86,7 @@ function Note({ app, shortcut }) {
   if (note.kind === "recall") return html`<${Recall} app=${app} r=${note.recall} />`;
   if (note.kind === "notice") return html`<span class="inb-order-note-text inb-muted">${note.text}</span>`;
   if (note.kind === "refined") {
-    return html`<span class="inb-order-ok">✓</span><span class="inb-order-note-text inb-order-refined">${refineStartedText(note.result)}</span>
+    return html`<span class="inb-order-ok">✓</span><span class="inb-order-note-text inb-order-refined" title=${refineStartedText(note.result)}>${refineStartedText(note.result)}</span>
       ${app.nav ? html`<button class="inb-btn inb-btn-link" type="button"
         onClick=${() => app.nav.go("production", { refinement_id: note.result.refinement_id })}>Production →</button>` : null}`;
   }
