@@ -25,13 +25,16 @@ from typing import Any, Mapping, Sequence
 
 from ..core.errors import (ImagenError, MissingKey, OrderTooLarge, ProviderError, UnknownModelError,
                            ValidationError)
-from ..core.records import Event, GenerationFinished, ModelInfo, OrderFinished, OrderQueued, ProductReady
+from ..core.records import (Event, GenerationFinished, ModelDownload, ModelInfo, OrderFinished, OrderQueued,
+                            ProductReady)
 from ..core.rows import RowsError
 from ..core.smart import count as smart_count
 from ..core.smart import has_smart_syntax, new_rng_seed
 from .bridge import Controller, PanelRequestError, Reply, need_id, too_large_text
 from .forms import describe_model, json_types, params_from_values, values_from_params
 from .jsonable import jsonable
+from .order_civitai import CivitaiRequests
+from .order_refine import RefineRequests
 from .paths import OUTSIDE, check_inputs, outside_home
 from .thumbs import attach, make_thumbnail, product_thumb, row_thumb
 
@@ -68,7 +71,7 @@ def _pick(params: dict[str, Any], use: str) -> dict[str, Any]:
 _UPLOAD_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
 
 
-class OrderController(Controller):
+class OrderController(RefineRequests, CivitaiRequests, Controller):
     """Serves the Order panel: models and their forms, the expansion preview, ordering, re-order
     prefill, presets, smart tokens, image inputs (gallery picks and uploads), and the live strip
     of this panel's products."""
@@ -84,6 +87,7 @@ class OrderController(Controller):
         self._session: deque = deque(maxlen=200)  # Product handles of this panel's orders, newest first
         self._rng_seed = new_rng_seed()  # the random picks the preview shows are the ones ordered
         self._table: dict[str, Any] | None = None  # the attached table: one generation per row (issue 13)
+        self._civitai_setup()
 
     # -- state --------------------------------------------------------------------------------
     def rpc_init(self) -> Reply:
@@ -621,7 +625,9 @@ class OrderController(Controller):
 
     # -- the session strip (live) -------------------------------------------------------------
     def on_event(self, event: Event) -> bool:
-        """Keep products and outcomes of this panel's orders (worker thread: record only)."""
+        """Keep products and outcomes of this panel's orders and civitai downloads (worker thread: record only)."""
+        if isinstance(event, ModelDownload):
+            return self._civitai_event(event)
         if not isinstance(event, (ProductReady, GenerationFinished, OrderFinished, OrderQueued)):
             return False
         with self._lock:
@@ -631,7 +637,8 @@ class OrderController(Controller):
         return True
 
     def flush(self) -> None:
-        """Push new products of this panel's orders (thumbnails) and their orders' counts."""
+        """Push new products of this panel's orders (thumbnails) and their orders' counts, and civitai imports."""
+        self._flush_civitai()
         with self._lock:
             events, self._inbox = self._inbox, []
             orders = self._orders

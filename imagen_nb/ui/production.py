@@ -33,6 +33,8 @@ from ..core.training import TrainingProgress, TrainingStatusChanged
 from .bridge import Controller, PanelRequestError, Reply, need_id
 from .code import order_code
 from .jsonable import epoch, jsonable
+from .production_grid import GridRequests
+from .production_run import RunPageRequests
 from .refinement_rows import RefinementRows
 from .thumbs import attach, product_thumb
 
@@ -85,7 +87,7 @@ def _label(params: Any, varying: list[str]) -> str:
     return " · ".join(parts)
 
 
-class ProductionController(RefinementRows, Controller):
+class ProductionController(RefinementRows, GridRequests, RunPageRequests, Controller):
     """Answers the Production panel and pushes batched live updates.
 
     Requests and results (times are seconds since the epoch; ``now`` lets the page correct

@@ -18,7 +18,8 @@ def test_lora_picker_adds_weights_and_removes(studio, served, tab, open_studio):
     model = order.locator("[data-field=model] input, input[aria-label=Model]").first
     model.wait_for()
     model.fill("diffusers:tiny")
-    model.press("ArrowDown")
+    # Enter picks the first match (ArrowDown first would move to the second one: tiny-upscaler
+    # when the models are already loaded; the test used to depend on that timing).
     model.press("Enter")
     field = order.locator("[data-field=loras]")
     try:

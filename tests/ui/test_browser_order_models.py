@@ -49,7 +49,7 @@ def test_a_search_still_being_typed_survives_the_models_arriving(studio, served,
     model.wait_for()
     model.fill("diffusers")
     slow_init.set()
-    option = order.locator(".inb-order-model-opt", has_text="tiny")
+    option = order.locator(".inb-order-model-opt", has_text="tiny").first  # tiny, tiny-upscaler, tiny-esrgan
     option.wait_for(timeout=30_000)
     assert model.input_value() == "diffusers"  # not replaced by the default model's id
     model.press("Enter")

@@ -417,9 +417,11 @@ def test_the_page_asks_only_for_requests_the_controller_serves():
     asked = set(re.findall(r'ctx\.call\("(\w+)"', js))
     assert asked == {"init", "state", "model", "preview", "order", "reorder", "product", "recent", "upload", "loras",
                      "image_thumb", "projects", "create_project", "tokens", "token_set", "token_delete",
-                     "preset_save", "preset_apply", "preset_delete", "attach_file", "attach_set", "detach"} - {"tokens"}
+                     "preset_save", "preset_apply", "preset_delete", "attach_file", "attach_set", "detach",
+                     "refine_choices", "refine", "civitai_state", "civitai_search", "civitai_resolve",
+                     "civitai_add"} - {"tokens"}
     assert all(hasattr(OrderController, f"rpc_{name}") for name in asked | {"tokens"})
-    assert set(re.findall(r'ctx\.on\("(\w+)"', js)) == {"session", "table"}
+    assert set(re.findall(r'ctx\.on\("(\w+)"', js)) == {"session", "table", "civitai"}
     module = assets.esm("order")
     assert "INB.panels.order = " in module
     assert ".inb-order-strip" in assets.css("order")

@@ -8,8 +8,10 @@
  */
 
 import {
-  CLEAR_AFTER_ORDER, STRIP_MAX, asText, currentValues, fieldMessage, filterModels, labelOf,
+  CLEAR_AFTER_ORDER, STRIP_MAX, asText, currentValues, fieldMessage, filterModels, labelOf, lorasText, parseLoras,
 } from "./state.js";
+import { refineActions } from "./refine_actions.js";
+import { civitaiActions } from "./civitai_actions.js";
 
 /** The panel's actions over `store`, talking to the controller through `ctx`. */
 export function createActions(ctx, store) {
@@ -29,7 +31,8 @@ export function createActions(ctx, store) {
    *  `source` says who may clear it: a preview clears its own errors only. */
   function errorAt(info, source) {
     const s = get();
-    if (!info || !(["model", "project", "rows"].includes(info.field) || isFormField(s, info.field))) return false;
+    if (!info || !(["model", "project", "rows"].includes(info.field) || isFormField(s, info.field)
+      || String(info.field || "").startsWith("refine_"))) return false;
     const message = fieldMessage(info.message);
     const keyMissing = info.field === "model" && s.form && s.form.key_missing && message === s.form.key_missing;
     const f = s.form && s.form.fields.find((x) => x.name === info.field);
@@ -72,7 +75,9 @@ export function createActions(ctx, store) {
       const advanced = form.fields.some((f) => f.advanced && values[f.name] !== undefined && values[f.name] !== "");
       const errors = { ...s.errors };
       delete errors.model;
-      for (const k of Object.keys(errors)) if (k !== "project" && k !== "rows" && !form.fields.some((f) => f.name === k)) delete errors[k];
+      for (const k of Object.keys(errors)) {
+        if (k !== "project" && k !== "rows" && !k.startsWith("refine_") && !form.fields.some((f) => f.name === k)) delete errors[k];
+      }
       return {
         form, values: { ...values }, errors, query: null, preview: null, previewError: null,
         advancedOpen: s.advancedOpen || advanced,
@@ -260,6 +265,24 @@ export function createActions(ctx, store) {
       if (!payload) return;
       if (payload.project_id !== undefined) await setProject(payload.project_id);
       if (payload.product_id) await actions.reorder(payload.product_id, { scope: payload.scope || "product", use: payload.use || "all" });
+      if (payload.lora) await actions.useLora(payload.lora, payload.model || null);
+    },
+    /** Put LoRA `name` (a training checkpoint "<run>/step-000100", say) into the form of `model`
+     *  (kept when none is given), beside the LoRAs already there. */
+    async useLora(name, model) {
+      if (model && (!get().form || get().form.id !== model)) {
+        if (!(await loadModel(model, { carry: true }))) return;
+      }
+      const s = get();
+      const field = s.form && s.form.fields.find((f) => f.name === "loras");
+      if (!field) { notice(`${s.form ? s.form.id : "This model"} takes no LoRAs: pick one that does.`); return; }
+      const rows = parseLoras(s.values.loras);
+      if (rows === null) { notice(`The LoRA field holds text rows cannot show: add ${name} there by hand.`); return; }
+      if (!rows.some((r) => r.name === name)) rows.push({ name, weight: 1 });
+      actions.setValue("loras", lorasText(rows));
+      if (field.advanced) set({ advancedOpen: true });
+      notice(`LoRA ${name} is in the form: write a prompt and order.`);
+      ctx.focus("prompt");
     },
 
     // -- model search
@@ -507,6 +530,9 @@ export function createActions(ctx, store) {
         actions.tableChanged(null);
       } catch (err) { failed(err); }
     },
+
+    ...refineActions(ctx, store, { errorAt, clearErrors, notice }),
+    ...civitaiActions(ctx, store, { notice, pickModel: (id) => actions.pickModel(id) }),
 
     // -- the session (live)
     session(data, buffers) {

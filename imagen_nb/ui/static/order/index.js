@@ -23,8 +23,14 @@
  *   product({product_id}) → ProductView (+ buffer: the file)   recent({offset, limit, text}) → {items: PickItem[], more, offset}
  *   upload({name, field}, [file]) → Upload (+ buffer: thumb)   image_thumb({value}) → ImageThumb (+ buffer)
  *   sets() → SetRow[]   attach_file({name}, [file]) → {table}   attach_set({name, model}) → Prefill & {table}   detach() → {table: null}
+ *   refine_choices() → {judges, rewriters, scorers, defaults, iterations_max, n_max, key_missing, model_types}
+ *   refine({model, values, project_id?, options: {judge, rewriter, scorer, iterations, n, stop_at, goal}})
+ *     → {refinement_id, prompts, iterations, n, model, judge, rewriter} (errors at refine_<option> or a form field)
  * Push "session": {products: SessionProduct[], orders: SessionOrder[]} (+ buffers: thumbnails), at most 10 per second.
+ * civitai_state() → {key_missing, types, base_models, imports}   civitai_search({query, type, base_model}) → {items}
+ *   civitai_resolve({ref}) → Resolved   civitai_add({ref, name?, for_model?}) → {ref, imports} (errors at civitai_<field>)
  * Push "table": {table} (a table attached from Python).
+ * Push "civitai": {imports: Import[], models?, providers?, types?} (models when an import finished: the picker's list).
  * Errors reject with err.info = { type, message, field, column } (+ row, column_name for an order from rows).
  * The store's shape and the records are typed in state.js.
  * @typedef {import("./state.js").State} State
@@ -41,6 +47,8 @@ import { Preview, OrderBar } from "./preview.js";
 import { Session } from "./session.js";
 import { Presets, Tokens } from "./side.js";
 import { Rows } from "./table.js";
+import { RefineCard } from "./refine.js";
+import { Civitai } from "./civitai.js";
 
 const NEW = "\u0000new";
 
@@ -93,6 +101,7 @@ function Order({ app, shortcut }) {
           <${Form} app=${app} />
           <${Rows} app=${app} />
           <${Preview} app=${app} />
+          <${RefineCard} app=${app} />
         </div>
         <${OrderBar} app=${app} shortcut=${shortcut} />
       </div>
@@ -102,7 +111,8 @@ function Order({ app, shortcut }) {
         <${Tokens} app=${app} />
       </div>
     </div>
-    <${Picker} app=${app} />`;
+    <${Picker} app=${app} />
+    <${Civitai} app=${app} />`;
 }
 
 function mount(ctx) {
@@ -114,7 +124,8 @@ function mount(ctx) {
   const shortcut = isMac ? "⌘↵" : "Ctrl+↵";
   const store = createStore(initialState());
   const focus = (name) => requestAnimationFrame(() => {
-    const wrap = el.querySelector(`.inb-order-left [data-field="${CSS.escape(name)}"], .inb-panel-head [data-field="${CSS.escape(name)}"]`);
+    const wrap = el.querySelector(`.inb-civitai [data-field="${CSS.escape(name)}"]`)
+      || el.querySelector(`.inb-order-left [data-field="${CSS.escape(name)}"], .inb-panel-head [data-field="${CSS.escape(name)}"]`);
     if (!wrap) return;
     if (wrap.scrollIntoView) wrap.scrollIntoView({ block: "nearest" });
     const control = wrap.querySelector("textarea:not([hidden]), input:not([hidden]):not([type=file]), select:not([hidden])");
@@ -140,6 +151,7 @@ function mount(ctx) {
   render(html`<${Order} app=${app} shortcut=${shortcut} />`, el);
   ctx.on("session", (data, buffers) => actions.session(data, buffers));
   ctx.on("table", (data) => actions.tableChanged(data ? data.table : null));
+  ctx.on("civitai", (data) => actions.civitaiPushed(data));
   actions.init();
   // An init that met a busy kernel (a notebook running all its cells) or a restart is asked
   // again when the kernel answers: the panel never stays at "could not start".

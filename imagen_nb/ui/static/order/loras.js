@@ -27,6 +27,7 @@ function LoraRow({ row, names, onChange, onRemove }) {
 /** The LoRA field: rows, or the text form; its value in the store is always the text sent. */
 export function LoraField({ app, f, id, value }) {
   const model = useStore(app.store, (s) => (s.form ? s.form.id : null));
+  const version = useStore(app.store, (s) => s.lorasVersion);  // a LoRA came in (civitai): ask again
   const [names, setNames] = useState([]);
   const [rows, setRows] = useState(() => keyed(parseLoras(value) || []));
   const [rowsMode, setRowsMode] = useState(() => parseLoras(value) !== null);
@@ -42,7 +43,7 @@ export function LoraField({ app, f, id, value }) {
     let live = true;
     app.actions.loras(model).then((list) => { if (live) setNames(list); }).catch(() => {});
     return () => { live = false; };
-  }, [model]);
+  }, [model, version]);
   const emit = (next) => {
     setRows(next);
     const text = lorasText(next);

@@ -2,7 +2,7 @@
 
 import { html, cx, useEffect, useRef } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
-import { filterModels } from "./state.js";
+import { CAPABILITIES, capabilityChips, filterModels } from "./state.js";
 
 function Options({ values, all }) {
   return html`<option value="">${all}</option>${values.map((v) => html`<option key=${v} value=${v}>${v}</option>`)}`;
@@ -20,9 +20,10 @@ function ModelOptions({ app }) {
   const query = useStore(app.store, (st) => st.query);
   const provider = useStore(app.store, (st) => st.provider);
   const type = useStore(app.store, (st) => st.type);
+  const capability = useStore(app.store, (st) => st.capability);
   const form = useStore(app.store, (st) => st.form);
   const active = useStore(app.store, (st) => st.active);
-  const s = { models, query, provider, type, form, active, listOpen: true };
+  const s = { models, query, provider, type, capability, form, active, listOpen: true };
   const listRef = useRef(null);
   const shown = filterModels(s);
   useEffect(() => {
@@ -46,10 +47,16 @@ function ModelOptions({ app }) {
         ${m.key_missing ? html`<span class="inb-chip inb-order-chip-warn" title=${`No API key for ${m.provider} yet`}>needs key</span>` : null}
       </div>
       <div class="inb-order-model-desc">${m.description}</div>
+      ${capabilityChips(m).length ? html`<div class="inb-order-model-caps">${capabilityChips(m).join(" · ")}</div>` : null}
     </div>`);
   });
   if (!s.models) rows.push(html`<div key="loading" class="inb-order-model-none inb-order-model-loading">Loading models…</div>`);
   else if (!shown.length) rows.push(html`<div key="none" class="inb-order-model-none">No model matches. Clear the filters or the search.</div>`);
+  // Not in the list yet? Bring a checkpoint or LoRA in from civitai.
+  if (s.models) {
+    rows.push(html`<div key="civitai" class="inb-order-model-opt inb-order-model-civitai" role="option" aria-selected="false"
+      onMouseDown=${(e) => { e.preventDefault(); app.actions.openCivitai(true); }}>Get from civitai…</div>`);
+  }
   return html`<div class="inb-order-model-list" role="listbox" ref=${listRef}>${rows}</div>`;
 }
 
@@ -60,6 +67,7 @@ export function ModelPicker({ app }) {
   const types = useStore(app.store, (s) => s.types);
   const provider = useStore(app.store, (s) => s.provider);
   const type = useStore(app.store, (s) => s.type);
+  const capability = useStore(app.store, (s) => s.capability);
   const query = useStore(app.store, (s) => s.query);
   const formId = useStore(app.store, (s) => (s.form ? s.form.id : ""));
   const open = useStore(app.store, (s) => s.listOpen);
@@ -79,6 +87,8 @@ export function ModelPicker({ app }) {
       <${Options} values=${providers} all="All providers" /></select>
     <select class="inb-select inb-order-filter" title="Model type" aria-label="Model type" value=${type} onChange=${onFilter("type")}>
       <${Options} values=${types} all="All types" /></select>
+    <select class="inb-select inb-order-filter" title="Capability" aria-label="Capability" value=${capability} onChange=${onFilter("capability")}>
+      ${Object.entries(CAPABILITIES).map(([k, c]) => html`<option key=${k} value=${k}>${c ? c.label : "Any capability"}</option>`)}</select>
     <div class="inb-order-model" data-field="model">
       <input ref=${input} class="inb-input inb-order-model-input" role="combobox" aria-expanded=${String(open)}
         aria-autocomplete="list" aria-label="Model" placeholder="Search models…" spellcheck="false" autocomplete="off"

@@ -4,7 +4,7 @@
 import { html, cx, useNow } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
 import {
-  FINISHED, etaText, orderEta, orderLabel, orderLine, plural, previewColumns, recallText, short,
+  FINISHED, etaText, orderEta, orderLabel, orderLine, plural, previewColumns, recallText, refineStartedText, short,
 } from "./state.js";
 
 const fmtN = (n) => Number(n).toLocaleString("en-US");
@@ -85,6 +85,11 @@ function Note({ app, shortcut }) {
   if (!note) return html`<${LastOrder} app=${app} shortcut=${shortcut} />`;
   if (note.kind === "recall") return html`<${Recall} app=${app} r=${note.recall} />`;
   if (note.kind === "notice") return html`<span class="inb-order-note-text inb-muted">${note.text}</span>`;
+  if (note.kind === "refined") {
+    return html`<span class="inb-order-ok">✓</span><span class="inb-order-note-text inb-order-refined" title=${refineStartedText(note.result)}>${refineStartedText(note.result)}</span>
+      ${app.nav ? html`<button class="inb-btn inb-btn-link" type="button"
+        onClick=${() => app.nav.go("production", { refinement_id: note.result.refinement_id })}>Production →</button>` : null}`;
+  }
   return html`<span class="inb-order-note-err">${note.text}</span>`;
 }
 
@@ -92,9 +97,13 @@ function Note({ app, shortcut }) {
 export function OrderBar({ app, shortcut }) {
   const label = useStore(app.store, orderLabel);
   const placing = useStore(app.store, (s) => s.placing);
+  const refining = useStore(app.store, (s) => s.refine.open);
   return html`<div class="inb-order-bar">
     <button class="inb-btn inb-btn-primary inb-order-go" type="button" title=${`Order (${shortcut})`} disabled=${placing}
       onClick=${() => app.actions.placeOrder()}>${label}</button>
+    <button class="inb-btn inb-order-refine-toggle" type="button" aria-pressed=${refining ? "true" : "false"}
+      title="Refine: order, have a judge rate the images and a rewriter improve the prompt, over rounds"
+      onClick=${() => app.actions.openRefine(!refining)}>Refine…</button>
     <div class="inb-order-note" role="status"><${Note} app=${app} shortcut=${shortcut} /></div>
   </div>`;
 }

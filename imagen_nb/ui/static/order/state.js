@@ -48,7 +48,21 @@ export function initialState() {
     strip: [], thumbs: {}, shown: null, selected: null, follow: true,
     editingToken: null, picker: null,
     table: null, sets: [], tableBusy: false,
+    refine: initialRefine(),
+    capability: "", civitai: initialCivitai(), lorasVersion: 0,
   };
+}
+
+/** The civitai dialog's part of the store: closed, nothing searched yet. */
+export function initialCivitai() {
+  return { open: false, state: null, query: "", type: "", base: "", results: null, searching: false,
+    ref: "", info: null, resolving: false, name: "", forModel: "", imports: [] };
+}
+
+/** The Refine card's own part of the store: closed, its choices not asked for yet. */
+export function initialRefine() {
+  return { open: false, choices: null, loadError: null, busy: false, last: null,
+    values: { judge: "", rewriter: "", scorer: "", iterations: "", n: "", stop_at: "", goal: "" } };
 }
 
 const fmtN = (n) => Number(n).toLocaleString("en-US");
@@ -68,8 +82,9 @@ export function filterModels(s) {
   const text = (s.query ?? "").trim();
   const exact = s.query === null || (s.form && text === s.form.id);
   const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+  const can = CAPABILITIES[s.capability || ""];
   return s.models.filter((m) => (!s.provider || m.provider === s.provider)
-    && (!s.type || m.type === s.type)
+    && (!s.type || m.type === s.type) && (!can || can.test(m))
     && (exact || words.every((w) => `${m.id} ${m.family} ${m.type} ${m.description}`.toLowerCase().includes(w))));
 }
 
@@ -108,6 +123,7 @@ export function fieldMessage(message) {
 export function labelOf(s, name) {
   if (name === "model") return "the model";
   if (name === "project") return "the project";
+  if (REFINE_LABELS[name]) return REFINE_LABELS[name];
   const f = s.form && s.form.fields.find((x) => x.name === name);
   return f ? f.label : name;
 }
@@ -230,4 +246,140 @@ export function tableFault(s) {
   for (const e of Object.values(s.errors)) if (e && (e.row || e.columnName)) return { row: e.row || null, column: e.columnName || null };
   const p = s.previewError;
   return p && (p.row || p.column_name) ? { row: p.row || null, column: p.column_name || null } : null;
+}
+
+// Refine (issue 15): studio.refine from the form.
+
+/** The Refine card's fields as the page names them (errors come back at these). */
+export const REFINE_LABELS = {
+  refine_judge: "Judge", refine_rewriter: "Rewriter", refine_scorer: "Scorer", refine_iterations: "Rounds",
+  refine_n: "Images per round", refine_stop_at: "Stop at", refine_goal: "Goal",
+};
+/** Image model types a refinement can order from. */
+export const REFINE_TYPES = new Set(["text-to-image", "image-to-image"]);
+
+/** The card's values with the choices' defaults where a field is blank (what the kernel will use). */
+export function refineValues(r) {
+  const d = (r.choices && r.choices.defaults) || {};
+  const out = {};
+  for (const [k, v] of Object.entries(r.values)) {
+    const text = String(v ?? "").trim();
+    out[k] = text !== "" ? text : (d[k] !== undefined && d[k] !== null ? String(d[k]) : "");
+  }
+  return out;
+}
+
+/** The card's line: how much a start runs, per prompt. */
+export function refineSummary(r) {
+  const v = refineValues(r);
+  const rounds = Number(v.iterations) || 0;
+  const n = Number(v.n) || 0;
+  const parts = [`Up to ${plural(rounds, "round")} × ${plural(n, "image")} per prompt`];
+  if (v.judge) parts.push(`judged by ${v.judge}${v.scorer && v.scorer !== "judge" ? `, scored by ${v.scorer}` : ""}`);
+  if (v.rewriter) parts.push(`rewritten by ${v.rewriter}`);
+  parts.push(v.stop_at !== "" ? `stops early at a score ≥ ${v.stop_at}` : "runs every round");
+  return parts.join(" · ");
+}
+
+/** Why Start refining cannot be pressed now, or null. */
+export function refineBlocked(s) {
+  const r = s.refine;
+  if (!s.form) return "Choose a model first.";
+  if (!REFINE_TYPES.has(s.form.type)) return `${s.form.id} makes no images from a prompt: refining needs a text-to-image model.`;
+  if (!r.choices) return r.loadError ? `Cannot list judges: ${r.loadError}` : "Loading judges and rewriters…";
+  if (!r.choices.judges.length) return "No image-to-text model (judge) is listed.";
+  if (!r.choices.rewriters.length) return "No text-to-text model (rewriter) is listed.";
+  if (!String(s.values.prompt || "").trim()) return "Write the prompt to refine.";
+  return null;
+}
+
+/** What the note says once a refinement started (and where it shows). */
+export function refineStartedText(result) {
+  const k = result.prompts.length;
+  const what = k === 1 ? `“${short(result.prompts[0], 48)}”` : plural(k, "prompt");
+  return `Refining ${what}, up to ${plural(result.iterations, "round")}${k === 1 ? "" : " each"}: `
+    + "its rounds show in Production, as one refinement row.";
+}
+
+/** A judge's or rewriter's option label: the id, and "needs key" when its provider has none. */
+export function refineOption(choices, id) {
+  return choices && choices.key_missing && choices.key_missing[id] ? `${id} (needs key)` : id;
+}
+
+// The model picker's capability filter (issue 17): studio.models()' capability columns.
+
+/** Capability filters: label and the test on a model row (inputs, outputs, image_to_image,
+ *  upscale_factor, loras, hires_fix, max_size). */
+export const CAPABILITIES = {
+  "": null,
+  image_to_image: { label: "Image to image", test: (m) => !!m.image_to_image },
+  loras: { label: "Takes LoRAs", test: (m) => !!m.loras },
+  hires_fix: { label: "Hires fix", test: (m) => !!m.hires_fix },
+  upscale: { label: "Upscales", test: (m) => Number(m.upscale_factor) > 1 },
+  text_out: { label: "Writes text", test: (m) => String(m.outputs || "").includes("text") },
+  large: { label: "2048 px or more", test: (m) => Number(m.max_size) >= 2048 },
+};
+
+/** A model row's capability chips: "img2img", "LoRAs", "×4", "≤ 1024 px". */
+export function capabilityChips(m) {
+  const out = [];
+  if (m.image_to_image) out.push("img2img");
+  if (m.loras) out.push("LoRAs");
+  if (m.hires_fix) out.push("hires fix");
+  if (Number(m.upscale_factor) > 1) out.push(`×${Number(m.upscale_factor)}`);
+  if (Number(m.max_size) > 0) out.push(`≤ ${Number(m.max_size)} px`);
+  return out;
+}
+
+// civitai (issue 17): "Get from civitai…" in the model picker.
+
+/** "12.3 MB" (en-US digits); "size unknown" without one. */
+export function sizeText(bytes) {
+  if (bytes === null || bytes === undefined) return "size unknown";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = Number(bytes);
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+  return `${i ? v.toFixed(1) : v} ${units[i]}`;
+}
+
+/** An import's line: "tarotCards_v10.safetensors · 42% of 144.0 MB", "in: tarotCards_v10 (LoRA)", the error. */
+export function importLine(j) {
+  const file = j.file_name || j.ref;
+  if (j.state === "failed") return `${file} · failed: ${j.error || "unknown error"}`;
+  if (j.state === "done") return `${file} · in: ${j.result || j.name || ""}${j.kind ? ` (${j.kind === "lora" ? "LoRA" : "model"})` : ""}`;
+  if (j.state === "starting" || (!j.done && !j.total)) return `${file} · starting…`;
+  if (!j.total) return `${file} · ${sizeText(j.done)} so far`;
+  return `${file} · ${Math.floor((100 * j.done) / j.total)}% of ${sizeText(j.total)}`;
+}
+
+/** An import's progress from 0 to 1 (null when its size is unknown). */
+export function importFraction(j) {
+  if (j.state === "done") return 1;
+  return j.total ? Math.min(1, j.done / j.total) : null;
+}
+
+/** Why Import cannot be pressed now, or null: no token, nothing resolved, one running. */
+export function civitaiBlocked(c) {
+  if (c.state && c.state.key_missing) return c.state.key_missing;
+  if (!c.info) return "Pick a search result or paste a reference, then check what it downloads.";
+  if (!c.info.kind) return `${c.info.model_name} is a ${c.info.model_type}: imagen-nb runs checkpoints and LoRAs.`;
+  if (c.imports.some((j) => j.ref === c.info.ref && (j.state === "starting" || j.state === "downloading"))) return "Importing…";
+  return null;
+}
+
+/** What the resolved reference would bring: its parts as lines for the dialog. */
+export function resolvedLines(info) {
+  const lic = info.licence || {};
+  const lines = [
+    ["What", `${info.model_name} · ${info.version_name} (${info.kind === "lora" ? "LoRA" : info.kind === "checkpoint" ? "checkpoint" : info.model_type})`],
+    ["Base model", `${info.base_model || "unknown"}${info.family ? ` → ${info.family}` : ""}`],
+    ["File", `${info.file_name} · ${sizeText(info.size)}`],
+    ["AIR", info.air],
+  ];
+  if ((info.trigger_words || []).length) lines.push(["Trigger words", info.trigger_words.join(", ")]);
+  const terms = Object.entries(lic).filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join("/") || "none" : v}`);
+  if (terms.length) lines.push(["Licence", terms.join(" · ")]);
+  return lines;
 }

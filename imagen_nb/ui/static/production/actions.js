@@ -47,6 +47,8 @@ export function createActions(ctx, store) {
 
   // Thumbnails load when their row scrolls into view, 100 at most per request.
   let wanted = new Set();
+  let gridSeq = 0;
+  let runSeq = 0;
   let timer = null;
   const watched = new Map();
   async function fetchThumbs() {
@@ -240,6 +242,60 @@ export function createActions(ctx, store) {
       set({ flash: orderId });
       setTimeout(() => set((s) => (s.flash === orderId ? { flash: null } : null)), 1400);
       ctx.scrollTo(orderId);
+    },
+    // -- a training run's page (issue 16)
+    async openRun(runId) {
+      const old = get().runPage;
+      const mine = (runSeq += 1);
+      if (!old || old.run_id !== runId) set({ runPage: { run_id: runId, data: null, error: null, urls: {} } });
+      try {
+        const { result, buffers } = await ctx.call("training_page", { run_id: runId });
+        if (mine !== runSeq || !get().runPage) return;
+        const urls = {};
+        for (const s of result.samples) if (s.thumb !== null && s.thumb !== undefined) urls[s.id] = ctx.blobUrl(buffers[s.thumb], s.mime || "image/webp");
+        const prev = get().runPage.urls;
+        set({ runPage: { run_id: runId, data: result, error: null, urls } });
+        for (const u of Object.values(prev)) ctx.release(u);
+      } catch (err) {
+        if (mine === runSeq && get().runPage) set((s) => ({ runPage: { ...s.runPage, error: (err.info && err.info.message) || String(err) } }));
+      }
+    },
+    closeRun() {
+      runSeq += 1;
+      const p = get().runPage;
+      if (p) for (const u of Object.values(p.urls)) ctx.release(u);
+      set({ runPage: null });
+    },
+
+    // -- an order's grid (issue 13), when the panel stands alone
+    wantThumb: (id) => want(id),
+    async openGrid(orderId) {
+      set({ grid: { order_id: orderId, layout: null, error: null, z: 0, axes: {} } });
+      await actions.gridAxes({});
+    },
+    async gridAxes(axes) {
+      const g = get().grid;
+      if (!g) return;
+      const mine = (gridSeq += 1);
+      try {
+        const { result } = await ctx.call("grid", { order_id: g.order_id, x: axes.x || null, y: axes.y || null, z: axes.z || null });
+        if (mine !== gridSeq || !get().grid) return;
+        set((s) => ({ grid: { ...s.grid, layout: result, error: null, axes,
+          z: result.axes.z && s.grid.z < result.axes.z.labels.length ? s.grid.z : 0 } }));
+      } catch (err) {
+        if (mine === gridSeq && get().grid) set((s) => ({ grid: { ...s.grid, error: (err.info && err.info.message) || String(err) } }));
+      }
+    },
+    gridRefresh() { const g = get().grid; if (g) actions.gridAxes(g.axes); },
+    gridLayer(z) { set((s) => (s.grid ? { grid: { ...s.grid, z } } : null)); },
+    closeGrid() { gridSeq += 1; set({ grid: null }); },
+    /** Show a refinement (one started from the Order panel): load the rows, scroll to it, flash it. */
+    async revealRefinement(id) {
+      if (!get().refinements[id]) await actions.loadRefinements();
+      if (!get().refinements[id]) return;
+      set({ flash: id });
+      setTimeout(() => set((s) => (s.flash === id ? { flash: null } : null)), 1400);
+      ctx.scrollTo(id, ".inb-refine");
     },
     destroy() {
       if (observer) observer.disconnect();

@@ -14,6 +14,8 @@
  *   cancel_training({run_id}) -> {cancelled}; resume_training({run_id}) -> {run: Run}
  *   (init's reply and "update" pushes carry training: Run[], the LoRA training runs)
  *   refinements({limit}) -> {refinements: Refinement[]}; cancel_refinement({refinement_id}) -> {refinement}
+ *   training_page({run_id}) -> {run, config, curve, steps, checkpoints, samples (+ buffers: thumbs), lora}
+ *   grid({order_id, x?, y?, z?}) -> {title, axes, choices, fixed, cells, total, shown} (studio.views.grid_layout; errors at grid_x/y/z)
  * Pushes: "update" {now, orders?: Order[], gens?: Gen[], positions?: {id: number|null}};
  *   "activity" {active} (also the Studio tab's badge); "notice" {paused: string|null} (the queue
  *   paused, e.g. the disk is full, or resumed: null); "refinements" {refinements: Refinement[]} (ones that moved)
@@ -29,6 +31,8 @@ import { OrderList } from "./orders.js";
 import { RefinementList } from "./refinements.js";
 import { Details } from "./details.js";
 import { TrainingList } from "./training.js";
+import { OrderGrid } from "./grid.js";
+import { RunPage } from "./run.js";
 
 function Summary({ app }) {
   const active = useStore(app.store, (s) => s.active);
@@ -57,7 +61,9 @@ function Production({ app }) {
     <div class="inb-panel-head"><div class="inb-panel-title">Production</div><${Summary} app=${app} /><${Cluster} app=${app} /></div>
     <${Paused} app=${app} />
     <div class="inb-panel-body inb-production-body"><${TrainingList} app=${app} /><${RefinementList} app=${app} /><${OrderList} app=${app} /></div>
-    <${Details} app=${app} />`;
+    <${Details} app=${app} />
+    <${OrderGrid} app=${app} />
+    <${RunPage} app=${app} />`;
 }
 
 function mount(ctx) {
@@ -70,10 +76,11 @@ function mount(ctx) {
     toast: (message, opts) => INB.toast(ctx.root, message, opts),
     error: (err) => INB.showError(ctx.root, err),
     blobUrl: INB.blobUrl,
+    release: INB.release,
     copy: (text) => INB.copyText(ctx.root, text),
     activeElement: () => el.getRootNode().activeElement || document.activeElement,
-    scrollTo: (id) => requestAnimationFrame(() => {
-      const row = el.querySelector(`.inb-production-order[data-id="${CSS.escape(id)}"]`);
+    scrollTo: (id, kind = ".inb-production-order") => requestAnimationFrame(() => {
+      const row = el.querySelector(`${kind}[data-id="${CSS.escape(id)}"]`);
       if (!row) return;
       row.scrollIntoView({ block: "start", behavior: "smooth" });
       const head = row.querySelector(".inb-production-orow");
@@ -90,6 +97,7 @@ function mount(ctx) {
   let pendingReveal = null;
   return {
     navigate(payload) {
+      if (payload && payload.refinement_id) ready.then(() => actions.revealRefinement(payload.refinement_id));
       if (payload && payload.order_id) {
         pendingReveal = payload.order_id;
         ready.then(() => { if (pendingReveal) { const id = pendingReveal; pendingReveal = null; actions.reveal(id); } });

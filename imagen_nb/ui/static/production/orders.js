@@ -9,7 +9,7 @@
 import { html, cx, useNow } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
 import { fmtAgo, plural } from "../lib/format.js";
-import { LIVE, ORDER_LOOK, ORDER_WORD, orderCounts, orderTiming, retryLabel } from "./state.js";
+import { LIVE, ORDER_LOOK, ORDER_WORD, gridOffered, orderCounts, orderTiming, retryLabel } from "./state.js";
 import { Generations } from "./generations.js";
 
 const pct = (n, total) => (total ? `${(100 * n / total).toFixed(3)}%` : "0%");
@@ -78,6 +78,8 @@ export function OrderRow({ app, id }) {
             onClick=${() => actions.copyCode(id)}>Copy as code</button>
           ${nav && c.complete ? html`<button class="inb-btn inb-btn-sm" title="Show this order's products in the Gallery"
             onClick=${() => nav.go("gallery", { order_id: id })}>Gallery →</button>` : null}
+          ${gridOffered(o) ? html`<button class="inb-btn inb-btn-sm inb-production-grid" title="A comparison grid along the parameters that vary in this order"
+            onClick=${() => (nav ? nav.go("gallery", { order_id: id, view: "grid" }) : actions.openGrid(id))}>Grid</button>` : null}
         </div>
       </div>
       ${expanded ? html`<${Generations} app=${app} order=${o} />` : null}

@@ -42,8 +42,9 @@ function ItemRow({ item, iterations }) {
 export function RefinementRow({ app, id }) {
   const { store, actions } = app;
   const f = useStore(store, (s) => s.refinements[id]);
+  const flash = useStore(store, (s) => s.flash === id);
   const live = f.status === "running";
-  return html`<div class=${cx("inb-refine", live && "inb-production-live")} role="listitem" data-id=${id}
+  return html`<div class=${cx("inb-refine", live && "inb-production-live", flash && "inb-production-flash")} role="listitem" data-id=${id}
       data-status=${f.status}>
     <div class="inb-refine-head">
       <span class=${`inb-production-state inb-status inb-status-${LOOK[f.status] || "queued"}`}>

@@ -41,7 +41,7 @@ export const FILTERS = [["", "All"], ["running", "Running"], ["queued", "Queued"
 export function initialState() {
   return { loaded: false, loadError: null, orders: {}, orderIds: [], hasMore: false, loadingMore: false,
     active: 0, paused: null, cluster: null, skew: 0, expanded: null, gens: {}, thumbs: {}, details: null, flash: null,
-    runs: {}, runIds: [], refinements: {}, refinementIds: [] };
+    runs: {}, runIds: [], refinements: {}, refinementIds: [], grid: null, runPage: null };
 }
 
 /** The kernel's clock minus ours, from a message's `now`. */
@@ -206,4 +206,91 @@ export function refinementLine(f) {
   const stop = f.stop_at !== null && f.stop_at !== undefined ? `, stop at ${scoreText(f.stop_at)}` : "";
   return `${f.model} judged by ${f.judge}, rewritten by ${f.rewriter}; ${plural(f.items.length, "prompt")} × `
     + `${plural(f.iterations, "round")}${stop}`;
+}
+
+// An order's comparison grid (issue 13), shown inline when Production stands alone.
+
+/** Whether an order row offers "Grid": more than one generation and a product to show. */
+export function gridOffered(o) {
+  return !!o && o.total > 1 && o.counts.complete > 0;
+}
+
+/** The grid's table for layer `z`: column labels, and rows of cells (null where nothing was made).
+ *  An axis that is absent is one unlabelled column or row. */
+export function gridMatrix(layout, z = 0) {
+  const xs = layout.axes.x ? layout.axes.x.labels : [""];
+  const ys = layout.axes.y ? layout.axes.y.labels : [""];
+  const at = new Map();
+  for (const c of layout.cells) if ((c.z || 0) === z) at.set(`${c.y || 0}:${c.x || 0}`, c);
+  return { cols: xs, rows: ys.map((label, yi) => ({ label, cells: xs.map((_, xi) => at.get(`${yi}:${xi}`) || null) })) };
+}
+
+/** The grid's caption: its axes and the fixed parameters; and what was left out of a big grid. */
+export function gridCaption(layout) {
+  const a = layout.axes;
+  const parts = [];
+  if (a.x) parts.push(`x: ${a.x.name}`);
+  if (a.y) parts.push(`y: ${a.y.name}`);
+  if (a.z) parts.push(`z: ${a.z.name}`);
+  const fixed = Object.entries(layout.fixed || {}).map(([k, v]) => `${k} = ${v}`);
+  let text = parts.length ? parts.join(" · ") : "nothing varies in this order";
+  if (fixed.length) text += ` — fixed: ${fixed.join(", ")}`;
+  if (layout.total > layout.shown) text += ` — showing ${plural(layout.shown, "cell")} of ${layout.total.toLocaleString("en-US")}`;
+  return text;
+}
+
+/** A cell's hover text: its coordinates by axis label, its status and note. */
+export function gridCellTitle(layout, cell) {
+  const a = layout.axes;
+  const parts = [];
+  for (const k of ["x", "y", "z"]) if (a[k]) parts.push(`${a[k].name} = ${a[k].labels[cell[k] || 0]}`);
+  parts.push(cell.status + (cell.count > 1 ? ` (${cell.count} products)` : ""));
+  if (cell.note) parts.push(cell.note);
+  return parts.join("\n");
+}
+
+/** Axes with `axis` set to `name`; an axis that had `name` takes the old one (a swap, never twice). */
+export function pickAxis(axes, axis, name) {
+  const out = { ...axes, [axis]: name };
+  for (const k of ["x", "y", "z"]) if (k !== axis && name && axes[k] === name) out[k] = axes[axis];
+  return out;
+}
+
+// A training run's page (issue 16): its loss curve, samples by step, checkpoints.
+
+/** The loss curve as an SVG path in w×h with its ranges: {path, lo, hi, first, last}; path ""
+ *  for fewer than two points. Steps run left to right (their own spacing), the lowest loss at the bottom. */
+export function lossCurve(curve, w, h) {
+  const pts = (curve || []).filter((c) => Number.isFinite(c.loss));
+  if (pts.length < 2) return { path: "", lo: null, hi: null, first: pts.length ? pts[0].step : null, last: pts.length ? pts[0].step : null };
+  const lo = Math.min(...pts.map((c) => c.loss));
+  const hi = Math.max(...pts.map((c) => c.loss));
+  const first = pts[0].step;
+  const last = pts[pts.length - 1].step;
+  const span = hi - lo || 1;
+  const steps = last - first || 1;
+  const path = pts.map((c, i) => `${i ? "L" : "M"}${(((c.step - first) / steps) * w).toFixed(1)},`
+    + `${(h - 1 - ((c.loss - lo) / span) * (h - 2)).toFixed(1)}`).join("");
+  return { path, lo, hi, first, last };
+}
+
+/** Samples grouped by the step they were made at, in step order: [{step, items}]. */
+export function samplesByStep(samples) {
+  const groups = new Map();
+  for (const s of samples || []) {
+    const k = s.step === null || s.step === undefined ? "?" : s.step;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(s);
+  }
+  return [...groups.entries()].map(([step, items]) => ({ step, items }));
+}
+
+/** A checkpoint's label: "step 100" or "step 200 · final LoRA". */
+export function checkpointLabel(c) {
+  return `step ${Number(c.step).toLocaleString("en-US")}${c.final ? " · final LoRA" : ""}`;
+}
+
+/** What "Use this checkpoint" asks the Order panel for: the run's base model, and the LoRA by name. */
+export function checkpointPayload(run, c) {
+  return { model: run.base_model, lora: c.lora };
 }

@@ -55,6 +55,8 @@ export function TrainingRow({ app, id }) {
           onClick=${() => actions.cancelTraining(id)}>Cancel</button>` : null}
         ${RUN_RESUMABLE.has(r.status) ? html`<button class="inb-btn inb-btn-sm"
           title="Continue from the last checkpoint" onClick=${() => actions.resumeTraining(id)}>Resume</button>` : null}
+        <button class="inb-btn inb-btn-sm" title="The run's page: loss curve, samples by step, checkpoints"
+          onClick=${() => actions.openRun(id)}>Details</button>
       </div>
     </div>`;
 }
