@@ -162,6 +162,36 @@ def test_replicate_text_faults_end_recorded(studio, servers):
     assert 429 in codes
 
 
+LLAMA_CREATE = r"/v1/models/meta/meta-llama-3-8b-instruct/predictions"
+PREDICTION_POLL = r"/v1/predictions/[^/]+"
+
+
+@pytest.mark.parametrize("case, setup, settings, status, message", [
+    ("500 then ok", lambda s: s.fault("POST", LLAMA_CREATE, "status", status=500), {}, "complete", None),
+    ("malformed JSON", lambda s: s.fault("POST", LLAMA_CREATE, "malformed"), {}, "failed", "malformed JSON"),
+    ("slow poll then ok", lambda s: s.fault("GET", PREDICTION_POLL, "slow", delay=1.2), {}, "complete", None),
+    ("hangs past timeout", lambda s: setattr(s.models["meta/meta-llama-3-8b-instruct"], "ending", "hang"),
+     {"timeout": 0.6}, "failed", "did not finish within 0.6 s"),
+])
+def test_replicate_text_model_faults_end_recorded(home, servers, case, setup, settings, status, message):
+    """The remote providers' fault cases on a rewriter (Llama): each ends recorded, with its calls."""
+    setup(servers["replicate"])
+    replicate = {"poll_interval": 0.01, "request_timeout": 2, "retries": 3, "retry_base": 0.02, "timeout": 10,
+                 "base_url": servers["replicate"].url, **settings}
+    with inb.Studio(providers={"replicate": replicate}, serve=False) as studio:
+        order = studio.order("replicate:meta/meta-llama-3-8b-instruct", prompt="Rewrite: a fox").wait(30)
+        gen = order.generations.iloc[0]
+        assert gen["status"] == status, gen["error_message"]
+        if message:
+            assert message in gen["error_message"], gen["error_message"]
+        else:
+            assert text_of(order) == "a crisper gradient, soft light"
+        calls = studio.sql("select * from api_calls where generation_id = ?", [gen["id"]])
+        assert len(calls) >= 1
+        if case == "500 then ok":
+            assert 500 in calls["status_code"].tolist()
+
+
 def test_gemini_rewriter_and_vision_judge_with_structured_score(studio, servers):
     gemini = servers["gemini"]
     gemini.answer = lambda body: (json.dumps({"score": 8, "critique": "crisp"})
