@@ -20,6 +20,10 @@ def test_attach_a_csv_preview_and_order_it(studio, served, tab, open_studio, tmp
     prompt = order.locator("[data-field=prompt] textarea")
     prompt.fill("the {value} of {sut}")                          # a typo: not a column
     rows.locator(".inb-order-rows-unknown", has_text="{sut}").wait_for(timeout=15_000)
+    # the prompt's placeholders are highlighted under it: a column, and (red) a name the table lacks
+    holders = order.locator("[data-field=prompt] .inb-order-holders")
+    holders.locator(".inb-order-holder-bad", has_text="{sut}").wait_for(timeout=15_000)
+    assert holders.locator(".inb-order-holder:not(.inb-order-holder-bad)").all_inner_texts() == ["{value}"]
     order.locator("[data-field=prompt] .inb-field-error", has_text="sut").wait_for(timeout=15_000)
     prompt.fill("the {value} of {suit}")
     order.locator(".inb-order-count", has_text="3 generations").wait_for(timeout=15_000)
@@ -34,6 +38,7 @@ def test_attach_a_csv_preview_and_order_it(studio, served, tab, open_studio, tmp
     assert prompts == ["the Ace of Spades", "the Three of Clubs", "the Two of Hearts"]
     rows.get_by_role("button", name="Detach the table").click()
     order.locator(".inb-order-count", has_text="1 generation").wait_for(timeout=15_000)
+    assert order.locator("[data-field=prompt] .inb-order-holders").count() == 0  # no table, no highlighting
     assert not tab.errors, tab.errors
 
 

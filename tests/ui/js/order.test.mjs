@@ -149,3 +149,15 @@ const models = [
   actions.destroy();
 }
 console.log("order js tests passed");
+
+// A prompt's {column} placeholders while a table is attached: columns of the table, names it lacks,
+// and {{ }} kept as literal text.
+{
+  const spans = s.placeholderSpans("{value} of {suit}, {{braces}} and {nope}!", ["value", "suit"]);
+  assert.deepEqual(spans, [
+    { text: "{value}", kind: "column" }, { text: " of ", kind: "text" }, { text: "{suit}", kind: "column" },
+    { text: ", {{braces}} and ", kind: "text" }, { text: "{nope}", kind: "unknown" }, { text: "!", kind: "text" },
+  ]);
+  assert.deepEqual(s.placeholderSpans("no placeholders", ["a"]), [{ text: "no placeholders", kind: "text" }]);
+  assert.deepEqual(s.placeholderSpans("{ suit }", ["suit"]), [{ text: "{ suit }", kind: "column" }]);
+}

@@ -4,7 +4,7 @@
 
 import { html, cx, useState, useMemo, useRef, useEffect } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
-import { SMART, fieldGroups, hoverText, parseLoras, stepValue } from "./state.js";
+import { SMART, fieldGroups, hoverText, parseLoras, placeholderSpans, stepValue } from "./state.js";
 import { LoraField } from "./loras.js";
 import { ImageField } from "./images.js";
 
@@ -19,6 +19,18 @@ function FieldError({ error, text }) {
     <div class="inb-order-caret inb-mono">${from ? "…" : ""}${text.slice(from, i)}<mark>${text.slice(i, i + 1) || " "}</mark>${text.slice(i + 1, i + 24)}${i + 24 < text.length ? "…" : ""}</div></div>`;
 }
 
+/** A prompt's text with its {column} placeholders marked while a table is attached: a column of the
+ * table, or (red) a name the table lacks. Nothing without a table or a placeholder. */
+function Placeholders({ app, text }) {
+  const columns = useStore(app.store, (s) => (s.table ? s.table.columns : null));
+  if (!columns || !text || !text.includes("{")) return null;
+  const spans = placeholderSpans(text, columns);
+  if (!spans.some((p) => p.kind !== "text")) return null;
+  return html`<div class="inb-order-holders inb-mono" aria-label="placeholders">${spans.map((p) => p.kind === "text" ? p.text
+    : html`<mark class=${p.kind === "column" ? "inb-order-holder" : "inb-order-holder inb-order-holder-bad"}
+        title=${p.kind === "column" ? "a column of the attached table" : "no column of the attached table has this name"}>${p.text}</mark>`)}</div>`;
+}
+
 /** A plain text, prompt, number or JSON field. */
 function TextField({ app, f, id, value }) {
   const area = f.kind === "prompt";
@@ -31,7 +43,7 @@ function TextField({ app, f, id, value }) {
   const onFocus = (e) => { app.lastText = { el: e.target, name: f.name }; };
   if (area) {
     return html`<textarea class="inb-textarea" id=${id} rows=${f.name === "prompt" ? 3 : 2} placeholder=${placeholder}
-      spellcheck="true" value=${value} onInput=${onInput} onFocus=${onFocus} />`;
+      spellcheck="true" value=${value} onInput=${onInput} onFocus=${onFocus} /><${Placeholders} app=${app} text=${value} />`;
   }
   const numeric = f.kind === "integer" || f.kind === "number";
   const onKeyDown = numeric ? (e) => {

@@ -241,6 +241,29 @@ export function placeholders(s) {
   return [...seen];
 }
 
+/** A field's text cut at its {column} placeholders, for showing them highlighted while a table is
+ * attached: [{text, kind: "text" | "column" | "unknown"}] ({{ and }} are literal braces, kept as text). */
+export function placeholderSpans(text, columns) {
+  const known = new Set(columns || []);
+  const out = [];
+  const push = (t, kind) => {
+    if (!t) return;
+    const last = out[out.length - 1];
+    if (last && last.kind === "text" && kind === "text") last.text += t;
+    else out.push({ text: t, kind });
+  };
+  const re = /\{\{|\}\}|\{([^{}]+)\}/g;
+  let at = 0;
+  for (const m of String(text).matchAll(re)) {
+    push(String(text).slice(at, m.index), "text");
+    if (m[1] === undefined) push(m[0], "text");
+    else push(m[0], known.has(m[1].trim()) ? "column" : "unknown");
+    at = m.index + m[0].length;
+  }
+  push(String(text).slice(at), "text");
+  return out;
+}
+
 /** The table's row and column a RowsError named, from any field's error: {row, column} or null. */
 export function tableFault(s) {
   for (const e of Object.values(s.errors)) if (e && (e.row || e.columnName)) return { row: e.row || null, column: e.columnName || null };
