@@ -26,6 +26,7 @@ class GridItem:
         status: ``complete``, ``pending``, ``generating``, ``failed`` or ``cancelled``.
         image: the file to draw (a thumbnail when there is one), or None.
         note: a short text for a cell without an image (the error type of a failure).
+        generation_id: the generation that made it (an order's grid), for its details.
     """
 
     values: Mapping[str, Any]
@@ -33,6 +34,7 @@ class GridItem:
     status: str = "complete"
     image: str | None = None
     note: str = ""
+    generation_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,8 @@ def order_layout(studio: "LocalStudio", order_id: str, *, x: str | None, y: str 
         status, note = g["status"], g["error_type"] or ""
         if status == "complete" and g["product_id"] is None:
             status, note = "missing", "deleted"  # made, then its product was deleted
-        items.append(GridItem(values, g["product_id"], status, str(studio.home / thumb) if thumb else None, note))
+        items.append(GridItem(values, g["product_id"], status, str(studio.home / thumb) if thumb else None, note,
+                              generation_id=g["id"]))
     params = list(dict.fromkeys(k for g in gens for k in g["params"]))
     if x is None and y is None and z is None:
         x, y, z = (_inferred(items, gens, params) + [None, None, None])[:3]

@@ -115,6 +115,7 @@ class Views:
         axes = {w: ({"name": a.name, "labels": list(a.labels)} if a else None)
                 for w, a in (("x", grid.x), ("y", grid.y), ("z", grid.z))}
         cells = [{"z": zi, "y": yi, "x": xi, "product_id": items[0].product_id, "status": items[0].status,
+                  "generation_id": items[0].generation_id,
                   "note": items[0].note, "count": len(items)}
                  for (zi, yi, xi), items in sorted(grid.cells.items())]
         for axis in (grid.x, grid.y, grid.z):

@@ -4,6 +4,8 @@ alone draws the grid itself (axes from menus, swap, thumbnails in the cells)."""
 
 from __future__ import annotations
 
+import re
+
 import time
 import urllib.request
 
@@ -69,6 +71,14 @@ def test_a_production_panel_alone_draws_the_grid_itself(studio, production_alone
     product = studio.product(first.get_attribute("data-product"))
     assert product.prompt == "a blue fox" and product.params["seed"] == 3
     tab.shot("production-grid", dialog)
+    # a click on a cell opens that generation's details over the grid; closing them goes back to it
+    first.click()
+    details = tab.page.get_by_role("dialog", name=re.compile(r"^Generation \d+"))
+    details.wait_for(timeout=15_000)
+    assert "a blue fox" in details.inner_text()
+    tab.page.keyboard.press("Escape")
+    details.wait_for(state="detached", timeout=5_000)
+    grid.wait_for(timeout=5_000)
     dialog.get_by_role("button", name="Swap x ↔ y").click()
     dialog.locator(".inb-pgrid-caption", has_text="x: prompt · y: seed").wait_for(timeout=15_000)
     assert grid.locator("thead th").all_inner_texts()[1:] == ["a red fox", "a blue fox"]

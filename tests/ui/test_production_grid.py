@@ -26,6 +26,7 @@ def test_the_grid_reads_the_orders_own_axes(production, studio):
         product = studio.product(cell["product_id"])
         assert product.params["seed"] == int(grid["axes"]["x"]["labels"][cell["x"]])
         assert product.prompt == grid["axes"]["y"]["labels"][cell["y"]]
+        assert product.generation_id == cell["generation_id"]  # a click opens that generation's details
     swapped = production.call("grid", order_id=order.id, x="prompt", y="seed")
     assert swapped["axes"]["x"]["name"] == "prompt" and swapped["axes"]["y"]["name"] == "seed"
 

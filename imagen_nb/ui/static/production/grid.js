@@ -11,8 +11,12 @@ function Cell({ app, layout, cell }) {
   const url = useStore(app.store, (s) => (cell && cell.product_id ? s.thumbs[cell.product_id] : null));
   useEffect(() => { if (cell && cell.product_id && !url) app.actions.wantThumb(cell.product_id); }, [cell && cell.product_id]);
   if (!cell) return html`<td class="inb-pgrid-cell inb-pgrid-empty" title="nothing made for this combination">—</td>`;
-  return html`<td class=${cx("inb-pgrid-cell", `inb-status-${cell.status}`)} title=${gridCellTitle(layout, cell)}
-      data-product=${cell.product_id || ""} data-status=${cell.status}>
+  // a click opens the generation's details (parameters, error, product), over the grid
+  const open = cell.generation_id ? () => app.actions.openDetails(cell.generation_id) : undefined;
+  return html`<td class=${cx("inb-pgrid-cell", `inb-status-${cell.status}`, open && "inb-pgrid-open")}
+      title=${gridCellTitle(layout, cell)} data-product=${cell.product_id || ""} data-status=${cell.status}
+      tabindex=${open ? 0 : undefined} onClick=${open}
+      onKeyDown=${open ? (e) => { if (e.key === "Enter") { e.stopPropagation(); open(); } } : undefined}>
     ${url ? html`<img src=${url} alt="" />` : html`<span class="inb-pgrid-ph">${cell.status}</span>`}</td>`;
 }
 

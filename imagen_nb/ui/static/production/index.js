@@ -61,9 +61,9 @@ function Production({ app }) {
     <div class="inb-panel-head"><div class="inb-panel-title">Production</div><${Summary} app=${app} /><${Cluster} app=${app} /></div>
     <${Paused} app=${app} />
     <div class="inb-panel-body inb-production-body"><${TrainingList} app=${app} /><${RefinementList} app=${app} /><${OrderList} app=${app} /></div>
-    <${Details} app=${app} />
     <${OrderGrid} app=${app} />
-    <${RunPage} app=${app} />`;
+    <${RunPage} app=${app} />
+    <${Details} app=${app} />`;
 }
 
 function mount(ctx) {
