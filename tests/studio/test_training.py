@@ -177,8 +177,11 @@ def test_resume_after_sigkill_of_the_training_process(tmp_path, home):
                                       checkpoint_every=4, **config)
         assert reference.wait(timeout=600) and reference.status == "completed"
         straight = load_file(reference.record()["lora_path"])
+    # Two processes sum in different orders (thread scheduling): values of ~1e-3 agree to ~1e-5 (one
+    # run measured 7.5e-6 apart); a resume at the wrong step or without the optimizer state is off by
+    # a whole step's update, ~1e-3 at this learning rate.
     for key in straight:
-        np.testing.assert_allclose(straight[key].numpy(), killed[key].numpy(), atol=1e-6, rtol=1e-5)
+        np.testing.assert_allclose(straight[key].numpy(), killed[key].numpy(), atol=5e-5, rtol=1e-3)
 
 
 def test_captions_from_a_column_a_mapping_and_empty_ones_refused(studio, generated, tmp_path):

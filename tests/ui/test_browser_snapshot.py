@@ -21,7 +21,7 @@ SETUP = ('import imagen_nb as inb\n'
          'studio = inb.Studio()\n'
          'studio.order("instant:swatch", prompt="a [red,blue] kite", seed="[1,2]").wait()\n'
          'print("ready")')
-MORE = 'studio.order("instant:swatch", prompt="a green kite", seed="[3,4]").wait()\nprint("more")'
+MORE = 'studio.order("instant:swatch", prompt="a green kite", seed="[3,4]").wait()\nprint("snapshot-test: ordered")'
 
 
 def _notebook(path):
@@ -58,7 +58,7 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
     _menu(page, "Run", "Run All Cells")
     widget = page.locator(".inb-studio").first
     widget.wait_for(timeout=120_000)
-    page.locator(".jp-OutputArea-output", has_text="more").wait_for(timeout=60_000)
+    page.locator(".jp-OutputArea-output", has_text="snapshot-test: ordered").wait_for(timeout=60_000)
     page.locator(".inb-root").nth(1).wait_for(timeout=60_000)  # the Gallery alone, in the last cell
     snapshot = page.locator(".inb-snapshot-studio")  # a class: the sanitizer keeps it
     gallery = page.locator(".inb-snapshot-gallery")
@@ -130,7 +130,7 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
     _menu(page, "Run", "Run All Cells")
     page.locator(".inb-studio").first.wait_for(timeout=120_000)
-    page.locator(".jp-OutputArea-output", has_text="more").wait_for(timeout=60_000)
+    page.locator(".jp-OutputArea-output", has_text="snapshot-test: ordered").wait_for(timeout=60_000)
     page.locator(".inb-root").nth(1).wait_for(timeout=60_000)
     gallery.wait_for(state="attached", timeout=30_000)
     assert snapshot.count() == 1 and snapshot.is_hidden() and gallery.count() == 1 and gallery.is_hidden()

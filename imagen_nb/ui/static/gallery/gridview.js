@@ -85,6 +85,11 @@ export function createGridActions(ctx, store, leave) {
       set((s) => { release(s); return { compare: { source, x: null, y: null, z: null, zi: 0, loading: true, error: null, data: null }, gridThumbs: {} }; });
       lay();
     },
+    /** Ask again for a grid whose first request failed (a busy kernel): nothing when it is shown. */
+    retryGrid() {
+      const c = get().compare;
+      if (c && c.error && !c.data && !c.loading) lay();
+    },
     /** Put `name` on axis `which` ("x", "y", "z"; "" takes it off): an axis already showing it swaps. */
     setAxis(which, name) {
       const c = get().compare;
