@@ -15,6 +15,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -196,16 +197,23 @@ class _EventsHandler(_Handler):
                     self.write(": ping\n\n")
                     await self.flush()
                     continue
+                # Let the batch fill for a moment: one wake-up, one encode pass and one write for
+                # every event of the window, instead of the loop taking the GIL from the workers
+                # once per event while an order streams thousands of them.
+                await asyncio.sleep(BATCH_WINDOW)
                 ready.clear()
                 woken[0] = False  # from here on a new event wakes the loop again
+                chunks, event = [], None
                 while pending:
                     event = pending.popleft()
                     if event is _END:
-                        return
-                    # events hold plain values: no deep copy (asdict) on the loop
-                    fields = wire.plain({f.name: getattr(event, f.name) for f in dataclasses.fields(event)})
-                    self.write(f"event: {type(event).__name__}\ndata: {wire.dumps(fields)}\n\n")
-                await self.flush()
+                        break
+                    chunks.append(_sse(event))
+                if chunks:
+                    self.write("".join(chunks))
+                    await self.flush()
+                if event is _END:
+                    return
         except tornado.iostream.StreamClosedError:
             pass
         finally:
@@ -222,6 +230,27 @@ class _EventsHandler(_Handler):
 
 
 _END = object()
+
+#: How long the event stream lets a batch of events gather before it writes them (seconds).
+BATCH_WINDOW = 0.01
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _sse(event: Any) -> str:
+    """One server-sent event for a studio event (events hold plain values: no deep copy)."""
+    cls = type(event)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    fields = {name: getattr(event, name) for name in names}
+    for value in fields.values():  # the usual event is all scalars: JSON as it stands
+        if type(value) not in _SCALARS and not (type(value) is float and math.isfinite(value)):
+            fields = wire.plain(fields)
+            break
+    return f"event: {cls.__name__}\ndata: {wire.dumps(fields)}\n\n"
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
