@@ -147,20 +147,27 @@ def _decode_frame(data: dict, studio: Any) -> pd.DataFrame:
     columns, dtypes = data["columns"], data["dtypes"]
     if not columns:
         return pd.DataFrame(index=range(data.get("rows", 0)))
-    frame = pd.DataFrame({i: col for i, col in enumerate(data["data"])})  # one go; pandas infers
-    for i, (dtype, col) in enumerate(zip(dtypes, data["data"])):
-        try:
-            if dtype.startswith("datetime64"):
-                frame[i] = pd.to_datetime(frame[i], utc="UTC" in dtype or "+" in dtype, format="ISO8601").astype(dtype)
-            elif dtype == "object":
-                if any(isinstance(v, dict) for v in col):
-                    frame[i] = pd.Series([decode(v, studio) for v in col], dtype=object)
-            elif str(frame[i].dtype) != dtype:
-                frame[i] = frame[i].astype(dtype)
-        except (TypeError, ValueError):
-            pass  # keep what pandas made of it rather than fail the call
+    # Each column made at once with the dtype it had on the host (no inference, then no cast).
+    frame = pd.DataFrame({i: _decode_column(dtype, col, studio) for i, (dtype, col)
+                          in enumerate(zip(dtypes, data["data"]))})
     frame.columns = columns  # by position: user SQL may repeat a name
     return frame
+
+
+def _decode_column(dtype: str, col: list, studio: Any) -> Any:
+    # Arrays rather than Series: the frame is then built without aligning 30 indexes.
+    try:
+        if dtype.startswith("datetime64"):
+            return pd.to_datetime(col, utc="UTC" in dtype or "+" in dtype, format="ISO8601").astype(dtype)
+        if dtype == "object":
+            cells = np.empty(len(col), dtype=object)
+            has_tags = any(isinstance(v, dict) for v in col)
+            for i, v in enumerate(col):  # one by one: a cell may itself be a list
+                cells[i] = decode(v, studio) if has_tags else v
+            return cells
+        return pd.array(col, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        return pd.Series(col).array  # keep what pandas makes of it rather than fail the call
 
 
 def _decode_product(data: dict, studio: Any) -> Product:
