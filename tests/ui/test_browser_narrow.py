@@ -25,6 +25,17 @@ def _clipped(locator) -> list[str]:
             if (r.right > window.innerWidth + 1) out.push('off screen: ' + el.textContent);
             if (!el.classList.contains('inb-production-prompt') && el.scrollWidth > el.clientWidth + 1) out.push('cut: ' + el.textContent);
         }
+        // the order row's counts ("took 3 ms") and its buttons side by side, never one over the other
+        for (const orow of root.querySelectorAll('.inb-production-orow')) {
+            const counts = orow.querySelector('.inb-production-counts');
+            if (!counts) continue;
+            const c = counts.getBoundingClientRect();
+            for (const button of orow.querySelectorAll('.inb-production-actions button')) {
+                const b = button.getBoundingClientRect();
+                if (b.left < c.right - 1 && c.left < b.right - 1 && b.top < c.bottom - 1 && c.top < b.bottom - 1)
+                    out.push('over the counts: ' + button.textContent);
+            }
+        }
         return out;
     }""")
 
