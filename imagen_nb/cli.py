@@ -86,7 +86,15 @@ def cmd_models(args) -> int:
     with _studio(args) as studio:
         if action == "add":
             progress = _Progress() if sys.stderr.isatty() or args.progress else None
-            added = studio.add_model(args.ref, args.name, for_model=args.for_model, progress=progress)
+            try:
+                added = studio.add_model(args.ref, args.name, for_model=args.for_model, progress=progress)
+            except KeyboardInterrupt:  # Ctrl-C: nothing is added, the part is kept for a resume
+                if progress is not None:
+                    progress.end()
+                print(f"imagen-nb: download cancelled{progress.so_far() if progress is not None else ''}; nothing "
+                      f"was added. The partial file is kept: `imagen-nb models add {args.ref}` resumes it",
+                      file=sys.stderr)
+                return 130
             if progress is not None:
                 progress.end()
             print(added)
@@ -106,8 +114,10 @@ class _Progress:
 
     def __init__(self):
         self.shown = False
+        self.done = 0
 
     def __call__(self, done: int, total: int | None) -> None:
+        self.done = done
         mb = done / 2**20
         text = f"{mb:,.1f} / {total / 2**20:,.1f} MB ({100 * done / total:.0f}%)" if total else f"{mb:,.1f} MB"
         print(f"\rdownloading {text}", end="", file=sys.stderr, flush=True)
@@ -116,6 +126,11 @@ class _Progress:
     def end(self) -> None:
         if self.shown:
             print(file=sys.stderr)
+            self.shown = False
+
+    def so_far(self) -> str:
+        """`` after 12.3 MB`` once bytes arrived, else nothing."""
+        return f" after {self.done / 2**20:,.1f} MB" if self.done else ""
 
 
 def cmd_doctor(args) -> int:

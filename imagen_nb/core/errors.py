@@ -101,6 +101,10 @@ class GenerationCancelled(ImagenError):
     """Raised inside a running generation when the user cancelled it."""
 
 
+class DownloadCancelled(ImagenError):
+    """A model download (``studio.add_model(ref)``) was cancelled; its partial file is kept for a resume."""
+
+
 class CatalogBusy(ImagenError):
     """Another process owns this imagen-nb home (DuckDB allows one writer per file)."""
 

@@ -119,7 +119,7 @@ class ModelLoaded(Event):
 @dataclass(frozen=True)
 class ModelDownload(Event):
     """A model or LoRA file arriving from civitai (``studio.add_model(ref)``): bytes so far of
-    ``total`` (None when unknown); ``state`` is ``downloading``, ``done`` or ``failed`` (with ``error``)."""
+    ``total`` (None when unknown); ``state`` is ``downloading``, ``done``, ``failed`` or ``cancelled`` (both with ``error``)."""
 
     ref: str
     file_name: str

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -26,7 +27,9 @@ from ..catalog import civitai as q_civitai
 from ..core.air import (
     AIR_TYPES, ECOSYSTEM_FAMILIES, FAMILY_ECOSYSTEMS, base_model_family, is_civitai_ref, make_air, parse_ref,
 )
-from ..core.errors import ImagenError, ProviderError, ValidationError, did_you_mean
+from ..core.errors import (
+    DownloadCancelled, GenerationCancelled, ImagenError, ProviderError, ValidationError, did_you_mean,
+)
 from ..providers.civitai import CivitaiProvider
 
 if TYPE_CHECKING:
@@ -162,9 +165,31 @@ def _primary_file(version: Mapping[str, Any]) -> dict[str, Any]:
 # ---- importing ---------------------------------------------------------------------------
 
 
-def add_from_civitai(studio: LocalStudio, ref: str, name: str | None = None, *, for_model: str | None = None,
-                     progress: Progress | None = None) -> str:
-    """Download a checkpoint or LoRA from civitai (see the module); its id: ``diffusers:<name>`` or the LoRA name."""
+@dataclass(frozen=True)
+class ImportPlan:
+    """What importing one reference will do, checked before any byte moves (see :func:`plan_import`)."""
+
+    ref: str
+    info: Mapping[str, Any]
+    local: str
+    dest: Path
+    #: the file is here already with civitai's SHA-256: nothing to download, only to record
+    present: bool
+
+    @property
+    def kind(self) -> str:
+        """``checkpoint`` or ``lora``."""
+        return str(self.info["kind"])
+
+    @property
+    def model_id(self) -> str:
+        """What ``add_model`` returns: ``diffusers:<name>`` for a checkpoint, the LoRA's name."""
+        return f"diffusers:{self.local}" if self.kind == "checkpoint" else self.local
+
+
+def plan_import(studio: LocalStudio, ref: str, name: str | None = None, *,
+                for_model: str | None = None) -> ImportPlan:
+    """Resolve ``ref`` and check everything its import needs (token, kind, file type, name, family); no download."""
     provider = provider_of(studio)
     provider.keys.require(provider.name)  # before any request: the download needs it anyway
     info = resolve(studio, ref)
@@ -186,40 +211,83 @@ def add_from_civitai(studio: LocalStudio, ref: str, name: str | None = None, *, 
     dest = folder / f"{local}{suffix}"
     if kind == "checkpoint":
         _check_free_model_name(studio, folder, local, dest)
+    present = False
     if dest.exists():
         from ..providers.weightfiles import file_sha256
 
-        if info["sha256"] and file_sha256(dest) == info["sha256"]:
-            got_sha, size = info["sha256"], dest.stat().st_size  # already here: only recorded again
-        else:
+        if not (info["sha256"] and file_sha256(dest) == info["sha256"]):
             raise ValidationError("name", f"{dest} exists and is another file; pass name= to keep both")
+        present = True
+    return ImportPlan(ref, info, local, dest, present)
+
+
+def run_import(studio: LocalStudio, plan: ImportPlan, *, progress: Progress | None = None,
+               cancelled: Callable[[], bool] = lambda: False) -> str:
+    """Download the planned file (unless it is here already) and record it; the id ``add_model`` returns.
+
+    Raises :class:`DownloadCancelled` when ``cancelled()`` turns true (the ``.part`` file is kept
+    for a resume); a KeyboardInterrupt propagates with a note saying the same.
+    """
+    info = plan.info
+    if plan.present:
+        got_sha, size = info["sha256"], plan.dest.stat().st_size  # already here: only recorded again
     else:
-        got_sha, size = _download(studio, provider, ref, info, dest, progress)
-    row = {"path": str(dest), "kind": kind, "local_name": local, "sha256": got_sha, "origin": "download",
-           "source": "civitai", "size": size, **{k: info[k] for k in (
+        got_sha, size = _download(studio, provider_of(studio), plan, progress, cancelled)
+    row = {"path": str(plan.dest), "kind": plan.kind, "local_name": plan.local, "sha256": got_sha,
+           "origin": "download", "source": "civitai", "size": size, **{k: info[k] for k in (
                "air", "model_id", "version_id", "file_id", "model_name", "version_name", "model_type", "base_model",
                "family", "trigger_words", "licence")}}
     q_civitai.record_file(studio.catalog.cursor(), row)
-    return f"diffusers:{local}" if kind == "checkpoint" else local
+    return plan.model_id
 
 
-def _download(studio: LocalStudio, provider, ref: str, info: Mapping[str, Any], dest: Path,
-              progress: Progress | None) -> tuple[str, int]:
+def add_from_civitai(studio: LocalStudio, ref: str, name: str | None = None, *, for_model: str | None = None,
+                     progress: Progress | None = None) -> str:
+    """Download a checkpoint or LoRA from civitai (see the module); its id: ``diffusers:<name>`` or the LoRA name."""
+    return run_import(studio, plan_import(studio, ref, name, for_model=for_model), progress=progress)
+
+
+def cancelled_message(plan: ImportPlan, done: int) -> str:
+    """What a cancelled download says: how far it got, and that the next import resumes it."""
+    from ..providers.civitai.download import part_path
+
+    size = plan.info.get("size")
+    got = f"{done / 2**20:,.1f} of {size / 2**20:,.1f} MB" if size else f"{done / 2**20:,.1f} MB"
+    return (f"the download of {plan.info['file_name']} was cancelled after {got}; nothing was added. The partial "
+            f"file {part_path(plan.dest).name} is kept: `studio.add_model({plan.ref!r})` (or `imagen-nb models add "
+            f"{plan.ref}`) resumes it")
+
+
+def _download(studio: LocalStudio, provider, plan: ImportPlan, progress: Progress | None,
+              cancelled: Callable[[], bool]) -> tuple[str, int]:
     """Download with ``progress`` called and :class:`ModelDownload` events published (for panels and clients)."""
     from ..core.records import ModelDownload
 
+    info, ref = plan.info, plan.ref
     name = str(info["file_name"])
+    done = 0
 
-    def report(done: int, total: int | None) -> None:
-        studio.bus.publish(ModelDownload(ref, name, done, total))
+    def report(got: int, total: int | None) -> None:
+        nonlocal done
+        done = got
+        studio.bus.publish(ModelDownload(ref, name, got, total))
         if progress is not None:
-            progress(done, total)
+            progress(got, total)
 
     try:
-        got = provider.download(info["download_url"], dest, sha256=info["sha256"], size=info["size"],
-                                fallback_url=info["fallback_url"], progress=report)
+        if cancelled():
+            raise GenerationCancelled("cancelled before the download started")
+        got = provider.download(info["download_url"], plan.dest, sha256=info["sha256"], size=info["size"],
+                                fallback_url=info["fallback_url"], progress=report, cancelled=cancelled)
+    except (GenerationCancelled, KeyboardInterrupt) as exc:
+        message = cancelled_message(plan, done)
+        studio.bus.publish(ModelDownload(ref, name, done, info["size"], "cancelled", message))
+        if isinstance(exc, KeyboardInterrupt):
+            exc.add_note(message)
+            raise
+        raise DownloadCancelled(message) from None
     except Exception as exc:
-        studio.bus.publish(ModelDownload(ref, name, 0, info["size"], "failed", str(exc)))
+        studio.bus.publish(ModelDownload(ref, name, done, info["size"], "failed", str(exc)))
         raise
     studio.bus.publish(ModelDownload(ref, name, got.size, got.size, "done"))
     return got.sha256, got.size
@@ -383,4 +451,4 @@ def files_frame(studio: LocalStudio) -> pd.DataFrame:
     return q_civitai.files(studio.catalog.cursor())
 
 
-__all__ = ["add_from_civitai", "identify", "is_ref", "resolve", "search", "files_frame"]
+__all__ = ["ImportPlan", "add_from_civitai", "plan_import", "run_import", "identify", "is_ref", "resolve", "search", "files_frame"]

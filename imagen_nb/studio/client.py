@@ -35,6 +35,7 @@ from .hosting import HOST_WAIT, HostInfo, alive, host_info, not_served, read_tok
 from .surface import HANDLE_API, USER_API, VIEWS, Studio
 
 if TYPE_CHECKING:
+    from .downloads import ModelImport
     from .local import LocalStudio
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ READS = frozenset({
     "check_training", "training_run", "training_runs", "training_record", "training_metrics", "training_checkpoints",
     "training_samples", "wait_training", *(f"views.{name}" for name in VIEWS),
     "refinements", "get_refinement", "lineage", "scores", "refinement_record", "refinement_rounds",
-    "refinement_items", "wait_refinement",
+    "refinement_items", "wait_refinement", "download_record", "wait_download",
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -342,6 +343,31 @@ class StudioClient(Studio):
         return f"Another process hosts the home now ({_describe(self._info.pid)})."
 
     # -- the surface -----------------------------------------------------------------------
+    def add_model(self, path: str | os.PathLike, name: str | None = None, *, for_model: str | None = None,
+                  progress: Callable[[int, int | None], None] | None = None, wait: bool = True) -> "str | ModelImport":
+        """Register a local model, or download a checkpoint or LoRA from civitai (see ``LocalStudio.add_model``)."""
+        # A civitai download runs in the host: this process watches it (progress from the host's
+        # ModelDownload events) and cancels it on Ctrl-C, as a blocking call in the host would.
+        from .downloads import ModelImport
+
+        started = self._call("add_model", path, name, for_model=for_model, wait=False)
+        if not isinstance(started, ModelImport) or not wait:
+            return started
+        sub = None
+        if progress is not None:
+            report, ref = progress, started.ref
+
+            def on_event(event: Any) -> None:
+                if isinstance(event, records.ModelDownload) and event.ref == ref and event.state == "downloading":
+                    report(event.done, event.total)
+
+            sub = self.subscribe(on_event)
+        try:
+            return started.wait()
+        finally:
+            if sub is not None:
+                sub.close()
+
     def subscribe(self, callback: Callable[[records.Event], None]) -> Subscription:
         """Receive every event of the host (progress, products, outcomes) on a thread of this process."""
         return self.bus.subscribe(callback)

@@ -56,6 +56,7 @@ from .refine import RefineRunner
 from .refine_api import RefineAPI
 from .rows import Sets, expand_over_rows
 from .surface import Studio
+from .downloads import DownloadService, ModelImport
 from .training import TrainingRun, TrainingService
 from .views import Views
 
@@ -168,6 +169,7 @@ class LocalStudio(RefineAPI, Studio):
             reconcile_files(self.catalog, self.store, self.recovery)
             #: LoRA training runs (issue 16); runs a dead process left are marked interrupted
             self.training = TrainingService(self)
+            self.downloads = DownloadService(self)
             self.training.recover()
             self._refiners: dict[str, RefineRunner] = {}
             self._refiners_lock = threading.Lock()
@@ -200,6 +202,7 @@ class LocalStudio(RefineAPI, Studio):
             return
         if self.endpoint is not None:  # clients first: they take over once the lock is free
             self.endpoint.stop()
+        self.downloads.close()  # running downloads stop; their parts stay for a resume
         self.training.close(timeout)  # runs checkpoint where they stop, before the device lanes go
         with self._refiners_lock:
             refiners = list(self._refiners.values())
@@ -376,7 +379,7 @@ class LocalStudio(RefineAPI, Studio):
         return provider.model(name)
 
     def add_model(self, path: str | os.PathLike, name: str | None = None, *, for_model: str | None = None,
-                  progress: Callable[[int, int | None], None] | None = None) -> str:
+                  progress: Callable[[int, int | None], None] | None = None, wait: bool = True) -> "str | ModelImport":
         """Register a local model, or download a checkpoint or LoRA from civitai; return its id.
 
         Args:
@@ -393,19 +396,41 @@ class LocalStudio(RefineAPI, Studio):
             for_model: (civitai LoRAs) the model it is for: a LoRA of another family is refused
                 before the download.
             progress: (civitai) called with (bytes so far, total bytes or None) while downloading.
+            wait: (civitai) False checks everything at once, then downloads in the background and
+                returns a :class:`ModelImport` (``.state``, ``.done``/``.total``, ``.cancel()``,
+                ``.wait()``). A blocking call stops cleanly on Ctrl-C, and
+                ``studio.cancel_download(ref)`` stops either: nothing is recorded, the partial file
+                is kept and the next ``add_model(ref)`` resumes it.
 
         Returns ``diffusers:<name>`` for a model, the LoRA's name (for ``loras=[{"name": …}]``) for a LoRA.
         Raises ``UnknownModelError`` / ``ValidationError`` saying what is wrong (nothing there, not a
-        model, an unknown family, a name already taken, no token, a LoRA for another family).
+        model, an unknown family, a name already taken, no token, a LoRA for another family),
+        ``DownloadCancelled`` when the download was cancelled.
         """
         from . import civitai
 
+        if not isinstance(wait, bool):
+            raise ValidationError("wait", f"wait is True or False; got {wait!r}")
         if civitai.is_ref(path, self):
-            return civitai.add_from_civitai(self, str(path), name, for_model=for_model, progress=progress)
+            self._check_open()
+            return self.downloads.add(str(path).strip(), name, for_model=for_model, progress=progress, wait=wait)
         provider = self.providers.get("diffusers")
         if provider is None or not hasattr(provider, "add_model"):
             raise ImagenError("the diffusers provider is not installed here; local models need it.")
         return provider.add_model(path, name).id
+
+    def download_record(self, ref: str) -> dict[str, Any] | None:
+        """A civitai download's state (what :class:`ModelImport` reads); None when none is known."""
+        return self.downloads.record(ref)
+
+    def cancel_download(self, ref: str) -> bool:
+        """Stop the civitai download of ``ref`` (``add_model`` raises ``DownloadCancelled``; the partial
+        file is kept for a resume); False when none is running."""
+        return self.downloads.cancel(ref)
+
+    def wait_download(self, ref: str, timeout: float | None = None) -> str | None:
+        """Block until the download of ``ref`` ends: its id (its error raised); None on timeout."""
+        return self.downloads.wait(ref, timeout)
 
     def identify(self, *, refresh: bool = False) -> pd.DataFrame:
         """Look up the files of the model and LoRA folders on civitai by SHA-256 and record what it knows.

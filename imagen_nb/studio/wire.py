@@ -3,8 +3,8 @@
 A tagged value is a one-key object whose key starts with ``$``: ``{"$df": …}`` a pandas
 DataFrame (column dtypes kept), ``{"$dt": "…"}`` a timestamp, ``{"$path": …}``, ``{"$model": …}``
 a :class:`~imagen_nb.core.records.ModelInfo`, ``{"$event": [type, fields]}`` an event,
-``{"$product": …}``, ``{"$order": id}``, ``{"$project": id}``, ``{"$collection": [id, name]}``
-handles (bound again to the receiving studio), ``{"$obj": ["module:Class", fields]}`` one of our
+``{"$product": …}``, ``{"$order": id}``, ``{"$project": id}``, ``{"$collection": [id, name]}``,
+``{"$download": ref}`` handles (bound again to the receiving studio), ``{"$obj": ["module:Class", fields]}`` one of our
 records (a ``BackupReport``…), ``{"$map": {...}}`` a mapping whose keys would look like a tag, ``{"$grid": {...}}`` a
 :class:`~imagen_nb.studio.grid.Grid` (its layout, and its image as PNG in base64). Product bytes never travel here: a client reads the files of the home it
 shares with the host, and the REST API serves them as raw bytes.
@@ -30,6 +30,7 @@ from ..core import records as _records
 from ..core import training as _training
 from .grid import Grid
 from .handles import Collection, Order, Product, Project
+from .downloads import ModelImport
 from .training import TrainingRun
 from .refinements import Refinement
 
@@ -61,6 +62,8 @@ def encode(value: Any, home: Path | None = None) -> Any:
         return {"$order": value.id}
     if isinstance(value, TrainingRun):
         return {"$training": value.id}
+    if isinstance(value, ModelImport):
+        return {"$download": value.ref}
     if isinstance(value, Project):
         return {"$project": value.id}
     if isinstance(value, Refinement):
@@ -253,6 +256,7 @@ _TAGS: dict[str, Callable[[Any, Any], Any]] = {
     "$product": _decode_product,
     "$order": lambda v, s: Order(s, v),
     "$training": lambda v, s: TrainingRun(s, v),
+    "$download": lambda v, s: ModelImport(s, v),
     "$project": lambda v, s: Project(s, v),
     "$refinement": lambda v, s: Refinement(s, v),
     "$collection": lambda v, s: (Collection(s, v[0], v[1]) if len(v) == 2

@@ -4,7 +4,8 @@ download, and import a checkpoint or LoRA with live progress; when it is in, the
 Mixed into :class:`~.order.OrderController`. An import runs ``studio.add_model(ref, name=, for_model=)``
 on a thread of its own; its progress comes from the ``ModelDownload`` events of the Studio's bus
 (so a download started in a notebook cell shows too), its outcome from the thread. Both are
-pushed (``civitai``) at most ten times a second by the controller's throttle. Errors come back at
+pushed (``civitai``) at most ten times a second by the controller's throttle. Cancel stops a
+running import (``studio.cancel_download``): nothing is added, the partial file stays for a resume. Errors come back at
 the page's fields: ``civitai_query``, ``civitai_type``, ``civitai_base``, ``civitai_ref``,
 ``civitai_name``, ``civitai_for_model``.
 """
@@ -15,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from ..core.errors import ImagenError, MissingKey, UnknownModelError, ValidationError
+from ..core.errors import DownloadCancelled, ImagenError, MissingKey, UnknownModelError, ValidationError
 from ..core.records import ModelDownload
 from .bridge import PanelRequestError
 from .jsonable import jsonable
@@ -38,7 +39,7 @@ def civitai_field(param: str | None) -> str:
 
 
 class CivitaiRequests:
-    """``civitai_state``, ``civitai_search``, ``civitai_resolve``, ``civitai_add`` and the
+    """``civitai_state``, ``civitai_search``, ``civitai_resolve``, ``civitai_add``, ``civitai_cancel`` and the
     ``civitai`` push (needs the controller's ``studio``, ``throttle``, ``push`` and ``_models``)."""
 
     _civitai_lock: threading.Lock
@@ -112,13 +113,33 @@ class CivitaiRequests:
                          daemon=True).start()
         return {"ref": ref, "imports": self._import_list()}
 
+    def rpc_civitai_cancel(self, ref: str) -> dict[str, Any]:
+        """Stop an import (its partial file is kept: importing it again resumes): ``{ref, imports}``."""
+        ref = self._need_ref(ref)
+        with self._civitai_lock:
+            job = self._imports.get(ref)
+            running = job is not None and job["state"] in ("starting", "downloading")
+            if running:
+                job["cancel"] = True  # seen by the import's thread should it not have started the download yet
+        if not running:
+            raise PanelRequestError("this import is not running", field="civitai_ref")
+        self.studio.cancel_download(ref)
+        return {"ref": ref, "imports": self._import_list()}
+
     # -- the import's thread and the pushes -----------------------------------------------------
     def _import(self, ref: str, name: str | None, for_model: str | None) -> None:
         outcome: dict[str, Any]
         try:
-            result = self.studio.add_model(ref, name=name, for_model=for_model)
+            started = self.studio.add_model(ref, name=name, for_model=for_model, wait=False)
+            with self._civitai_lock:
+                cancel = bool((self._imports.get(ref) or {}).get("cancel"))
+            if cancel:
+                started.cancel()
+            result = started.wait()
             outcome = {"state": "done", "result": result,
                        "kind": "checkpoint" if str(result).startswith("diffusers:") else "lora"}
+        except DownloadCancelled as exc:
+            outcome = {"state": "cancelled", "error": str(exc), "field": None}
         except ValidationError as exc:
             outcome = {"state": "failed", "error": exc.message, "field": civitai_field(exc.param)}
         except (MissingKey, UnknownModelError) as exc:
@@ -140,17 +161,18 @@ class CivitaiRequests:
         """Note a download's progress (worker thread: record only)."""
         with self._civitai_lock:
             job = self._imports.get(event.ref)
-            if job is None or (job["state"] in ("done", "failed") and not job["here"]):
+            if job is None or (job["state"] in ("done", "failed", "cancelled") and not job["here"]):
                 # Started elsewhere (a notebook cell): shown too, its outcome from the events.
                 job = self._imports[event.ref] = {"ref": event.ref, "file_name": None, "done": 0, "total": None,
                                                   "state": "downloading", "error": None, "field": None,
                                                   "result": None, "kind": None, "name": None, "here": False,
                                                   "started": time.time()}
-            if job["state"] in ("done", "failed"):
+            if job["state"] in ("done", "failed", "cancelled"):
                 return False  # the panel's own import already ended
             job.update(file_name=event.file_name, done=event.done, total=event.total)
-            if not job["here"] and event.state in ("done", "failed"):
-                job.update(state=event.state, error=event.error, field="civitai_ref" if event.error else None)
+            if not job["here"] and event.state in ("done", "failed", "cancelled"):
+                job.update(state=event.state, error=event.error,
+                           field="civitai_ref" if event.state == "failed" else None)
             elif job["state"] == "starting":
                 job["state"] = "downloading"
             self._imports_changed = True
@@ -159,7 +181,7 @@ class CivitaiRequests:
     def _import_list(self) -> list[dict[str, Any]]:
         with self._civitai_lock:
             jobs = sorted(self._imports.values(), key=lambda j: j["started"], reverse=True)[:CIVITAI_KEEP]
-            return [{k: v for k, v in j.items() if k not in ("started", "here", "announced")} for j in jobs]
+            return [{k: v for k, v in j.items() if k not in ("started", "here", "announced", "cancel")} for j in jobs]
 
     def _flush_civitai(self) -> None:
         with self._civitai_lock:

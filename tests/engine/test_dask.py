@@ -206,3 +206,64 @@ def test_input_files_travel_as_bytes_to_workers_that_do_not_see_them(tmp_path):
     local = copies[0].params["image"]
     assert local != str(image) and open(local, "rb").read() == b"\x89PNG fake" and copies[1].params["image"] == local
     assert copies[0].params["prompt"] == "p"
+
+
+@pytest.mark.slow
+def test_upscales_and_hires_fix_run_on_the_cluster_workers(client, tmp_path):
+    """Upscale orders (the tiny ESRGAN, an SR weight file in the model folder, the tiny x4 diffusers
+    upscaler) and a hires-fix order run on the workers: right sizes, recorded parameters, worker pids."""
+    import shutil
+
+    from PIL import Image
+
+    from imagen_nb.providers.diffusers.tiny import ensure_tiny_esrgan
+
+    home = tmp_path / "dask-upscale"
+    source = tmp_path / "small.png"
+    Image.new("RGB", (24, 16), (200, 120, 40)).save(source)
+    with inb.Studio(home, executor=client, providers={"diffusers": {"device": "cpu"}}) as studio:
+        (models := home / "models").mkdir(exist_ok=True)
+        shutil.copy(ensure_tiny_esrgan(tmp_path / "cache"), models / "4x-Mine.safetensors")
+        (product,) = studio.import_products([source])
+        esrgan = product.upscale(scale=2, model="diffusers:tiny-esrgan").wait(180)
+        mine = studio.upscale(product, scale=4, model="diffusers:4x-Mine", tile_size=8, tile_overlap=2).wait(180)
+        x4 = product.upscale(scale=4, model="diffusers:tiny-upscaler", seed=5).wait(300)
+        hires = studio.order("diffusers:tiny", prompt="a cat", seed=3, num_inference_steps=4, hires_scale=2,
+                             hires_upscaler="tiny-esrgan", hires_strength=0.5).wait(300)
+        orders = {"esrgan": esrgan, "mine": mine, "x4": x4, "hires": hires}
+        assert {k: o.status for k, o in orders.items()} == dict.fromkeys(orders, "fulfilled"), \
+            {k: o.errors for k, o in orders.items()}
+        sizes = {k: (o.products[0].width, o.products[0].height) for k, o in orders.items()}
+        assert sizes == {"esrgan": (48, 32), "mine": (96, 64), "x4": (96, 64), "hires": (128, 128)}
+        returned = {k: o.generations.return_params[0] for k, o in orders.items()}
+        assert returned["esrgan"]["architecture"] == "RRDBNet" and returned["esrgan"]["output_size"] == [48, 32]
+        assert returned["mine"]["tiles"] > 1 and returned["mine"]["model_factor"] == 4
+        assert returned["hires"]["hires"]["upscaler"] == "diffusers:tiny-esrgan"
+        assert returned["hires"]["hires"]["base_size"] == [64, 64] and returned["hires"]["hires"]["size"] == [128, 128]
+        assert all(r["worker"] in ("0", "1") for r in returned.values()), "each ran on a worker"
+        assert esrgan.generations.params[0]["image"] == product.id       # the product id, not a worker's path
+        actual = hires.generations.actual_params[0]
+        assert (actual["hires_scale"], actual["hires_upscaler"], actual["hires_strength"]) == (2, "tiny-esrgan", 0.5)
+        assert x4.generations.actual_params[0]["seed"] == 5
+        pids = set(studio.sql("select distinct pid from generations").pid)
+        assert pids <= set(client.run(os.getpid).values()) and os.getpid() not in pids
+
+
+def test_a_worker_that_does_not_see_the_home_says_where_the_model_files_are(tmp_path):
+    """Model-folder weights (SR files, checkpoints, LoRAs) are read from the studio's home: a worker on
+    another machine that lacks it names the fix instead of a bare unknown model."""
+    from imagen_nb.core.errors import UnknownModelError
+    from imagen_nb.engine.cluster.worker import Task, task_model
+    from imagen_nb.providers.base import ProviderContext
+    from imagen_nb.providers.diffusers import DiffusersProvider
+
+    provider = DiffusersProvider(ProviderContext(home=tmp_path / "worker-own", settings={"device": "cpu"}))
+    elsewhere = Task(DiffusersProvider, {}, str(tmp_path / "not-on-this-machine"), "4x-Mine", (), "t", "c-")
+    with pytest.raises(UnknownModelError) as err:
+        task_model(provider, elsewhere, "worker 0 on hostB")
+    assert "does not see the studio's home" in str(err.value) and "shared file system" in str(err.value)
+    assert "worker 0 on hostB" in str(err.value)
+    here = Task(DiffusersProvider, {}, str(tmp_path), "4x-Mine", (), "t", "c-")
+    with pytest.raises(UnknownModelError) as err:  # the home is seen: the model is just not there
+        task_model(provider, here, "worker 0")
+    assert "does not see" not in str(err.value)

@@ -16,7 +16,8 @@ Responses have the shapes civitai documents (model versions with ``files[].hashe
 ``air``, ``trainedWords``; workflows with ``steps[0].output.images[].url``; RFC 7807 problem
 details for orchestrator errors). Faults are queued with :meth:`CivitaiServer.fault`: an HTTP
 status (429 with Retry-After, 500, 401…), ``drop``, ``slow``, ``malformed``; and on storage
-``cut`` (the connection closes after ``after`` bytes of a file) and ``ignore_range``.
+``cut`` (the connection closes after ``after`` bytes of a file), ``ignore_range``, and ``slow``
+with ``pace`` (a file streamed in 16 KiB blocks, ``pace`` seconds apart).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Fault:
     delay: float = 0.0
     detail: str = ""
     after: int = 0
+    pace: float = 0.0
 
 
 @dataclass
@@ -462,9 +464,13 @@ class _Handler(BaseHTTPRequestHandler):
         end = len(data)
         if fault is not None and fault.kind == "cut":
             end = min(end, start + fault.after)
-        step = 1 << 20
+        paced = fault is not None and fault.kind == "slow" and fault.pace > 0
+        step = (16 << 10) if paced else 1 << 20
         for i in range(start, end, step):
             self.wfile.write(data[i:min(end, i + step)])
+            if paced:
+                self.wfile.flush()
+                time.sleep(fault.pace)
         if end < len(data):
             self.wfile.flush()
             self.close_connection = True

@@ -195,6 +195,151 @@ def test_the_cli_adds_by_air_and_sets_the_key(capsys, home, server, monkeypatch)
     assert "urn:air:sd1:lora:civitai:328553@368189" in capsys.readouterr().out
 
 
+# ---- cancelling and resuming ---------------------------------------------------------------------
+
+BIG_AIR = "urn:air:sd1:lora:civitai:990@9900"
+
+
+def _big(server, pace: float = 0.02) -> bytes:
+    """A 2 MiB LoRA whose next download streams slowly (16 KiB every ``pace`` s: about 2.6 s in all)."""
+    data = safetensors_bytes(7, 512 * 1024)
+    server.add(990, 9900, name="Big style", files=[ServerFile(9900, "bigStyle.safetensors", data)])
+    server.fault("GET", r"/files/9900", "slow", server="storage", pace=pace)
+    return data
+
+
+def _wait_for(check, timeout: float = 30.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def _nothing_added(studio, home) -> None:
+    assert studio.civitai.files().empty
+    assert [p.name for p in (home / "loras").iterdir()] == [".bigStyle.safetensors.part"]
+    assert "bigStyle" not in studio.loras("diffusers:tiny")
+
+
+def test_a_background_download_reports_progress_and_cancels_then_resumes(studio, server, home):
+    from imagen_nb.core.errors import DownloadCancelled
+    from imagen_nb.core.records import ModelDownload
+    from imagen_nb.studio.downloads import ModelImport
+
+    data = _big(server)
+    events = []
+    studio.subscribe(lambda e: events.append(e) if isinstance(e, ModelDownload) else None)
+    handle = studio.add_model(BIG_AIR, wait=False)
+    assert isinstance(handle, ModelImport) and handle.ref == BIG_AIR
+    _wait_for(lambda: handle.done > 0)
+    assert handle.state == "downloading" and handle.total == len(data) and 0 < handle.fraction < 1
+    assert handle.cancel() is True
+    with pytest.raises(DownloadCancelled) as err:
+        handle.wait(timeout=30)
+    message = str(err.value)
+    assert "cancelled after" in message and "add_model('urn:air:sd1:lora:civitai:990@9900')" in message
+    assert "imagen-nb models add urn:air:sd1:lora:civitai:990@9900" in message
+    assert handle.state == "cancelled" and handle.result is None and handle.cancel() is False
+    assert "cancelled" in repr(handle)
+    _wait_for(lambda: events and events[-1].state == "cancelled")
+    _nothing_added(studio, home)
+    part = (home / "loras" / ".bigStyle.safetensors.part").stat().st_size
+    assert 0 < part < len(data)
+
+    # The next import resumes from the part (a Range request) and ends verified and recorded.
+    again = studio.add_model(BIG_AIR, wait=False)
+    assert again.wait(timeout=60) == "bigStyle" and again.state == "done" and again.fraction == 1.0
+    tries = server.hits("GET", r"/files/9900", server="storage")
+    assert len(tries) == 2 and tries[1].headers["range"] == f"bytes={part}-"
+    assert (home / "loras" / "bigStyle.safetensors").read_bytes() == data
+    assert list(studio.civitai.files()["air"]) == [BIG_AIR]
+
+
+def test_a_blocking_import_stops_when_cancelled_from_elsewhere(studio, server, home):
+    import threading
+
+    from imagen_nb.core.errors import DownloadCancelled
+
+    _big(server)
+    seen = []
+
+    def progress(done, total):
+        seen.append(done)
+        if len(seen) == 3:  # the panel's Cancel, another process or thread: by reference
+            threading.Thread(target=studio.cancel_download, args=(BIG_AIR,)).start()
+
+    with pytest.raises(DownloadCancelled):
+        studio.add_model(BIG_AIR, progress=progress)
+    _nothing_added(studio, home)
+    assert studio.download_record(BIG_AIR)["state"] == "cancelled"
+    assert studio.cancel_download(BIG_AIR) is False and studio.cancel_download("civitai:1") is False
+
+
+def test_ctrl_c_in_a_blocking_import_cancels_cleanly_and_says_how_to_resume(studio, server, home):
+    import os
+    import signal
+
+    _big(server)
+
+    def progress(done, total):
+        if done > 64 << 10:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C in a notebook or terminal delivers it
+
+    with pytest.raises(KeyboardInterrupt) as err:
+        studio.add_model(BIG_AIR, progress=progress)
+    assert any("resumes it" in note for note in getattr(err.value, "__notes__", []))
+    _nothing_added(studio, home)
+    assert studio.download_record(BIG_AIR)["state"] == "cancelled"
+    assert studio.add_model(BIG_AIR) == "bigStyle"  # resumed, and nothing stuck behind it
+
+
+def test_a_second_import_of_a_running_download_is_refused(studio, server):
+    _big(server)
+    handle = studio.add_model(BIG_AIR, wait=False)
+    with pytest.raises(ValidationError, match="being downloaded already"):
+        studio.add_model(BIG_AIR)
+    handle.cancel()
+    with pytest.raises(Exception):
+        handle.wait(timeout=30)
+    with pytest.raises(ValidationError, match="wait is True or False"):
+        studio.add_model(BIG_AIR, wait="no")
+
+
+def test_ctrl_c_in_the_cli_keeps_the_part_and_the_next_add_resumes(home, server, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = _big(server, pace=0.05)
+    env = {**os.environ, "CIVITAI_API_TOKEN": TOKEN, "CIVITAI_SITE_URL": server.url, "IMAGEN_NB_HOME": str(home)}
+    cmd = [sys.executable, "-m", "imagen_nb", "models", "add", BIG_AIR, "--progress"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    part = home / "loras" / ".bigStyle.safetensors.part"
+    try:
+        end = time.monotonic() + 120
+        while not (part.exists() and part.stat().st_size > 0):
+            assert proc.poll() is None and time.monotonic() < end, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "download cancelled after" in err and f"`imagen-nb models add {BIG_AIR}` resumes it" in err
+    assert out == "" and [p.name for p in (home / "loras").iterdir()] == [part.name]
+    kept = part.stat().st_size
+    assert 0 < kept < len(data)
+    done = subprocess.run(cmd[:-1], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "bigStyle", done.stderr
+    assert server.hits("GET", r"/files/9900", server="storage")[-1].headers["range"] == f"bytes={kept}-"
+    assert (home / "loras" / "bigStyle.safetensors").read_bytes() == data
+
+
 # ---- identify and search -------------------------------------------------------------------------
 
 

@@ -33,3 +33,41 @@ def test_a_client_imports_searches_and_identifies_through_its_host(home, make_ho
                 assert studio.identify()["found"].tolist() == [True]
         finally:
             host.stop()
+
+
+def test_a_client_watches_and_cancels_a_download_running_in_its_host(home, make_host, monkeypatch):
+    import time
+
+    import pytest
+
+    from imagen_nb.core.errors import DownloadCancelled
+    from imagen_nb.studio.downloads import ModelImport
+
+    data = b"big lora " * 250_000
+    with CivitaiServer(TOKEN) as server:
+        server.add(990, 9900, name="Big style", files=[ServerFile(9900, "bigStyle.safetensors", data)])
+        server.fault("GET", r"/files/9900", "slow", server="storage", pace=0.02)
+        for name, value in {"CIVITAI_API_TOKEN": TOKEN, "CIVITAI_SITE_URL": server.url,
+                            "CIVITAI_ORCHESTRATION_URL": server.url}.items():
+            monkeypatch.setenv(name, value)
+        host = make_host(home)
+        try:
+            with inb.Studio(home) as studio:
+                assert type(studio).__name__ == "StudioClient"
+                job = studio.add_model("civitai:9900", wait=False)
+                assert isinstance(job, ModelImport)
+                end = time.monotonic() + 60
+                while job.done == 0:
+                    assert time.monotonic() < end and job.state in ("starting", "downloading"), job
+                    time.sleep(0.05)
+                assert job.cancel() is True
+                with pytest.raises(DownloadCancelled, match="resumes it"):
+                    job.wait(timeout=60)
+                assert job.state == "cancelled" and studio.civitai.files().empty
+                assert [p.name for p in (home / "loras").iterdir()] == [".bigStyle.safetensors.part"]
+                seen = []
+                assert studio.add_model("civitai:9900", progress=lambda d, t: seen.append((d, t))) == "bigStyle"
+                assert seen and seen[-1][1] == len(data)                   # progress from the host's events
+                assert (home / "loras" / "bigStyle.safetensors").read_bytes() == data
+        finally:
+            host.stop()

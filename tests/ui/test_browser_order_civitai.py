@@ -119,3 +119,32 @@ def test_the_capability_filter_narrows_the_model_picker(studio, served, tab, ope
     assert all(m in ("tiny-upscaler", "tiny-esrgan") or "upscal" in m or "esrgan" in m.lower() or "clarity" in m
                for m in names), names
     assert not tab.errors, tab.errors
+
+
+@pytest.mark.usefixtures("token")
+def test_cancel_stops_an_import_and_importing_again_resumes_it(studio, served, tab, open_studio, home, civitai):
+    data = b"big lora " * 250_000
+    civitai.add(990, 9900, name="Big style", files=[ServerFile(9900, "bigStyle.safetensors", data)])
+    civitai.fault("GET", r"/files/9900", "slow", server="storage", pace=0.03)
+    order, dialog = _open_civitai(tab, served, open_studio)
+    dialog.locator("#inb-civitai-ref").fill("civitai:9900")
+    dialog.get_by_role("button", name="Check").click()
+    dialog.locator(".inb-civitai-info").wait_for(timeout=30_000)
+    dialog.get_by_role("button", name="Import").click()
+    row = dialog.locator(".inb-civitai-import-row", has_text="bigStyle")
+    row.locator(".inb-civitai-import-line", has_text="% of").wait_for(timeout=60_000)   # bytes are arriving
+    tab.shot("civitai-cancel", dialog)
+    row.get_by_role("button", name="Cancel").click()
+    row.locator(".inb-civitai-import-line", has_text="cancelled at").wait_for(timeout=30_000)
+    assert "import it again to resume" in row.inner_text()
+    assert row.get_by_role("button", name="Cancel").count() == 0 and row.locator("progress").count() == 0
+    order.locator(".inb-order-note", has_text="partial file is kept").wait_for(timeout=15_000)
+    assert [p.name for p in (home / "loras").iterdir()] == [".bigStyle.safetensors.part"]
+    assert studio.civitai.files().empty
+
+    assert dialog.get_by_role("button", name="Import").is_enabled()
+    dialog.get_by_role("button", name="Import").click()                   # resumes from the part
+    row.locator(".inb-civitai-import-line", has_text="in: bigStyle (LoRA)").wait_for(timeout=60_000)
+    assert (home / "loras" / "bigStyle.safetensors").read_bytes() == data
+    assert civitai.hits("GET", r"/files/9900", server="storage")[-1].headers["range"].startswith("bytes=")
+    assert not tab.errors, tab.errors

@@ -105,3 +105,31 @@ def test_without_a_token_the_state_says_how_to_set_it_and_import_is_refused(orde
     assert err["field"] == "civitai_ref" and "keys set civitai" in err["message"]
     # Searching needs no token.
     assert order_page.call("civitai_search", query="tarot")["items"]
+
+
+def test_cancel_stops_an_import_keeps_the_part_and_importing_again_resumes(order_page, civitai, studio, home):
+    data = b"big lora " * 250_000
+    civitai.add(990, 9900, name="Big style", files=[ServerFile(9900, "bigStyle.safetensors", data)])
+    civitai.fault("GET", r"/files/9900", "slow", server="storage", pace=0.02)
+
+    def state_of(p, wanted):
+        for d in reversed(p.pushes("civitai")):
+            jobs = [j for j in d["imports"] if j["ref"] == "civitai:9900"]
+            if jobs and jobs[0]["state"] in wanted:
+                return jobs[0]
+        return None
+
+    order_page.call("civitai_add", ref="civitai:9900")
+    order_page.wait_for(lambda p: (j := state_of(p, ("downloading",))) and j["done"] > 0, timeout=60)
+    assert order_page.call("civitai_cancel", ref="civitai:9900")["ref"] == "civitai:9900"
+    job = order_page.wait_for(lambda p: state_of(p, ("cancelled", "done", "failed")), timeout=60)
+    assert job["state"] == "cancelled" and "is kept" in job["error"] and 0 < job["done"] < len(data)
+    assert [p.name for p in (home / "loras").iterdir()] == [".bigStyle.safetensors.part"]
+    assert studio.civitai.files().empty and "bigStyle" not in order_page.call("loras", model="diffusers:tiny")
+    assert order_page.error("civitai_cancel", ref="civitai:9900")["field"] == "civitai_ref"  # not running now
+
+    order_page.call("civitai_add", ref="civitai:9900")                   # again: resumed to the end
+    job = order_page.wait_for(lambda p: state_of(p, ("done", "failed")), timeout=60)
+    assert job["state"] == "done" and job["result"] == "bigStyle"
+    assert civitai.hits("GET", r"/files/9900", server="storage")[-1].headers["range"].startswith("bytes=")
+    assert (home / "loras" / "bigStyle.safetensors").read_bytes() == data

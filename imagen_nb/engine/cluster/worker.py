@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from ...core.errors import GenerationCancelled
+from ...core.errors import GenerationCancelled, UnknownModelError
 from ...core.records import Event, GenerationRequest, GenerationResult
 from ...providers.base import Provider, ProviderContext
 
@@ -61,7 +61,7 @@ def run_task(task: Task) -> list[GenerationResult | GenerationCancelled | Failur
 
     worker = get_worker()
     provider = warm_provider(task, worker.local_directory)
-    model = provider.model(task.model_name)
+    model = task_model(provider, task, f"{worker.name} on {socket.gethostname()}")
     requests = with_local_files(task, Path(worker.local_directory) / "imagen-nb-inputs")
     for r in requests:  # the studio marks them generating now, not when they were sent
         worker.log_event(task.topic, {"kind": "started", "order_id": r.order_id, "generation_id": r.generation_id,
@@ -78,6 +78,19 @@ def run_task(task: Task) -> list[GenerationResult | GenerationCancelled | Failur
             out.append(Failure(type(result).__name__, str(result) or type(result).__name__,
                                "".join(tb.format_exception(result))))
     return out
+
+
+def task_model(provider: Provider, task: Task, where: str) -> Any:
+    """The task's model on this worker; a worker that does not see the studio's home (where the
+    model folder, SR weight files and LoRAs live) says so and what to do when the model is missing."""
+    try:
+        return provider.model(task.model_name)
+    except UnknownModelError as exc:
+        if Path(task.home).is_dir():
+            raise
+        raise UnknownModelError(f"{exc}. This Dask worker ({where}) does not see the studio's home {task.home}, "
+                                "where the model and LoRA folders are: mount it at the same path on the workers (a "
+                                "shared file system), or run the workers on the studio's machine") from None
 
 
 def with_local_files(task: Task, folder: Path) -> list[GenerationRequest]:

@@ -214,11 +214,11 @@ def _stream(response, part: Path, offset: int, hasher: _Hasher, total, progress,
             f.write(block)
             hasher.put(block)
             done += len(block)
+            if cancelled():  # each block: a cancel is seen as soon as the next bytes arrive
+                raise GenerationCancelled(f"the download was cancelled after {done:,} bytes; the part is kept")
             now = time.monotonic()
             if now - last >= PROGRESS_EVERY:
                 last = now
-                if cancelled():
-                    raise GenerationCancelled(f"the download was cancelled after {done:,} bytes; the part is kept")
                 if progress is not None:
                     progress(done, total)
     if progress is not None:

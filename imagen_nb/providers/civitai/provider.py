@@ -150,14 +150,19 @@ class CivitaiProvider(RemoteProvider[CivitaiSettings]):
         return dict(found)
 
     def download(self, url: str, dest: Path, *, sha256: str | None, size: int | None = None,
-                 fallback_url: str | None = None, progress: Progress | None = None) -> Downloaded:
-        """Download one model file to ``dest`` with the key, resuming and retrying (see :mod:`.download`)."""
+                 fallback_url: str | None = None, progress: Progress | None = None,
+                 cancelled: Callable[[], bool] = lambda: False) -> Downloaded:
+        """Download one model file to ``dest`` with the key, resuming and retrying (see :mod:`.download`).
+
+        ``cancelled`` is asked as each block arrives and between tries: when it turns true the
+        download stops with ``GenerationCancelled`` and its ``.part`` file is kept for a resume.
+        """
         key = self.keys.require(self.name)
         return call_with_retries(
             lambda attempt: fetch_file(self.downloader(), url, dest, token=key, sha256=sha256, size=size,
                                        fallback_url=fallback_url, progress=progress,
-                                       timeout=self.settings.download_timeout),
-            policy=self.retry_policy)
+                                       timeout=self.settings.download_timeout, cancelled=cancelled),
+            policy=self.retry_policy, cancelled=cancelled)
 
     # ---- models ------------------------------------------------------------------------------
     def model(self, name: str) -> ModelInfo:

@@ -4,7 +4,8 @@
 answers the workflow (``id``, ``status``); ``GET /v2/consumer/workflows/<id>`` is polled until
 the status is final (``succeeded``, ``failed``, ``expired``, ``canceled``); the images are the
 ``url`` of each ``steps[0].output.images[]`` entry. A cancelled or timed-out generation cancels
-its workflow with ``PUT /v2/consumer/workflows/<id>`` ``{"status": "canceled"}``.
+its workflow with ``PUT /v2/consumer/workflows/<id>`` ``{"status": "canceled"}``. The polling,
+deadline and cancel are :class:`~..polling.PolledJob`'s, shared with Replicate.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from ...core.errors import GenerationCancelled, ProviderError
 from ...core.records import GenerationRequest, GenerationResult
 from ..base import RunContext
 from ..checks import Check
-from ..keys import redact, scrubbed
-from ..remote import ApiRecorder, RemoteFactory, RetryPolicy, download
+from ..polling import CANCEL_POLICY, PolledJob, run_each
+from ..remote import RemoteFactory, download
 from ..spec import random_seed
 from .api import request_json
 from .spec import MAX_SEED, normalise_loras, step_input
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
 
 FINAL = frozenset({"succeeded", "failed", "expired", "canceled"})
 WORKFLOWS = "/v2/consumer/workflows"
-
-
-class _TimedOut(Exception):
-    """The generation's deadline (setting ``timeout``) passed."""
 
 
 class CivitaiFactory(RemoteFactory):
@@ -53,43 +50,14 @@ class CivitaiFactory(RemoteFactory):
 
     def run(self, requests: Sequence[GenerationRequest], ctx: RunContext) -> list[GenerationResult | BaseException]:
         """One workflow per request, in turn; each failure is returned for its request."""
-        out: list[GenerationResult | BaseException] = []
-        for req in requests:
-            try:
-                out.append(_Generation(self, req, ctx).run())
-            except Exception as exc:  # _Generation returns its errors; this is the last guard
-                out.append(exc)
-        return out
+        return run_each(requests, lambda req: _Generation(self.provider, self.model, req, ctx))
 
 
-class _Generation:
-    def __init__(self, factory: CivitaiFactory, req: GenerationRequest, ctx: RunContext):
-        self.p = factory.provider
-        self.model = factory.model
-        self.req = req
-        self.ctx = ctx
-        self.gid = req.generation_id
-        self.deadline = time.monotonic() + self.p.timeout
-        self.key: str | None = None
-        self.recorder: ApiRecorder | None = None
-        self.workflow_id: str | None = None
-        self.finished = False
+class _Generation(PolledJob):
+    """One request: create the workflow, poll it, download its images; cancel it on the way out."""
 
-    def run(self) -> GenerationResult | BaseException:
-        try:
-            self.key = self.p.keys.require(self.p.name)
-            self.recorder = ApiRecorder(self.p.name, self.ctx, self.gid, self.req.order_id, secrets=(self.key,))
-            return self._run()
-        except GenerationCancelled as exc:
-            return GenerationCancelled(redact(str(exc), self.key) + self._cancel_remote())
-        except _TimedOut:
-            cancelled = self._cancel_remote()
-            what = f"civitai workflow {self.workflow_id}" if self.workflow_id else "the civitai workflow"
-            return ProviderError(f"{what} did not finish within {self.p.timeout:g} s (setting `timeout` of the "
-                                 f"civitai provider){cancelled}")
-        except Exception as exc:
-            self._cancel_remote()
-            return scrubbed(exc, self.key)
+    service, noun, site, terminal = "civitai", "workflow", "civitai.com", FINAL
+    p: CivitaiProvider
 
     def _run(self) -> GenerationResult:
         spec = self.model.spec
@@ -100,11 +68,11 @@ class _Generation:
         self.ctx.progress(self.gid, 0, 1)
         body = {"steps": [{"$type": "textToImage", "input": step}], "tags": ["imagen-nb"]}
         workflow = self._api("POST", WORKFLOWS, body=body)
-        self.workflow_id = _text(workflow, "id")
-        workflow = self._poll(workflow)
+        self.job_id = _text(workflow, "id")
+        workflow = self.poll(workflow)
         self.finished = True
         status = workflow.get("status")
-        wid = self.workflow_id
+        wid = self.job_id
         if status == "canceled":
             raise GenerationCancelled(f"civitai workflow {wid} was cancelled on civitai")
         if status != "succeeded":
@@ -114,7 +82,7 @@ class _Generation:
             raise ProviderError(f"civitai workflow {wid} succeeded but lists no available image")
         outputs = []
         for url in urls:
-            if self.ctx.cancelled(self.gid):
+            if self.cancelled():
                 raise GenerationCancelled(f"cancelled while downloading the images of workflow {wid}")
             outputs.append(self._api_download(url))
         self.ctx.progress(self.gid, 1, 1)
@@ -124,41 +92,26 @@ class _Generation:
 
     # ---- steps -------------------------------------------------------------------------------
     def _api(self, method: str, path: str, *, body: Any = None, quiet=None) -> Any:
-        if self.deadline - time.monotonic() <= 0:
-            raise _TimedOut()
+        self.check_deadline()
         value = request_json(self.p.http(), method, self.p.orchestration_url + path, what=f"{method} {path}",
                              key=self.key, policy=self.p.retry_policy.until(self.deadline), body=body,
-                             timeout=self.p.request_timeout, recorder=self.recorder,
-                             cancelled=lambda: self.ctx.cancelled(self.gid), quiet=quiet)
+                             timeout=self.p.request_timeout, recorder=self.recorder, cancelled=self.cancelled,
+                             quiet=quiet)
         if not isinstance(value, Mapping):
             raise ProviderError(f"civitai returned an unexpected response for {method} {path}: "
                                 f"{str(value)[:120]!r} is not a workflow")
         return value
 
-    def _poll(self, workflow: Mapping[str, Any]) -> Mapping[str, Any]:
-        last = None
-        while workflow.get("status") not in FINAL:
-            self._sleep(self.p.poll_interval)
-            before = workflow.get("status")
-            workflow = self._api("GET", f"{WORKFLOWS}/{self.workflow_id}",
-                                 quiet=lambda w, b=before: isinstance(w, Mapping) and w.get("status") == b)
-            done = _progress(workflow)
-            if done is not None and done != last and done[0] < done[1]:
-                last = done
-                self.ctx.progress(self.gid, *done)
-        return workflow
+    def _fetch(self, before: str | None) -> Mapping[str, Any]:
+        return self._api("GET", f"{WORKFLOWS}/{self.job_id}",
+                         quiet=lambda w: isinstance(w, Mapping) and w.get("status") == before)
 
-    def _sleep(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while True:
-            if self.ctx.cancelled(self.gid):
-                raise GenerationCancelled(f"cancelled while civitai workflow {self.workflow_id} ran")
-            now = time.monotonic()
-            if now >= self.deadline:
-                raise _TimedOut()
-            if now >= end:
-                return
-            time.sleep(min(end - now, 0.05))
+    def _status(self, job: Mapping[str, Any]) -> str | None:
+        return job.get("status")
+
+    def _progress(self, job: Mapping[str, Any]) -> tuple[int, int] | None:
+        done = _progress(job)
+        return done if done is not None and done[0] < done[1] else None  # the last job's end is the result's
 
     def _api_download(self, url: str):
         started = time.monotonic()
@@ -167,25 +120,16 @@ class _Generation:
                            timeout=self.p.request_timeout)
         except Exception as exc:
             if self.recorder:
-                self.recorder.record("GET", url, None, started, error=str(exc), request_id=self.workflow_id)
+                self.recorder.record("GET", url, None, started, error=str(exc), request_id=self.job_id)
             raise
         if self.recorder:
-            self.recorder.record("GET", url, 200, started, request_id=self.workflow_id)
+            self.recorder.record("GET", url, 200, started, request_id=self.job_id)
         return out
 
-    def _cancel_remote(self) -> str:
-        if self.workflow_id is None or self.finished or self.key is None:
-            return ""
-        self.finished = True
-        wid = self.workflow_id
-        try:
-            request_json(self.p.http(), "PUT", f"{self.p.orchestration_url}{WORKFLOWS}/{wid}",
-                         what=f"PUT {WORKFLOWS}/{wid}", key=self.key, body={"status": "canceled"},
-                         policy=RetryPolicy(attempts=2, base=0.2, cap=1.0, deadline=5.0),
-                         timeout=min(self.p.request_timeout, 5.0), recorder=self.recorder)
-        except Exception as exc:  # recorded as an ApiCall; the generation's own outcome matters more
-            return f"; cancelling it on civitai failed ({redact(str(exc), self.key)}): cancel it on civitai.com"
-        return f"; workflow {wid} was cancelled on civitai"
+    def _cancel(self, job_id: str) -> None:
+        request_json(self.p.http(), "PUT", f"{self.p.orchestration_url}{WORKFLOWS}/{job_id}",
+                     what=f"PUT {WORKFLOWS}/{job_id}", key=self.key, body={"status": "canceled"},
+                     policy=CANCEL_POLICY, timeout=min(self.p.request_timeout, 5.0), recorder=self.recorder)
 
 
 # ---- reading a workflow ----------------------------------------------------------------------

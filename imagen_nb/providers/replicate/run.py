@@ -1,11 +1,14 @@
-"""Running one Replicate prediction per request: create, poll, cancel, download (see ``provider``)."""
+"""Running one Replicate prediction per request: create, poll, cancel, download (see ``provider``).
+
+The polling, the generation's deadline and the cancel on the way out are
+:class:`~..polling.PolledJob`'s, shared with civitai.
+"""
 
 from __future__ import annotations
 
 import base64
 import os
 import re
-import time
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
@@ -15,8 +18,9 @@ from ...core.file_inputs import file_inputs
 from ...core.records import GenerationRequest, GenerationResult, Output
 from ..base import RunContext
 from ..checks import Check
-from ..keys import redact, scrubbed
-from ..remote import ApiRecorder, RemoteFactory, RetryPolicy, download, input_media_type, sniff_media_type
+from ..keys import redact
+from ..polling import CANCEL_POLICY, PolledJob, run_each
+from ..remote import RemoteFactory, download, input_media_type, sniff_media_type
 from ..spec import random_seed
 from .spec import NAME_EXT, replicate_inputs, target
 from .transport import is_remote
@@ -30,10 +34,6 @@ TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 #: Characters of a prediction's logs kept in its returned parameters (the end is kept).
 LOG_LIMIT = 20_000
 _SEED = re.compile(r"using seed\s*[:=]?\s*(-?\d+)", re.IGNORECASE)
-
-
-class _TimedOut(Exception):
-    """The generation's own deadline (setting ``timeout``) passed."""
 
 
 def _paths_as_text(given: Mapping[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -66,51 +66,18 @@ class ReplicateFactory(RemoteFactory):
 
     def run(self, requests: Sequence[GenerationRequest], ctx: RunContext) -> list[GenerationResult | BaseException]:
         """One prediction per request, in turn; each failure is returned for its request, never raised."""
-        results: list[GenerationResult | BaseException] = []
-        for req in requests:
-            try:
-                results.append(_Generation(self, req, ctx).run())
-            except Exception as exc:  # _Generation returns its errors; this is the last guard
-                results.append(exc)
-        return results
+        return run_each(requests, lambda req: _Generation(self.provider, self.model, req, ctx))
 
 
-class _Generation:
+class _Generation(PolledJob):
     """One request: create the prediction, poll it, download its outputs; cancel it on the way out."""
 
-    def __init__(self, factory: ReplicateFactory, req: GenerationRequest, ctx: RunContext):
-        self.p = factory.provider
-        self.model = factory.model
-        self.req = req
-        self.ctx = ctx
-        self.gid = req.generation_id
-        self.deadline = time.monotonic() + self.p.timeout
-        self.key: str | None = None
-        self.client: Any = None
-        self.recorder: ApiRecorder | None = None
-        self.prediction_id: str | None = None
-        self.finished = False
+    service, noun, site, terminal = "Replicate", "prediction", "replicate.com", TERMINAL
+    p: ReplicateProvider
+    client: Any = None
 
-    def run(self) -> GenerationResult | BaseException:
-        try:
-            self.key = self.p.keys.require(self.p.name)
-            self.recorder = ApiRecorder(self.p.name, self.ctx, self.gid, self.req.order_id, secrets=(self.key,))
-            self.client = self.p.client(self.key)
-            return self._run()
-        except GenerationCancelled as exc:
-            cancelled = self._cancel_remote()
-            return GenerationCancelled(redact(str(exc), self.key) + cancelled)
-        except _TimedOut:
-            finished, cancelled = self.finished, self._cancel_remote()
-            limit = f"within {self.p.timeout:g} s (setting `timeout` of the replicate provider)"
-            if finished:
-                return ProviderError(f"the outputs of Replicate prediction {self.prediction_id} could not be "
-                                     f"downloaded {limit}")
-            what = f"Replicate prediction {self.prediction_id}" if self.prediction_id else "The Replicate prediction"
-            return ProviderError(f"{what} did not finish {limit}{cancelled}")
-        except Exception as exc:
-            self._cancel_remote()
-            return scrubbed(exc, self.key)
+    def _begin(self) -> None:
+        self.client = self.p.client(self.key)
 
     def _run(self) -> GenerationResult:
         spec = self.model.spec
@@ -137,8 +104,8 @@ class _Generation:
         else:
             prediction = self._api(lambda: self.client.models.predictions.create(model=ref, input=sent),
                                    "POST", f"/v1/models/{ref}/predictions")
-        self.prediction_id = prediction.id
-        prediction = self._poll(prediction)
+        self.job_id = prediction.id
+        prediction = self.poll(prediction)
         self.finished = True
         pid = prediction.id
         if prediction.status == "failed":
@@ -153,7 +120,7 @@ class _Generation:
                                 f"{str(prediction.output)[:200]!r}")
         outputs = []
         for url in urls:
-            if self.ctx.cancelled(self.gid):
+            if self.cancelled():
                 raise GenerationCancelled(f"cancelled while downloading the outputs of prediction {pid}")
             outputs.append(self._download(url, pid))
         self.ctx.progress(self.gid, 1, 1)
@@ -190,38 +157,20 @@ class _Generation:
         return GenerationResult((Output(text.encode("utf-8"), "text/plain"),), actual=actual, returned=returned)
 
     def _api(self, fn: Callable[[], T], method: str, path: str, *, quiet=None, request_id=None) -> T:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise _TimedOut()
+        self.check_deadline()
         policy = self.p.retry_policy.until(self.deadline)
         return self.p.call(fn, method=method, path=path, recorder=self.recorder, policy=policy,
-                           cancelled=lambda: self.ctx.cancelled(self.gid), quiet=quiet, request_id=request_id,
-                           hidden=(self.key,))
+                           cancelled=self.cancelled, quiet=quiet, request_id=request_id, hidden=(self.key,))
 
-    def _poll(self, prediction):
-        last: tuple[int, int] | None = None
-        while prediction.status not in TERMINAL:
-            self._sleep(self.p.poll_interval)
-            before = prediction.status
-            prediction = self._api(lambda: self.client.predictions.get(self.prediction_id), "GET",
-                                   f"/v1/predictions/{self.prediction_id}", quiet=lambda p: p.status == before)
-            progress = _progress(prediction)
-            if progress is not None and progress != last:
-                last = progress
-                self.ctx.progress(self.gid, *progress)
-        return prediction
+    def _fetch(self, before: str | None):
+        return self._api(lambda: self.client.predictions.get(self.job_id), "GET", f"/v1/predictions/{self.job_id}",
+                         quiet=lambda p: p.status == before)
 
-    def _sleep(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while True:
-            if self.ctx.cancelled(self.gid):
-                raise GenerationCancelled(f"cancelled while prediction {self.prediction_id} ran")
-            now = time.monotonic()
-            if now >= self.deadline:
-                raise _TimedOut()
-            if now >= end:
-                return
-            time.sleep(min(end - now, 0.05))
+    def _status(self, job) -> str | None:
+        return job.status
+
+    def _progress(self, job) -> tuple[int, int] | None:
+        return _progress(job)
 
     def _latest_version(self, ref: str) -> str:
         return self.p.latest_version(ref, lambda: self._api(lambda: self.client.models.get(ref), "GET",
@@ -246,20 +195,10 @@ class _Generation:
         return self._api(lambda: download(url, client=self.p.downloader(), max_bytes=self.p.max_output_bytes,
                                           timeout=self.p.request_timeout), "GET", url, request_id=pid)
 
-    def _cancel_remote(self) -> str:
-        """Cancel the prediction if it is still running; a note for the error message."""
-        if self.prediction_id is None or self.finished or self.client is None:
-            return ""
-        self.finished = True
-        pid = self.prediction_id
-        try:
-            # A short policy of its own: the generation's deadline may have passed already.
-            self.p.call(lambda: self.client.predictions.cancel(pid), method="POST",
-                        path=f"/v1/predictions/{pid}/cancel", recorder=self.recorder,
-                        policy=RetryPolicy(attempts=2, base=0.2, cap=1.0, deadline=5.0), hidden=(self.key,))
-        except Exception as exc:  # recorded as an ApiCall; the generation's own outcome matters more
-            return f"; cancelling it on Replicate failed ({redact(str(exc), self.key)}): cancel it on replicate.com"
-        return f"; prediction {pid} was cancelled on Replicate"
+    def _cancel(self, job_id: str) -> None:
+        self.p.call(lambda: self.client.predictions.cancel(job_id), method="POST",
+                    path=f"/v1/predictions/{job_id}/cancel", recorder=self.recorder, policy=CANCEL_POLICY,
+                    hidden=(self.key,))
 
 
 # ---- helpers ---------------------------------------------------------------------------------

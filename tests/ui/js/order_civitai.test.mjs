@@ -47,6 +47,10 @@ const models = [
   assert.equal(s.importLine({ ...run, state: "done", result: "tarot", kind: "lora" }), "tarot.safetensors · in: tarot (LoRA)");
   assert.equal(s.importFraction({ ...run, state: "done" }), 1);
   assert.equal(s.importLine({ ...run, state: "failed", error: "401: log in" }), "tarot.safetensors · failed: 401: log in");
+  assert.equal(s.importLine({ ...run, state: "cancelled" }), "tarot.safetensors · cancelled at 25%; import it again to resume");
+  assert.equal(s.importRunning(run), true);
+  assert.equal(s.importRunning({ ...run, state: "starting" }), true);
+  assert.equal(s.importRunning({ ...run, state: "cancelled" }), false);
 }
 
 // Import is blocked with the reason: no token first, then nothing resolved, an unrunnable type, one running.

@@ -1,10 +1,11 @@
 // Order: "Get from civitai…" (issue 17), opened from the model picker: the missing token said up
 // front, search (type, base model), what a result or a pasted reference would download, import
-// with live progress; the new checkpoint or LoRA lands in the pickers. Texts from state.js.
+// with live progress and a Cancel (the partial file kept for a resume); the new checkpoint or LoRA
+// lands in the pickers. Texts from state.js.
 
 import { html, cx } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
-import { civitaiBlocked, importFraction, importLine, resolvedLines } from "./state.js";
+import { civitaiBlocked, importFraction, importLine, importRunning, resolvedLines } from "./state.js";
 
 function FieldError({ app, name }) {
   const error = useStore(app.store, (s) => s.errors[name]);
@@ -91,14 +92,18 @@ function Resolved({ app, c }) {
   </div>`;
 }
 
-function Imports({ c }) {
+function Imports({ app, c }) {
   if (!c.imports.length) return null;
   return html`<div class="inb-civitai-imports" role="list" aria-label="Imports">
     ${c.imports.map((j) => {
       const f = importFraction(j);
+      const running = importRunning(j);
       return html`<div key=${j.ref} role="listitem" class=${cx("inb-civitai-import-row", `inb-civitai-${j.state}`)} data-ref=${j.ref}>
         <span class=${cx("inb-civitai-import-line", j.state === "failed" && "inb-status-failed")}>${importLine(j)}</span>
-        ${j.state !== "failed" ? html`<progress max="1" value=${f === null ? undefined : f} aria-label="Download progress"></progress>` : null}
+        ${j.state !== "failed" && j.state !== "cancelled" ? html`<progress max="1" value=${f === null ? undefined : f} aria-label="Download progress"></progress>` : null}
+        ${running ? html`<button class="inb-btn inb-civitai-cancel" type="button" disabled=${!!j.cancelling}
+            title="Stop the download; the partial file is kept and importing it again resumes it"
+            onClick=${() => app.actions.civitaiCancel(j.ref)}>${j.cancelling ? "Cancelling…" : "Cancel"}</button>` : null}
       </div>`;
     })}
   </div>`;
@@ -121,7 +126,7 @@ export function Civitai({ app }) {
         <${Search} app=${app} c=${c} />
         <${Results} app=${app} c=${c} />
         <${Resolved} app=${app} c=${c} />
-        <${Imports} c=${c} />
+        <${Imports} app=${app} c=${c} />
       </div>
     </div>
   </div>`;

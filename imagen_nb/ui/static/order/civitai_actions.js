@@ -79,6 +79,17 @@ export function civitaiActions(ctx, store, h) {
         patch({ imports: result.imports });
       } catch (err) { fieldError(err.info || { message: String(err) }); }
     },
+    /** Stop a running import (the partial file is kept: importing it again resumes it). */
+    async civitaiCancel(ref) {
+      patch((c) => ({ imports: c.imports.map((j) => (j.ref === ref ? { ...j, cancelling: true } : j)) }));
+      try {
+        const { result } = await ctx.call("civitai_cancel", { ref });
+        patch({ imports: result.imports });
+      } catch (err) {
+        patch((c) => ({ imports: c.imports.map((j) => (j.ref === ref ? { ...j, cancelling: false } : j)) }));
+        fieldError(err.info || { message: String(err) });
+      }
+    },
     /** A push: imports moved; when one finished, the picker's list (and the LoRA picker) has it. */
     civitaiPushed(data) {
       if (!data) return;
@@ -88,6 +99,7 @@ export function civitaiActions(ctx, store, h) {
       for (const j of data.imports || []) {
         const was = before.get(j.ref);
         if (was === j.state) continue;
+        if (j.state === "cancelled") h.notice(`The download of ${j.file_name || j.ref} was cancelled; its partial file is kept and importing it again resumes it.`);
         if (j.state === "failed" && get().civitai.info && get().civitai.info.ref === j.ref) fieldError({ field: j.field, message: j.error });
         if (j.state === "done" && data.models) {
           if (j.kind === "checkpoint") {

@@ -370,10 +370,16 @@ export function sizeText(bytes) {
 export function importLine(j) {
   const file = j.file_name || j.ref;
   if (j.state === "failed") return `${file} · failed: ${j.error || "unknown error"}`;
+  if (j.state === "cancelled") return `${file} · cancelled at ${j.total ? `${Math.floor((100 * j.done) / j.total)}%` : sizeText(j.done)}; import it again to resume`;
   if (j.state === "done") return `${file} · in: ${j.result || j.name || ""}${j.kind ? ` (${j.kind === "lora" ? "LoRA" : "model"})` : ""}`;
   if (j.state === "starting" || (!j.done && !j.total)) return `${file} · starting…`;
   if (!j.total) return `${file} · ${sizeText(j.done)} so far`;
   return `${file} · ${Math.floor((100 * j.done) / j.total)}% of ${sizeText(j.total)}`;
+}
+
+/** True while an import is checking or downloading (it can be cancelled). */
+export function importRunning(j) {
+  return j.state === "starting" || j.state === "downloading";
 }
 
 /** An import's progress from 0 to 1 (null when its size is unknown). */
@@ -387,7 +393,7 @@ export function civitaiBlocked(c) {
   if (c.state && c.state.key_missing) return c.state.key_missing;
   if (!c.info) return "Pick a search result or paste a reference, then check what it downloads.";
   if (!c.info.kind) return `${c.info.model_name} is a ${c.info.model_type}: imagen-nb runs checkpoints and LoRAs.`;
-  if (c.imports.some((j) => j.ref === c.info.ref && (j.state === "starting" || j.state === "downloading"))) return "Importing…";
+  if (c.imports.some((j) => j.ref === c.info.ref && importRunning(j))) return "Importing…";
   return null;
 }
 
