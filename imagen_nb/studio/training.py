@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Metrics are written to the catalog at most this often (one statement per batch).
 FLUSH_SECONDS = 1.0
+#: How long resume() waits for a run that was just cancelled to save its checkpoint and stop.
+STOPPING_WAIT = 120.0
 #: State folders (optimizer + LoRA) kept per run.
 KEEP_STATES = 2
 _ID_COLUMNS = ("product_id", "id")
@@ -435,6 +437,10 @@ class TrainingService:
     # -- running --------------------------------------------------------------------------
     def resume(self, run_id: str) -> None:
         """Continue a stopped run from its last checkpoint (in the background)."""
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is not None and active.cancel.is_set():  # cancelled a moment ago: let it save and stop
+            active.done.wait(STOPPING_WAIT)
         row = self._row(run_id)
         with self._lock:
             if run_id in self._active:
