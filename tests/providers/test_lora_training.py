@@ -40,3 +40,32 @@ def test_crop_keeps_one_permutation_per_epoch_over_all_images():
     taken = [i for k in range(7) for i in t.batch_indices(k)]
     assert all(len(t.batch_indices(k)) == 3 for k in range(7))
     assert Counter(taken[:7]) == Counter(range(7)) and Counter(taken[7:14]) == Counter(range(7))
+
+
+def test_the_text_encoder_lora_learns_with_gradient_checkpointing(tmp_path):
+    """The GPU path (gradient checkpointing on), run on the CPU: the text encoder's LoRA gets gradients
+    (its B matrices start at zero, so only a gradient moves them) and no deprecation warning is raised."""
+    import warnings
+
+    from PIL import Image
+
+    from imagen_nb.providers.diffusers.models import tiny_model
+    from imagen_nb.providers.diffusers.tiny import build_tiny_model
+
+    folder = build_tiny_model(tmp_path / "tiny")
+    examples = []
+    for i in range(2):
+        path = tmp_path / f"{i}.png"
+        Image.new("RGB", (64, 64), (40 * i, 90, 200)).save(path)
+        examples.append(TrainingExample(f"p{i}", str(path), "0" * 64, 64, 64, f"image {i}"))
+    config = TrainingConfig(steps=2, resolution=64, batch_size=2, train_text_encoder=True, gradient_checkpointing=True,
+                            checkpoint_every=0, learning_rate=1e-2)
+    t = LoraTrainer(tiny_model(), str(folder), examples, config, "cpu", {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        t.prepare()
+    assert not hasattr(t, "embeddings")  # the encoder learns: no caption embedding is cached
+    t.step(0)
+    text_encoder = t.accelerator.unwrap_model(t.text_encoder)
+    b = [p for n, p in text_encoder.named_parameters() if "lora_B" in n]
+    assert len(b) == 8 and all(float(p.detach().abs().sum()) > 0 for p in b)  # 2 layers × q, k, v, out

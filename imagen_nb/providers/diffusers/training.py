@@ -159,8 +159,10 @@ class LoraTrainer:
             checkpointing = self.device.startswith("cuda")
         if checkpointing:
             unet.enable_gradient_checkpointing()
-            if config.train_text_encoder:
-                text_encoder.gradient_checkpointing_enable()
+            if config.train_text_encoder:  # transformers 5 renamed it (the old name warns)
+                enable = getattr(text_encoder, "activation_checkpointing_enable", None) \
+                    or text_encoder.gradient_checkpointing_enable
+                enable()
         params = [p for p in unet.parameters() if p.requires_grad]
         groups = [{"params": params, "lr": config.learning_rate}]
         if config.train_text_encoder:
