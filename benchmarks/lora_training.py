@@ -3,6 +3,7 @@ how an order fares while a run trains.
 
     python benchmarks/lora_training.py                        # tiny model, CPU: rank 4 and 16
     python benchmarks/lora_training.py --sharing              # + an order alone vs during training
+    python benchmarks/lora_training.py --only imagen-nb --text-encoder --buckets   # + those options' cost
     python benchmarks/lora_training.py --model sd15 --ranks 16 --resolution 512 --batch 4 \\
         --precision bf16 --steps 30                           # on a GPU: SD 1.5 architecture
 
@@ -16,6 +17,10 @@ temporary folder both trainers load. Each configuration is timed twice on the sa
   (the VAE encodes the batch and the text encoder its captions at every step, same LoRA config,
   optimizer, accelerate mixed precision and gradient checkpointing on a GPU), written out here
   since the examples are not part of the diffusers wheel.
+
+``--text-encoder`` also times imagen-nb's trainer with ``train_text_encoder=True`` (a LoRA on the
+text encoder too, captions encoded every step); ``--buckets`` with ``aspect="bucket"`` on the same
+square images (so the same bucket: what the bookkeeping costs, not a different image size).
 
 Prints steps/s (after ``--warmup`` untimed steps) and, on CUDA, peak GPU memory per trainer.
 """
@@ -80,12 +85,12 @@ def examples_for(paths: list[Path], size: int):
     return [TrainingExample(f"p{i}", str(p), "0" * 64, size, size, f"a square number {i}") for i, p in enumerate(paths)]
 
 
-def config_for(args, rank: int):
+def config_for(args, rank: int, **options):
     from imagen_nb.core.training import TrainingConfig
 
     return TrainingConfig(steps=args.warmup + args.steps, rank=rank, alpha=rank, learning_rate=1e-4,
                           resolution=args.resolution, batch_size=args.batch, seed=0, caption_dropout=0.05,
-                          mixed_precision=args.precision, checkpoint_every=0)
+                          mixed_precision=args.precision, checkpoint_every=0, **options)
 
 
 def time_steps(step, args) -> float:
@@ -104,11 +109,11 @@ def time_steps(step, args) -> float:
     return args.steps / (time.perf_counter() - started)
 
 
-def run_ours(model_dir: Path, examples, args, rank: int, device: str) -> dict:
+def run_ours(model_dir: Path, examples, args, rank: int, device: str, **options) -> dict:
     from imagen_nb.providers.diffusers.models import tiny_model
     from imagen_nb.providers.diffusers.training import LoraTrainer
 
-    trainer = LoraTrainer(tiny_model(), str(model_dir), examples, config_for(args, rank), device, {})
+    trainer = LoraTrainer(tiny_model(), str(model_dir), examples, config_for(args, rank, **options), device, {})
     started = time.perf_counter()
     trainer.prepare()
     prepare = time.perf_counter() - started
@@ -232,6 +237,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--sharing", action="store_true", help="also time an order alone vs during training")
     parser.add_argument("--only", choices=("both", "imagen-nb", "example"), default="both")
+    parser.add_argument("--text-encoder", action="store_true", help="also imagen-nb with train_text_encoder=True")
+    parser.add_argument("--buckets", action="store_true", help="also imagen-nb with aspect='bucket'")
     args = parser.parse_args()
     import torch
 
@@ -251,6 +258,12 @@ def main() -> None:
                 row = measured(lambda: run_ours(model_dir, examples, args, rank, device), device)
                 results["runs"].append({"trainer": "imagen-nb", "rank": rank, **row})
                 print(json.dumps(results["runs"][-1]), flush=True)
+                variants = ([("imagen-nb text encoder", {"train_text_encoder": True})] if args.text_encoder else []) \
+                    + ([("imagen-nb buckets", {"aspect": "bucket"})] if args.buckets else [])
+                for label, options in variants:
+                    row = measured(lambda: run_ours(model_dir, examples, args, rank, device, **options), device)
+                    results["runs"].append({"trainer": label, "rank": rank, **row})
+                    print(json.dumps(results["runs"][-1]), flush=True)
             if args.only in ("both", "example"):
                 row = measured(lambda: run_example(model_dir, paths, args, rank, device), device)
                 results["runs"].append({"trainer": "example", "rank": rank, **row})

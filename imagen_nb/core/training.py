@@ -23,6 +23,13 @@ STATUSES = ("pending", "training", "completed", "cancelled", "interrupted", "fai
 RESUMABLE = ("cancelled", "interrupted", "failed")
 FINAL = ("completed", "cancelled", "interrupted", "failed")
 
+#: How a training image is brought to the training size: ``crop`` (shorter side to the resolution,
+#: centre crop to a square) or ``bucket`` (the aspect-ratio bucket nearest the image's, see :func:`bucket_sizes`).
+ASPECTS = ("crop", "bucket")
+#: Bucket sides are multiples of this many pixels: 8 × the VAE's scale factor of Stable Diffusion 1/2
+#: (8), so the latents' sides (side / 8) stay divisible by 8 through the UNet's three downsamplings
+#: (kohya's ``bucket_reso_steps``, SDXL's bucket list).
+BUCKET_STEP = 64
 LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 
@@ -54,7 +61,11 @@ class TrainingConfig:
         steps: optimizer steps (``max_train_steps``).
         rank: LoRA rank ``r``; alpha: ``lora_alpha`` (the update is scaled by alpha / rank).
         learning_rate: AdamW's learning rate; lr_scheduler / lr_warmup_steps: diffusers' ``get_scheduler``.
-        resolution: training images are resized (shorter side) and centre-cropped to resolution².
+        resolution: the training size: with ``aspect="crop"`` images are resized (shorter side) and
+            centre-cropped to resolution²; with ``aspect="bucket"`` to a bucket of about resolution² pixels.
+        aspect: ``"crop"`` (default) or ``"bucket"``: each image goes to the aspect-ratio bucket nearest its
+            own (sides multiples of 64, area at most resolution², see :func:`bucket_sizes`), is resized to
+            cover it and centre-cropped; every batch holds images of one bucket.
         batch_size: images per step.
         seed: fixes LoRA init, data order, noise, timesteps and caption dropout per step, so a
             resumed run matches an uninterrupted one.
@@ -64,6 +75,10 @@ class TrainingConfig:
         sample_prompts / sample_every / sample_steps / sample_seed: sample images while training.
         checkpoint_every: steps between checkpoints (LoRA file + optimizer state).
         trigger: a word put in front of every caption.
+        train_text_encoder: also teach a LoRA to the text encoder's attention projections (``q_proj``,
+            ``k_proj``, ``v_proj``, ``out_proj``), as diffusers' DreamBooth LoRA example does; caption
+            embeddings are then computed at every step instead of once.
+        text_encoder_learning_rate: the text encoder LoRA's learning rate (None: ``learning_rate``).
     """
 
     steps: int = 1000
@@ -85,6 +100,9 @@ class TrainingConfig:
     sample_seed: int = 0
     checkpoint_every: int = 100
     trigger: str | None = None
+    aspect: str = "crop"
+    train_text_encoder: bool = False
+    text_encoder_learning_rate: float | None = None
 
     def __post_init__(self) -> None:
         check_count("steps", self.steps, minimum=1, maximum=1_000_000)
@@ -116,6 +134,25 @@ class TrainingConfig:
         check_count("checkpoint_every", self.checkpoint_every, maximum=1_000_000)
         if self.trigger is not None and (not isinstance(self.trigger, str) or not self.trigger.strip()):
             raise ValidationError("trigger", f"must be a non-empty word such as 'cardstyle', or None; got {self.trigger!r}")
+        if self.aspect not in ASPECTS:
+            raise ValidationError("aspect", f"must be 'crop' (a centre square) or 'bucket' (aspect-ratio buckets);"
+                                            f" got {self.aspect!r}")
+        if self.aspect == "bucket" and resolution % BUCKET_STEP:
+            raise ValidationError("resolution", f"aspect='bucket' needs a resolution that is a multiple of"
+                                                f" {BUCKET_STEP} (bucket sides are); got {resolution}, e.g."
+                                                f" {max(BUCKET_STEP, resolution // BUCKET_STEP * BUCKET_STEP)}")
+        if not isinstance(self.train_text_encoder, bool):
+            raise ValidationError("train_text_encoder", f"must be True or False; got {self.train_text_encoder!r}")
+        if self.text_encoder_learning_rate is not None:
+            _positive_float("text_encoder_learning_rate", self.text_encoder_learning_rate, maximum=1.0)
+            if not self.train_text_encoder:
+                raise ValidationError("text_encoder_learning_rate", "only applies with train_text_encoder=True;"
+                                                                    " pass that too, or leave it out")
+
+    @property
+    def text_lr(self) -> float:
+        """The text encoder LoRA's learning rate (``text_encoder_learning_rate`` or ``learning_rate``)."""
+        return float(self.learning_rate if self.text_encoder_learning_rate is None else self.text_encoder_learning_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """The hyperparameters as plain JSON values (what checkpoints and the catalog record)."""
@@ -137,7 +174,8 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class TrainingExample:
-    """One image of a run's dataset: the product, its file and content hash, and its caption."""
+    """One image of a run's dataset: the product, its file and content hash, its caption, and the
+    size it is trained at (resolution² when cropped, its bucket with ``aspect="bucket"``)."""
 
     product_id: str
     path: str
@@ -145,6 +183,38 @@ class TrainingExample:
     width: int | None
     height: int | None
     caption: str
+    target_width: int | None = None
+    target_height: int | None = None
+
+
+def bucket_sizes(resolution: int, step: int = BUCKET_STEP) -> list[tuple[int, int]]:
+    """The aspect-ratio buckets of ``resolution``: (width, height) pairs, sides multiples of ``step``
+    from resolution/2 to 2 × resolution, each the largest area up to resolution² for its width (the
+    way kohya's sd-scripts make theirs); sorted by width/height ratio, widest last."""
+    area = resolution * resolution
+    low = max(step, resolution // 2 // step * step)
+    high = resolution * 2
+    sizes = set()
+    for width in range(low, high + 1, step):
+        height = min(high, area // width // step * step)
+        if height >= low:
+            sizes.add((width, height))
+            sizes.add((height, width))
+    return sorted(sizes, key=lambda s: (s[0] / s[1], s[0]))
+
+
+def bucket_for(width: int, height: int, resolution: int, step: int = BUCKET_STEP) -> tuple[int, int]:
+    """The bucket of a ``width`` × ``height`` image: the one whose aspect ratio is nearest (on a log
+    scale: 2:1 is as far from 1:1 as 1:2), the larger one on a tie."""
+    ratio = math.log(width / height)
+    return min(bucket_sizes(resolution, step), key=lambda s: (abs(math.log(s[0] / s[1]) - ratio), -s[0] * s[1]))
+
+
+def target_size(width: int | None, height: int | None, config: TrainingConfig) -> tuple[int, int]:
+    """The (width, height) an image of that size is trained at under ``config``."""
+    if config.aspect == "bucket" and width and height:
+        return bucket_for(int(width), int(height), config.resolution)
+    return config.resolution, config.resolution
 
 
 def apply_trigger(caption: str, trigger: str | None) -> str:

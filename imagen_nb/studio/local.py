@@ -1054,7 +1054,9 @@ class LocalStudio(RefineAPI, Studio):
             **hyperparameters: steps, rank, alpha, learning_rate, resolution, batch_size, seed,
                 caption_dropout, lr_scheduler, lr_warmup_steps, snr_gamma, mixed_precision,
                 gradient_checkpointing, sample_prompts, sample_steps, sample_seed,
-                checkpoint_every, trigger (see :class:`~imagen_nb.core.training.TrainingConfig`).
+                checkpoint_every, trigger, aspect (``"crop"`` or ``"bucket"``: aspect-ratio
+                buckets), train_text_encoder (also a LoRA on the text encoder),
+                text_encoder_learning_rate (see :class:`~imagen_nb.core.training.TrainingConfig`).
         """
         self._check_open()
         return self.training.train(name, products=products, sql=sql, base=base, captions=captions, project=project,
@@ -1064,7 +1066,8 @@ class LocalStudio(RefineAPI, Studio):
                        base: str = "diffusers:tiny", captions: Any = "prompt", replace: bool = False,
                        sample_every: int | None = None, **hyperparameters: Any) -> pd.DataFrame:
         """Check a :meth:`train_lora` call without starting anything: the dataset it would learn from
-        (product_id, width, height, caption, as the model would see it), or the ``ValidationError``
+        (product_id, width, height, target_width × target_height: the size or bucket it is trained at,
+        caption as the model would see it), or the ``ValidationError``
         ``train_lora`` would raise, naming the argument at fault. The Gallery's "Train LoRA…" preview."""
         self._check_open()
         return self.training.check(name, products=products, sql=sql, base=base, captions=captions, replace=replace,

@@ -225,6 +225,76 @@ def _delete_set(studio: "LocalStudio", call: Call) -> dict:
     return {"deleted": call.path["name"]}
 
 
+# -- LoRA training (issue 16) ----------------------------------------------------------------------
+
+#: Arguments of ``train_lora`` other than its hyperparameters (those are TrainingConfig's fields).
+_TRAIN_ARGS = ("products", "sql", "base", "captions", "project", "replace", "sample_every")
+
+
+def _train_args(call: Call) -> tuple[str, dict]:
+    body = dict(_body(call))
+    name = body.pop("name", None)
+    if not isinstance(name, str):
+        raise ValidationError("name", "give the LoRA's name, e.g. {\"name\": \"cards-style\", \"sql\": \"select"
+                                      " product_id from gallery where rating >= 4\", \"steps\": 500}")
+    if isinstance(body.get("products"), str):
+        body["products"] = [body["products"]]
+    return name, body
+
+
+def _run_summary(studio: "LocalStudio", run_id: str) -> dict:
+    """A run's row (dataset included) with its last loss, learning rate and speed."""
+    run = studio.training_run(run_id)
+    row = plain(run.record())
+    last = studio.training_metrics(run.id).tail(1)
+    for column in ("loss", "lr", "images_per_second"):
+        row[column] = plain(last[column].iloc[0]) if len(last) else None
+    return row
+
+
+def _start_training(studio: "LocalStudio", call: Call) -> dict:
+    name, args = _train_args(call)
+    return _run_summary(studio, studio.train_lora(name, **args).id)
+
+
+def _check_training(studio: "LocalStudio", call: Call) -> dict:
+    name, args = _train_args(call)
+    frame = studio.check_training(name, **args)
+    return {"count": len(frame), "dataset": plain(frame)}
+
+
+def _cancel_training(studio: "LocalStudio", call: Call) -> dict:
+    run = studio.training_run(call.path["run_id"])
+    return {"id": run.id, "cancelled": studio.cancel_training(run.id)}
+
+
+def _resume_training(studio: "LocalStudio", call: Call) -> dict:
+    run = studio.training_run(call.path["run_id"])
+    studio.resume_training(run.id)
+    return _run_summary(studio, run.id)
+
+
+_TRAIN_BODY = {"type": "object", "required": ["name"], "description": (
+    "train_lora's arguments: name, products (ids) or sql, base, captions ('prompt', a gallery column, a"
+    " captioner model id, or an object {product_id: caption}), project, replace, sample_every, and any"
+    " hyperparameter (steps, rank, alpha, learning_rate, resolution, batch_size, seed, aspect,"
+    " train_text_encoder, text_encoder_learning_rate, caption_dropout, lr_scheduler, lr_warmup_steps,"
+    " snr_gamma, mixed_precision, gradient_checkpointing, sample_prompts, sample_steps, sample_seed,"
+    " checkpoint_every, trigger). Unknown names are refused with a did-you-mean."), "properties": {
+    "name": {"type": "string", "example": "cards-style"},
+    "products": {"type": "array", "items": {"type": "string"}},
+    "sql": {"type": "string", "example": "select product_id from gallery where rating >= 4"},
+    "base": {"type": "string", "example": "diffusers:tiny"},
+    "captions": {"type": ["string", "object"], "example": "prompt"},
+    "project": {"type": "string"}, "replace": {"type": "boolean"}, "sample_every": {"type": "integer"},
+    "steps": {"type": "integer", "example": 500}, "rank": {"type": "integer", "example": 4},
+    "alpha": {"type": "number"}, "learning_rate": {"type": "number", "example": 1e-4},
+    "resolution": {"type": "integer"}, "batch_size": {"type": "integer"}, "seed": {"type": "integer"},
+    "aspect": {"type": "string", "enum": ["crop", "bucket"]}, "train_text_encoder": {"type": "boolean"},
+    "text_encoder_learning_rate": {"type": ["number", "null"]},
+    "sample_prompts": {"type": "array", "items": {"type": "string"}}, "checkpoint_every": {"type": "integer"},
+    "trigger": {"type": ["string", "null"]}}, "additionalProperties": True}
+
 _SET_BODY = {"type": "object", "required": ["rows"], "properties": {
     "rows": {"type": "array", "items": {"type": "object"},
              "example": [{"value": "ace", "suit": "hearts"}, {"value": "two", "suit": "hearts"}]},
@@ -321,6 +391,22 @@ ROUTES: tuple[Route, ...] = (
           tag="sets", status=201),
     Route("DELETE", "/sets/{name}", "Delete a saved set (example sets cannot be deleted)",
           _delete_set, tag="sets"),
+    Route("POST", "/training", "Start training a LoRA from products (train_lora's arguments); runs in the background",
+          _start_training, body=_TRAIN_BODY, tag="training", status=201),
+    Route("POST", "/training/check", "Check a training run without starting it: its dataset (captions, target sizes)"
+          " or the error train_lora would raise", _check_training, body=_TRAIN_BODY, tag="training"),
+    Route("GET", "/training", "Every training run, newest first, with its last loss",
+          lambda s, c: plain(s.training_runs()), tag="training"),
+    Route("GET", "/training/{run_id}", "One training run (id or LoRA name): status, step, loss, config, dataset",
+          lambda s, c: _run_summary(s, c.path["run_id"]), tag="training"),
+    Route("GET", "/training/{run_id}/metrics", "A run's loss, learning rate and images/s of every step",
+          lambda s, c: plain(s.training_metrics(s.training_run(c.path["run_id"]).id)), tag="training"),
+    Route("GET", "/training/{run_id}/checkpoints", "A run's checkpoints: step, LoRA file, hash",
+          lambda s, c: plain(s.training_checkpoints(s.training_run(c.path["run_id"]).id)), tag="training"),
+    Route("POST", "/training/{run_id}/cancel", "Stop a run after its current step (a checkpoint is saved there)",
+          _cancel_training, tag="training"),
+    Route("POST", "/training/{run_id}/resume", "Continue a cancelled, interrupted or failed run from its last"
+          " checkpoint", _resume_training, tag="training"),
     Route("GET", "/presets", "Every preset", lambda s, c: plain(dict(s.presets)), tag="presets"),
     Route("PUT", "/presets/{name}", "Save a preset {model, params}",
           lambda s, c: (s.presets.__setitem__(c.path["name"], _body(c)), plain(s.presets[c.path["name"]]))[1],

@@ -36,7 +36,7 @@ from ..core.errors import ProviderError, ValidationError, did_you_mean
 from ..core.ids import new_id
 from ..core.training import (
     RESUMABLE, TrainingConfig, TrainingExample, TrainingProgress, TrainingStatusChanged, apply_trigger,
-    check_captions, check_lora_name,
+    check_captions, check_lora_name, target_size,
 )
 from ..providers.registry import split_model_id
 from ..providers.weightfiles import file_sha256, fingerprint
@@ -50,9 +50,14 @@ log = logging.getLogger(__name__)
 
 #: Metrics are written to the catalog at most this often (one statement per batch).
 FLUSH_SECONDS = 1.0
+#: How long resume() waits for a run that was just cancelled to save its checkpoint and stop.
+STOPPING_WAIT = 120.0
 #: State folders (optimizer + LoRA) kept per run.
 KEEP_STATES = 2
 _ID_COLUMNS = ("product_id", "id")
+#: The columns of ``run.dataset`` and ``studio.check_training``: target_width × target_height is the
+#: size an image is trained at (resolution² when cropped, its bucket with ``aspect="bucket"``).
+DATASET_COLUMNS = ("product_id", "width", "height", "target_width", "target_height", "caption")
 
 
 #: what a captioner that takes a prompt (a vision LLM) is asked for each training image
@@ -95,10 +100,10 @@ class TrainingRun:
 
     @property
     def dataset(self) -> pd.DataFrame:
-        """The training images: product_id, width, height, caption (as the model sees it, trigger included)."""
-        rows = self.record()["dataset"]
-        return pd.DataFrame([{k: r.get(k) for k in ("product_id", "width", "height", "caption")} for r in rows],
-                            columns=["product_id", "width", "height", "caption"])
+        """The training images: product_id, width, height, target_width, target_height (the size it is
+        trained at: its bucket with ``aspect="bucket"``), caption (as the model sees it, trigger included)."""
+        row = self.record()
+        return dataset_frame(row["dataset"], row["config"])
 
     @property
     def config(self) -> dict[str, Any]:
@@ -274,10 +279,8 @@ class TrainingService:
 
     def check(self, name: str, **kwargs: Any) -> pd.DataFrame:
         """See :meth:`LocalStudio.check_training`: every check of :meth:`train`, nothing started."""
-        _, _, _, examples, _ = self._prepare(name, **kwargs)
-        return pd.DataFrame([{"product_id": e.product_id, "width": e.width, "height": e.height, "caption": e.caption}
-                             for e in examples], columns=["product_id", "width", "height", "caption"])
-
+        _, _, config, examples, _ = self._prepare(name, **kwargs)
+        return dataset_frame([asdict(e) for e in examples], config.to_dict())
 
     def _collection(self, name: str, description: str) -> str:
         cur = self.studio.catalog.cursor()
@@ -364,8 +367,16 @@ class TrainingService:
                                     width=_int(rows[i].get("width")), height=_int(rows[i].get("height")),
                                     caption=texts[i]) for i in ids]
         check_captions(examples, source)
-        return [TrainingExample(**{**asdict(e), "caption": apply_trigger(e.caption, config.trigger)})
-                for e in examples], source
+        out = []
+        for e in examples:
+            width, height = e.width, e.height
+            if config.aspect == "bucket" and not (width and height):  # a size the catalog lacks: from the file
+                width, height = _image_size(studio.store.resolve(e.path))
+            target_width, target_height = target_size(width, height, config)
+            out.append(TrainingExample(**{**asdict(e), "width": width, "height": height,
+                                          "caption": apply_trigger(e.caption, config.trigger),
+                                          "target_width": target_width, "target_height": target_height}))
+        return out, source
 
     def _captioned(self, ids: list[str], model_id: str) -> dict[str, str]:
         """Captions written by an image-to-text model: one order over the products (it shows in
@@ -426,6 +437,10 @@ class TrainingService:
     # -- running --------------------------------------------------------------------------
     def resume(self, run_id: str) -> None:
         """Continue a stopped run from its last checkpoint (in the background)."""
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is not None and active.cancel.is_set():  # cancelled a moment ago: let it save and stop
+            active.done.wait(STOPPING_WAIT)
         row = self._row(run_id)
         with self._lock:
             if run_id in self._active:
@@ -568,7 +583,7 @@ class _Run:
             done = step + 1
             durations = (durations + [seconds])[-20:]
             mean = sum(durations) / len(durations)
-            speed = config.batch_size / seconds if seconds > 0 else 0.0
+            speed = getattr(trainer, "last_batch_size", config.batch_size) / seconds if seconds > 0 else 0.0
             self.pending.append({"step": done, "loss": loss, "lr": lr, "images_per_second": speed})
             studio.bus.publish(TrainingProgress(run_id=self.run_id, name=self.row["name"], step=done,
                                                 total=config.steps, loss=loss, lr=lr, images_per_second=speed,
@@ -658,6 +673,26 @@ class _Run:
         q_training.update_run(self.cur, self.run_id, status="completed", step=step, lora_path=str(path),
                               lora_sha256=sha, error_message=None, finished_at=datetime.now(timezone.utc))
         self.service._publish_status(row, "completed", step, f"LoRA {row['name']} ready: loras='{row['name']}:0.8'")
+
+
+def dataset_frame(rows: Iterable[Mapping[str, Any]], config: Mapping[str, Any]) -> pd.DataFrame:
+    """A run's dataset as a DataFrame of :data:`DATASET_COLUMNS` (runs recorded before buckets
+    existed lack the target size: it is resolution²)."""
+    square = int(config.get("resolution") or 0) or None
+    frame = [{**{k: r.get(k) for k in DATASET_COLUMNS},
+              "target_width": r.get("target_width") or square, "target_height": r.get("target_height") or square}
+             for r in rows]
+    return pd.DataFrame(frame, columns=list(DATASET_COLUMNS))
+
+
+def _image_size(path: Path | None) -> tuple[int | None, int | None]:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:  # type: ignore[arg-type]
+            return image.size
+    except (OSError, TypeError, ValueError):
+        return None, None
 
 
 def _int(value: Any) -> int | None:

@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -91,8 +92,23 @@ def test_every_documented_route_answers_as_documented(api):
             break
     gens = http.get(f"{url}/orders/{order['id']}/generations", headers=auth).json()
     product_id = gens[0]["product_id"]
+    # a stopped training run (of tiny images) for the training routes: cancelled at once, resumed by the walk
+    tiny = http.post(f"{url}/orders", headers=auth, json={"model": "diffusers:tiny", "params": {
+        "prompt": "a [red,blue] fox", "seed": 1, "num_inference_steps": 2}}).json()
+    for _ in range(600):
+        if http.get(f"{url}/orders/{tiny['id']}", headers=auth).json()["status"] == "fulfilled":
+            break
+        time.sleep(0.1)
+    train = {"sql": "select product_id from gallery where model = 'diffusers:tiny'", "resolution": 64,
+             "batch_size": 1, "rank": 2, "checkpoint_every": 0}
+    run = http.post(f"{url}/training", headers=auth, json={"name": "walked", "steps": 20, **train}).json()
+    http.post(f"{url}/training/{run['id']}/cancel", headers=auth)
+    for _ in range(600):
+        if http.get(f"{url}/training/{run['id']}", headers=auth).json()["status"] == "cancelled":
+            break
+        time.sleep(0.1)
     values = {"order_id": order["id"], "generation_id": gens[0]["id"], "product_id": product_id,
-              "model_id": "instant:swatch", "name": "animal"}
+              "model_id": "instant:swatch", "name": "animal", "run_id": run["id"]}
     bodies = {"PUT /tokens/{name}": {"values": ["cat"]}, "PUT /presets/{name}": {"params": {"width": 32}},
               "POST /projects": {"name": "p"}, "POST /sql": {"query": "select 1 as one"},
               "POST /collections/{name}/products": {"products": [product_id]},
@@ -101,7 +117,9 @@ def test_every_documented_route_answers_as_documented(api):
               "PUT /sets/{name}": {"rows": [{"animal": "cat"}, {"animal": "dog"}], "template": "a {animal}",
                                    "model": "instant:swatch"},
               "POST /sets/{name}/order": {"params": {"seed": 3}},
-              "POST /upscale": {"products": [product_id], "model": "diffusers:tiny-esrgan", "scale": 1}}
+              "POST /upscale": {"products": [product_id], "model": "diffusers:tiny-esrgan", "scale": 1},
+              "POST /training": {"name": "walk", "steps": 1, **train},
+              "POST /training/check": {"name": "walk-check", **train}}
     order_of_calls = sorted(ROUTES, key=lambda r: r.method == "DELETE")  # deletes last
     for route in order_of_calls:
         path = route.path
@@ -199,3 +217,71 @@ def test_sets_trash_paused_and_grids_over_rest(api, home):
     assert [(t["path"].endswith("stray.png"), t["size"]) for t in trash] == [(True, 10)]
     assert http.post(f"{url}/trash/empty").json() == {"deleted": 1}
     assert http.get(f"{url}/trash").json() == []
+
+
+def test_training_over_rest_starts_lists_follows_cancels_and_resumes(api):
+    """A LoRA trained through the REST API as a script would: start, follow, cancel, resume, metrics."""
+    url, token = api
+    http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+    def until(run_id, *statuses):
+        for _ in range(3000):
+            row = http.get(f"{url}/training/{run_id}").json()
+            if row["status"] in statuses:
+                return row
+            time.sleep(0.1)
+        raise AssertionError(f"run {run_id} stayed {row['status']}")
+
+    order = http.post(f"{url}/orders", json={"model": "diffusers:tiny", "params": {
+        "prompt": "a [red,blue] [cat,dog]", "seed": 5, "num_inference_steps": 2}}).json()
+    for _ in range(600):
+        if http.get(f"{url}/orders/{order['id']}").json()["status"] == "fulfilled":
+            break
+        time.sleep(0.1)
+    sql = "select product_id from gallery where model = 'diffusers:tiny'"
+    args = {"sql": sql, "resolution": 64, "batch_size": 2, "rank": 4, "alpha": 4, "seed": 3, "caption_dropout": 0}
+    refused = http.post(f"{url}/training", json={"name": "bad", "learning_rat": 1e-4, **args})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "learning_rat"
+    assert "learning_rate" in refused.json()["error"]["message"]
+    refused = http.post(f"{url}/training", json={"name": "bad", "aspect": "squash", **args})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "aspect"
+    assert http.post(f"{url}/training", json={"steps": 3}).json()["error"]["param"] == "name"
+    check = http.post(f"{url}/training/check", json={"name": "cats", "trigger": "inky", **args}).json()
+    assert check["count"] == 4 and all(r["caption"].startswith("inky, ") for r in check["dataset"])
+    assert {(r["target_width"], r["target_height"]) for r in check["dataset"]} == {(64, 64)}
+    assert http.get(f"{url}/training").json() == []  # a check starts nothing
+
+    started = http.post(f"{url}/training", json={"name": "cats", "steps": 4, "checkpoint_every": 2, **args})
+    assert started.status_code == 201, started.text
+    run = started.json()
+    assert run["name"] == "cats" and run["total_steps"] == 4 and len(run["dataset"]) == 4
+    done = until(run["id"], "completed", "failed")
+    assert done["status"] == "completed" and done["step"] == 4 and isinstance(done["loss"], float)
+    assert http.get(f"{url}/training/cats").json()["id"] == run["id"]  # by LoRA name too
+    metrics = http.get(f"{url}/training/{run['id']}/metrics").json()
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4] and metrics[-1]["loss"] == done["loss"]
+    assert [c["step"] for c in http.get(f"{url}/training/{run['id']}/checkpoints").json()] == [2]
+    listing = http.get(f"{url}/training").json()
+    assert [(r["name"], r["status"]) for r in listing] == [("cats", "completed")]
+    refused = http.post(f"{url}/training/{run['id']}/resume")
+    assert refused.status_code == 400 and "completed" in refused.json()["error"]["message"]
+    assert http.get(f"{url}/training/nope").status_code == 404
+
+    long = http.post(f"{url}/training", json={"name": "long", "steps": 400, "checkpoint_every": 0, **args}).json()
+    for _ in range(3000):
+        if http.get(f"{url}/training/{long['id']}").json()["step"] >= 1:
+            break
+        time.sleep(0.1)
+    assert http.post(f"{url}/training/{long['id']}/cancel").json() == {"id": long["id"], "cancelled": True}
+    resumed = http.post(f"{url}/training/{long['id']}/resume")  # waits for the cancelled run to stop
+    assert resumed.status_code == 200, resumed.text
+    stopped_at = http.get(f"{url}/training/{long['id']}/checkpoints").json()[-1]["step"]
+    assert 1 <= stopped_at < 400
+    for _ in range(3000):
+        if http.get(f"{url}/training/{long['id']}").json()["step"] > stopped_at:
+            break
+        time.sleep(0.1)
+    assert http.post(f"{url}/training/{long['id']}/cancel").json()["cancelled"] is True
+    row = until(long["id"], "cancelled")
+    steps = [m["step"] for m in http.get(f"{url}/training/{long['id']}/metrics").json()]
+    assert steps == list(range(1, row["step"] + 1)) and row["step"] > stopped_at  # it went on from where it stopped

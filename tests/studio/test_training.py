@@ -25,6 +25,7 @@ from imagen_nb.catalog import products as q_products
 from imagen_nb.core.errors import ValidationError
 from imagen_nb.core.training import TrainingProgress, TrainingStatusChanged
 from imagen_nb.providers.diffusers.training import read_lora_metadata
+from imagen_nb.providers.weightfiles import read_safetensors_header
 
 HERE = Path(__file__).parent
 FAST = {"rank": 4, "alpha": 4, "batch_size": 2, "caption_dropout": 0.0, "resolution": 64}
@@ -47,6 +48,38 @@ def squares(folder: Path, n: int = 4) -> list[Path]:
     return files
 
 
+def shapes(folder: Path, sizes) -> list[Path]:
+    """PNGs of the given (width, height) sizes, each a different colour block on grey."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, (w, h) in enumerate(sizes):
+        image = Image.new("RGB", (w, h), (128, 128, 128))
+        image.paste((50 * i % 256, 220 - 30 * i, 60 + 20 * i), (w // 4, h // 4, 3 * w // 4, 3 * h // 4))
+        path = folder / f"shape{i}-{w}x{h}.png"
+        image.save(path)
+        files.append(path)
+    return files
+
+
+def cancel_at(studio, name: str, step: int):
+    """Subscribe a cancel of run ``name`` once it reports step ``step`` (the subscription is returned)."""
+    asked = []
+
+    def on_event(event):
+        if isinstance(event, TrainingProgress) and event.name == name and event.step == step and not asked:
+            asked.append(event.step)
+            threading.Thread(target=studio.cancel_training, args=(event.run_id,)).start()
+
+    return studio.subscribe(on_event)
+
+
+def assert_same_weights(a_path, b_path, atol=1e-6, rtol=1e-5):
+    a, b = load_file(a_path), load_file(b_path)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), atol=atol, rtol=rtol, err_msg=key)
+
+
 @pytest.fixture
 def generated(studio):
     """Four products of diffusers:tiny (so of its family), with prompts."""
@@ -61,7 +94,7 @@ def generated(studio):
 def test_loss_falls_and_the_lora_changes_the_output(studio, generated, capsys):
     run = studio.train_lora("cats", products=generated, steps=30, learning_rate=1e-2, seed=11, checkpoint_every=0,
                             **FAST)
-    assert list(run.dataset.columns) == ["product_id", "width", "height", "caption"]
+    assert list(run.dataset.columns) == ["product_id", "width", "height", "target_width", "target_height", "caption"]
     assert sorted(run.dataset["caption"]) == ["a blue cat", "a blue dog", "a red cat", "a red dog"]
     assert run.wait(timeout=600, progress=True)
     assert "30/30" in capsys.readouterr().err  # the tqdm bar
@@ -203,7 +236,7 @@ def test_captions_from_a_column_a_mapping_and_empty_ones_refused(studio, generat
 def test_check_training_runs_every_check_and_starts_nothing(studio, generated, tmp_path):
     """The Gallery's dry check: the dataset train_lora would learn from, or its error; no run, no files."""
     dataset = studio.check_training("checked", products=generated, captions="negative_prompt", trigger="inky", steps=5)
-    assert list(dataset.columns) == ["product_id", "width", "height", "caption"]
+    assert list(dataset.columns) == ["product_id", "width", "height", "target_width", "target_height", "caption"]
     assert list(dataset.product_id) == generated
     assert sorted(dataset.caption) == ["inky, blurry", "inky, blurry", "inky, dark", "inky, dark"]
     assert studio.training_runs().empty and not (studio.home / "loras" / "checked.safetensors").exists()
@@ -302,3 +335,90 @@ def test_captions_from_a_captioner_model_are_written_first_and_shown(studio, tmp
     with pytest.raises(ValidationError, match="image-to-text model") as caught:
         studio.check_training("captioned", products=imported, captions="transformers:tiny-rewriter")
     assert caught.value.param == "captions"
+
+
+def test_a_text_encoder_lora_is_saved_in_diffusers_format_and_applied_when_ordering(studio, generated):
+    """train_text_encoder=True: a second LoRA on the CLIP text encoder, in the same file; ordering with
+    it applies both parts (a file with its text-encoder part alone still changes the image)."""
+    config = dict(steps=6, learning_rate=1e-2, seed=11, checkpoint_every=3, **FAST)
+    unet_only = studio.train_lora("unet-only", products=generated, **config)
+    assert unet_only.wait(timeout=600) and unet_only.status == "completed", unet_only.record()["error_message"]
+    both = studio.train_lora("both", products=generated, train_text_encoder=True, text_encoder_learning_rate=5e-2,
+                             **config)
+    assert both.wait(timeout=600) and both.status == "completed", both.record()["error_message"]
+    assert both.config["train_text_encoder"] is True and both.config["text_encoder_learning_rate"] == 5e-2
+    recorded = studio.sql("select config->>'train_text_encoder' as te from training_runs where name = 'both'")
+    assert recorded["te"][0] == "true"
+
+    tensors = load_file(both.record()["lora_path"])
+    text_keys = [k for k in tensors if k.startswith("text_encoder.")]
+    assert text_keys and any(k.startswith("unet.") for k in tensors)
+    assert all(any(f"self_attn.{m}." in k for k in text_keys) for m in ("q_proj", "k_proj", "v_proj", "out_proj"))
+    assert not any(k.startswith("text_encoder.") for k in load_file(unet_only.record()["lora_path"]))
+    checkpoint = both.checkpoints()["lora_path"][0]
+    assert any(k.startswith("text_encoder.") for k in load_file(checkpoint))
+    meta = read_lora_metadata(both.record()["lora_path"])
+    assert meta["hyperparameters"]["train_text_encoder"] is True
+    header = read_safetensors_header(both.record()["lora_path"])["__metadata__"]
+    adapters = json.loads(header["lora_adapter_metadata"])
+    assert adapters["text_encoder.r"] == 4 and adapters["unet.r"] == 4  # rank and alpha travel with each part
+
+    # the text encoder's part alone, as a LoRA file: ordering with it must change the image
+    folder = studio.home / "loras"
+    from safetensors.torch import save_file
+
+    save_file({k: v for k, v in tensors.items() if k.startswith("text_encoder.")},
+              str(folder / "text-only.safetensors"), metadata=header)
+    prompt = dict(prompt="a red cat", seed=3, num_inference_steps=4)
+    base = studio.order("diffusers:tiny", **prompt).wait()
+    text_only = studio.order("diffusers:tiny", loras="text-only:1", **prompt).wait()
+    assert text_only.status == "fulfilled", studio.order_generations(text_only.id)["error_message"].tolist()
+    assert np.abs(pixels(base.products[0]) - pixels(text_only.products[0])).mean() > 0.5
+    with_unet = studio.order("diffusers:tiny", loras="unet-only:0.8", **prompt).wait()
+    with_both = studio.order("diffusers:tiny", loras="both:0.8", **prompt).wait()
+    assert np.abs(pixels(with_unet.products[0]) - pixels(with_both.products[0])).mean() > 0.5
+
+
+def test_buckets_and_a_text_encoder_lora_resume_to_the_same_weights(studio, tmp_path):
+    """aspect='bucket' on non-square images: each image's bucket shown before training; a run with
+    buckets and a text-encoder LoRA cancelled and resumed reaches the weights of an uninterrupted one."""
+    sizes = [(128, 64), (64, 128), (96, 96), (120, 60), (100, 100)]
+    products = studio.import_products(shapes(tmp_path / "images", sizes))
+    ids = [p.id for p in products]
+    captions = {p.id: f"a block number {i}" for i, p in enumerate(products)}
+    cropped = studio.check_training("cropped", products=ids, captions=captions, resolution=128)
+    assert list(zip(cropped.target_width, cropped.target_height)) == [(128, 128)] * 5
+    config = dict(steps=8, checkpoint_every=3, learning_rate=1e-3, seed=9, rank=4, alpha=4, batch_size=2,
+                  caption_dropout=0.2, resolution=128, aspect="bucket", train_text_encoder=True)
+    dataset = studio.check_training("bucketed", products=ids, captions=captions, **config)
+    assert list(zip(dataset.width, dataset.height)) == sizes
+    assert list(zip(dataset.target_width, dataset.target_height)) == [(192, 64), (64, 192), (128, 128), (192, 64),
+                                                                       (128, 128)]
+    straight = studio.train_lora("bucketed", products=ids, captions=captions, **config)
+    assert list(straight.dataset.target_width) == [192, 64, 128, 192, 128]
+    assert straight.wait(timeout=600) and straight.status == "completed", straight.record()["error_message"]
+    assert straight.config["aspect"] == "bucket"
+
+    sub = cancel_at(studio, "broken-buckets", 4)
+    broken = studio.train_lora("broken-buckets", products=ids, captions=captions, **config)
+    assert broken.wait(timeout=600)
+    sub.close()
+    row = broken.record()
+    assert row["status"] == "cancelled" and row["step"] in (4, 5), row["error_message"]
+    broken.resume().wait(timeout=600)
+    assert broken.status == "completed", broken.record()["error_message"]
+    assert list(broken.metrics()["step"]) == list(range(1, 9))
+    np.testing.assert_allclose(broken.metrics()["loss"], straight.metrics()["loss"], rtol=1e-4)
+    assert_same_weights(straight.record()["lora_path"], broken.record()["lora_path"])
+    assert any(k.startswith("text_encoder.") for k in load_file(broken.record()["lora_path"]))
+
+
+def test_text_encoder_and_bucket_options_are_refused_before_anything_starts(studio, generated):
+    for bad, param in (({"train_text_encoder": "yes"}, "train_text_encoder"),
+                       ({"text_encoder_learning_rate": 1e-4}, "text_encoder_learning_rate"),
+                       ({"train_text_encoder": True, "text_encoder_learning_rate": 0}, "text_encoder_learning_rate"),
+                       ({"aspect": "squash"}, "aspect"), ({"aspect": "bucket", "resolution": 96}, "resolution")):
+        with pytest.raises(ValidationError) as caught:
+            studio.train_lora("bad", products=generated, **bad)
+        assert caught.value.param == param, bad
+    assert studio.training_runs().empty

@@ -12,15 +12,24 @@ save/load hooks as the example, so only the LoRA weights are written, never the 
 What differs from the example, and why:
 
 - **Latents are cached once per image** (the VAE's ``latent_dist`` parameters, sampled per step
-  with :class:`DiagonalGaussianDistribution`), and so are the caption embeddings: the VAE and
-  the text encoder are frozen, so encoding them at every step only costs time.
+  with :class:`DiagonalGaussianDistribution`), and so are the caption embeddings while the text
+  encoder is frozen: encoding them at every step would only cost time. With
+  ``train_text_encoder`` (the DreamBooth LoRA example's option: a second peft ``LoraConfig`` on
+  the CLIP text encoder's ``q_proj``/``k_proj``/``v_proj``/``out_proj``, its own parameter group
+  in the optimizer) the captions' token ids are cached instead and encoded at every step, since
+  the encoder changes; checkpoints then hold both parts in diffusers' format (``unet.…`` and
+  ``text_encoder.…`` keys, each with its adapter metadata), which ``load_lora_weights`` applies.
 - **Every random draw of a step comes from a generator seeded by (seed, step)**: the batch
   (a seeded permutation per epoch), the latent sample, the noise, the timesteps and caption
   dropout. A run resumed from the checkpoint at step k therefore takes exactly the steps an
   uninterrupted run takes, and reaches the same weights.
-- **Resize policy**: each image is resized so its shorter side is the resolution and
-  centre-cropped to a square (diffusers' ``VaeImageProcessor`` with ``resize_mode="crop"``; the
-  example's ``Resize`` + ``CenterCrop``). No aspect-ratio buckets.
+- **Resize policy**: with ``aspect="crop"`` (default) each image is resized so its shorter side
+  is the resolution and centre-cropped to a square (diffusers' ``VaeImageProcessor`` with
+  ``resize_mode="crop"``; the example's ``Resize`` + ``CenterCrop``). With ``aspect="bucket"``
+  each image goes to the aspect-ratio bucket nearest its own (:func:`~imagen_nb.core.training.bucket_sizes`:
+  about resolution² pixels, sides multiples of 64), resized to cover it and centre-cropped the same
+  way, and each batch is drawn from one bucket: per epoch, each bucket's images in a seeded order
+  cut into batches, and the batches in a seeded order.
 
 Nothing here touches the catalog; the Studio's training service drives a :class:`LoraTrainer`.
 """
@@ -37,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...core.errors import ProviderError
-from ...core.training import TrainingConfig, TrainingExample
+from ...core.training import TrainingConfig, TrainingExample, target_size
 from .pipelines import quiet_progress_bars
 from .specs import SD1, SD2
 
@@ -48,6 +57,8 @@ if TYPE_CHECKING:
 TRAINABLE_FAMILIES = (SD1, SD2)
 #: The attention projections LoRA is added to (the example's ``target_modules``).
 TARGET_MODULES = ("to_k", "to_q", "to_v", "to_out.0")
+#: The CLIP text encoder's attention projections (the DreamBooth LoRA example's ``target_modules``).
+TEXT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj")
 #: Key of our metadata in the safetensors header (beside diffusers' ``lora_adapter_metadata``).
 METADATA_KEY = "imagen_nb"
 STATE_PREFIX = "state-"
@@ -136,62 +147,83 @@ class LoraTrainer:
             torch.manual_seed(config.seed)
             unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=config.alpha, init_lora_weights="gaussian",
                                         target_modules=list(TARGET_MODULES)))
+            if config.train_text_encoder:  # after the UNet's: its init is the same with or without
+                text_encoder.add_adapter(LoraConfig(r=config.rank, lora_alpha=config.alpha,
+                                                    init_lora_weights="gaussian",
+                                                    target_modules=list(TEXT_TARGET_MODULES)))
+        trained = [unet, text_encoder] if config.train_text_encoder else [unet]
         if self.precision == "fp16":
-            cast_training_params(unet, dtype=torch.float32)  # the trainable LoRA weights stay fp32
+            cast_training_params(trained, dtype=torch.float32)  # the trainable LoRA weights stay fp32
         checkpointing = config.gradient_checkpointing
         if checkpointing is None:
             checkpointing = self.device.startswith("cuda")
         if checkpointing:
             unet.enable_gradient_checkpointing()
+            if config.train_text_encoder:  # transformers 5 renamed it (the old name warns)
+                enable = getattr(text_encoder, "activation_checkpointing_enable", None) \
+                    or text_encoder.gradient_checkpointing_enable
+                enable()
         params = [p for p in unet.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=config.learning_rate, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
+        groups = [{"params": params, "lr": config.learning_rate}]
+        if config.train_text_encoder:
+            text_params = [p for p in text_encoder.parameters() if p.requires_grad]
+            groups.append({"params": text_params, "lr": config.text_lr})
+            params = params + text_params
+        optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
         lr_scheduler = get_scheduler(config.lr_scheduler, optimizer=optimizer,
                                      num_warmup_steps=config.lr_warmup_steps, num_training_steps=config.steps)
         self.vae, self.text_encoder = vae, text_encoder
         self.weight_dtype = weight_dtype
         self.accelerator = accelerator
-        self._register_hooks(accelerator, unet)
-        self.unet, self.optimizer, self.lr_scheduler = accelerator.prepare(unet, optimizer, lr_scheduler)
+        self._register_hooks(accelerator, unet, text_encoder)
+        if config.train_text_encoder:
+            self.unet, self.text_encoder, self.optimizer, self.lr_scheduler = accelerator.prepare(
+                unet, text_encoder, optimizer, lr_scheduler)
+        else:
+            self.unet, self.optimizer, self.lr_scheduler = accelerator.prepare(unet, optimizer, lr_scheduler)
         self.params = params
         self._cache()
         self._ready = True
 
-    def _register_hooks(self, accelerator, unet) -> None:
-        """Checkpoints hold the LoRA weights only (the example's ``save_model_hook`` / ``load_model_hook``)."""
+    def _register_hooks(self, accelerator, unet, text_encoder) -> None:
+        """Checkpoints hold the LoRA weights only (the example's ``save_model_hook`` / ``load_model_hook``),
+        of the UNet and, with ``train_text_encoder``, of the text encoder."""
         from diffusers import StableDiffusionPipeline
-        from diffusers.utils import convert_state_dict_to_diffusers, convert_unet_state_dict_to_peft
-        from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
+        from diffusers.utils import convert_state_dict_to_diffusers, convert_state_dict_to_peft, \
+            convert_unet_state_dict_to_peft
+        from peft.utils import set_peft_model_state_dict
 
-        unet_class = type(unet)
+        unet_class, text_class = type(unet), type(text_encoder)
 
         def save_hook(models, weights, output_dir):
-            layers = None
-            for model in models:
-                if isinstance(accelerator.unwrap_model(model), unet_class):
-                    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(accelerator.unwrap_model(model)))
+            while weights:  # the frozen models are never written: the LoRA layers below are all
                 weights.pop()
-            StableDiffusionPipeline.save_lora_weights(
-                output_dir, unet_lora_layers=layers, safe_serialization=True,
-                unet_lora_adapter_metadata=self._adapter_metadata())
+            StableDiffusionPipeline.save_lora_weights(output_dir, safe_serialization=True, **self._lora_layers())
 
         def load_hook(models, input_dir):
-            target = None
+            targets = {}
             while models:
-                model = models.pop()
-                if isinstance(accelerator.unwrap_model(model), unet_class):
-                    target = accelerator.unwrap_model(model)
+                model = accelerator.unwrap_model(models.pop())
+                targets[unet_class if isinstance(model, unet_class) else text_class] = model
             state, _ = StableDiffusionPipeline.lora_state_dict(input_dir)
-            unet_state = convert_unet_state_dict_to_peft(
-                {k.removeprefix("unet."): v for k, v in state.items() if k.startswith("unet.")})
-            incompatible = set_peft_model_state_dict(target, unet_state, adapter_name="default")
-            unexpected = getattr(incompatible, "unexpected_keys", None)
-            if unexpected:
-                raise ProviderError(f"the checkpoint in {input_dir} does not fit this LoRA (unexpected keys such as"
-                                    f" {unexpected[0]!r}): was it made with another rank or base model?")
+            parts = [(targets.get(unet_class), "unet.", convert_unet_state_dict_to_peft)]
+            if self.config.train_text_encoder:
+                parts.append((targets.get(text_class), "text_encoder.",
+                              lambda d: convert_state_dict_to_peft(convert_state_dict_to_diffusers(d))))
+            for target, prefix, convert in parts:
+                part = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+                if target is None or not part:
+                    raise ProviderError(f"the checkpoint in {input_dir} has no {prefix.rstrip('.')} LoRA weights"
+                                        " that this run trains: was it made with other settings (train_text_encoder)?")
+                incompatible = set_peft_model_state_dict(target, convert(part), adapter_name="default")
+                unexpected = getattr(incompatible, "unexpected_keys", None)
+                if unexpected:
+                    raise ProviderError(f"the checkpoint in {input_dir} does not fit this LoRA (unexpected keys such"
+                                        f" as {unexpected[0]!r}): was it made with another rank or base model?")
             if self.precision == "fp16":
                 from diffusers.training_utils import cast_training_params
 
-                cast_training_params([target])
+                cast_training_params(list(targets.values()))
 
         accelerator.register_save_state_pre_hook(save_hook)
         accelerator.register_load_state_pre_hook(load_hook)
@@ -202,7 +234,6 @@ class LoraTrainer:
         from diffusers.image_processor import VaeImageProcessor
         from PIL import Image
 
-        size = self.config.resolution
         scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
         processor = VaeImageProcessor(vae_scale_factor=scale)
         device = self.accelerator.device
@@ -215,18 +246,27 @@ class LoraTrainer:
                 except OSError as exc:
                     raise ProviderError(f"product {example.product_id}: cannot read its image {example.path}"
                                         f" ({exc}); remove it from the dataset.") from exc
-                pixels = processor.preprocess(image, height=size, width=size, resize_mode="crop")
+                width, height = self._target(example, image.size)
+                pixels = processor.preprocess(image, height=height, width=width, resize_mode="crop")
                 dist = self.vae.encode(pixels.to(device, dtype=self.weight_dtype)).latent_dist
                 moments.append(dist.parameters.float().cpu())
-            self.moments = torch.cat(moments)
+            self.moments = moments  # one (1, 2C, h, w) tensor per image: buckets differ in h and w
             captions = sorted({e.caption for e in self.examples} | {""})
-            embeddings = {}
-            for caption in captions:
-                ids = self.tokenizer(caption, padding="max_length", max_length=self.tokenizer.model_max_length,
-                                     truncation=True, return_tensors="pt").input_ids
-                embeddings[caption] = self.text_encoder(ids.to(device), return_dict=False)[0][0].cpu()
-        self.embeddings = torch.stack([embeddings[e.caption] for e in self.examples])
-        self.empty_embedding = embeddings[""]
+            ids = {c: self.tokenizer(c, padding="max_length", max_length=self.tokenizer.model_max_length,
+                                     truncation=True, return_tensors="pt").input_ids[0] for c in captions}
+            self.input_ids = torch.stack([ids[e.caption] for e in self.examples])
+            self.empty_ids = ids[""]
+            if not self.config.train_text_encoder:  # a frozen encoder: each caption's embedding once
+                embeddings = {c: self.text_encoder(i[None].to(device), return_dict=False)[0][0].cpu()
+                              for c, i in ids.items()}
+                self.embeddings = torch.stack([embeddings[e.caption] for e in self.examples])
+                self.empty_embedding = embeddings[""]
+
+    def _target(self, example: TrainingExample, size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) ``example`` is trained at: as shown before training, else from its image's size."""
+        if example.target_width and example.target_height:
+            return int(example.target_width), int(example.target_height)
+        return target_size(size[0], size[1], self.config)
 
     # -- stepping -------------------------------------------------------------------------
     def _generator(self, step: int):
@@ -236,9 +276,14 @@ class LoraTrainer:
 
     def batch_indices(self, step: int) -> list[int]:
         """The dataset rows of step ``step`` (0-based): consecutive slices of one seeded
-        permutation per epoch, so each image is seen once per epoch."""
+        permutation per epoch, so each image is seen once per epoch; with ``aspect="bucket"``
+        the ``step``-th batch of :meth:`bucket_batches`."""
         import torch
 
+        if self.config.aspect == "bucket":
+            count = len(self.bucket_batches(0))
+            epoch, i = divmod(step, count)
+            return self.bucket_batches(epoch)[i]
         n, size = len(self.examples), self.config.batch_size
         out = []
         for k in range(step * size, step * size + size):
@@ -246,6 +291,33 @@ class LoraTrainer:
             order = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed + 7919 * epoch))
             out.append(int(order[i]))
         return out
+
+    def buckets(self) -> dict[tuple[int, int], list[int]]:
+        """Dataset rows by the (width, height) they are trained at (their bucket), in dataset order."""
+        if getattr(self, "_buckets", None) is None:
+            groups: dict[tuple[int, int], list[int]] = {}
+            for i, example in enumerate(self.examples):
+                if example.target_width and example.target_height:
+                    key = (int(example.target_width), int(example.target_height))
+                else:
+                    key = target_size(example.width, example.height, self.config)
+                groups.setdefault(key, []).append(i)
+            self._buckets = dict(sorted(groups.items()))
+        return self._buckets
+
+    def bucket_batches(self, epoch: int) -> list[list[int]]:
+        """The batches of one epoch with ``aspect="bucket"``: each bucket's rows in a seeded order cut
+        into batches of ``batch_size`` (a bucket's last one may be smaller), then all batches in a
+        seeded order. Every image once per epoch, every batch of one size, the same for the same seed."""
+        import torch
+
+        g = torch.Generator().manual_seed(self.config.seed + 7919 * epoch)
+        size = self.config.batch_size
+        batches = []
+        for rows in self.buckets().values():
+            shuffled = [rows[int(i)] for i in torch.randperm(len(rows), generator=g)]
+            batches += [shuffled[k:k + size] for k in range(0, len(shuffled), size)]
+        return [batches[int(i)] for i in torch.randperm(len(batches), generator=g)]
 
     def step(self, step: int) -> float:
         """Run optimizer step ``step`` (0-based); return its loss."""
@@ -259,14 +331,21 @@ class LoraTrainer:
         device = accelerator.device
         rows = self.batch_indices(step)
         g = self._generator(step)
-        latents = DiagonalGaussianDistribution(self.moments[rows]).sample(generator=g)
+        self.last_batch_size = len(rows)
+        latents = DiagonalGaussianDistribution(torch.cat([self.moments[r] for r in rows])).sample(generator=g)
         latents = (latents * self.vae.config.scaling_factor).to(device, dtype=self.weight_dtype)
         noise = torch.randn(latents.shape, generator=g).to(device, dtype=self.weight_dtype)
         timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (len(rows),), generator=g).to(device)
         drop = torch.rand(len(rows), generator=g) < config.caption_dropout
-        text = self.embeddings[rows].clone()
-        text[drop] = self.empty_embedding
-        text = text.to(device, dtype=self.weight_dtype)
+        if config.train_text_encoder:  # the encoder learns: encode this step's captions with it
+            ids = self.input_ids[rows].clone()
+            ids[drop] = self.empty_ids
+            self.text_encoder.train()
+            text = self.text_encoder(ids.to(device), return_dict=False)[0].to(dtype=self.weight_dtype)
+        else:
+            text = self.embeddings[rows].clone()
+            text[drop] = self.empty_embedding
+            text = text.to(device, dtype=self.weight_dtype)
         noisy = scheduler.add_noise(latents, noise, timesteps)
         if scheduler.config.prediction_type == "epsilon":
             target = noise
@@ -308,13 +387,15 @@ class LoraTrainer:
 
         self.prepare()
         unet = self.accelerator.unwrap_model(self.unet)
-        pipe = StableDiffusionPipeline(vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=unet,
+        text_encoder = self.accelerator.unwrap_model(self.text_encoder)
+        pipe = StableDiffusionPipeline(vae=self.vae, text_encoder=text_encoder, tokenizer=self.tokenizer, unet=unet,
                                        scheduler=self.sample_scheduler, safety_checker=None, feature_extractor=None,
                                        requires_safety_checker=False)
         pipe.set_progress_bar_config(disable=True)
         size = self.config.resolution
         out = []
         unet.eval()
+        text_encoder.eval()
         try:
             with torch.no_grad(), self.accelerator.autocast():
                 for i, prompt in enumerate(prompts):
@@ -326,26 +407,38 @@ class LoraTrainer:
                     out.append(buffer.getvalue())
         finally:
             unet.train()
+            if self.config.train_text_encoder:
+                text_encoder.train()
         return out
 
     # -- saving and resuming --------------------------------------------------------------
-    def _adapter_metadata(self) -> dict[str, Any]:
-        config = self.accelerator.unwrap_model(self.unet).peft_config["default"].to_dict()
-        return {k: (sorted(v) if isinstance(v, set) else v) for k, v in config.items()}
+    def _lora_layers(self) -> dict[str, Any]:
+        """``save_lora_weights`` arguments: the LoRA layers of the UNet (and of the text encoder when it
+        learns) in diffusers' format, with each one's adapter metadata (rank, alpha, targets)."""
+        from diffusers.utils import convert_state_dict_to_diffusers
+        from peft.utils import get_peft_model_state_dict
+
+        parts = {"unet": self.unet}
+        if self.config.train_text_encoder:
+            parts["text_encoder"] = self.text_encoder
+        out: dict[str, Any] = {}
+        for name, module in parts.items():
+            model = self.accelerator.unwrap_model(module)
+            config = model.peft_config["default"].to_dict()
+            out[f"{name}_lora_layers"] = convert_state_dict_to_diffusers(get_peft_model_state_dict(model))
+            out[f"{name}_lora_adapter_metadata"] = {k: (sorted(v) if isinstance(v, set) else v)
+                                                     for k, v in config.items()}
+        return out
 
     def save_lora(self, path: Path, step: int) -> None:
         """Write the LoRA as it is now to ``path`` (atomically), with our metadata beside diffusers'."""
         from diffusers import StableDiffusionPipeline
-        from diffusers.utils import convert_state_dict_to_diffusers
-        from peft.utils import get_peft_model_state_dict
         from safetensors import safe_open
         from safetensors.torch import save_file
 
-        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.accelerator.unwrap_model(self.unet)))
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".lora-", dir=path.parent) as tmp:
-            StableDiffusionPipeline.save_lora_weights(tmp, unet_lora_layers=layers, weight_name="lora.safetensors",
-                                                      unet_lora_adapter_metadata=self._adapter_metadata())
+            StableDiffusionPipeline.save_lora_weights(tmp, weight_name="lora.safetensors", **self._lora_layers())
             written = Path(tmp) / "lora.safetensors"
             with safe_open(str(written), framework="pt") as f:
                 header = dict(f.metadata() or {})
