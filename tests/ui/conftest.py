@@ -19,6 +19,9 @@ pytest.importorskip("anywidget", reason="the panels need the panel extra (pip in
 
 from imagen_nb.ui.bridge import Controller  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
+from civitai_server import CivitaiServer, ServerFile  # noqa: E402
+
 
 class Page:
     """Plays the JavaScript side: sends requests, keeps every message the controller sends.
@@ -99,6 +102,22 @@ def page():
     yield make
     for controller in made:
         controller.close()
+
+
+@pytest.fixture
+def civitai(monkeypatch):
+    """The loopback civitai server (site and orchestration API) the studio is pointed at, with two
+    LoRAs: "Tarot cards" (SD 1.5, trigger word "tarot card", tarotCards_v10.safetensors of
+    1,000,000 bytes) and "Big XL style" (SDXL 1.0). Sign in with ``civitai.token``
+    (``CIVITAI_API_TOKEN``)."""
+    with CivitaiServer("loopback-civitai-token-abcdef123") as server:
+        server.add(328553, 368189, name="Tarot cards", trained_words=["tarot card"],
+                   files=[ServerFile(1, "tarotCards_v10.safetensors", b"lora bytes" * 100_000)])
+        server.add(555, 777, name="Big XL style", base_model="SDXL 1.0", ecosystem="sdxl",
+                   files=[ServerFile(2, "bigXL.safetensors", b"xl lora")])
+        monkeypatch.setenv("CIVITAI_SITE_URL", server.url)
+        monkeypatch.setenv("CIVITAI_ORCHESTRATION_URL", server.url)
+        yield server
 
 
 # ---- real browsers ---------------------------------------------------------------------------
