@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -281,6 +282,55 @@ def jupyter_server(tmp_path, home):
         yield f"http://127.0.0.1:{port}", token, root
     finally:
         stop(proc)
+
+
+def lab_notebook(path: Path, *sources: str) -> None:
+    """Write a notebook of code cells (``sources``, in order) for a Python 3 kernel at ``path``."""
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+              "source": src} for i, src in enumerate(sources)]
+    path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {
+        "display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}))
+
+
+def lab_open(page, url: str) -> None:
+    """Open a notebook in JupyterLab (``url``), pick its kernel when Lab asks, wait until the kernel is idle."""
+    page.goto(url)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
+    try:
+        select.wait_for(timeout=10_000)
+        select.click()
+    except Exception:
+        pass  # no dialog: the kernel started by itself
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+
+
+def lab_menu(page, menu: str, item: str) -> None:
+    """Click JupyterLab's menu ``menu`` then its ``item`` ("Run", "Run All Cells")."""
+    page.get_by_role("menuitem", name=menu, exact=True).click()
+    page.get_by_role("menuitem", name=item, exact=True).click()
+
+
+@pytest.fixture
+def lab(jupyter_server, tab):
+    """lab(name, *sources) -> the page: notebook ``name`` (code cells ``sources``) written into the
+    ``jupyter_server``'s root, opened in the ``tab``, its kernel idle."""
+
+    def open_notebook(name: str, *sources: str):
+        base, token, root = jupyter_server
+        lab_notebook(root / name, *sources)
+        lab_open(tab.page, f"{base}/lab/tree/{name}?token={token}")
+        return tab.page
+
+    return open_notebook
+
+
+def lab_run_all(page):
+    """Run every cell of the open notebook; returns the Studio widget once it shows."""
+    lab_menu(page, "Run", "Run All Cells")
+    widget = page.locator(".inb-studio").first
+    widget.wait_for(timeout=120_000)
+    return widget
 
 
 @pytest.fixture
