@@ -1,7 +1,7 @@
 """The harness the panels' front-end benchmarks share (``ui_*_front.py``): one panel served in this
 process, headless Chromium, and the page's own clock for main-thread long tasks and frame gaps.
 
-    with served_panel(studio, "order") as url, chromium() as browser:
+    with bench_panel("order") as (studio, url, browser):
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(url)
         page.evaluate(PROBE)                    # start counting
@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import socket
 import statistics
+import tempfile
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 #: the page size every front-end benchmark opens its panel at
 VIEWPORT = {"width": 1400, "height": 900}
@@ -70,6 +72,21 @@ def served_panel(studio, entry: str):
         yield f"http://127.0.0.1:{port}/"
     finally:
         server.stop()
+
+
+@contextmanager
+def bench_panel(entry: str, setup=None):
+    """A Studio over a fresh home (``setup(studio)`` runs first, when given), its ``entry`` panel
+    served, headless Chromium: yields (studio, url, browser); says which imagen_nb it measured."""
+    import imagen_nb as inb
+
+    home = Path(tempfile.mkdtemp(prefix=f"inb-{entry}-front-"))
+    with inb.Studio(home) as studio:
+        if setup:
+            setup(studio)
+        with served_panel(studio, entry) as url, chromium() as browser:
+            yield studio, url, browser
+    print(f"imagen_nb from {Path(inb.__file__).parent}")
 
 
 @contextmanager

@@ -26,10 +26,8 @@ Targets (issue 13): the grid view's first view ≤ 1 s from opening.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
-from panel_front import PROBE, TAKE, VIEWPORT, chromium, frame_stats, served_panel, stats_row
+from panel_front import PROBE, TAKE, VIEWPORT, bench_panel, frame_stats, stats_row
 
 # The panel's elements wherever they are (Panel puts a component in a shadow root).
 DEEP = """() => {
@@ -144,23 +142,20 @@ def main() -> None:
     parser.add_argument("--no-grid", action="store_true", help="skip the grid view (a panel without one)")
     args = parser.parse_args()
 
-    import imagen_nb as inb
-
-    home = Path(tempfile.mkdtemp(prefix="inb-gallery-front-"))
-    with inb.Studio(home) as studio:
+    def setup(studio):
         studio.order("instant:swatch", prompt="warm-up [1..30]", width=512, height=512).wait(120)
         if not args.no_grid:
             studio.order_set("card_deck", "instant:swatch").wait(300)
             studio.order("instant:swatch", prompt="a [red,green,blue,gold] kite", seed="[1..250]",
                          width=64, height=64).wait(600)
-        live, deck, big = [], [], []
-        with served_panel(studio, "gallery") as url, chromium() as browser:
-            for _ in range(args.repeats):
-                if not args.no_grid:
-                    deck.append(grid_once(browser, url, "Ace of Spades", 54, "suit", "value"))
-                    big.append(grid_once(browser, url, "a gold kite", cells=240, swap_to=None))
-                live.append(live_once(browser, url, studio, args.live))
-    print(f"imagen_nb from {Path(inb.__file__).parent}")
+
+    live, deck, big = [], [], []
+    with bench_panel("gallery", setup) as (studio, url, browser):
+        for _ in range(args.repeats):
+            if not args.no_grid:
+                deck.append(grid_once(browser, url, "Ace of Spades", 54, "suit", "value"))
+                big.append(grid_once(browser, url, "a gold kite", cells=240, swap_to=None))
+            live.append(live_once(browser, url, studio, args.live))
     print(f"live: {args.live} new products while the Gallery shows the newest; {args.repeats} runs")
     print("| run | long tasks | long-task ms total / worst | frame gap ms median / p95 / worst | order placed → count shown s |")
     print("|---|---:|---:|---:|---:|")

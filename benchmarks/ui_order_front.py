@@ -25,11 +25,9 @@ Run it against another checkout with ``PYTHONPATH=<checkout>`` from outside any 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
-from panel_front import PROBE, TAKE, VIEWPORT, chromium, frame_stats, served_panel, stats_row
+from panel_front import PROBE, TAKE, VIEWPORT, bench_panel, frame_stats, stats_row
 
 COLOURS = ["red", "green", "blue", "gold", "teal", "plum", "grey", "pink"]
 
@@ -82,12 +80,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    import imagen_nb as inb
-
-    home = Path(tempfile.mkdtemp(prefix="inb-order-front-"))
-    with inb.Studio(home) as studio, served_panel(studio, "order") as url, chromium() as browser:
+    with bench_panel("order") as (_studio, url, browser):
         rows = [run_once(browser, url, args.generations, i) for i in range(args.repeats)]
-    print(f"imagen_nb from {Path(inb.__file__).parent}")
     print(f"Order panel: typing a {len(COLOURS) * 3}-generation prompt; ordering {args.generations} generations × 4 "
           f"steps from the panel; {args.repeats} runs")
     print("| run | phase | long tasks | long-task ms total / worst | frame gap ms median / p95 / worst | wall ms |")

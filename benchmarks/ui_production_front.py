@@ -18,11 +18,9 @@ Run it against another checkout with ``PYTHONPATH=<checkout>`` from outside any 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
-from panel_front import PROBE, TAKE, VIEWPORT, chromium, frame_stats, served_panel, stats_row
+from panel_front import PROBE, TAKE, VIEWPORT, bench_panel, frame_stats, stats_row
 
 
 def run_once(browser, url: str, studio, n: int) -> dict:
@@ -50,12 +48,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    import imagen_nb as inb
-
-    home = Path(tempfile.mkdtemp(prefix="inb-prod-front-"))
-    with inb.Studio(home) as studio, served_panel(studio, "production") as url, chromium() as browser:
+    with bench_panel("production") as (studio, url, browser):
         rows = [run_once(browser, url, studio, args.generations) for _ in range(args.repeats)]
-    print(f"imagen_nb from {Path(inb.__file__).parent}")
     print(f"{args.generations} generations × 4 steps, Production panel expanded on the order; {args.repeats} runs")
     print("| run | long tasks | long-task ms total / worst | frame gap ms median / p95 / worst | finish → row fulfilled ms |")
     print("|---|---:|---:|---:|---:|")

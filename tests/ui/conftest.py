@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -333,15 +334,15 @@ def lab_run_all(page):
     return widget
 
 
-@pytest.fixture
-def served(studio):
-    """The Panel app over the test's own ``studio``, served in this process on a free loopback
-    port, so a test can click in the browser and check the catalog at once: yields the URL."""
+@contextmanager
+def serving(studio, entry: str = "studio"):
+    """``studio_app(studio, entry)`` (the four panels, or one) served in this process on a free
+    loopback port: yields its URL once it answers; stopped afterwards."""
     pn = pytest.importorskip("panel")
     from imagen_nb.app import studio_app
 
     port = free_port()
-    server = pn.serve({"/": lambda: studio_app(studio)}, address="127.0.0.1", port=port, show=False,
+    server = pn.serve({"/": lambda: studio_app(studio, entry)}, address="127.0.0.1", port=port, show=False,
                       threaded=True, title="imagen-nb")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -350,8 +351,18 @@ def served(studio):
             break
         except OSError:
             time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}/"
-    server.stop()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def served(studio):
+    """The Panel app over the test's own ``studio``, served in this process on a free loopback
+    port, so a test can click in the browser and check the catalog at once: yields the URL."""
+    with serving(studio) as url:
+        yield url
 
 
 @pytest.fixture
