@@ -26,18 +26,11 @@ Targets (issue 13): the grid view's first view ≤ 1 s from opening.
 from __future__ import annotations
 
 import argparse
-import socket
-import statistics
-import tempfile
-import time
-from pathlib import Path
 
-PROBE = """() => {
-  window.__inb = { long: [], gaps: [], last: performance.now() };
-  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__inb.long.push([e.startTime, e.duration]); })
-    .observe({ entryTypes: ["longtask"] });
-  const tick = (t) => { window.__inb.gaps.push(t - window.__inb.last); window.__inb.last = t; requestAnimationFrame(tick); };
-  requestAnimationFrame(tick);
+from panel_front import PROBE, TAKE, VIEWPORT, bench_panel, frame_stats, stats_row
+
+# The panel's elements wherever they are (Panel puts a component in a shadow root).
+DEEP = """() => {
   window.__deep = (root, sel) => {
     const hit = root.querySelector(sel);
     if (hit) return hit;
@@ -94,7 +87,7 @@ def _long_between(data, t0: float, t1: float) -> tuple[int, float]:
 
 
 def live_once(browser, url: str, studio, n: int) -> dict:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page = browser.new_page(viewport=VIEWPORT)
     page.goto(url)
     page.locator(".inb-gallery-tile").first.wait_for(timeout=60_000)
     page.wait_for_timeout(500)
@@ -105,23 +98,22 @@ def live_once(browser, url: str, studio, n: int) -> dict:
     order.wait(600)
     page.locator(".inb-gallery-count", has_text=f"{before + n:,} products").wait_for(timeout=120_000)
     t1 = page.evaluate("() => performance.now()")
-    data = page.evaluate("() => window.__inb")
+    data = page.evaluate(TAKE)
     page.close()
-    gaps = sorted(data["gaps"][1:]) or [0.0]
-    n_long, total = _long_between(data, t0, t1)
-    return {"long_n": n_long, "long_total": total, "long_max": max((d for _, d in data["long"]), default=0.0),
-            "gap_median": statistics.median(gaps), "gap_p95": gaps[int(0.95 * (len(gaps) - 1))], "gap_max": gaps[-1],
-            "wall": (t1 - t0) / 1000}
+    stats = frame_stats(data, (t1 - t0) / 1000)
+    stats["long_n"], stats["long_total"] = _long_between(data, t0, t1)
+    return stats
 
 
 def grid_once(browser, url: str, prompt_text: str, cells: int, swap_to: str | None, swap_y: str | None = None) -> dict:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page = browser.new_page(viewport=VIEWPORT)
     page.goto(url)
     page.locator(".inb-gallery-search").fill(prompt_text)
     tile = page.locator(".inb-gallery-tile", has_text=prompt_text).first
     tile.wait_for(timeout=60_000)
     page.wait_for_timeout(600)
     page.evaluate(PROBE)
+    page.evaluate(DEEP)
     tile.click()
     page.locator('[aria-label="Product details"]').get_by_role("button", name="grid view").wait_for(timeout=30_000)
     first = page.evaluate(GRID, ["grid view", cells, None])
@@ -150,44 +142,25 @@ def main() -> None:
     parser.add_argument("--no-grid", action="store_true", help="skip the grid view (a panel without one)")
     args = parser.parse_args()
 
-    import panel as pn
-    from playwright.sync_api import sync_playwright
-
-    import imagen_nb as inb
-    from imagen_nb.app import studio_app
-
-    home = Path(tempfile.mkdtemp(prefix="inb-gallery-front-"))
-    with inb.Studio(home) as studio:
+    def setup(studio):
         studio.order("instant:swatch", prompt="warm-up [1..30]", width=512, height=512).wait(120)
         if not args.no_grid:
             studio.order_set("card_deck", "instant:swatch").wait(300)
             studio.order("instant:swatch", prompt="a [red,green,blue,gold] kite", seed="[1..250]",
                          width=64, height=64).wait(600)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = pn.serve({"/": lambda: studio_app(studio, entry="gallery")}, address="127.0.0.1", port=port,
-                          show=False, threaded=True, title="bench")
-        time.sleep(2)
-        url = f"http://127.0.0.1:{port}/"
-        live, deck, big = [], [], []
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
-            for _ in range(args.repeats):
-                if not args.no_grid:
-                    deck.append(grid_once(browser, url, "Ace of Spades", 54, "suit", "value"))
-                    big.append(grid_once(browser, url, "a gold kite", cells=240, swap_to=None))
-                live.append(live_once(browser, url, studio, args.live))
-            browser.close()
-        server.stop()
-    print(f"imagen_nb from {Path(inb.__file__).parent}")
+
+    live, deck, big = [], [], []
+    with bench_panel("gallery", setup) as (studio, url, browser):
+        for _ in range(args.repeats):
+            if not args.no_grid:
+                deck.append(grid_once(browser, url, "Ace of Spades", 54, "suit", "value"))
+                big.append(grid_once(browser, url, "a gold kite", cells=240, swap_to=None))
+            live.append(live_once(browser, url, studio, args.live))
     print(f"live: {args.live} new products while the Gallery shows the newest; {args.repeats} runs")
     print("| run | long tasks | long-task ms total / worst | frame gap ms median / p95 / worst | order placed → count shown s |")
     print("|---|---:|---:|---:|---:|")
     for i, r in enumerate(live, 1):
-        print(f"| {i} | {r['long_n']} | {r['long_total']:.0f} / {r['long_max']:.0f} | "
-              f"{r['gap_median']:.1f} / {r['gap_p95']:.1f} / {r['gap_max']:.0f} | {r['wall']:.1f} |")
+        print(f"| {i} | {stats_row(r)} | {r['wall'] / 1000:.1f} |")
     for label, rows in (("54-card deck (card_deck set)", deck), ("1,000-product order (4 × 250)", big)):
         if not rows:
             continue

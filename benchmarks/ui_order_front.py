@@ -25,31 +25,15 @@ Run it against another checkout with ``PYTHONPATH=<checkout>`` from outside any 
 from __future__ import annotations
 
 import argparse
-import statistics
-import tempfile
 import time
-from pathlib import Path
 
-PROBE = """() => {
-  window.__inb = { long: [], gaps: [], last: performance.now() };
-  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__inb.long.push(e.duration); })
-    .observe({ entryTypes: ["longtask"] });
-  const tick = (t) => { window.__inb.gaps.push(t - window.__inb.last); window.__inb.last = t; requestAnimationFrame(tick); };
-  requestAnimationFrame(tick);
-}"""
-TAKE = "() => { const d = window.__inb; window.__inb = { long: [], gaps: [], last: performance.now() }; return d; }"
+from panel_front import PROBE, TAKE, VIEWPORT, bench_panel, frame_stats, stats_row
+
 COLOURS = ["red", "green", "blue", "gold", "teal", "plum", "grey", "pink"]
 
 
-def _stats(data: dict, wall: float) -> dict:
-    gaps = sorted(data["gaps"][1:]) or [0.0]
-    return {"long_n": len(data["long"]), "long_total": sum(data["long"]), "long_max": max(data["long"], default=0.0),
-            "gap_median": statistics.median(gaps), "gap_p95": gaps[int(0.95 * (len(gaps) - 1))],
-            "gap_max": gaps[-1], "wall": wall * 1000}
-
-
 def run_once(browser, url: str, n: int, i: int) -> dict:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page = browser.new_page(viewport=VIEWPORT)
     page.goto(url)
     prompt = page.locator(".inb-order [data-field=prompt] textarea")
     prompt.wait_for(timeout=60_000)
@@ -61,7 +45,7 @@ def run_once(browser, url: str, n: int, i: int) -> dict:
     prompt.press_sequentially(text, delay=20)
     typed = time.monotonic()
     page.locator(".inb-order-count", has_text=f"{len(COLOURS) * 3} generations").wait_for(timeout=30_000)
-    typing = _stats(page.evaluate(TAKE), time.monotonic() - typed)
+    typing = frame_stats(page.evaluate(TAKE), time.monotonic() - typed)
     prompt.fill(f"bench [1..{n}] #{i}")
     advanced = page.locator(".inb-order .inb-order-advanced")
     if not advanced.evaluate("(d) => d.open"):
@@ -74,7 +58,7 @@ def run_once(browser, url: str, n: int, i: int) -> dict:
     start = time.monotonic()
     prompt.press("Control+Enter")
     page.locator(".inb-order-note", has_text="fulfilled").wait_for(timeout=600_000)
-    ordering = _stats(page.evaluate(TAKE), time.monotonic() - start)
+    ordering = frame_stats(page.evaluate(TAKE), time.monotonic() - start)
     if not page.locator(".inb-order [data-field=rows]").count():
         page.close()
         return {"typing": typing, "ordering": ordering}
@@ -85,7 +69,7 @@ def run_once(browser, url: str, n: int, i: int) -> dict:
     rows.get_by_label("Card set").select_option("card_deck")
     page.locator(".inb-order-count", has_text="54 generations").wait_for(timeout=60_000)
     page.locator(".inb-order-preview:not(.inb-order-stale) .inb-order-table").wait_for(timeout=60_000)
-    attach = _stats(page.evaluate(TAKE), time.monotonic() - start)
+    attach = frame_stats(page.evaluate(TAKE), time.monotonic() - start)
     page.close()
     return {"typing": typing, "ordering": ordering, "set": attach}
 
@@ -96,41 +80,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    import socket
-
-    import panel as pn
-    from playwright.sync_api import sync_playwright
-
-    import imagen_nb as inb
-    from imagen_nb.app import studio_app
-
-    home = Path(tempfile.mkdtemp(prefix="inb-order-front-"))
-    with inb.Studio(home) as studio:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = pn.serve({"/": lambda: studio_app(studio, entry="order")}, address="127.0.0.1", port=port,
-                          show=False, threaded=True, title="bench")
-        time.sleep(2)
-        url = f"http://127.0.0.1:{port}/"
-        rows = []
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
-            for i in range(args.repeats):
-                rows.append(run_once(browser, url, args.generations, i))
-            browser.close()
-        server.stop()
-    print(f"imagen_nb from {Path(inb.__file__).parent}")
+    with bench_panel("order") as (_studio, url, browser):
+        rows = [run_once(browser, url, args.generations, i) for i in range(args.repeats)]
     print(f"Order panel: typing a {len(COLOURS) * 3}-generation prompt; ordering {args.generations} generations × 4 "
           f"steps from the panel; {args.repeats} runs")
     print("| run | phase | long tasks | long-task ms total / worst | frame gap ms median / p95 / worst | wall ms |")
     print("|---|---|---:|---:|---:|---:|")
     for i, r in enumerate(rows, 1):
         for phase in [p for p in ("typing", "ordering", "set") if p in r]:
-            s = r[phase]
-            print(f"| {i} | {phase} | {s['long_n']} | {s['long_total']:.0f} / {s['long_max']:.0f} | "
-                  f"{s['gap_median']:.1f} / {s['gap_p95']:.1f} / {s['gap_max']:.0f} | {s['wall']:.0f} |")
+            print(f"| {i} | {phase} | {stats_row(r[phase])} | {r[phase]['wall']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ import pytest
 pytest.importorskip("anywidget", reason="the panels need the panel extra (pip install 'imagen-nb[panel]')")
 
 from imagen_nb.ui.bridge import Controller  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
+from civitai_server import CivitaiServer, ServerFile  # noqa: E402
 
 
 class Page:
@@ -99,6 +104,22 @@ def page():
     yield make
     for controller in made:
         controller.close()
+
+
+@pytest.fixture
+def civitai(monkeypatch):
+    """The loopback civitai server (site and orchestration API) the studio is pointed at, with two
+    LoRAs: "Tarot cards" (SD 1.5, trigger word "tarot card", tarotCards_v10.safetensors of
+    1,000,000 bytes) and "Big XL style" (SDXL 1.0). Sign in with ``civitai.token``
+    (``CIVITAI_API_TOKEN``)."""
+    with CivitaiServer("loopback-civitai-token-abcdef123") as server:
+        server.add(328553, 368189, name="Tarot cards", trained_words=["tarot card"],
+                   files=[ServerFile(1, "tarotCards_v10.safetensors", b"lora bytes" * 100_000)])
+        server.add(555, 777, name="Big XL style", base_model="SDXL 1.0", ecosystem="sdxl",
+                   files=[ServerFile(2, "bigXL.safetensors", b"xl lora")])
+        monkeypatch.setenv("CIVITAI_SITE_URL", server.url)
+        monkeypatch.setenv("CIVITAI_ORCHESTRATION_URL", server.url)
+        yield server
 
 
 # ---- real browsers ---------------------------------------------------------------------------
@@ -264,15 +285,64 @@ def jupyter_server(tmp_path, home):
         stop(proc)
 
 
+def lab_notebook(path: Path, *sources: str) -> None:
+    """Write a notebook of code cells (``sources``, in order) for a Python 3 kernel at ``path``."""
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+              "source": src} for i, src in enumerate(sources)]
+    path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {
+        "display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}))
+
+
+def lab_open(page, url: str) -> None:
+    """Open a notebook in JupyterLab (``url``), pick its kernel when Lab asks, wait until the kernel is idle."""
+    page.goto(url)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
+    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
+    try:
+        select.wait_for(timeout=10_000)
+        select.click()
+    except Exception:
+        pass  # no dialog: the kernel started by itself
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+
+
+def lab_menu(page, menu: str, item: str) -> None:
+    """Click JupyterLab's menu ``menu`` then its ``item`` ("Run", "Run All Cells")."""
+    page.get_by_role("menuitem", name=menu, exact=True).click()
+    page.get_by_role("menuitem", name=item, exact=True).click()
+
+
 @pytest.fixture
-def served(studio):
-    """The Panel app over the test's own ``studio``, served in this process on a free loopback
-    port, so a test can click in the browser and check the catalog at once: yields the URL."""
+def lab(jupyter_server, tab):
+    """lab(name, *sources) -> the page: notebook ``name`` (code cells ``sources``) written into the
+    ``jupyter_server``'s root, opened in the ``tab``, its kernel idle."""
+
+    def open_notebook(name: str, *sources: str):
+        base, token, root = jupyter_server
+        lab_notebook(root / name, *sources)
+        lab_open(tab.page, f"{base}/lab/tree/{name}?token={token}")
+        return tab.page
+
+    return open_notebook
+
+
+def lab_run_all(page):
+    """Run every cell of the open notebook; returns the Studio widget once it shows."""
+    lab_menu(page, "Run", "Run All Cells")
+    widget = page.locator(".inb-studio").first
+    widget.wait_for(timeout=120_000)
+    return widget
+
+
+@contextmanager
+def serving(studio, entry: str = "studio"):
+    """``studio_app(studio, entry)`` (the four panels, or one) served in this process on a free
+    loopback port: yields its URL once it answers; stopped afterwards."""
     pn = pytest.importorskip("panel")
     from imagen_nb.app import studio_app
 
     port = free_port()
-    server = pn.serve({"/": lambda: studio_app(studio)}, address="127.0.0.1", port=port, show=False,
+    server = pn.serve({"/": lambda: studio_app(studio, entry)}, address="127.0.0.1", port=port, show=False,
                       threaded=True, title="imagen-nb")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -281,8 +351,18 @@ def served(studio):
             break
         except OSError:
             time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}/"
-    server.stop()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def served(studio):
+    """The Panel app over the test's own ``studio``, served in this process on a free loopback
+    port, so a test can click in the browser and check the catalog at once: yields the URL."""
+    with serving(studio) as url:
+        yield url
 
 
 @pytest.fixture

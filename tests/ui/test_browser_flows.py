@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import imagen_nb as inb
+from conftest import lab_menu, lab_open
 
 pytestmark = pytest.mark.browser
 
@@ -53,18 +54,8 @@ def order_browse_and_rate(tab, root, label: str) -> str:
 def test_jupyterlab_quickstart_then_order_and_rate_by_clicking(jupyter_server, tab, home):
     base, token, _root = jupyter_server
     page = tab.page
-    page.goto(f"{base}/lab/tree/quickstart.ipynb?token={token}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    # JupyterLab may ask which kernel to start for a notebook it has not run before.
-    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
-    try:
-        select.wait_for(timeout=10_000)
-        select.click()
-    except Exception:
-        pass  # no dialog: the notebook's kernel started by itself
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    lab_open(page, f"{base}/lab/tree/quickstart.ipynb?token={token}")
+    lab_menu(page, "Run", "Run All Cells")
     studio_widget = page.locator(".inb-studio").first
     try:
         studio_widget.wait_for(timeout=120_000)

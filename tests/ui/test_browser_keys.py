@@ -8,9 +8,9 @@ mode, and Ctrl+Enter in the order form must order without running the cell again
 
 from __future__ import annotations
 
-import json
-
 import pytest
+
+from conftest import lab_menu, lab_run_all
 
 pytestmark = pytest.mark.browser
 
@@ -20,13 +20,6 @@ SETUP = ('import imagen_nb as inb\n'
          'studio = inb.Studio()\n'
          'studio.order("instant:swatch", prompt="a [red,blue] kite", seed="[1,2]").wait()\n'
          'print("ready")')
-
-
-def _notebook(path):
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-              "source": src} for i, src in enumerate([SETUP, "studio"])]
-    path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {
-        "display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}))
 
 
 def _state(page) -> dict:
@@ -39,23 +32,9 @@ def _state(page) -> dict:
     }""")
 
 
-def test_keys_in_every_panel_leave_the_notebook_alone(jupyter_server, tab):
-    base, token, root = jupyter_server
-    _notebook(root / "keys.ipynb")
-    page = tab.page
-    page.goto(f"{base}/lab/tree/keys.ipynb?token={token}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
-    try:
-        select.wait_for(timeout=10_000)
-        select.click()
-    except Exception:
-        pass  # no dialog: the kernel started by itself
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    widget = page.locator(".inb-studio").first
-    widget.wait_for(timeout=120_000)
+def test_keys_in_every_panel_leave_the_notebook_alone(lab, tab):
+    page = lab("keys.ipynb", SETUP, "studio")
+    widget = lab_run_all(page)
     page.locator(".jp-OutputArea-output", has_text="ready").wait_for(timeout=60_000)
     before = _state(page)
     assert before["cells"] == 2 and before["widgets"] == 1
@@ -98,30 +77,15 @@ def test_keys_in_every_panel_leave_the_notebook_alone(jupyter_server, tab):
     assert not [e for e in tab.errors if "imagen-nb" in e or "inb" in e], tab.errors
 
 
-def test_a_shut_down_kernel_shows_kernel_disconnected(jupyter_server, tab):
+def test_a_shut_down_kernel_shows_kernel_disconnected(lab, tab):
     """Requests never hang: when the kernel goes away the panel says so (comm closed, or no answer
     within the request timeout)."""
-    base, token, root = jupyter_server
-    _notebook(root / "gone.ipynb")
-    page = tab.page
-    page.goto(f"{base}/lab/tree/gone.ipynb?token={token}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
-    try:
-        select.wait_for(timeout=10_000)
-        select.click()
-    except Exception:
-        pass
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    widget = page.locator(".inb-studio").first
-    widget.wait_for(timeout=120_000)
+    page = lab("gone.ipynb", SETUP, "studio")
+    widget = lab_run_all(page)
     page.locator(".jp-OutputArea-output", has_text="ready").wait_for(timeout=60_000)
     banner = widget.locator(".inb-disconnected")
     assert banner.is_hidden()
-    page.get_by_role("menuitem", name="Kernel", exact=True).click()
-    page.get_by_role("menuitem", name="Shut Down Kernel", exact=True).click()
+    lab_menu(page, "Kernel", "Shut Down Kernel")
     page.wait_for_timeout(1000)
     widget.locator('.inb-tab[data-tab="production"]').click()   # asks the (gone) kernel for fresh rows
     widget.locator('.inb-tab[data-tab="projects"]').click()

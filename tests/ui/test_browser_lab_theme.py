@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from conftest import lab_run_all
+
 pytestmark = pytest.mark.browser
 
 BACKGROUND = "(el) => getComputedStyle(el).backgroundColor"
@@ -18,39 +20,17 @@ SETUP = ('import imagen_nb as inb\n'
          'print("ready")')
 
 
-def _notebook(path):
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-              "source": src} for i, src in enumerate([SETUP, "w = studio.widget()\nw",
-                                                      'w.show("gallery", order=order, view="grid")'])]
-    path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {
-        "display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}))
-
-
 @pytest.mark.parametrize("theme,light,background,text", [
     ("JupyterLab Light", "true", "rgb(255, 255, 255)", "rgb(27, 31, 39)"),
     ("JupyterLab Dark", "false", "rgb(30, 33, 40)", "rgb(232, 234, 239)"),
 ])
-def test_gallery_follows_jupyterlabs_theme(jupyter_server, tab, tmp_path, theme, light, background, text):
-    base, token, root = jupyter_server
+def test_gallery_follows_jupyterlabs_theme(lab, tab, tmp_path, theme, light, background, text):
     # Lab reads its user settings from disk on each page load: choose the theme before opening.
     settings = tmp_path / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
-    _notebook(root / "theme.ipynb")
-    page = tab.page
-    page.goto(f"{base}/lab/tree/theme.ipynb?token={token}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
-    try:
-        select.wait_for(timeout=10_000)
-        select.click()
-    except Exception:
-        pass  # no dialog: the kernel started by itself
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+    page = lab("theme.ipynb", SETUP, "w = studio.widget()\nw", 'w.show("gallery", order=order, view="grid")')
     assert page.locator("body").get_attribute("data-jp-theme-light") == light
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    widget = page.locator(".inb-studio").first
-    widget.wait_for(timeout=120_000)
+    widget = lab_run_all(page)
     # The last cell pointed the widget at the order's grid view.
     gallery = widget.locator('.inb-tabbody[data-panel="gallery"]')
     table = gallery.locator(".inb-gallery-gtable")

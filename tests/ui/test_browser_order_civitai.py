@@ -5,35 +5,16 @@ a token the dialog says how to set one before anything is tried. Also the capabi
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import imagen_nb as inb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
-from civitai_server import CivitaiServer, ServerFile  # noqa: E402
-
 pytestmark = pytest.mark.browser
-TOKEN = "browser-civitai-token-abcdef123"
 
 
 @pytest.fixture
-def civitai(monkeypatch):
-    with CivitaiServer(TOKEN) as server:
-        server.add(328553, 368189, name="Tarot cards", trained_words=["tarot card"],
-                   files=[ServerFile(1, "tarotCards_v10.safetensors", b"lora bytes" * 100_000)])
-        server.add(555, 777, name="Big XL style", base_model="SDXL 1.0", ecosystem="sdxl",
-                   files=[ServerFile(2, "bigXL.safetensors", b"xl lora")])
-        monkeypatch.setenv("CIVITAI_SITE_URL", server.url)
-        monkeypatch.setenv("CIVITAI_ORCHESTRATION_URL", server.url)
-        yield server
-
-
-@pytest.fixture
-def token(monkeypatch):
-    monkeypatch.setenv("CIVITAI_API_TOKEN", TOKEN)
+def token(monkeypatch, civitai):
+    monkeypatch.setenv("CIVITAI_API_TOKEN", civitai.token)
 
 
 @pytest.fixture

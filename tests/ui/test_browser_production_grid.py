@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import re
 
-import time
-import urllib.request
-
 import pytest
 
-from conftest import free_port
+from conftest import serving
 
 pytestmark = pytest.mark.browser
 
@@ -19,21 +16,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def production_alone(studio):
     """The Production panel alone (``studio_app(studio, "production")``), served in this process."""
-    pn = pytest.importorskip("panel")
-    from imagen_nb.app import studio_app
-
-    port = free_port()
-    server = pn.serve({"/": lambda: studio_app(studio, "production")}, address="127.0.0.1", port=port, show=False,
-                      threaded=True, title="imagen-nb")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}/"
-    server.stop()
+    with serving(studio, "production") as url:
+        yield url
 
 
 def test_grid_from_a_production_row_opens_the_gallerys_grid_view(studio, served, tab, open_studio):

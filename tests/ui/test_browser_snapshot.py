@@ -15,6 +15,8 @@ import json
 
 import pytest
 
+from conftest import lab_menu, lab_notebook, lab_open
+
 pytestmark = pytest.mark.browser
 
 SETUP = ('import imagen_nb as inb\n'
@@ -24,38 +26,14 @@ SETUP = ('import imagen_nb as inb\n'
 MORE = 'studio.order("instant:swatch", prompt="a green kite", seed="[3,4]").wait()\nprint("snapshot-test: ordered")'
 
 
-def _notebook(path):
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-              "source": src} for i, src in enumerate([SETUP, "studio", MORE, "inb.Gallery(studio)"])]
-    path.write_text(json.dumps({"cells": cells, "metadata": {"kernelspec": {
-        "display_name": "Python 3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}))
-
-
-def _open(page, url):
-    page.goto(url)
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
-    select = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
-    try:
-        select.wait_for(timeout=10_000)
-        select.click()
-    except Exception:
-        pass  # no dialog: the kernel started by itself
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
-
-
-def _menu(page, menu: str, item: str):
-    page.get_by_role("menuitem", name=menu, exact=True).click()
-    page.get_by_role("menuitem", name=item, exact=True).click()
-
-
 def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab):
     base, token, root = jupyter_server
     path = root / "snapshot.ipynb"
-    _notebook(path)
+    lab_notebook(path, SETUP, "studio", MORE, "inb.Gallery(studio)")
     page = tab.page
     url = f"{base}/lab/tree/snapshot.ipynb?token={token}"
-    _open(page, url)
-    _menu(page, "Run", "Run All Cells")
+    lab_open(page, url)
+    lab_menu(page, "Run", "Run All Cells")
     widget = page.locator(".inb-studio").first
     widget.wait_for(timeout=120_000)
     page.locator(".jp-OutputArea-output", has_text="snapshot-test: ordered").wait_for(timeout=60_000)
@@ -81,7 +59,7 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
     assert "6 products" in html and "Run this cell to open the live panel." in html
     assert len(json.dumps(outputs[1])) < 64_000, "a snapshot stays small in the notebook file"
 
-    _menu(page, "Kernel", "Shut Down Kernel")
+    lab_menu(page, "Kernel", "Shut Down Kernel")
     page.wait_for_timeout(1000)
     page.reload()
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
@@ -128,7 +106,7 @@ def test_a_reopened_notebook_shows_the_snapshot_not_an_error(jupyter_server, tab
 
     # Running the cells again brings the live panel back and hides the snapshot.
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
-    _menu(page, "Run", "Run All Cells")
+    lab_menu(page, "Run", "Run All Cells")
     page.locator(".inb-studio").first.wait_for(timeout=120_000)
     page.locator(".jp-OutputArea-output", has_text="snapshot-test: ordered").wait_for(timeout=60_000)
     page.locator(".inb-root").nth(1).wait_for(timeout=60_000)

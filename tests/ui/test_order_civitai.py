@@ -4,35 +4,15 @@ with progress pushes that ends with the LoRA in the picker, and errors at their 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import imagen_nb as inb
 from imagen_nb.ui.order import OrderController
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
-from civitai_server import CivitaiServer, ServerFile  # noqa: E402
-
-TOKEN = "panel-civitai-token-abcdef123"
-
-
-@pytest.fixture
-def civitai(monkeypatch):
-    with CivitaiServer(TOKEN) as server:
-        server.add(328553, 368189, name="Tarot cards", trained_words=["tarot card"],
-                   files=[ServerFile(1, "tarotCards_v10.safetensors", b"lora bytes" * 50_000)])
-        server.add(555, 777, name="Big XL style", base_model="SDXL 1.0", ecosystem="sdxl",
-                   files=[ServerFile(2, "bigXL.safetensors", b"xl lora")])
-        monkeypatch.setenv("CIVITAI_SITE_URL", server.url)
-        monkeypatch.setenv("CIVITAI_ORCHESTRATION_URL", server.url)
-        yield server
-
 
 @pytest.fixture
 def studio(home, civitai, monkeypatch):
-    monkeypatch.setenv("CIVITAI_API_TOKEN", TOKEN)
+    monkeypatch.setenv("CIVITAI_API_TOKEN", civitai.token)
     s = inb.Studio()
     yield s
     s.close()
@@ -54,7 +34,7 @@ def test_search_and_resolve_show_what_an_import_would_download(order_page):
     assert item["air"] == "urn:air:sd1:lora:civitai:328553@368189" and item["trigger_words"] == ["tarot card"]
     info = order_page.call("civitai_resolve", ref=item["air"])
     assert info["kind"] == "lora" and info["file_name"] == "tarotCards_v10.safetensors"
-    assert info["size"] == 500_000 and info["base_model"] == "SD 1.5" and info["trigger_words"] == ["tarot card"]
+    assert info["size"] == 1_000_000 and info["base_model"] == "SD 1.5" and info["trigger_words"] == ["tarot card"]
 
 
 def test_an_import_pushes_progress_and_ends_with_the_lora_in_the_picker(order_page, studio, home):
@@ -72,9 +52,9 @@ def test_an_import_pushes_progress_and_ends_with_the_lora_in_the_picker(order_pa
     data = order_page.wait_for(finished, timeout=60)
     job = data["imports"][0]
     assert job["state"] == "done", job
-    assert job["result"] == "tarotCards_v10" and job["kind"] == "lora" and job["done"] == job["total"] == 500_000
+    assert job["result"] == "tarotCards_v10" and job["kind"] == "lora" and job["done"] == job["total"] == 1_000_000
     assert "models" in data                                         # the picker's list comes along
-    assert (home / "loras" / "tarotCards_v10.safetensors").stat().st_size == 500_000
+    assert (home / "loras" / "tarotCards_v10.safetensors").stat().st_size == 1_000_000
     assert "tarotCards_v10" in order_page.call("loras", model="diffusers:tiny")
     assert order_page.call("civitai_state")["imports"][0]["state"] == "done"
 

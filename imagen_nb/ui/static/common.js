@@ -1,7 +1,9 @@
 // imagen-nb panels: shared helpers. Concatenated in front of each panel's module by
 // imagen_nb/ui/assets.py; a host footer exports `render` for anywidget or Panel.
 //
-// A panel registers `INB.panels.<name> = (ctx) => ({ navigate(payload), destroy() })`, where
+// A panel registers `INB.panels.<name> = (ctx) => ({ navigate(payload), shown(), reconnected(),
+// destroy() })` (each optional); `reconnected()` runs whenever the kernel answers again after a
+// request timed out (a busy kernel) or failed: the panel asks again for what it could not load.
 // ctx = { el, call, on, nav, name }:
 //   call(method, args = {}, buffers = [], { timeout = 30000 } = {}) -> Promise<{ result, buffers }>;
 //       rejects with an Error whose .info is { type, message, field, column } (the Python error,
@@ -326,13 +328,17 @@ const INB = (() => {
     const themeToggle = options.theme === "auto" ? followTheme(root) : null;
     const banner = h("div", { class: "inb-disconnected", role: "alert", hidden: true });
     root.append(banner);
+    const mounted = [];
     conn.onState((state, why) => {
       banner.hidden = state !== "disconnected";
       banner.textContent = state === "disconnected" ? `Kernel disconnected — ${why}` : "";
       root.classList.toggle("inb-offline", state === "disconnected");
+      // A first request that met a busy kernel (a notebook running all its cells) is asked again
+      // by every panel once the kernel answers: no panel stays at "could not load".
+      if (state !== "connected") return;
+      for (const m of mounted) { try { m.reconnected && m.reconnected(); } catch (e) { console.error("imagen-nb:", e); } }
     });
     el.append(root);
-    const mounted = [];
     const api = {
       conn,
       themeToggle,
@@ -345,8 +351,6 @@ const INB = (() => {
           nav,
           call: (method, args, buffers, opts) => conn.call(panelName, method, args, buffers, opts),
           on: (event, cb) => conn.on(panelName, event, cb),
-          /** Follow the connection: cb("connected" | "disconnected", why); returns the unsubscribe. */
-          onState: (cb) => conn.onState(cb),
         };
       },
       start(panelName, target, nav = null) {

@@ -62,6 +62,31 @@ function fakeTransport() {
   assert.equal(conn.state, "disconnected");
 }
 
+// A mounted panel hears `reconnected()` each time the kernel answers after a timeout (a busy
+// kernel): that is when the panels ask again for what they could not load. (A DOM just big enough
+// for mount: node has none.)
+{
+  const element = () => ({ hidden: false, className: "", textContent: "", dataset: {}, style: {}, attrs: {},
+    classList: { toggle() {} }, setAttribute(k, v) { this.attrs[k] = v; }, addEventListener() {},
+    append() {}, remove() {} });
+  globalThis.document = { createElement: element };
+  const t = fakeTransport();
+  const heard = [];
+  let ctx = null;
+  INB.panels.probe = (c) => { ctx = c; return { reconnected: () => heard.push("reconnected") }; };
+  const unmount = INB.mount("probe", t, element());
+  const init = ctx.call("init", {}, [], { timeout: 20 });
+  await assert.rejects(init, (err) => err.info.type === "KernelDisconnected");
+  assert.deepEqual(heard, []);
+  t.reply({ panel: "probe", reply: t.sent[0].rid, ok: true, result: "late" });  // the busy kernel's late answer
+  assert.deepEqual(heard, ["reconnected"]);
+  t.reply({ panel: "probe", event: "tick", data: {} });   // already connected: no second retry
+  assert.deepEqual(heard, ["reconnected"]);
+  unmount();
+  delete INB.panels.probe;
+  delete globalThis.document;
+}
+
 // Production: counts add up for cancelled and failed orders; the over-all line never says 300 / 300.
 {
   const state = await import(new URL("../../../imagen_nb/ui/static/production/state.js", here));

@@ -729,6 +729,11 @@ export function createActions(ctx, store, dom) {
       reload();
       if (payload.view === "grid" && payload.order_id) actions.openGrid({ order_id: payload.order_id });
     },
+    /** The kernel answers again (common.js): a first page or a grid that met a busy kernel is asked again. */
+    askAgain() {
+      if (get().loadError) actions.init();
+      actions.retryGrid();
+    },
     shown() {
       if (get().started) refreshOptions();
       flushNewWhenFree();

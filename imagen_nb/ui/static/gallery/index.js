@@ -106,19 +106,12 @@ function mount(ctx) {
   render(html`<${Gallery} app=${app} />`, el);
   ctx.on("new_products", (data) => actions.newProducts(data));
   actions.init();
-  // A first request that met a busy kernel (a notebook running all its cells) is asked again when
-  // the kernel answers, as the Order panel does: the panel never stays at "could not load".
-  const unfollow = ctx.onState ? ctx.onState((state) => {
-    if (state !== "connected") return;
-    if (store.get().loadError) actions.init();
-    actions.retryGrid();
-  }) : () => {};
   return {
     /** {project_id} | {order_id} | {collection_id} (| {product_id}: open its details; view: "grid") */
     navigate(payload) { actions.navigate(payload); },
     shown() { actions.shown(); },
+    reconnected() { actions.askAgain(); },
     destroy() {
-      unfollow();
       actions.destroy();
       render(null, el);
     },

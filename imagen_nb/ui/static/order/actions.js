@@ -240,11 +240,13 @@ export function createActions(ctx, store) {
         for (const p of waiting) await actions.navigate(p);
       } catch (err) {
         set({ loadError: (err.info && err.info.message) || String(err) });
-        // A busy kernel (a notebook running all its cells) answers later: ask again until it does.
-        if (err.info && err.info.type === "KernelDisconnected") later(() => { if (get().loadError) actions.init(); }, 2000);
       } finally {
         initializing = false;
       }
+    },
+    /** The kernel answers again (common.js): an init that met a busy kernel is asked again. */
+    askAgain() {
+      if (get().loadError) actions.init();
     },
     applyState(r) {
       set((s) => ({ projects: r.projects, presets: r.presets, tokens: r.tokens, limit: r.limit,

@@ -153,14 +153,11 @@ function mount(ctx) {
   ctx.on("table", (data) => actions.tableChanged(data ? data.table : null));
   ctx.on("civitai", (data) => actions.civitaiPushed(data));
   actions.init();
-  // An init that met a busy kernel (a notebook running all its cells) or a restart is asked
-  // again when the kernel answers: the panel never stays at "could not start".
-  const unfollow = ctx.onState ? ctx.onState((state) => { if (state === "connected" && store.get().loadError) actions.init(); }) : () => {};
   return {
     navigate: (payload) => actions.navigate(payload),
     shown: () => actions.refresh(),
+    reconnected: () => actions.askAgain(),
     destroy() {
-      unfollow();
       actions.destroy();
       render(null, el);
     },

@@ -94,6 +94,16 @@ export function createActions(ctx, store) {
       }
       await actions.loadRefinements();
     },
+    /**
+     * The kernel answers again (common.js): what met a busy kernel first is asked again (the
+     * orders, an open grid, an open run page). Returns the init's promise when it asks again.
+     */
+    askAgain() {
+      const s = get();
+      if (s.grid && s.grid.error && !s.grid.layout) actions.gridAxes(s.grid.axes);
+      if (s.runPage && s.runPage.error && !s.runPage.data) actions.openRun(s.runPage.run_id);
+      return s.loadError ? actions.init() : null;
+    },
     async loadRefinements() {
       try {
         const { result } = await ctx.call("refinements", { limit: 20 });

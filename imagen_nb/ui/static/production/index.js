@@ -93,17 +93,28 @@ function mount(ctx) {
   ctx.on("activity", (data) => actions.activity(data && data.active));
   ctx.on("notice", (data) => actions.paused(data && data.paused));
   ctx.on("refinements", (data) => actions.refinements(data));
-  const ready = actions.init();
+  let ready = actions.init();
+  // An order to show waits for the orders; when their init failed, for the one asked again.
   let pendingReveal = null;
+  const revealPending = () => {
+    if (!pendingReveal || !store.get().loaded) return;
+    const id = pendingReveal;
+    pendingReveal = null;
+    actions.reveal(id);
+  };
   return {
     navigate(payload) {
       if (payload && payload.refinement_id) ready.then(() => actions.revealRefinement(payload.refinement_id));
       if (payload && payload.order_id) {
         pendingReveal = payload.order_id;
-        ready.then(() => { if (pendingReveal) { const id = pendingReveal; pendingReveal = null; actions.reveal(id); } });
+        ready.then(revealPending);
       }
     },
     shown() { if (store.get().loaded) actions.refresh(); },
+    reconnected() {
+      const again = actions.askAgain();
+      if (again) ready = again.then(revealPending);
+    },
     destroy() {
       actions.destroy();
       render(null, el);

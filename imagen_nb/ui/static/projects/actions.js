@@ -28,6 +28,10 @@ export function createActions(ctx, store) {
         set({ loadError: err.message });
       }
     },
+    /** The kernel answers again (common.js): an init that met a busy kernel is asked again. */
+    askAgain() {
+      return get().loadError ? actions.init() : null;
+    },
     async load() {
       try {
         const { result, buffers } = await ctx.call("list", { include_archived: get().showArchived });

@@ -89,6 +89,7 @@ function mount(ctx) {
       if (payload && payload.project_id) actions.flash(payload.project_id);
     },
     shown() { actions.refresh(); },
+    reconnected() { actions.askAgain(); },
     destroy() {
       document.removeEventListener("click", onDocClick);
       render(null, el);
