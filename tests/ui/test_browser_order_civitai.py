@@ -6,6 +6,7 @@ a token the dialog says how to set one before anything is tried. Also the capabi
 from __future__ import annotations
 
 import pytest
+from civitai_server import ServerFile
 
 import imagen_nb as inb
 

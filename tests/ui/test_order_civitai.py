@@ -5,6 +5,7 @@ with progress pushes that ends with the LoRA in the picker, and errors at their 
 from __future__ import annotations
 
 import pytest
+from civitai_server import ServerFile
 
 import imagen_nb as inb
 from imagen_nb.ui.order import OrderController
