@@ -131,8 +131,9 @@ function TrainDialog({ app, dialog }) {
       <div role="radiogroup" aria-labelledby="inb-gallery-train-aspect" class="inb-gallery-train-choices">
         ${TRAIN_ASPECTS.map((a) => html`<label key=${a.value} class=${cx("inb-gallery-train-choice", form.aspect === a.value && "inb-gallery-active")}>
           <input type="radio" name="inb-gallery-train-aspect" value=${a.value} checked=${form.aspect === a.value}
-            onChange=${() => chooseAspect(a.value)} />
-          <span><span class="inb-gallery-train-choice-label">${a.label}</span><span class="inb-help">${a.hint}</span></span></label>`)}
+            aria-label=${a.label} aria-describedby=${`inb-gallery-train-aspect-${a.value}`} onChange=${() => chooseAspect(a.value)} />
+          <span><span class="inb-gallery-train-choice-label">${a.label}</span>
+            <span class="inb-help" id=${`inb-gallery-train-aspect-${a.value}`}>${a.hint}</span></span></label>`)}
       </div></${Field}>
     <${Field} app=${app} name="train_text_encoder" cls="inb-gallery-train-tenc">
       <label class="inb-gallery-train-check"><input type="checkbox" checked=${form.tenc}
