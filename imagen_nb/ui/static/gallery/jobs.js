@@ -137,7 +137,8 @@ function TrainDialog({ app, dialog }) {
       </div></${Field}>
     <${Field} app=${app} name="train_text_encoder" cls="inb-gallery-train-tenc">
       <label class="inb-gallery-train-check"><input type="checkbox" checked=${form.tenc}
-        onChange=${(e) => { const v = e.currentTarget.checked; setForm((f) => ({ ...f, tenc: v })); }} />
+        onChange=${(e) => { const v = e.currentTarget.checked; setForm((f) => ({ ...f, tenc: v }));
+          actions.clearFields(["train_text_encoder", "train_text_encoder_learning_rate"]); }} />
         <span>Also train the text encoder</span></label>
       <div class="inb-help">A LoRA on the text encoder too, so the words of the captions learn the style; slower (captions are encoded at every step).</div>
     </${Field}>
