@@ -22,7 +22,8 @@ PREVIEW_ROWS = 50
 #: the provider that trains LoRAs (``TrainingService`` asks a provider for ``trainer``)
 TRAINING_PROVIDER = "diffusers"
 #: the training dialog's fields: what ``studio.train_lora`` is given from each
-TRAIN_FIELDS = ("name", "base", "steps", "rank", "captions")
+TRAIN_FIELDS = ("name", "base", "steps", "rank", "captions", "resolution", "aspect", "train_text_encoder",
+                "text_encoder_learning_rate")
 #: gallery columns never offered as captions (ids, files, numbers)
 NOT_CAPTIONS = {"product_id", "seed", "num_inference_steps", "guidance_scale", "width", "height", "rating",
                 "collections", "project_id", "order_id", "generation_id", "path", "thumb_path", "size", "sha256",
@@ -98,8 +99,10 @@ class GalleryJobs:
 
     # -- LoRA training (issue 16) ----------------------------------------------------------
     def rpc_train_options(self, ids: list[str] | None = None) -> dict:
-        """The Train LoRA dialog's menus: ``{bases, base, columns, defaults}``; ``base`` is the model
-        most of the selected products were made with when it can be trained, else the first base."""
+        """The Train LoRA dialog's menus: ``{bases: [{id, description, resolution}], base, columns,
+        defaults}``; ``base`` is the model most of the selected products were made with when
+        it can be trained, else the first base; a base's ``resolution`` is the size it trains at
+        unless the dialog says otherwise (its default width)."""
         models = self.studio.models()
         bases = models[(models.provider == TRAINING_PROVIDER) & (models.type == "text-to-image")]
         base_ids = [str(i) for i in bases.id]
@@ -110,14 +113,27 @@ class GalleryJobs:
             if made:
                 chosen = max(set(made), key=made.count)
         columns = [c for c in self.studio.gallery(limit=0).columns if c not in NOT_CAPTIONS]
-        defaults = {"steps": TrainingConfig.steps, "rank": TrainingConfig.rank}
-        return {"bases": [{"id": r["id"], "description": jsonable(r.get("description")) or ""}
-                          for r in bases.to_dict("records")], "base": chosen, "columns": columns,
-                "defaults": defaults}
+        defaults = {"steps": TrainingConfig.steps, "rank": TrainingConfig.rank, "aspect": TrainingConfig.aspect,
+                    "train_text_encoder": TrainingConfig.train_text_encoder,
+                    "learning_rate": TrainingConfig.learning_rate}
+        return {"bases": [{"id": r["id"], "description": jsonable(r.get("description")) or "",
+                           "resolution": self._train_resolution(r["id"])} for r in bases.to_dict("records")],
+                "base": chosen, "columns": columns, "defaults": defaults}
+
+    def _train_resolution(self, base: str) -> int:
+        """The size ``train_lora`` trains ``base`` at when not told: its default width, else 512."""
+        try:
+            width = (self.studio.model(base).spec.get("properties", {}).get("width") or {}).get("default")
+        except Exception:  # a model whose spec cannot be read here: train_lora's own fallback
+            width = None
+        return int(width) if isinstance(width, int) and not isinstance(width, bool) else 512
 
     @staticmethod
-    def _train_args(ids: Any, name: Any, base: Any, steps: Any, rank: Any, captions: Any) -> dict[str, Any]:
-        """The dialog's values as ``train_lora`` arguments; a value of the wrong type names its field."""
+    def _train_args(ids: Any, name: Any, base: Any, steps: Any, rank: Any, captions: Any, resolution: Any = None,
+                    aspect: Any = "crop", train_text_encoder: Any = False,
+                    text_encoder_learning_rate: Any = None) -> dict[str, Any]:
+        """The dialog's values as ``train_lora`` arguments; a value of the wrong type names its field
+        (the values themselves are checked by ``train_lora``, whose errors name the same fields)."""
         if not isinstance(name, str) or not name.strip():
             raise PanelRequestError("name the LoRA (letters, digits, '.', '_' or '-')", field="name")
         if not isinstance(base, str) or not base:
@@ -125,27 +141,42 @@ class GalleryJobs:
         for field, value in (("steps", steps), ("rank", rank)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise PanelRequestError(f"{field} is a whole number; got {value!r}", field=field)
+        if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)):
+            raise PanelRequestError(f"the resolution is a whole number of pixels such as 512, or empty for the"
+                                    f" base model's; got {resolution!r}", field="resolution")
         if not isinstance(captions, str) or not captions.strip():
             raise PanelRequestError("captions come from 'prompt' or another gallery column", field="captions")
-        return {"name": name.strip(), "products": _job_ids(ids), "base": base, "steps": steps, "rank": rank,
-                "captions": captions.strip()}
+        args = {"name": name.strip(), "products": _job_ids(ids), "base": base, "steps": steps, "rank": rank,
+                "captions": captions.strip(), "aspect": aspect, "train_text_encoder": train_text_encoder}
+        if resolution is not None:
+            args["resolution"] = resolution
+        if text_encoder_learning_rate is not None:
+            args["text_encoder_learning_rate"] = text_encoder_learning_rate
+        return args
 
     def rpc_train_check(self, ids: list[str], name: str, base: str, steps: int, rank: int,
-                        captions: str = "prompt") -> dict:
+                        captions: str = "prompt", resolution: int | None = None, aspect: str = "crop",
+                        train_text_encoder: bool = False, text_encoder_learning_rate: float | None = None) -> dict:
         """A dry check of the run (``studio.check_training``): ``{count, dataset: [{product_id, width,
-        height, caption}], shown}``, or the error at its field; nothing starts."""
-        args = self._train_args(ids, name, base, steps, rank, captions)
+        height, target_width, target_height, caption}], shown, aspect, resolution}`` (target_width ×
+        target_height: the size an image trains at, its bucket with ``aspect="bucket"``), or the error
+        at its field; nothing starts."""
+        args = self._train_args(ids, name, base, steps, rank, captions, resolution, aspect, train_text_encoder,
+                                text_encoder_learning_rate)
         try:
             frame = self.studio.check_training(args.pop("name"), **args)
         except UnknownModelError as exc:
             raise PanelRequestError(str(exc), field="base") from exc
         rows = [{k: jsonable(v) for k, v in r.items()} for r in frame.head(PREVIEW_ROWS).to_dict("records")]
-        return {"count": len(frame), "dataset": rows, "shown": len(rows)}
+        return {"count": len(frame), "dataset": rows, "shown": len(rows), "aspect": args["aspect"],
+                "resolution": args.get("resolution", self._train_resolution(args["base"]))}
 
     def rpc_train(self, ids: list[str], name: str, base: str, steps: int, rank: int,
-                  captions: str = "prompt") -> dict:
+                  captions: str = "prompt", resolution: int | None = None, aspect: str = "crop",
+                  train_text_encoder: bool = False, text_encoder_learning_rate: float | None = None) -> dict:
         """Start the run (``studio.train_lora``): ``{run_id, name, steps, images}``; it shows live in Production."""
-        args = self._train_args(ids, name, base, steps, rank, captions)
+        args = self._train_args(ids, name, base, steps, rank, captions, resolution, aspect, train_text_encoder,
+                                text_encoder_learning_rate)
         try:
             run = self.studio.train_lora(args.pop("name"), **args)
         except UnknownModelError as exc:

@@ -2,7 +2,8 @@
 sort by a score and filter by the lowest one, the scores and the "refined from" chain in the
 details view (a round's thumbnail opens its product), Upscale from the details view and for a
 selection (an error shown at its place), and the Train LoRA dialog (an error at its field, the
-captions preview, the start and the pointer to Production)."""
+captions preview with each image's training size, the aspect and text-encoder options, the start
+and the pointer to Production), at 1400 and 480 px."""
 
 from __future__ import annotations
 
@@ -123,8 +124,11 @@ def test_upscale_from_the_details_view_and_for_a_selection(studio, served, tab, 
     assert not tab.errors, tab.errors
 
 
-def test_train_lora_dialog_checks_previews_and_starts_a_run(studio, served, tab, open_studio):
-    order = studio.order("diffusers:tiny", prompt="a [red,blue] cat", seed=7, num_inference_steps=2).wait(300)
+@pytest.mark.parametrize("width", [1400, 480])
+def test_train_lora_dialog_checks_previews_and_starts_a_run(studio, served, tab, open_studio, width):
+    tab.page.set_viewport_size({"width": width, "height": 900})
+    order = studio.order("diffusers:tiny", prompt="a [red,blue] cat", seed=7, num_inference_steps=2,
+                         width=128, height=64).wait(300)
     gallery = open_studio(tab, served, "gallery")
     _select(gallery, 2)
     gallery.get_by_role("button", name="Train LoRA…").click()
@@ -133,6 +137,7 @@ def test_train_lora_dialog_checks_previews_and_starts_a_run(studio, served, tab,
     tab.page.wait_for_function("(el) => el.value === 'diffusers:tiny'", arg=dialog.get_by_label("Base model").element_handle(),
                                timeout=20_000)
     assert dialog.get_by_label("Rank").input_value() == "4"
+    assert dialog.get_by_label("Resolution", exact=True).get_attribute("placeholder") == "64"     # the base model's own size
     # An error comes back at its field.
     dialog.get_by_label("LoRA name").fill("9 lives")
     dialog.get_by_role("button", name="Check captions").click()
@@ -144,22 +149,51 @@ def test_train_lora_dialog_checks_previews_and_starts_a_run(studio, served, tab,
     dialog.get_by_label("Captions from").fill("negative_prompt")
     dialog.get_by_role("button", name="Check captions").click()
     dialog.locator('[data-field="train_captions"] .inb-field-error').wait_for(timeout=60_000)
-    # From the prompts: the preview lists each image's caption.
+    # From the prompts, cropped to 128²: the preview lists each image's caption and the size it trains at.
     dialog.get_by_label("Captions from").fill("prompt")
+    dialog.get_by_label("Resolution", exact=True).fill("128")
+    crop = dialog.get_by_role("radio", name="Crop to square")
+    bucket = dialog.get_by_role("radio", name="Buckets by aspect ratio")
+    assert crop.is_checked() and not bucket.is_checked()
+    assert "centre square" in dialog.locator(".inb-gallery-train-choice", has=tab.page.get_by_role("radio", name="Crop to square")).inner_text()
+    assert "nearest its shape" in dialog.locator(".inb-gallery-train-choice", has=tab.page.get_by_role("radio", name="Buckets by aspect ratio")).inner_text()
     dialog.get_by_role("button", name="Check captions").click()
     preview = dialog.locator('[aria-label="Captions preview"]')
     preview.wait_for(timeout=60_000)
-    assert "2 images · captions from prompt" in preview.inner_text()
+    assert "2 images · captions from prompt · cropped to 128×128" in preview.inner_text()
     assert {"a red cat", "a blue cat"} <= set(preview.locator("td").all_inner_texts())
+    assert preview.locator(".inb-gallery-train-size").all_inner_texts() == ["128×64 → 128×128"] * 2
+    # Buckets: the preview checks again by itself and shows the 192×64 bucket.
+    bucket.check()
+    preview.get_by_text("buckets: 192×64 ×2").wait_for(timeout=60_000)
+    assert preview.locator(".inb-gallery-train-size").all_inner_texts() == ["128×64 → 192×64"] * 2
+    # The text encoder's rate shows only while its box is ticked; a bad one comes back at its field.
+    rate = dialog.get_by_label("Text encoder learning rate")
+    assert rate.count() == 0
+    dialog.get_by_label("Also train the text encoder").check()
+    rate.fill("2")
+    dialog.get_by_role("button", name="Start training").click()
+    rate_error = dialog.locator('[data-field="train_text_encoder_learning_rate"] .inb-field-error')
+    rate_error.wait_for(timeout=60_000)
+    assert "at most 1" in rate_error.inner_text()
     assert studio.training_runs().empty
-    tab.shot("train-dialog", dialog)
+    tab.shot(f"train-dialog-{width}", dialog)
+    overflow = dialog.evaluate("""(box) => { const b = box.getBoundingClientRect();
+        return [...box.querySelectorAll('*')].filter((n) => { const r = n.getBoundingClientRect();
+          return r.width > 0 && (r.right > b.right + 1 || r.left < b.left - 1); }).slice(0, 5).map((n) => n.className || n.tagName); }""")
+    assert overflow == [], f"the dialog's content runs off its side at {width} px: {overflow}"
+    rate.fill("5e-5")
     dialog.get_by_role("button", name="Start training").click()
     toast = tab.page.locator(".inb-toast", has_text="Training LoRA “cats-style”: 2 images, 3 steps")
     toast.wait_for(timeout=60_000)
     dialog.wait_for(state="detached")
     run = studio.training_run("cats-style")
     assert sorted(run.dataset.product_id) == sorted(p.id for p in order.products)
+    config = run.config                                      # what the catalog recorded for the run
+    assert config["aspect"] == "bucket" and config["resolution"] == 128 and config["train_text_encoder"] is True
+    assert config["text_encoder_learning_rate"] == pytest.approx(5e-5)
+    assert list(zip(run.dataset.target_width, run.dataset.target_height)) == [(192, 64)] * 2
     toast.get_by_role("button", name="Open Production").click()
     tab.page.locator('.inb-tabbody[data-panel="production"]').wait_for(state="visible")
-    assert run.wait(timeout=300) and run.status == "completed"
+    assert run.wait(timeout=300) and run.status == "completed", run.record()["error_message"]
     assert not tab.errors, tab.errors

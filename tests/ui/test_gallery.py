@@ -545,7 +545,8 @@ def test_upscale_one_product_and_a_selection_with_a_scale_from_the_models_spec(g
 
 
 def test_train_lora_options_dry_check_errors_at_their_fields_and_start(studio, page):
-    order = studio.order("diffusers:tiny", prompt="a [red,blue] cat", seed=7, num_inference_steps=2).wait(300)
+    order = studio.order("diffusers:tiny", prompt="a [red,blue] cat", seed=7, num_inference_steps=2,
+                         width=128, height=64).wait(300)
     ids = [p.id for p in order.products]
     swatch = studio.order("instant:swatch", prompt="a swatch", seed=1).wait(30).products[0].id
     g = page(GalleryController(studio))
@@ -553,6 +554,9 @@ def test_train_lora_options_dry_check_errors_at_their_fields_and_start(studio, p
     assert options["base"] == "diffusers:tiny" and any(b["id"] == "diffusers:tiny" for b in options["bases"])
     assert "prompt" in options["columns"] and "negative_prompt" in options["columns"]
     assert "sha256" not in options["columns"] and options["defaults"]["rank"] == 4
+    assert options["defaults"]["aspect"] == "crop" and options["defaults"]["train_text_encoder"] is False
+    tiny = next(b for b in options["bases"] if b["id"] == "diffusers:tiny")
+    assert tiny["resolution"] == 64                        # what an empty Resolution box trains at
 
     args = {"ids": ids, "name": "cats-style", "base": "diffusers:tiny", "steps": 3, "rank": 4}
     check = g.call("train_check", **args, captions="prompt")
@@ -560,6 +564,14 @@ def test_train_lora_options_dry_check_errors_at_their_fields_and_start(studio, p
     assert {r["caption"] for r in check["dataset"]} == {"a red cat", "a blue cat"}
     assert {r["product_id"] for r in check["dataset"]} == set(ids)
     assert studio.training_runs().empty                   # a dry check starts nothing
+    assert check["aspect"] == "crop" and check["resolution"] == 64
+    assert {(r["target_width"], r["target_height"]) for r in check["dataset"]} == {(64, 64)}
+    # The aspect: 128×64 images are cropped to the square, or go to the 192×64 bucket.
+    crop = g.call("train_check", **args, resolution=128, aspect="crop")
+    assert [(r["width"], r["height"], r["target_width"], r["target_height"]) for r in crop["dataset"]] == [(128, 64, 128, 128)] * 2
+    bucket = g.call("train_check", **args, resolution=128, aspect="bucket")
+    assert bucket["aspect"] == "bucket" and bucket["resolution"] == 128
+    assert [(r["target_width"], r["target_height"]) for r in bucket["dataset"]] == [(192, 64)] * 2
 
     assert g.error("train_check", **{**args, "name": "9 bad name"})["field"] == "name"
     assert g.error("train_check", **{**args, "rank": 0})["field"] == "rank"
@@ -570,11 +582,27 @@ def test_train_lora_options_dry_check_errors_at_their_fields_and_start(studio, p
     assert empty["field"] == "captions"
     other = g.error("train_check", **{**args, "ids": [*ids, swatch]})
     assert other["field"] == "products" and "family" in other["message"]
+    # The aspect, resolution and text-encoder options' errors name their own fields.
+    assert g.error("train_check", **args, aspect="squash")["field"] == "aspect"
+    assert g.error("train_check", **args, aspect="bucket", resolution=96)["field"] == "resolution"   # not a multiple of 64
+    assert g.error("train_check", **args, resolution="big")["field"] == "resolution"
+    assert g.error("train_check", **args, train_text_encoder="yes")["field"] == "train_text_encoder"
+    rate = g.error("train_check", **args, train_text_encoder=True, text_encoder_learning_rate=2)
+    assert rate["field"] == "text_encoder_learning_rate" and "at most 1" in rate["message"]
+    assert g.error("train", **args, train_text_encoder=True, text_encoder_learning_rate="fast")["field"] == \
+        "text_encoder_learning_rate"
+    assert g.error("train", **args, text_encoder_learning_rate=1e-4)["field"] == "text_encoder_learning_rate"   # without the encoder
+    assert studio.training_runs().empty
 
-    started = g.call("train", **args, captions="prompt")
+    started = g.call("train", **args, captions="prompt", resolution=128, aspect="bucket", train_text_encoder=True,
+                     text_encoder_learning_rate=5e-5)
     assert started["name"] == "cats-style" and started["images"] == 2 and started["steps"] == 3
     run = studio.training_run("cats-style")
     assert run.id == started["run_id"]
     assert sorted(run.dataset.caption) == sorted(r["caption"] for r in check["dataset"])   # what the preview showed
-    assert run.wait(timeout=300) and run.status == "completed"
+    assert list(zip(run.dataset.target_width, run.dataset.target_height)) == [(192, 64)] * 2
+    config = run.config
+    assert config["aspect"] == "bucket" and config["resolution"] == 128
+    assert config["train_text_encoder"] is True and config["text_encoder_learning_rate"] == pytest.approx(5e-5)
+    assert run.wait(timeout=300) and run.status == "completed", run.record()["error_message"]
     assert "cats-style" in studio.loras("diffusers:tiny")

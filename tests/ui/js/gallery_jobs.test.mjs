@@ -51,6 +51,24 @@ assert.equal(g.upscaleMessage({ generations: 1, scale: 4, model: "m" }), "Ordere
 assert.equal(g.trainPreviewText({ count: 4, shown: 4 }, "prompt"), "4 images · captions from prompt");
 assert.equal(g.trainPreviewText({ count: 80, shown: 50 }, "negative_prompt"), "80 images · captions from negative_prompt (first 50 shown)");
 assert.equal(g.trainPreviewText(null, "prompt"), "");
+// The preview says the sizes the images train at: one square when cropped, each bucket with its count.
+const row = (w, h, tw, th) => ({ product_id: "p", width: w, height: h, target_width: tw, target_height: th, caption: "c" });
+const cropped = { count: 2, shown: 2, aspect: "crop", dataset: [row(128, 64, 128, 128), row(64, 128, 128, 128)] };
+assert.equal(g.trainPreviewText(cropped, "prompt"), "2 images · captions from prompt · cropped to 128×128");
+const bucketed = { count: 3, shown: 3, aspect: "bucket", dataset: [row(128, 64, 192, 64), row(64, 128, 64, 192), row(120, 60, 192, 64)] };
+assert.equal(g.trainPreviewText(bucketed, "prompt"), "3 images · captions from prompt · buckets: 192×64 ×2, 64×192 ×1");
+assert.deepEqual(g.trainSizes([row(1, 1, null, null)]), []);
+assert.equal(g.trainSizeText(row(128, 64, 192, 64)), "128×64 → 192×64");
+assert.equal(g.trainSizeText(row(64, 64, 64, 64)), "64×64");
+assert.equal(g.trainSizeText(row(null, null, 64, 64)), "64×64");
+assert.equal(g.trainSizeText(row(null, null, null, null)), "");
+// The aspect choices are TrainingConfig's, each with its line of help.
+assert.deepEqual(g.TRAIN_ASPECTS.map((a) => a.value), ["crop", "bucket"]);
+assert.deepEqual(g.TRAIN_ASPECTS.map((a) => a.label), ["Crop to square", "Buckets by aspect ratio"]);
+assert.ok(g.TRAIN_ASPECTS.every((a) => a.hint.length > 20 && !a.hint.includes("\n")));
+// Numbers as typed: a Number when they read as one, null when empty, else the text (the Studio names the field).
+assert.deepEqual(["5e-5", " 0.0001 ", "1E-4", ".5", "", "  ", "fast", "1e-", "2"].map(g.typedNumber), [5e-5, 1e-4, 1e-4, 0.5, null, null, "fast", "1e-", 2]);
+assert.deepEqual(["512", "", "12.5", "big"].map(g.typedWhole), [512, null, "12.5", "big"]);
 assert.equal(g.suggestLoraName([{ project: "Tarot Cards" }]), "tarot-cards-lora");
 assert.equal(g.suggestLoraName([undefined, { prompt: "1 red fox!" }]), "red-fox-lora");
 assert.equal(g.suggestLoraName([]), "my-lora");

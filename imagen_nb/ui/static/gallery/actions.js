@@ -22,9 +22,11 @@ const FIELD_OF = { text: "text", kind: "kind", project_id: "project", no_project
 const FILTER_FIELDS = ["text", "kind", "project", "collection", "model", "min_rating", "since", "until", "group", "min_score", "sort"];
 /** The Upscale and Train LoRA dialogs' fields (a request's field → the control that shows its error). */
 const UPSCALE_FIELDS = ["upscale", "upscale_model", "upscale_scale"];
-const TRAIN_FIELDS = ["train", "train_name", "train_base", "train_steps", "train_rank", "train_captions", "train_products"];
+const TRAIN_FIELDS = ["train", "train_name", "train_base", "train_steps", "train_rank", "train_captions", "train_products",
+  "train_resolution", "train_aspect", "train_text_encoder", "train_text_encoder_learning_rate"];
 const TRAIN_FIELD_OF = { name: "train_name", base: "train_base", steps: "train_steps", rank: "train_rank", captions: "train_captions",
-  products: "train_products", ids: "train_products", sql: "train_products" };
+  products: "train_products", ids: "train_products", sql: "train_products", resolution: "train_resolution", aspect: "train_aspect",
+  train_text_encoder: "train_text_encoder", text_encoder_learning_rate: "train_text_encoder_learning_rate" };
 const IMAGE_FILE = /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i;
 const errText = (err) => { const i = (err && err.info) || { message: String((err && err.message) || err) }; return i.column ? `${i.message} (column ${i.column})` : i.message; };
 

@@ -25,9 +25,11 @@
  *   (init and page also take sort: "newest" | "clip_score" | "aesthetic_score" | "judge_score"; filters min_<score>)
  *   upscalers() -> { models: [{id, upscale_factor, local, default, description, scale}], default, chosen }
  *   upscale({ids, model, scale}) -> { order_id, generations, model, scale }
- *   train_options({ids}) -> { bases, base, columns, defaults }
- *   train_check({ids, name, base, steps, rank, captions}) -> { count, shown, dataset: [{product_id, width, height, caption}] }
- *   train({ids, name, base, steps, rank, captions}) -> { run_id, name, steps, images }
+ *   train_options({ids}) -> { bases: [{id, description, resolution}], base, columns,
+ *                              defaults: {steps, rank, aspect, train_text_encoder, learning_rate} }
+ *   train_check({ids, name, base, steps, rank, captions, resolution?, aspect?, train_text_encoder?, text_encoder_learning_rate?})
+ *     -> { count, shown, aspect, resolution, dataset: [{product_id, width, height, target_width, target_height, caption}] }
+ *   train({...the same}) -> { run_id, name, steps, images }
  * Pushes (ctx.on):
  *   new_products { ids: string[], count: number }  newest first, at most ten a second
  * @typedef {import("./state.js").State} State

@@ -5,9 +5,9 @@
  * @typedef {import("./toolbar.js").App} App
  */
 
-import { html, useEffect, useRef, useState } from "../lib/view.js";
+import { html, cx, useEffect, useRef, useState } from "../lib/view.js";
 import { useStore } from "../lib/store.js";
-import { scaleChoices, upscalerLabel, trainPreviewText, suggestLoraName } from "./state.js";
+import { scaleChoices, upscalerLabel, trainPreviewText, trainSizeText, suggestLoraName, TRAIN_ASPECTS, typedNumber, typedWhole } from "./state.js";
 import { Field } from "./toolbar.js";
 
 /** The upscale model and scale, and the button that orders it (`ids`: one product or several). */
@@ -55,16 +55,20 @@ function UpscaleDialog({ app, dialog }) {
     <${UpscaleForm} app=${app} ids=${dialog.ids} onDone=${() => app.actions.closeDialog()} /></div>`;
 }
 
-// The Train LoRA dialog: name, base model, steps, rank, captions (prompt or another gallery column);
-// "Check" runs every check of studio.train_lora without starting and shows the captions it would learn.
+// The Train LoRA dialog: name, base model, steps, rank, captions (prompt or another gallery column),
+// resolution, aspect (crop to a square or aspect-ratio buckets) and an optional text-encoder LoRA with
+// its own learning rate. "Check" runs every check of studio.train_lora without starting and shows the
+// captions it would learn and the size each image trains at; changing the aspect checks again.
 function TrainDialog({ app, dialog }) {
   const { store, actions } = app;
   const [options, setOptions] = useState(null);
   const [form, setForm] = useState(() => ({ name: suggestLoraName(dialog.ids.map((id) => store.get().items[id])), base: "",
-    steps: "", rank: "", captions: "prompt" }));
+    steps: "", rank: "", captions: "prompt", resolution: "", aspect: "crop", tenc: false, tencRate: "" }));
   const [check, setCheck] = useState(null);
   const [busy, setBusy] = useState("");
   const first = useRef(null);
+  const latest = useRef(0);   // the newest request: it alone clears "busy"
+  const version = useRef(0);  // bumped by every edit: a check of older values never shows
   useEffect(() => {
     let live = true;
     actions.trainOptions(dialog.ids).then((o) => {
@@ -75,18 +79,29 @@ function TrainDialog({ app, dialog }) {
     if (first.current) first.current.focus();
     return () => { live = false; };
   }, []);
-  const edit = (key) => (e) => { const v = e.currentTarget.value; setForm((f) => ({ ...f, [key]: v })); setCheck(null); };
-  const args = () => ({ ids: dialog.ids, name: form.name.trim(), base: form.base, steps: Number(form.steps), rank: Number(form.rank),
-    captions: form.captions.trim() });
+  const edit = (key) => (e) => { const v = e.currentTarget.value; version.current++; setForm((f) => ({ ...f, [key]: v })); setCheck(null); };
   const whole = (v) => (/^\d+$/.test(String(v).trim()) ? Number(v) : v);
-  const send = async (what) => {
+  const args = (f) => ({ ids: dialog.ids, name: f.name.trim(), base: f.base, steps: whole(f.steps), rank: whole(f.rank),
+    captions: f.captions.trim(), resolution: typedWhole(f.resolution), aspect: f.aspect, train_text_encoder: f.tenc,
+    text_encoder_learning_rate: f.tenc ? typedNumber(f.tencRate) : null });
+  const send = async (what, f = form) => {
+    const mine = ++latest.current;
+    const seen = version.current;
     setBusy(what);
-    const a = { ...args(), steps: whole(form.steps), rank: whole(form.rank) };
-    if (what === "check") setCheck(await actions.trainCheck(a));
-    else await actions.train(a);
-    setBusy("");
+    const result = what === "check" ? await actions.trainCheck(args(f)) : await actions.train(args(f));
+    if (what === "check" && seen === version.current) setCheck(result);
+    if (mine === latest.current) setBusy("");
   };
+  // The preview shows the sizes of one aspect: a new aspect checks again (when a preview is up or on its way).
+  const chooseAspect = (aspect) => {
+    const next = { ...form, aspect };
+    version.current++;
+    setForm(next);
+    if (check || busy === "check") send("check", next);
+  };
+  const base = options && options.bases.find((b) => b.id === form.base);
   const columnsId = "inb-gallery-train-columns";
+  const unetRate = options ? options.defaults.learning_rate : null;
   return html`<div class="inb-modal-body inb-gallery-train">
     <${Field} app=${app} name="train_products"><div class="inb-help">${dialog.ids.length} selected product${dialog.ids.length === 1 ? "" : "s"} to learn from.
       The run trains in the background and shows live in the Production panel.</div></${Field}>
@@ -106,11 +121,36 @@ function TrainDialog({ app, dialog }) {
         <input class="inb-input" aria-label="Captions from" list=${columnsId} value=${form.captions} onInput=${edit("captions")} />
         <datalist id=${columnsId}>${((options && options.columns) || []).map((c) => html`<option key=${c} value=${c}></option>`)}</datalist>
         <div class="inb-help">"prompt" (each product's own), or another gallery column.</div></${Field}>
+      <${Field} app=${app} name="train_resolution"><label class="inb-label">Resolution</label>
+        <input class="inb-input" type="number" min="8" step="8" aria-label="Resolution" placeholder=${base ? String(base.resolution) : ""}
+          value=${form.resolution} onInput=${edit("resolution")} />
+        <div class="inb-help">Pixels a side${base ? `; empty: ${base.resolution}, the base model's` : ""}.</div></${Field}>
     </div>
+    <${Field} app=${app} name="train_aspect" cls="inb-gallery-train-aspect">
+      <div class="inb-label" id="inb-gallery-train-aspect">Aspect</div>
+      <div role="radiogroup" aria-labelledby="inb-gallery-train-aspect" class="inb-gallery-train-choices">
+        ${TRAIN_ASPECTS.map((a) => html`<label key=${a.value} class=${cx("inb-gallery-train-choice", form.aspect === a.value && "inb-gallery-active")}>
+          <input type="radio" name="inb-gallery-train-aspect" value=${a.value} checked=${form.aspect === a.value}
+            aria-label=${a.label} aria-describedby=${`inb-gallery-train-aspect-${a.value}`} onChange=${() => chooseAspect(a.value)} />
+          <span><span class="inb-gallery-train-choice-label">${a.label}</span>
+            <span class="inb-help" id=${`inb-gallery-train-aspect-${a.value}`}>${a.hint}</span></span></label>`)}
+      </div></${Field}>
+    <${Field} app=${app} name="train_text_encoder" cls="inb-gallery-train-tenc">
+      <label class="inb-gallery-train-check"><input type="checkbox" checked=${form.tenc}
+        onChange=${(e) => { const v = e.currentTarget.checked; setForm((f) => ({ ...f, tenc: v }));
+          actions.clearFields(["train_text_encoder", "train_text_encoder_learning_rate"]); }} />
+        <span>Also train the text encoder</span></label>
+      <div class="inb-help">A LoRA on the text encoder too, so the words of the captions learn the style; slower (captions are encoded at every step).</div>
+    </${Field}>
+    ${form.tenc ? html`<${Field} app=${app} name="train_text_encoder_learning_rate" cls="inb-gallery-train-tenc-rate">
+      <label class="inb-label">Text encoder learning rate</label>
+      <input class="inb-input" inputmode="decimal" aria-label="Text encoder learning rate" placeholder=${unetRate !== null ? String(unetRate) : ""}
+        value=${form.tencRate} onInput=${(e) => { const v = e.currentTarget.value; setForm((f) => ({ ...f, tencRate: v })); }} />
+      <div class="inb-help">e.g. 5e-5; empty: the UNet's${unetRate !== null ? ` (${unetRate})` : ""}.</div></${Field}>` : null}
     ${check ? html`<div class="inb-gallery-train-preview" aria-label="Captions preview">
       <div class="inb-label">${trainPreviewText(check, form.captions)}</div>
       <table class="inb-kv"><tbody>${check.dataset.map((r) => html`<tr key=${r.product_id}>
-        <th class="inb-mono" title=${r.product_id}>…${r.product_id.slice(-6)}${r.width && r.height ? html`<div class="inb-faint">${r.width}×${r.height}</div>` : null}</th>
+        <th class="inb-mono" title=${r.product_id}>…${r.product_id.slice(-6)}<div class="inb-faint inb-gallery-train-size">${trainSizeText(r)}</div></th>
         <td>${r.caption}</td></tr>`)}</tbody></table></div>` : null}
     <${Field} app=${app} name="train"><div class="inb-gallery-actions">
       <button class="inb-btn" disabled=${!!busy || !options} onClick=${() => send("check")}>${busy === "check" ? "Checking…" : "Check captions"}</button>

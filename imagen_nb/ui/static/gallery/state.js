@@ -233,11 +233,56 @@ export function upscaleMessage(result) {
   return `Ordered ${n === 1 ? "an upscale" : `${n} upscales`} ×${result.scale} with ${result.model}`;
 }
 
-/** The training preview's line: "4 images · captions from prompt · 2 empty". */
+/** The training preview's line: "4 images · captions from prompt · buckets: 192×64 ×3, 128×128 ×1"
+ * (the sizes the shown images train at, most common first; "cropped to 64×64" when all are one square). */
 export function trainPreviewText(check, captions) {
   if (!check) return "";
   const shown = check.shown < check.count ? ` (first ${check.shown} shown)` : "";
-  return `${check.count} image${check.count === 1 ? "" : "s"} · captions from ${captions}${shown}`;
+  const sizes = trainSizes(check.dataset || []);
+  let size = "";
+  if (check.aspect === "bucket" && sizes.length) size = ` · buckets: ${sizes.map(([s, n]) => `${s} ×${n}`).join(", ")}`;
+  else if (sizes.length) size = ` · cropped to ${sizes.map(([s]) => s).join(", ")}`;
+  return `${check.count} image${check.count === 1 ? "" : "s"} · captions from ${captions}${size}${shown}`;
+}
+
+/** [["192×64", 3], ["128×128", 1]]: the target sizes of preview rows with their counts, most common first. */
+export function trainSizes(rows) {
+  const counts = new Map();
+  for (const r of rows) {
+    if (!r.target_width || !r.target_height) continue;
+    const key = `${r.target_width}×${r.target_height}`;
+    counts.set(key, (counts.get(key) || 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]);
+}
+
+/** A preview row's sizes: "128×64 → 192×64" (its own, then the one it trains at), or either alone. */
+export function trainSizeText(row) {
+  const own = row.width && row.height ? `${row.width}×${row.height}` : "";
+  const target = row.target_width && row.target_height ? `${row.target_width}×${row.target_height}` : "";
+  if (own && target) return own === target ? own : `${own} → ${target}`;
+  return own || target;
+}
+
+/** The Train LoRA dialog's Aspect choices (TrainingConfig.aspect) and the line that says what each does. */
+export const TRAIN_ASPECTS = [
+  { value: "crop", label: "Crop to square", hint: "Shorter side scaled to the resolution, the centre square kept: wide or tall images lose their edges." },
+  { value: "bucket", label: "Buckets by aspect ratio", hint: "Each image trains at the bucket nearest its shape (about resolution² pixels, sides multiples of 64): edges kept." },
+];
+
+/** A number typed in a box as the request sends it: a Number when it reads as one, null when empty,
+ * else the text itself (the Studio's check then names the field and says what it expects). */
+export function typedNumber(text) {
+  const t = String(text ?? "").trim();
+  if (!t) return null;
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t) ? Number(t) : t;
+}
+
+/** A whole number typed in a box: a Number when it is one, null when empty, else the text. */
+export function typedWhole(text) {
+  const t = String(text ?? "").trim();
+  if (!t) return null;
+  return /^\d+$/.test(t) ? Number(t) : t;
 }
 
 /** A LoRA name proposed from the products' project or prompt: letters, digits, '.', '_' or '-'. */
