@@ -166,8 +166,13 @@ def run_example(model_dir: Path, paths: list[Path], args, rank: int, device: str
         timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(rows),), device=latents.device)
         noisy = noise_scheduler.add_noise(latents, noise, timesteps)
         hidden = text(ids[rows].to(accelerator.device), return_dict=False)[0]
+        # the example's target: the noise, or the velocity for a v-prediction scheduler (the tiny model's)
+        if noise_scheduler.config.prediction_type == "v_prediction":
+            target = noise_scheduler.get_velocity(latents, noise, timesteps)
+        else:
+            target = noise
         prediction = unet(noisy, timesteps, hidden, return_dict=False)[0]
-        loss = F.mse_loss(prediction.float(), noise.float(), reduction="mean")
+        loss = F.mse_loss(prediction.float(), target.float(), reduction="mean")
         accelerator.backward(loss)
         if accelerator.sync_gradients:
             accelerator.clip_grad_norm_(params, 1.0)

@@ -9,6 +9,7 @@ from PIL import Image
 
 from imagen_nb.core.errors import GenerationCancelled, ValidationError
 from imagen_nb.core.records import GenerationResult, ModelLoaded
+from imagen_nb.providers.diffusers.tiny import TINY_DIRNAME
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,7 @@ def test_a_run_returns_a_png_of_the_asked_size(tiny_provider, tiny, ctx, request
     assert returned["scheduler_class"] == "DPMSolverMultistepScheduler"
     assert (returned["device"], returned["dtype"]) == ("cpu", "float32")
     assert returned["torch"] and returned["diffusers"] and returned["seconds"] > 0
-    assert returned["model_path"].endswith("tiny-sd1-v1")
+    assert returned["model_path"].endswith(TINY_DIRNAME)
 
 
 def test_the_same_seed_gives_the_same_image_and_another_seed_another(tiny_provider, tiny, ctx, request_for):

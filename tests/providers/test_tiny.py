@@ -150,3 +150,21 @@ def test_tiny_weights_are_the_same_on_every_build(tiny_path, tmp_path):
     again = build_tiny_model(tmp_path / TINY_DIRNAME)
     for weights in ("unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors", "text_encoder/model.safetensors"):
         assert (again / weights).read_bytes() == (tiny_path / weights).read_bytes(), weights
+
+
+def test_the_tiny_vae_gives_colours_back_and_the_scheduler_predicts_v(tiny_path):
+    import torch
+    from diffusers import AutoencoderKL, DPMSolverMultistepScheduler
+
+    vae = AutoencoderKL.from_pretrained(tiny_path / "vae")
+    generator = torch.Generator().manual_seed(0)
+    colours = torch.tensor([(230, 20, 30), (0, 255, 0), (255, 255, 255), (0, 0, 0), (90, 140, 200)], dtype=torch.float32)
+    images = (colours.view(-1, 3, 1, 1) / 127.5 - 1).expand(-1, 3, 64, 64)
+    with torch.no_grad():
+        posterior = vae.encode(images).latent_dist
+        back = (vae.decode(posterior.sample(generator=generator)).sample.clamp(-1, 1) + 1) * 127.5
+    assert (back - colours.view(-1, 3, 1, 1)).abs().max() < 1.0  # within a level of 255 (a random VAE: ~100 off)
+    scaled = posterior.mean * vae.config.scaling_factor
+    assert 1.0 < float(scaled[:, :3].abs().max()) < 2.0  # scaled latents of SD's order (unit variance over colours)
+    scheduler = DPMSolverMultistepScheduler.from_pretrained(tiny_path / "scheduler")
+    assert scheduler.config.prediction_type == "v_prediction"

@@ -1,10 +1,12 @@
 """The offline tiny Stable Diffusion model behind ``diffusers:tiny`` (DESIGN.md §7).
 
-No weights can be downloaded here, so the model is made on first use: a UNet, a VAE and a CLIP
-text encoder with random (seeded, hence reproducible) weights, a CLIP tokenizer built from a
-vocab.json / merges.txt this module writes, and a DPM++ scheduler. It is saved with
-``save_pretrained`` and loaded back with ``from_pretrained``, so the real loading path runs.
-Its images are noise.
+No weights can be downloaded here, so the model is made on first use: a UNet and a CLIP text
+encoder with random (seeded, hence reproducible) weights, a VAE set up as a colour codec (see
+:func:`make_colour_codec`), a CLIP tokenizer built from a vocab.json / merges.txt this module
+writes, and a v-prediction DPM++ scheduler. It is saved with ``save_pretrained`` and loaded back with
+``from_pretrained``, so the real loading path runs. Its images are noise (blocks of colour: the
+UNet is random), but like a real model's VAE its VAE gives back the colours it encodes, so what a
+LoRA learns from images shows in the pixels it generates.
 
 The folder appears atomically: the model is saved into a temporary folder beside the target
 and renamed into place, so a reader never sees half a model and two builders (threads or
@@ -25,7 +27,7 @@ from ...core.errors import ProviderError
 from .pipelines import quiet_progress_bars
 
 #: Folder name under the provider's cache; bump the suffix when the recipe changes.
-TINY_DIRNAME = "tiny-sd1-v1"
+TINY_DIRNAME = "tiny-sd1-v2"
 TINY_UPSCALER_DIRNAME = "tiny-x4-upscaler-v1"
 TINY_ESRGAN_FILENAME = "tiny-esrgan-x4-v2.safetensors"
 #: The tiny x4 upscaler's largest noise level (the real one's, 350).
@@ -101,7 +103,8 @@ def _sweep_stale(path: Path) -> None:
 
 
 def make_tiny_pipeline():
-    """A new tiny ``StableDiffusionPipeline`` in memory with seeded random weights (not saved)."""
+    """A new tiny ``StableDiffusionPipeline`` in memory (not saved): seeded random UNet and text encoder,
+    the colour-codec VAE of :func:`make_colour_codec`, a v-prediction DPM++ scheduler."""
     import torch
     from diffusers import (
         AutoencoderKL,
@@ -139,6 +142,7 @@ def make_tiny_pipeline():
             norm_num_groups=4,
             sample_size=64,
         )
+        make_colour_codec(vae)
         text_encoder = CLIPTextModel(
             CLIPTextConfig(
                 hidden_size=32,
@@ -153,8 +157,12 @@ def make_tiny_pipeline():
                 pad_token_id=tokenizer.pad_token_id,
             )
         )
+    # v-prediction (as SD 2.x): a random UNet's noise estimate misses the noise, and an epsilon model's
+    # x0 = (x_t - sigma * eps) / alpha multiplies that miss by up to ~15 at the first step, so its
+    # images are saturated and a LoRA cannot steer them; a v model's x0 = alpha * x_t - sigma * v does not.
     scheduler = DPMSolverMultistepScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+        prediction_type="v_prediction",
     )
     return StableDiffusionPipeline(
         vae=vae,
@@ -166,6 +174,89 @@ def make_tiny_pipeline():
         feature_extractor=None,
         requires_safety_checker=False,
     )
+
+
+#: The tiny VAE's signal inside its GroupNorms: small against their eps (1e-6 on the variance), so they scale
+#: it by a constant 1/sqrt(eps) instead of normalising it away.
+_CODEC_SIGNAL = 3e-5
+#: Raw latent per colour unit: after the VAE's ``scaling_factor`` (SD's 0.18215) a uniformly random colour
+#: channel in [-1, 1] (standard deviation 1/sqrt(3)) has unit variance, as SD's latents have.
+_LATENT_GAIN = 3**0.5 / 0.18215
+#: Log-variance of the tiny VAE's posterior: sampled latents wander ~0.1 of a level of 255.
+_CODEC_LOGVAR = -12.0
+
+
+def make_colour_codec(vae) -> None:
+    """Set a tiny 4-block ``AutoencoderKL``'s weights (in place) so that it encodes and decodes colours faithfully.
+
+    A random VAE maps a red image to a muddy one, so nothing learnt in latent space shows in the
+    pixels. Here every residual branch and attention output is zeroed (each block passes its input
+    through), the encoder's down-samplers average 2×2 pixels, the decoder's up-samplers repeat them,
+    and conv_in / conv_out carry each colour channel as a pair (+c, -c): the GroupNorm of a group of
+    such pairs has zero mean and a variance far below its eps, so it only scales, and
+    ``silu(v) - silu(-v) = v`` undoes the SiLU exactly. Latent channels 0-2 are red, green and blue
+    averaged over 8×8 pixels, channel 3 their mean; decoding repeats each latent pixel over 8×8.
+    A solid colour comes back within a level of 255.
+    """
+    import torch
+
+    enc, dec = vae.encoder, vae.decoder
+    with torch.no_grad():
+        for name, module in vae.named_modules():
+            if name.endswith(("conv2", "to_out.0")):  # residual branches and attention outputs: off
+                module.weight.zero_()
+                module.bias.zero_()
+        for block in enc.down_blocks:  # 2×2 average (the input is padded right/bottom only, stride 2)
+            for down in block.downsamplers or []:
+                _identity(down.conv, (0, 1))
+        for block in dec.up_blocks:  # nearest-neighbour ×2, then the conv's centre tap
+            for up in block.upsamplers or []:
+                _identity(up.conv, (1,))
+        for block in (*enc.down_blocks, *dec.up_blocks):
+            for resnet in block.resnets:
+                if resnet.conv_shortcut is not None:  # channel count changes: keep the first channels
+                    _identity(resnet.conv_shortcut, (0,))
+
+        norm = 1.0 / (_CODEC_SIGNAL * 1e3)  # what a GroupNorm with eps 1e-6 multiplies the pairs by
+        weight = torch.zeros_like(enc.conv_in.weight)  # rgb -> (+r, -r, +g, -g, +b, -b, 0, 0)
+        for c in range(3):
+            weight[2 * c, c, 1, 1], weight[2 * c + 1, c, 1, 1] = _CODEC_SIGNAL, -_CODEC_SIGNAL
+        enc.conv_in.weight.copy_(weight)
+        enc.conv_in.bias.zero_()
+        weight = torch.zeros_like(enc.conv_out.weight)  # pairs -> mean (r, g, b, (r+g+b)/3); log-variance const
+        for c in range(3):
+            for k, sign in ((2 * c, 1.0), (2 * c + 1, -1.0)):
+                weight[c, k, 1, 1] = sign * norm * _LATENT_GAIN
+                weight[3, k, 1, 1] = sign * norm * _LATENT_GAIN / 3
+        enc.conv_out.weight.copy_(weight)
+        enc.conv_out.bias.copy_(torch.tensor([0.0] * 4 + [_CODEC_LOGVAR] * 4))
+        _identity(vae.quant_conv, (0,))
+        _identity(vae.post_quant_conv, (0,))
+
+        weight = torch.zeros_like(dec.conv_in.weight)  # latent (r, g, b, ·) -> (+r, -r, +g, -g, +b, -b, 0, …)
+        for c in range(3):
+            weight[2 * c, c, 1, 1] = _CODEC_SIGNAL / _LATENT_GAIN
+            weight[2 * c + 1, c, 1, 1] = -_CODEC_SIGNAL / _LATENT_GAIN
+        dec.conv_in.weight.copy_(weight)
+        dec.conv_in.bias.zero_()
+        weight = torch.zeros_like(dec.conv_out.weight)  # pairs -> rgb
+        for c in range(3):
+            weight[c, 2 * c, 1, 1], weight[c, 2 * c + 1, 1, 1] = norm, -norm
+        dec.conv_out.weight.copy_(weight)
+        dec.conv_out.bias.zero_()
+
+
+def _identity(conv, taps) -> None:
+    """Make ``conv`` copy channel i to channel i (as far as both exist), averaging the kernel taps ``taps`` × ``taps``."""
+    import torch
+
+    weight = torch.zeros_like(conv.weight)
+    channels = min(weight.shape[0], weight.shape[1])
+    for y in taps:
+        for x in taps:
+            weight[range(channels), range(channels), y, x] = 1.0 / len(taps) ** 2
+    conv.weight.copy_(weight)
+    conv.bias.zero_()
 
 
 def ensure_tiny_upscaler(cache_dir: str | os.PathLike) -> Path:
