@@ -16,6 +16,8 @@
 #   upscale        (80)   issue 17: Real-ESRGAN x4plus and the SD x4 upscaler, 512² → 2048²,
 #                         untiled and tiled: seconds and peak memory
 #   clip           (30)   issue 15: batched CLIP scoring against CLIPModel in a loop (the baseline)
+#   spandrel       (60)   issue 17: tests/providers/test_srnet.py with spandrel importable (that machine has
+#                         torchvision): our RRDBNet/SRVGG loader against spandrel's on the tiny ESRGAN
 # Not here: issue 14's LocalCUDACluster comparison (dask-cuda has no wheel for that machine).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -50,11 +52,13 @@ if [ -n "${GPU_ALL_TINY:-}" ]; then
     step lora_training 300 benchmarks/lora_training.py --model tiny --ranks 4 --steps 6 --warmup 1 --images 4
     step upscale 300 benchmarks/upscale.py --device cpu --x4-input 32
     step clip 120 benchmarks/clip_throughput.py --device cpu --images 64
+    step spandrel 120 -m pytest -q -p no:cacheprovider tests/providers/test_srnet.py
 else
     step gpu_throughput 240 benchmarks/gpu_throughput.py --only square --fresh 1
     step lora_training 100 benchmarks/lora_training.py --model sd15 --ranks 16 --resolution 512 --batch 4 \
         --precision bf16 --steps 20 --warmup 3
     step upscale 80 benchmarks/upscale.py --full --device cuda
     step clip 30 benchmarks/clip_throughput.py --device cuda --images 2048 --batch 64
+    step spandrel 60 -m pytest -q -p no:cacheprovider tests/providers/test_srnet.py
 fi
 echo "== all done $(date -u +%T); logs in $OUT"

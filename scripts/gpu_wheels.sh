@@ -16,5 +16,9 @@ for name in $NEEDED; do
         --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 --platform any -d .whl "$pin"
 done
+# spandrel is no dependency of the lock (it imports torchvision, which has no CPU build here); the GPU
+# machine has torchvision, so the cross-check of our super-resolution loader against it runs there.
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform any -d .whl "spandrel==0.4.2"
 ls -la .whl
 du -sh .whl
