@@ -168,3 +168,16 @@ def test_the_tiny_vae_gives_colours_back_and_the_scheduler_predicts_v(tiny_path)
     assert 1.0 < float(scaled[:, :3].abs().max()) < 2.0  # scaled latents of SD's order (unit variance over colours)
     scheduler = DPMSolverMultistepScheduler.from_pretrained(tiny_path / "scheduler")
     assert scheduler.config.prediction_type == "v_prediction"
+
+
+def test_the_tiny_model_loads_in_float32_even_where_the_device_would_take_float16(tmp_path):
+    """Its colour codec needs float32: on a GPU (float16 by default) tiny still loads in float32;
+    every other model keeps the device's dtype."""
+    from imagen_nb.providers.base import ProviderContext
+    from imagen_nb.providers.diffusers.models import resolve_model, tiny_model
+    from imagen_nb.providers.diffusers.provider import DiffusersProvider
+
+    provider = DiffusersProvider(ProviderContext(home=tmp_path, settings={"device": "cpu", "dtype": "float16"}))
+    assert provider.dtype == "float16"
+    assert provider.dtype_for(tiny_model()) == "float32"
+    assert provider.dtype_for(resolve_model("tiny-upscaler")) == "float16"

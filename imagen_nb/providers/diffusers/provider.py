@@ -94,6 +94,12 @@ class DiffusersProvider(Provider[DiffusersSettings]):
 
         return pick_dtype(self.settings, self.device)
 
+    def dtype_for(self, model: ModelInfo) -> str:
+        """The dtype ``model``'s pipeline loads in: :attr:`dtype`, except ``diffusers:tiny``, always float32
+        (its colour-codec VAE carries colours at ~3e-5, under float16's normal range; tiny saves nothing
+        in half precision anyway)."""
+        return "float32" if model.id == tiny_model().id else self.dtype
+
     def lora_folder(self) -> Path:
         """The LoRA folder (setting ``lora_dir``, default ``<home>/loras``); it need not exist."""
         from .loras import lora_folder
@@ -141,7 +147,7 @@ class DiffusersProvider(Provider[DiffusersSettings]):
 
         Each load publishes :class:`ModelLoaded` on ``ctx``.
         """
-        device, dtype = self.device, self.dtype
+        device, dtype = self.device, self.dtype_for(model)
         found: list[ModelSource] = []
 
         def source() -> ModelSource:  # looked up only when the pipeline is not loaded
