@@ -441,19 +441,34 @@ class TrainingService:
             active = self._active.get(run_id)
         if active is not None and active.cancel.is_set():  # cancelled a moment ago: let it save and stop
             active.done.wait(STOPPING_WAIT)
-        row = self._row(run_id)
-        with self._lock:
-            if run_id in self._active:
-                raise ValidationError("run", f"training run {row['name']!r} is running already")
-        if row["status"] == "completed":
-            raise ValidationError("run", f"training run {row['name']!r} is completed: its LoRA is"
-                                         f" loras='{row['name']}'; train a new run to go further")
-        if row["status"] not in RESUMABLE:
-            raise ValidationError("run", f"training run {row['name']!r} is {row['status']}; only cancelled,"
-                                         " interrupted or failed runs resume")
-        q_training.update_run(self.studio.catalog.cursor(), run_id, status="pending", pid=os.getpid(),
-                              error_type=None, error_message=None)
-        self._start(run_id, resume=True)
+        reserved = _Active()
+        with self._lock:  # checked and claimed at once: two resumes never start two threads on one run
+            current = self._active.get(run_id)
+            if current is None:
+                self._active[run_id] = reserved
+        if current is not None:
+            name = self._row(run_id)["name"]
+            if current.cancel.is_set():
+                raise ValidationError("run", f"training run {name!r} is still saving its checkpoint after a cancel"
+                                             f" ({STOPPING_WAIT:.0f} s so far); resume it again in a moment")
+            raise ValidationError("run", f"training run {name!r} is running already")
+        try:
+            row = self._row(run_id)
+            if row["status"] == "completed":
+                raise ValidationError("run", f"training run {row['name']!r} is completed: its LoRA is"
+                                             f" loras='{row['name']}'; train a new run to go further")
+            if row["status"] not in RESUMABLE:
+                raise ValidationError("run", f"training run {row['name']!r} is {row['status']}; only cancelled,"
+                                             " interrupted or failed runs resume")
+            q_training.update_run(self.studio.catalog.cursor(), run_id, status="pending", pid=os.getpid(),
+                                  error_type=None, error_message=None)
+        except BaseException:
+            with self._lock:
+                if self._active.get(run_id) is reserved:
+                    del self._active[run_id]
+            reserved.done.set()
+            raise
+        self._start(run_id, resume=True, active=reserved)
 
     def cancel(self, run_id: str) -> bool:
         """Ask a running run to stop after its current step; False when it is not running here."""
@@ -472,8 +487,9 @@ class TrainingService:
             return True
         return active.done.wait(timeout)
 
-    def _start(self, run_id: str, *, resume: bool) -> None:
-        active = _Active()
+    def _start(self, run_id: str, *, resume: bool, active: "_Active | None" = None) -> None:
+        if active is None:
+            active = _Active()
         with self._lock:
             self._active[run_id] = active
         thread = threading.Thread(target=self._thread, args=(run_id, resume, active), daemon=True,

@@ -69,3 +69,18 @@ def test_the_text_encoder_lora_learns_with_gradient_checkpointing(tmp_path):
     text_encoder = t.accelerator.unwrap_model(t.text_encoder)
     b = [p for n, p in text_encoder.named_parameters() if "lora_B" in n]
     assert len(b) == 8 and all(float(p.detach().abs().sum()) > 0 for p in b)  # 2 layers × q, k, v, out
+
+
+def test_the_tiny_model_trains_without_float16_where_a_gpu_would_pick_it(monkeypatch):
+    """An older GPU picks fp16 mixed precision; diffusers:tiny's colour-codec VAE lies under float16's
+    range, so tiny trains in float32 there unless fp16 is asked for by name; other models keep fp16."""
+    from imagen_nb.providers.diffusers import training
+
+    monkeypatch.setattr(training, "pick_precision", lambda config, device: config.mixed_precision or "fp16")
+    examples = [TrainingExample("p", "p.png", "0" * 64, 64, 64, "a cat", 64, 64)]
+    config = TrainingConfig(resolution=64)
+    assert LoraTrainer(TINY, "nowhere", examples, config, "cuda", {}).precision == "no"
+    other = ModelInfo("diffusers", "owner/sd15", "text-to-image", "stable-diffusion-1", {})
+    assert LoraTrainer(other, "nowhere", examples, config, "cuda", {}).precision == "fp16"
+    asked = TrainingConfig(resolution=64, mixed_precision="fp16")
+    assert LoraTrainer(TINY, "nowhere", examples, asked, "cuda", {}).precision == "fp16"

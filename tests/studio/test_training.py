@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import wave
 from datetime import datetime, timezone
 from pathlib import Path
@@ -218,6 +219,46 @@ def test_cancel_stops_within_a_step_and_resume_reaches_the_same_weights(studio, 
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_allclose(a[key].numpy(), b[key].numpy(), atol=1e-6, rtol=1e-5)
+
+
+def test_resumes_at_once_start_the_run_once(studio, generated, monkeypatch):
+    """Four resumes of one cancelled run at the same moment (a double click and a notebook): one starts
+    it, the others say it is running; each step is trained once."""
+    from imagen_nb.studio import training as service
+
+    real_update = service.q_training.update_run
+
+    def slow_update(*args, **kwargs):  # a slow catalog write widens the window between check and start
+        if kwargs.get("status") == "pending":
+            time.sleep(0.3)
+        return real_update(*args, **kwargs)
+
+    run = studio.train_lora("twice", products=generated, steps=6, checkpoint_every=2, learning_rate=1e-3, seed=5,
+                            **FAST)
+    sub = cancel_at(studio, "twice", 2)
+    assert run.wait(timeout=600) and run.status == "cancelled"
+    sub.close()
+    monkeypatch.setattr(service.q_training, "update_run", slow_update)
+    gate, outcomes = threading.Barrier(4), []
+
+    def resume():
+        gate.wait()
+        try:
+            run.resume()
+            outcomes.append("started")
+        except ValidationError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=resume) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 4 and outcomes.count("started") == 1, outcomes
+    assert all("running already" in o for o in outcomes if o != "started"), outcomes
+    assert run.wait(timeout=600) and run.status == "completed"
+    steps = list(studio.sql("select step from training_metrics where run_id = ? order by step", [run.id])["step"])
+    assert steps == list(range(1, 7))
 
 
 def test_resume_after_sigkill_of_the_training_process(tmp_path, home):

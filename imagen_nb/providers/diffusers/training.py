@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from ...core.errors import ProviderError
 from ...core.training import TrainingConfig, TrainingExample, target_size
 from .pipelines import quiet_progress_bars
+from .models import tiny_model
 from .specs import SD1, SD2
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ class LoraTrainer:
         self.device = device
         self.metadata = dict(metadata)
         self.precision = pick_precision(config, device)
+        if self.precision == "fp16" and config.mixed_precision is None and model.id == tiny_model().id:
+            self.precision = "no"  # diffusers:tiny's colour-codec VAE lies under float16's range (bf16 keeps it)
         self._ready = False
 
     # -- preparing ------------------------------------------------------------------------
