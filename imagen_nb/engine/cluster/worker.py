@@ -90,7 +90,7 @@ def task_model(provider: Provider, task: Task, where: str) -> Any:
             raise
         raise UnknownModelError(f"{exc}. This Dask worker ({where}) does not see the studio's home {task.home}, "
                                 "where the model and LoRA folders are: mount it at the same path on the workers (a "
-                                "shared file system), or run the workers on the studio's machine") from None
+                                "shared file system), or run the workers on the studio's machine") from exc
 
 
 def with_local_files(task: Task, folder: Path) -> list[GenerationRequest]:
