@@ -96,4 +96,26 @@ const quiet = { toast() {}, error() {}, blobUrl: () => "blob:x", release() {}, c
   assert.equal(actions.askAgain(), null);
   assert.deepEqual(k.asked, []);
 }
+// Order: the Refine card's judges and rewriters, first asked while the kernel was busy, come back.
+{
+  const state = await load("order/state.js");
+  const { createActions } = await load("order/actions.js");
+  const choices = { judges: ["transformers:tiny-judge"], rewriters: ["transformers:tiny-writer"], scorers: [],
+    defaults: {}, iterations_max: 10, n_max: 8, key_missing: {}, model_types: {} };
+  const k = kernel({ refine_choices: () => choices });
+  const store = createStore(state.initialState());
+  const actions = createActions({ ...quiet, call: k.call, focus() {} }, store);
+  actions.openRefine(true);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.match(store.get().refine.loadError, /did not answer/);
+  k.busy = false;
+  k.asked.length = 0;
+  actions.askAgain();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(k.asked, ["refine_choices"]);
+  assert.deepEqual(store.get().refine.choices.judges, ["transformers:tiny-judge"]);
+  k.asked.length = 0;
+  actions.askAgain();                                  // loaded: nothing asked again
+  assert.deepEqual(k.asked, []);
+}
 console.log("retry js tests passed");

@@ -247,6 +247,8 @@ export function createActions(ctx, store) {
     /** The kernel answers again (common.js): an init that met a busy kernel is asked again. */
     askAgain() {
       if (get().loadError) actions.init();
+      const r = get().refine;  // the Refine card's judges and rewriters, when their first ask met the busy kernel
+      if (r && r.open && !r.choices && r.loadError) actions.loadRefineChoices();
     },
     applyState(r) {
       set((s) => ({ projects: r.projects, presets: r.presets, tokens: r.tokens, limit: r.limit,
