@@ -419,7 +419,7 @@ def test_the_page_asks_only_for_requests_the_controller_serves():
                      "image_thumb", "projects", "create_project", "tokens", "token_set", "token_delete",
                      "preset_save", "preset_apply", "preset_delete", "attach_file", "attach_set", "detach",
                      "refine_choices", "refine", "civitai_state", "civitai_search", "civitai_resolve",
-                     "civitai_add"} - {"tokens"}
+                     "civitai_add", "civitai_cancel"} - {"tokens"}
     assert all(hasattr(OrderController, f"rpc_{name}") for name in asked | {"tokens"})
     assert set(re.findall(r'ctx\.on\("(\w+)"', js)) == {"session", "table", "civitai"}
     module = assets.esm("order")
