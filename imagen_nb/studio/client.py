@@ -50,7 +50,7 @@ READS = frozenset({
     "check_training", "training_run", "training_runs", "training_record", "training_metrics", "training_checkpoints",
     "training_samples", "wait_training", *(f"views.{name}" for name in VIEWS),
     "refinements", "get_refinement", "lineage", "scores", "refinement_record", "refinement_rounds",
-    "refinement_items", "wait_refinement", "download_record", "wait_download",
+    "refinement_items", "wait_refinement", "download_record", "download_records", "wait_download",
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
