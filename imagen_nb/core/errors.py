@@ -105,6 +105,10 @@ class DownloadCancelled(ImagenError):
     """A model download (``studio.add_model(ref)``) was cancelled; its partial file is kept for a resume."""
 
 
+class DownloadBusy(ValidationError):
+    """``studio.add_model(ref)`` while ``ref`` (or another reference to the same file) is downloading."""
+
+
 class CatalogBusy(ImagenError):
     """Another process owns this imagen-nb home (DuckDB allows one writer per file)."""
 

@@ -50,7 +50,7 @@ READS = frozenset({
     "check_training", "training_run", "training_runs", "training_record", "training_metrics", "training_checkpoints",
     "training_samples", "wait_training", *(f"views.{name}" for name in VIEWS),
     "refinements", "get_refinement", "lineage", "scores", "refinement_record", "refinement_rounds",
-    "refinement_items", "wait_refinement", "download_record", "wait_download",
+    "refinement_items", "wait_refinement", "download_record", "download_records", "wait_download",
 })
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -350,20 +350,31 @@ class StudioClient(Studio):
         # ModelDownload events) and cancels it on Ctrl-C, as a blocking call in the host would.
         from .downloads import ModelImport
 
-        started = self._call("add_model", path, name, for_model=for_model, wait=False)
-        if not isinstance(started, ModelImport) or not wait:
-            return started
-        sub = None
-        if progress is not None:
-            report, ref = progress, started.ref
+        sub, last = None, [-1]
+        if progress is not None and wait:
+            # Listening before the host starts: a short download may be over before its answer comes back.
+            report, ref = progress, str(path).strip()
 
             def on_event(event: Any) -> None:
                 if isinstance(event, records.ModelDownload) and event.ref == ref and event.state == "downloading":
+                    last[0] = event.done
                     report(event.done, event.total)
 
             sub = self.subscribe(on_event)
         try:
-            return started.wait()
+            started = self._call("add_model", path, name, for_model=for_model, wait=False)
+            if not isinstance(started, ModelImport) or not wait:
+                return started
+            result = started.wait()
+            if sub is not None and progress is not None:
+                # the events travel apart from the answer and the last ones may still be on their way:
+                # stop listening (no late, smaller figure after this) and report the end once
+                sub.close()
+                sub = None
+                row = started.record()
+                if row["total"] is not None and last[0] != row["total"]:
+                    progress(row["total"], row["total"])
+            return result
         finally:
             if sub is not None:
                 sub.close()

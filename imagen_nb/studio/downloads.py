@@ -11,15 +11,20 @@ A cancelled download records nothing and leaves no file in the model or LoRA fol
 ``.<name>.part`` (a dot file the folders' listings skip): the next ``add_model(ref)`` resumes it
 with an HTTP Range request. The service keeps the last :data:`KEEP` finished downloads so a
 handle still reads how one ended.
+
+Each download has an ``id`` besides its reference: the first 12 hex digits of the reference's
+SHA-256, the same each time that reference is imported. The REST API names a download by it (a
+reference holds ``:`` and ``/``), and :meth:`DownloadService.record` takes either.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..core.errors import DownloadCancelled, ValidationError
+from ..core.errors import DownloadBusy, DownloadCancelled
 
 if TYPE_CHECKING:
     from .local import LocalStudio
@@ -30,6 +35,17 @@ KEEP = 50
 WAIT_STEP = 5.0
 #: A download's states; the last three are final.
 STATES = ("starting", "downloading", "done", "failed", "cancelled")
+
+
+def download_id(ref: str) -> str:
+    """The id of the download of ``ref`` (12 hex digits; the same for each import of ``ref``)."""
+    return hashlib.sha256(ref.encode()).hexdigest()[:12]
+
+
+def _fraction(row: dict[str, Any]) -> float | None:
+    if row["state"] == "done":
+        return 1.0
+    return min(1.0, row["done"] / row["total"]) if row["total"] else None
 
 
 class ModelImport:
@@ -44,7 +60,7 @@ class ModelImport:
         self.ref = ref
 
     def record(self) -> dict[str, Any]:
-        """ref, file_name, path, kind, state, done, total, result, error, started_at, finished_at."""
+        """id, ref, file_name, path, kind, state, done, total, fraction, result, error, started_at, finished_at."""
         row = self._studio.download_record(self.ref)
         if row is None:
             raise LookupError(f"no download of {self.ref} is known to this studio (it was started in an earlier "
@@ -69,10 +85,7 @@ class ModelImport:
     @property
     def fraction(self) -> float | None:
         """Progress from 0 to 1 (None while the size is unknown)."""
-        row = self.record()
-        if row["state"] == "done":
-            return 1.0
-        return min(1.0, row["done"] / row["total"]) if row["total"] else None
+        return self.record()["fraction"]
 
     @property
     def result(self) -> str | None:
@@ -131,7 +144,7 @@ class _Job:
         self.cancel = threading.Event()
         self.finished = threading.Event()
         self.error: BaseException | None = None
-        self.row: dict[str, Any] = {"ref": ref, "file_name": None, "path": None, "kind": None, "state": "starting",
+        self.row: dict[str, Any] = {"id": download_id(ref), "ref": ref, "file_name": None, "path": None, "kind": None, "state": "starting",
                                     "done": 0, "total": None, "result": None, "error": None,
                                     "started_at": time.time(), "finished_at": None}
 
@@ -167,15 +180,21 @@ class DownloadService:
         return ModelImport(self._studio, ref)
 
     def record(self, ref: str) -> dict[str, Any] | None:
-        """A download's row (see :meth:`ModelImport.record`), or None when none is known."""
+        """A download's row (see :meth:`ModelImport.record`) by reference or id, or None when none is known."""
         with self._lock:
-            job = self._jobs.get(ref)
-            return dict(job.row) if job is not None else None
+            job = self._find(ref)
+            return self._row(job) if job is not None else None
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every download known: running ones first, then the finished, newest first."""
+        with self._lock:
+            rows = [self._row(job) for job in self._jobs.values()]
+        return sorted(rows, key=lambda r: (r["finished_at"] is not None, -r["started_at"]))
 
     def cancel(self, ref: str) -> bool:
         """Ask a running download to stop; False when none is running."""
         with self._lock:
-            job = self._jobs.get(ref)
+            job = self._find(ref)
             if job is None or job.finished.is_set():
                 return False
             job.cancel.set()
@@ -184,7 +203,7 @@ class DownloadService:
     def wait(self, ref: str, timeout: float | None) -> str | None:
         """The id once the download ended (its error raised when it failed or was cancelled); None on timeout."""
         with self._lock:
-            job = self._jobs.get(ref)
+            job = self._find(ref)
         if job is None:
             raise LookupError(f"no download of {ref} is known to this studio")
         if not job.finished.wait(timeout):
@@ -203,11 +222,21 @@ class DownloadService:
             job.finished.wait(5)
 
     # -- inside ---------------------------------------------------------------------------
+    def _find(self, ref: str) -> _Job | None:
+        job = self._jobs.get(ref)
+        if job is None:  # by id
+            job = next((j for j in self._jobs.values() if j.row["id"] == ref), None)
+        return job
+
+    @staticmethod
+    def _row(job: _Job) -> dict[str, Any]:
+        return {**job.row, "fraction": _fraction(job.row)}
+
     def _begin(self, ref: str) -> _Job:
         with self._lock:
             old = self._jobs.get(ref)
             if old is not None and not old.finished.is_set():
-                raise ValidationError("ref", f"{ref} is being downloaded already ({ModelImport._line(old.row)}); wait "
+                raise DownloadBusy("ref", f"{ref} is being downloaded already ({ModelImport._line(old.row)}); wait "
                                              f"for it or cancel it: studio.cancel_download({ref!r})")
             job = self._jobs[ref] = _Job(ref)
             ended = sorted((j for j in self._jobs.values() if j.finished.is_set()),
@@ -221,7 +250,7 @@ class DownloadService:
         with self._lock:
             for other in self._jobs.values():
                 if other is not job and not other.finished.is_set() and other.row["path"] == str(dest):
-                    raise ValidationError("ref", f"{other.row['ref']} is downloading the same file ({dest.name}) now;"
+                    raise DownloadBusy("ref", f"{other.row['ref']} is downloading the same file ({dest.name}) now;"
                                                  " wait for it or cancel it")
 
     def _run(self, job: _Job, plan, progress) -> str:

@@ -420,8 +420,12 @@ class LocalStudio(RefineAPI, Studio):
         return provider.add_model(path, name).id
 
     def download_record(self, ref: str) -> dict[str, Any] | None:
-        """A civitai download's state (what :class:`ModelImport` reads); None when none is known."""
+        """A civitai download's state by reference or id (what :class:`ModelImport` reads); None when none is known."""
         return self.downloads.record(ref)
+
+    def download_records(self) -> list[dict[str, Any]]:
+        """The civitai downloads of this session: running ones first, then the last 50 finished, newest first."""
+        return self.downloads.records()
 
     def cancel_download(self, ref: str) -> bool:
         """Stop the civitai download of ``ref`` (``add_model`` raises ``DownloadCancelled``; the partial

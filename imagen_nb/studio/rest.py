@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..core.errors import ValidationError
+from ..core.errors import DownloadBusy, UnknownModelError, ValidationError, did_you_mean
 from .wire import plain
 
 if TYPE_CHECKING:
@@ -38,6 +38,15 @@ class Raw:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """A route's JSON answer with a status and headers of its own (``202`` and a ``Location``)."""
+
+    data: Any
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Route:
     """One REST route of the hosted studio."""
 
@@ -50,7 +59,16 @@ class Route:
     binary: bool = False
     tag: str = "studio"
     status: int = 200
-    responses: Mapping[str, Any] = field(default_factory=dict)
+    #: other statuses it answers with, and when (documented in the OpenAPI document)
+    responses: Mapping[str, str] = field(default_factory=dict)
+    #: errors that answer with another status than the usual (see ``server.status_of``)
+    errors: tuple[tuple[type, int], ...] = ()
+    #: a header of the main answer and what it holds (documented)
+    header: tuple[str, str] | None = None
+
+    def status_of(self, exc: BaseException) -> int | None:
+        """The status this route answers ``exc`` with, when it differs from the usual; else None."""
+        return next((code for cls, code in self.errors if isinstance(exc, cls)), None)
 
 
 def _int(call: Call, name: str, default: int) -> int:
@@ -225,6 +243,70 @@ def _delete_set(studio: "LocalStudio", call: Call) -> dict:
     return {"deleted": call.path["name"]}
 
 
+# -- civitai imports (issue 17) ---------------------------------------------------------------------
+
+#: The body of ``POST /models``: add_model's arguments that make sense over HTTP.
+_IMPORT_ARGS = ("ref", "name", "for_model")
+#: Seconds a cancel waits for its download to stop, so that its answer shows it stopped.
+CANCEL_WAIT = 10.0
+
+
+def _import_model(studio: "LocalStudio", call: Call) -> Reply:
+    from . import civitai
+
+    body = _body(call)
+    for key in body:
+        if key not in _IMPORT_ARGS:
+            raise ValidationError(key, f"POST /models takes {', '.join(_IMPORT_ARGS)}; not {key!r}."
+                                       + did_you_mean(key, _IMPORT_ARGS))
+    ref = body.get("ref")
+    if not isinstance(ref, str) or not ref.strip():
+        raise ValidationError("ref", "give what to import from civitai, e.g. {\"ref\": "
+                                     "\"urn:air:sd1:lora:civitai:328553@368189\"} (an AIR, a civitai model or version "
+                                     "URL, or civitai:<version id>)")
+    ref = ref.strip()
+    if not civitai.is_ref(ref, studio):
+        raise ValidationError("ref", f"{ref!r} is not a civitai reference: POST /models imports an AIR "
+                                     "(urn:air:...), a civitai model or version URL, or civitai:<version id>. A model "
+                                     "folder or file on this machine is added with studio.add_model(path) or "
+                                     "`imagen-nb models add PATH`")
+    for_model = body.get("for_model")
+    if for_model is not None:
+        try:
+            studio.model(str(for_model))
+        except UnknownModelError as exc:  # a bad argument (400), not an unknown reference (404)
+            raise ValidationError("for_model", str(exc)) from None
+    studio.add_model(ref, body.get("name"), for_model=for_model, wait=False)
+    row = _download_row(studio, ref)
+    return Reply(row, 202, {"Location": f"{API_PREFIX}/downloads/{row['id']}"})
+
+
+def _download_row(studio: "LocalStudio", ref: str) -> dict:
+    row = studio.download_record(ref)
+    if row is None:
+        raise LookupError(f"no download {ref!r} is known to this host (it ran in an earlier session, or long "
+                          f"ago); GET {API_PREFIX}/downloads lists the ones it knows")
+    return plain(row)
+
+
+def _cancel_download(studio: "LocalStudio", call: Call) -> dict:
+    row = _download_row(studio, call.path["ref"])
+    cancelled = studio.cancel_download(row["ref"])
+    if cancelled:
+        try:
+            studio.wait_download(row["ref"], CANCEL_WAIT)
+        except Exception:  # DownloadCancelled, as asked (or the error it ended with first): the row says which
+            pass
+    return {**_download_row(studio, row["ref"]), "cancelled": cancelled}
+
+
+_IMPORT_BODY = {"type": "object", "required": ["ref"], "additionalProperties": False, "properties": {
+    "ref": {"type": "string", "example": "urn:air:sd1:lora:civitai:328553@368189",
+            "description": "an AIR (sd15 is read as sd1), a civitai model or version URL, or civitai:<version id>"},
+    "name": {"type": "string", "description": "the model's or LoRA's name (default: the file's stem)"},
+    "for_model": {"type": "string", "example": "diffusers:tiny",
+                  "description": "(LoRAs) the model it is for: a LoRA of another family is refused first"}}}
+
 # -- LoRA training (issue 16) ----------------------------------------------------------------------
 
 #: Arguments of ``train_lora`` other than its hyperparameters (those are TrainingConfig's fields).
@@ -349,6 +431,20 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/trash", "Files recovery set aside (product files without a catalog row)", _trash, tag="trash"),
     Route("POST", "/trash/empty", "Delete every file in the trash for good",
           lambda s, c: {"deleted": s.empty_trash()}, tag="trash"),
+    Route("POST", "/models", "Import a checkpoint or LoRA from civitai (add_model's arguments); downloads in the "
+          "background", _import_model, body=_IMPORT_BODY, tag="models", status=202,
+          header=("Location", "the download's URL: /api/v1/downloads/{id}"),
+          responses={"400": "a bad argument, or no civitai token (the message says how to set one)",
+                     "404": "civitai has no such model or version", "409": "that file is downloading already"},
+          errors=((UnknownModelError, 404), (DownloadBusy, 409))),
+    Route("GET", "/downloads", "civitai downloads of this session: running first, then finished, newest first",
+          lambda s, c: plain(s.download_records()), tag="models"),
+    Route("GET", "/downloads/{ref}", "One download (its id, or its reference URL-encoded): state, done, total, "
+          "fraction, result, error", lambda s, c: _download_row(s, c.path["ref"]), tag="models",
+          responses={"404": "no download of that id or reference is known to this host"}),
+    Route("POST", "/downloads/{ref}/cancel", "Stop a download (its partial file is kept: importing the same "
+          "reference again resumes it)", _cancel_download, tag="models",
+          responses={"404": "no download of that id or reference is known to this host"}),
     Route("GET", "/upscalers", "The upscale models, local first; `default` marks the one used when none is named",
           lambda s, c: plain(s.upscalers()), tag="models"),
     Route("POST", "/upscale", "Order upscaled copies of products (one order, one generation per product)", _upscale,
@@ -428,6 +524,12 @@ def openapi(url: str | None = None) -> dict:
                                   "application/octet-stream" if route.binary else "application/json": {}}},
                                   "401": {"$ref": "#/components/responses/Unauthorized"},
                                   "4XX": {"$ref": "#/components/responses/Error"}}}
+        if route.header is not None:
+            op["responses"][str(route.status)]["headers"] = {route.header[0]: {
+                "description": route.header[1], "schema": {"type": "string"}}}
+        for code, why in route.responses.items():
+            op["responses"][code] = {"description": why, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"}}}}
         params = [{"name": name[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
                   for name in route.path.split("/") if name.startswith("{")]
         params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in route.query]
@@ -440,7 +542,8 @@ def openapi(url: str | None = None) -> dict:
         "summary": "Server-sent events: every event of the studio (progress, products, outcomes) as it happens",
         "tags": ["events"], "operationId": "get_events",
         "description": "Each message has `event: <type>` (GenerationStarted, GenerationProgress, ProductReady, "
-                       "GenerationFinished, OrderQueued, OrderFinished, ModelLoaded, ...) and `data: <JSON fields>`; "
+                       "GenerationFinished, OrderQueued, OrderFinished, ModelLoaded, ModelDownload, TrainingProgress, "
+                       "...) and `data: <JSON fields>`; "
                        "the first is `event: hello` with the host's pid; a comment line every 15 s keeps it open.",
         "responses": {"200": {"description": "OK", "content": {"text/event-stream": {}}},
                       "401": {"$ref": "#/components/responses/Unauthorized"}}}}
@@ -470,4 +573,4 @@ def openapi(url: str | None = None) -> dict:
     }
 
 
-__all__ = ["API_PREFIX", "Call", "ROUTES", "Raw", "Route", "openapi"]
+__all__ = ["API_PREFIX", "Call", "ROUTES", "Raw", "Reply", "Route", "openapi"]

@@ -29,7 +29,7 @@ import tornado.web
 
 from ..core.errors import ImagenError
 from . import wire
-from .rest import API_PREFIX, ROUTES, Call, Raw, Route, openapi
+from .rest import API_PREFIX, ROUTES, Call, Raw, Reply, Route, openapi
 from .calls import PID_HEADER, as_caller, call_with_warnings
 from .hosting import LOOPBACK_NAMES, TOKEN_FILE, Endpoint, write_token
 
@@ -91,10 +91,11 @@ class _Handler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(wire.dumps(data))
 
-    def fail(self, exc: BaseException) -> None:
-        if status_of(exc) == 500:
+    def fail(self, exc: BaseException, route: Route | None = None) -> None:
+        status = (route.status_of(exc) if route is not None else None) or status_of(exc)
+        if status == 500:
             log.error("studio host: %s %s failed", self.request.method, self.request.path, exc_info=exc)
-        self.reply({"error": wire.encode_error(exc)}, status_of(exc))
+        self.reply({"error": wire.encode_error(exc)}, status)
 
     def body_json(self) -> Any:
         if not self.request.body:
@@ -126,11 +127,15 @@ class _RouteHandler(_Handler):
                         body=self.body_json())
             result = await self.api.run(as_caller, None, route.run, self.api.studio, call)
         except Exception as exc:
-            self.fail(exc)
+            self.fail(exc, route)
             return
         if isinstance(result, Raw):
             self.set_header("Content-Type", result.media_type)
             self.finish(result.data)
+        elif isinstance(result, Reply):
+            for name, value in result.headers.items():
+                self.set_header(name, value)
+            self.reply(result.data, result.status)
         else:
             self.reply(result, route.status)
 
@@ -260,9 +265,10 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 def _pattern(path: str) -> str:
-    # the last path part of /models/{model_id} may hold slashes (fal:fal-ai/fast-sdxl)
+    # /models/{model_id} may hold slashes (fal:fal-ai/fast-sdxl), a download's {ref} too (a URL not
+    # URL-encoded: its query would be lost, but its path works)
     def part(m: re.Match) -> str:
-        return f"(?P<{m.group(1)}>.+)" if m.group(1) == "model_id" else f"(?P<{m.group(1)}>[^/]+)"
+        return f"(?P<{m.group(1)}>.+)" if m.group(1) in ("model_id", "ref") else f"(?P<{m.group(1)}>[^/]+)"
 
     return API_PREFIX + re.sub(r"\{(\w+)\}", part, path) + "$"
 

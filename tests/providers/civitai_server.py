@@ -16,8 +16,9 @@ Responses have the shapes civitai documents (model versions with ``files[].hashe
 ``air``, ``trainedWords``; workflows with ``steps[0].output.images[].url``; RFC 7807 problem
 details for orchestrator errors). Faults are queued with :meth:`CivitaiServer.fault`: an HTTP
 status (429 with Retry-After, 500, 401…), ``drop``, ``slow``, ``malformed``; and on storage
-``cut`` (the connection closes after ``after`` bytes of a file), ``ignore_range``, and ``slow``
-with ``pace`` (a file streamed in 16 KiB blocks, ``pace`` seconds apart).
+``cut`` (the connection closes after ``after`` bytes of a file), ``ignore_range``, ``slow``
+with ``pace`` (a file streamed in 16 KiB blocks, ``pace`` seconds apart), and ``stall`` (``after``
+bytes, then nothing for ``delay`` seconds, default 60, or until the server stops; then the rest).
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class CivitaiServer:
         self._ids = itertools.count(1)
         self._png = png_bytes()
         self._servers: dict[str, ThreadingHTTPServer] = {}
+        self.stopping = threading.Event()  # ends a stall when the test is over
 
     # ---- life ---------------------------------------------------------------------------------
     def start(self) -> CivitaiServer:
@@ -143,6 +145,7 @@ class CivitaiServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         for httpd in self._servers.values():
             httpd.shutdown()
             httpd.server_close()
@@ -466,7 +469,14 @@ class _Handler(BaseHTTPRequestHandler):
             end = min(end, start + fault.after)
         paced = fault is not None and fault.kind == "slow" and fault.pace > 0
         step = (16 << 10) if paced else 1 << 20
+        stall = start + fault.after if fault is not None and fault.kind == "stall" else None
         for i in range(start, end, step):
+            if stall is not None and i + step > stall:  # the bytes before the stall, then a long silence
+                self.wfile.write(data[i:stall])
+                self.wfile.flush()
+                owner.stopping.wait(fault.delay or 60)
+                self.wfile.write(data[stall:end])
+                break
             self.wfile.write(data[i:min(end, i + step)])
             if paced:
                 self.wfile.flush()

@@ -257,6 +257,38 @@ def test_a_background_download_reports_progress_and_cancels_then_resumes(studio,
     assert list(studio.civitai.files()["air"]) == [BIG_AIR]
 
 
+def test_a_cancel_ends_a_download_at_once_while_storage_stalls(studio, server, home):
+    """Storage stalls mid-file (60 s, as long as the stall limit): a cancel ends the download at once, the
+    bytes so far stay in the part, and the next import resumes from there and verifies the whole file."""
+    import time
+
+    from imagen_nb.core.errors import DownloadCancelled
+
+    data = safetensors_bytes(8, 512 * 1024)
+    server.add(991, 9910, name="Stalled style", files=[ServerFile(9910, "stalledStyle.safetensors", data)])
+    server.fault("GET", r"/files/9910", "stall", server="storage", after=256 << 10, delay=60)
+    part = home / "loras" / ".stalledStyle.safetensors.part"
+    handle = studio.add_model("civitai:9910", wait=False)
+    _wait_for(lambda: part.exists() and part.stat().st_size == 256 << 10)  # everything before the stall is in
+    time.sleep(0.3)  # and the reader is waiting for more
+    assert handle.state == "downloading"
+    asked = time.monotonic()
+    assert handle.cancel() is True
+    with pytest.raises(DownloadCancelled, match="resumes it"):
+        handle.wait(timeout=30)
+    # Before the socket was shut down on cancel, this took the whole stall (60 s). The bound is far
+    # below that and far above the ~0.1 s it takes, so a loaded machine does not fail it.
+    assert time.monotonic() - asked < 10
+    assert handle.state == "cancelled" and studio.civitai.files().empty
+    assert part.stat().st_size == 256 << 10
+
+    assert studio.add_model("civitai:9910", wait=False).wait(timeout=60) == "stalledStyle"
+    tries = server.hits("GET", r"/files/9910", server="storage")
+    assert len(tries) == 2 and tries[1].headers["range"] == f"bytes={256 << 10}-"
+    assert (home / "loras" / "stalledStyle.safetensors").read_bytes() == data and not part.exists()
+    assert list(studio.civitai.files()["version_id"]) == [9910]
+
+
 def test_a_blocking_import_stops_when_cancelled_from_elsewhere(studio, server, home):
     import threading
 

@@ -69,5 +69,8 @@ def test_a_client_watches_and_cancels_a_download_running_in_its_host(home, make_
                 assert studio.add_model("civitai:9900", progress=lambda d, t: seen.append((d, t))) == "bigStyle"
                 assert seen and seen[-1][1] == len(data)                   # progress from the host's events
                 assert (home / "loras" / "bigStyle.safetensors").read_bytes() == data
+                rows = studio.download_records()                             # the host's list, by id too
+                assert [(r["ref"], r["state"], r["fraction"]) for r in rows] == [("civitai:9900", "done", 1.0)]
+                assert studio.download_record(rows[0]["id"])["result"] == "bigStyle"
         finally:
             host.stop()

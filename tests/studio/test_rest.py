@@ -108,7 +108,8 @@ def test_every_documented_route_answers_as_documented(api):
             break
         time.sleep(0.1)
     values = {"order_id": order["id"], "generation_id": gens[0]["id"], "product_id": product_id,
-              "model_id": "instant:swatch", "name": "animal", "run_id": run["id"]}
+              "model_id": "instant:swatch", "name": "animal", "run_id": run["id"],
+              "ref": "urn%3Aair%3Asd1%3Alora%3Acivitai%3A1%402"}  # no download: 404 (a real one: the civitai test)
     bodies = {"PUT /tokens/{name}": {"values": ["cat"]}, "PUT /presets/{name}": {"params": {"width": 32}},
               "POST /projects": {"name": "p"}, "POST /sql": {"query": "select 1 as one"},
               "POST /collections/{name}/products": {"products": [product_id]},
@@ -117,6 +118,7 @@ def test_every_documented_route_answers_as_documented(api):
               "PUT /sets/{name}": {"rows": [{"animal": "cat"}, {"animal": "dog"}], "template": "a {animal}",
                                    "model": "instant:swatch"},
               "POST /sets/{name}/order": {"params": {"seed": 3}},
+              "POST /models": {"ref": "civitai:2"},  # no civitai token in this host: 400 saying how to set one
               "POST /upscale": {"products": [product_id], "model": "diffusers:tiny-esrgan", "scale": 1},
               "POST /training": {"name": "walk", "steps": 1, **train},
               "POST /training/check": {"name": "walk-check", **train}}
@@ -285,3 +287,120 @@ def test_training_over_rest_starts_lists_follows_cancels_and_resumes(api):
     row = until(long["id"], "cancelled")
     steps = [m["step"] for m in http.get(f"{url}/training/{long['id']}/metrics").json()]
     assert steps == list(range(1, row["step"] + 1)) and row["step"] > stopped_at  # it went on from where it stopped
+
+
+# -- civitai imports (issue 17) --------------------------------------------------------------------
+CIVITAI_TOKEN = "rest-civitai-token-0a1b2c3d4e"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the curl command is not installed")
+def test_curl_imports_from_civitai_follows_cancels_and_resumes(home, make_host, monkeypatch, tmp_path):
+    """POST /models starts a download in the host (202, Location); GET /downloads/{id} follows it, a cancel
+    stops it with its part kept, the next POST resumes it, and ModelDownload events come on the stream."""
+    import sys
+    import urllib.parse
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
+    from civitai_server import CivitaiServer, ServerFile
+
+    from imagen_nb.providers.keys import KeyStore
+
+    air = "urn:air:sd1:lora:civitai:990@9900"
+    data = b"rest lora " * 200_000
+    with CivitaiServer(CIVITAI_TOKEN) as server:
+        server.add(990, 9900, name="Big style", files=[ServerFile(9900, "bigStyle.safetensors", data)])
+        server.add(328553, 368189, name="Tarot cards", files=[ServerFile(1, "tarotCards_v10.safetensors", b"lora")])
+        server.fault("GET", r"/files/9900", "slow", server="storage", pace=0.02)  # about 2.5 s in all
+        monkeypatch.delenv("CIVITAI_API_TOKEN", raising=False)
+        monkeypatch.setenv("CIVITAI_SITE_URL", server.url)
+        host = make_host(home)
+        try:
+            token = (home / TOKEN_FILE).read_text().strip()
+            api = (host_info(home).url + "/api/v1", token)
+
+            code, text = curl(api, "POST", "/models", {"ref": air})  # no civitai token: says how to set one
+            error = json.loads(text)["error"]
+            assert code == 400 and error["type"] == "MissingKey" and "imagen-nb keys set civitai" in error["message"]
+            KeyStore(home).set("civitai", CIVITAI_TOKEN)  # as `imagen-nb keys set civitai` does; read per call
+            code, text = curl(api, "POST", "/models", {"ref": air, "nme": "x"})
+            assert code == 400 and "Did you mean 'name'" in json.loads(text)["error"]["message"]
+            code, text = curl(api, "POST", "/models", {"ref": "civitai:424242"})
+            assert code == 404 and "civitai has no version 424242" in json.loads(text)["error"]["message"]
+            code, text = curl(api, "POST", "/models", {"ref": str(home)})
+            assert code == 400 and "imagen-nb models add PATH" in json.loads(text)["error"]["message"]
+
+            headers = tmp_path / "headers.txt"
+            code, text = curl(api, "POST", "/models", {"ref": air, "for_model": "diffusers:tiny"}, "-D", str(headers))
+            assert code == 202, text
+            started = json.loads(text)
+            assert started["ref"] == air and started["state"] in ("starting", "downloading")
+            assert started["total"] == len(data) and started["file_name"] == "bigStyle.safetensors"
+            location = next(line.split(":", 1)[1].strip() for line in headers.read_text().splitlines()
+                            if line.lower().startswith("location:"))
+            assert location == f"/api/v1/downloads/{started['id']}"
+            code, text = curl(api, "POST", "/models", {"ref": air})
+            assert code == 409 and "being downloaded already" in json.loads(text)["error"]["message"]
+            for _ in range(600):
+                code, text = curl(api, "GET", f"/downloads/{started['id']}")
+                row = json.loads(text)
+                if row["done"] > 0:
+                    break
+                time.sleep(0.05)
+            assert code == 200 and row["state"] == "downloading" and 0 < row["fraction"] < 1
+            code, text = curl(api, "GET", "/downloads/" + urllib.parse.quote(air, safe=""))  # by its reference too
+            assert code == 200 and json.loads(text)["id"] == started["id"]
+            code, text = curl(api, "GET", "/downloads")
+            listing = [(r["ref"], r["state"], bool(r["error"])) for r in json.loads(text)]
+            assert listing == [(air, "downloading", False), ("civitai:424242", "failed", True)]  # running first
+
+            code, text = curl(api, "POST", f"/downloads/{started['id']}/cancel")
+            row = json.loads(text)
+            assert code == 200 and row["cancelled"] is True and row["state"] == "cancelled"
+            assert "resumes it" in row["error"] and row["result"] is None
+            part = home / "loras" / ".bigStyle.safetensors.part"
+            kept = part.stat().st_size
+            assert 0 < kept < len(data) and not (home / "loras" / "bigStyle.safetensors").exists()
+            code, text = curl(api, "POST", f"/downloads/{started['id']}/cancel")
+            assert code == 200 and json.loads(text)["cancelled"] is False
+            assert curl(api, "GET", "/downloads/0123456789ab")[0] == 404
+
+            # the same reference again resumes the part; its progress comes on the event stream too
+            url, _ = api
+            seen = []
+            with httpx.stream("GET", f"{url}/events", headers={"Authorization": f"Bearer {token}"},
+                              timeout=60) as stream:
+                lines = stream.iter_lines()
+                assert next(lines) == "event: hello"
+                code, text = curl(api, "POST", "/models", {"ref": air})
+                assert code == 202, text
+                kind = None
+                for line in lines:
+                    if line.startswith("event:"):
+                        kind = line[6:].strip()
+                    elif line.startswith("data:") and kind == "ModelDownload":
+                        seen.append(json.loads(line[5:]))
+                        if seen[-1]["state"] != "downloading":
+                            break
+            assert seen[-1]["state"] == "done" and seen[-1]["done"] == len(data) and seen[-1]["ref"] == air
+            code, text = curl(api, "GET", f"/downloads/{started['id']}")
+            row = json.loads(text)
+            assert (row["state"], row["result"], row["fraction"], row["error"]) == ("done", "bigStyle", 1.0, None)
+            assert (home / "loras" / "bigStyle.safetensors").read_bytes() == data and not part.exists()
+            tries = server.hits("GET", r"/files/9900", server="storage")
+            assert len(tries) == 2 and tries[1].headers["range"] == f"bytes={kept}-"
+
+            # a version URL holds '/', ':' and '?': URL-encoded, it names its download
+            page = f"{server.url}/models/328553?modelVersionId=368189"
+            code, text = curl(api, "POST", "/models", {"ref": page})
+            assert code == 202, text
+            for _ in range(600):
+                code, text = curl(api, "GET", "/downloads/" + urllib.parse.quote(page, safe=""))
+                if json.loads(text)["state"] not in ("starting", "downloading"):
+                    break
+                time.sleep(0.05)
+            assert (code, json.loads(text)["result"]) == (200, "tarotCards_v10")
+            listing = json.loads(curl(api, "GET", "/downloads")[1])
+            assert [r["ref"] for r in listing] == [page, air, "civitai:424242"]  # newest first
+        finally:
+            host.stop()

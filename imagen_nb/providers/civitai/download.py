@@ -13,6 +13,13 @@ origin, so the token never reaches the storage host. Without a token a gated dow
 redirected to the login page (HTML): that, 401 and 403 become errors that say how to set the
 token. A 404 on a file's stale ``downloadUrl`` is retried once at ``fallback_url`` (the
 version's download URL with ``fileId``).
+
+A cancel is seen at once, even while the storage host sends nothing: a watcher thread asks
+``cancelled()`` every :data:`CANCEL_POLL` seconds and, when it turns true, shuts the response's
+socket down (``shutdown``, which wakes a ``recv`` blocked in another thread; ``close`` does not).
+The read then fails, the reading thread sees the cancel and raises ``GenerationCancelled``; the
+bytes written so far stay in the part, whole blocks only (the reader writes them, not the watcher).
+The stall limit (``timeout``) is httpx's read timeout, unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +43,8 @@ from .api import KEY_HELP, NotFound, check
 CHUNK = 8 << 20
 #: Seconds between two progress reports (the last one always comes).
 PROGRESS_EVERY = 0.1
+#: Seconds between two looks at the cancel flag while a download streams (see the module).
+CANCEL_POLL = 0.05
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -206,20 +216,59 @@ def _total(response, offset: int, size: int | None) -> int | None:
     return size
 
 
+class _CancelWatch:
+    """Shuts the response's socket down when ``cancelled()`` turns true, so a stalled read ends at once."""
+
+    def __init__(self, response, cancelled: Callable[[], bool]):
+        self.cancelled = cancelled
+        self.fired = False
+        self._stop = threading.Event()
+        stream = response.extensions.get("network_stream")
+        self._socket = stream.get_extra_info("socket") if stream is not None else None
+        self._thread = None
+        if isinstance(self._socket, socket.socket):  # else (another transport) the next block shows a cancel
+            self._thread = threading.Thread(target=self._run, name="civitai-cancel-watch", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(CANCEL_POLL):
+            if self.cancelled():
+                self.fired = True
+                try:  # socket.socket's own: an SSLSocket's would drop its SSL object under the reader
+                    socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
+                except OSError:  # closed already: the read has ended anyway
+                    pass
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 def _stream(response, part: Path, offset: int, hasher: _Hasher, total, progress, cancelled) -> None:
     done = offset
     last = 0.0
-    with open(part, "ab" if offset else "wb", buffering=0) as f:
-        for block in response.iter_raw():  # as received: a re-chunking buffer would lose its bytes on a cut
-            f.write(block)
-            hasher.put(block)
-            done += len(block)
-            if cancelled():  # each block: a cancel is seen as soon as the next bytes arrive
-                raise GenerationCancelled(f"the download was cancelled after {done:,} bytes; the part is kept")
-            now = time.monotonic()
-            if now - last >= PROGRESS_EVERY:
-                last = now
-                if progress is not None:
-                    progress(done, total)
+    watch = _CancelWatch(response, cancelled)
+    try:
+        with open(part, "ab" if offset else "wb", buffering=0) as f:
+            for block in response.iter_raw():  # as received: a re-chunking buffer would lose its bytes on a cut
+                f.write(block)
+                hasher.put(block)
+                done += len(block)
+                if cancelled():  # each block too (the watcher only looks every CANCEL_POLL seconds)
+                    break
+                now = time.monotonic()
+                if now - last >= PROGRESS_EVERY:
+                    last = now
+                    if progress is not None:
+                        progress(done, total)
+    except Exception:
+        if not (watch.fired or cancelled()):
+            raise
+    finally:
+        watch.stop()
+    if cancelled():
+        raise GenerationCancelled(f"the download was cancelled after {done:,} bytes; the part is kept")
     if progress is not None:
         progress(done, total if total is not None else done)

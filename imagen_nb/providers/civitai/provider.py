@@ -154,8 +154,9 @@ class CivitaiProvider(RemoteProvider[CivitaiSettings]):
                  cancelled: Callable[[], bool] = lambda: False) -> Downloaded:
         """Download one model file to ``dest`` with the key, resuming and retrying (see :mod:`.download`).
 
-        ``cancelled`` is asked as each block arrives and between tries: when it turns true the
-        download stops with ``GenerationCancelled`` and its ``.part`` file is kept for a resume.
+        ``cancelled`` is asked as each block arrives, every 50 ms while the storage host sends
+        nothing, and between tries: when it turns true the download stops at once with
+        ``GenerationCancelled`` and its ``.part`` file is kept for a resume.
         """
         key = self.keys.require(self.name)
         return call_with_retries(
