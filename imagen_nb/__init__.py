@@ -10,6 +10,7 @@ from .core.errors import (
     CatalogBusy,
     DiskFull,
     DiskFullWarning,
+    DownloadCancelled,
     GenerationCancelled,
     ImagenError,
     MetadataWarning,
@@ -30,6 +31,7 @@ from .core.sets import SetRecipe
 from .core.smart import expand
 from .studio import Collection, Order, Product, Project
 from .studio import Studio
+from .studio.downloads import ModelImport
 from .studio.grid import Grid
 from .studio.rows import example_sets
 
@@ -58,8 +60,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'imagen_nb' has no attribute {name!r}")
 
 __all__ = [
-    "CatalogBusy", "Collection", "DiskFull", "DiskFullWarning", "GenerationCancelled", "Grid", "GridTooLarge",
-    "ImagenError", "MetadataWarning", "Order", "OrderTooLarge", "Product", "Project", "ProviderError",
+    "CatalogBusy", "Collection", "DiskFull", "DiskFullWarning", "DownloadCancelled", "GenerationCancelled", "Grid",
+    "GridTooLarge", "ImagenError", "MetadataWarning", "ModelImport", "Order", "OrderTooLarge", "Product", "Project", "ProviderError",
     "RateLimited", "RowsError", "SetRecipe", "SettingsError", "SmartParameterError", "SqlError", "SqlRefused",
     "SqlTimeout", "Studio", "UnknownModelError", "ValidationError", "example_sets", "expand", *_PANELS,
 ]

@@ -229,6 +229,8 @@ def run_import(studio: LocalStudio, plan: ImportPlan, *, progress: Progress | No
     for a resume); a KeyboardInterrupt propagates with a note saying the same.
     """
     info = plan.info
+    if cancelled():  # cancelled before anything ran: nothing recorded, even for a file already here
+        raise DownloadCancelled(cancelled_message(plan, 0))
     if plan.present:
         got_sha, size = info["sha256"], plan.dest.stat().st_size  # already here: only recorded again
     else:
@@ -239,12 +241,6 @@ def run_import(studio: LocalStudio, plan: ImportPlan, *, progress: Progress | No
                "family", "trigger_words", "licence")}}
     q_civitai.record_file(studio.catalog.cursor(), row)
     return plan.model_id
-
-
-def add_from_civitai(studio: LocalStudio, ref: str, name: str | None = None, *, for_model: str | None = None,
-                     progress: Progress | None = None) -> str:
-    """Download a checkpoint or LoRA from civitai (see the module); its id: ``diffusers:<name>`` or the LoRA name."""
-    return run_import(studio, plan_import(studio, ref, name, for_model=for_model), progress=progress)
 
 
 def cancelled_message(plan: ImportPlan, done: int) -> str:
@@ -451,4 +447,4 @@ def files_frame(studio: LocalStudio) -> pd.DataFrame:
     return q_civitai.files(studio.catalog.cursor())
 
 
-__all__ = ["ImportPlan", "add_from_civitai", "plan_import", "run_import", "identify", "is_ref", "resolve", "search", "files_frame"]
+__all__ = ["ImportPlan", "plan_import", "run_import", "identify", "is_ref", "resolve", "search", "files_frame"]

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 KEEP = 50
 #: Longest single wait a handle asks of its studio (a client's call stays short; Ctrl-C is seen).
 WAIT_STEP = 5.0
+#: Seconds a closing studio waits, in all, for its cancelled downloads to stop (their parts are kept).
+CLOSE_WAIT = 5.0
 #: A download's states; the last three are final.
 STATES = ("starting", "downloading", "done", "failed", "cancelled")
 
@@ -165,10 +167,7 @@ class DownloadService:
         job = self._begin(ref)
         try:
             plan = civitai.plan_import(self._studio, ref, name, for_model=for_model)
-            self._claim(job, plan.dest)
-            with self._lock:
-                job.row.update(file_name=plan.info["file_name"], path=str(plan.dest), kind=plan.kind,
-                               total=plan.info["size"])
+            self._claim(job, plan)
         except BaseException as exc:
             self._end(job, error=exc)
             raise
@@ -218,8 +217,9 @@ class DownloadService:
             running = [job for job in self._jobs.values() if not job.finished.is_set()]
         for job in running:
             job.cancel.set()
+        deadline = time.monotonic() + CLOSE_WAIT  # one wait for them all, not one per download
         for job in running:
-            job.finished.wait(5)
+            job.finished.wait(max(0.0, deadline - time.monotonic()))
 
     # -- inside ---------------------------------------------------------------------------
     def _find(self, ref: str) -> _Job | None:
@@ -245,13 +245,16 @@ class DownloadService:
                 self._jobs.pop(stale.row["ref"], None)
             return job
 
-    def _claim(self, job: _Job, dest) -> None:
-        """Refuse a second download into the same file (two references of one version)."""
+    def _claim(self, job: _Job, plan) -> None:
+        """Take ``plan``'s file for ``job``, refusing a second download into the same file (two references
+        of one version); checked and taken in one critical section, so two claims cannot both pass."""
+        dest = plan.dest
         with self._lock:
             for other in self._jobs.values():
                 if other is not job and not other.finished.is_set() and other.row["path"] == str(dest):
                     raise DownloadBusy("ref", f"{other.row['ref']} is downloading the same file ({dest.name}) now;"
                                                  " wait for it or cancel it")
+            job.row.update(file_name=plan.info["file_name"], path=str(dest), kind=plan.kind, total=plan.info["size"])
 
     def _run(self, job: _Job, plan, progress) -> str:
         from . import civitai

@@ -332,8 +332,10 @@ def test_a_second_import_of_a_running_download_is_refused(studio, server):
     handle = studio.add_model(BIG_AIR, wait=False)
     with pytest.raises(ValidationError, match="being downloaded already"):
         studio.add_model(BIG_AIR)
+    with pytest.raises(ValidationError, match="downloading the same file"):  # another name of the same version
+        studio.add_model("civitai:9900")
     handle.cancel()
-    with pytest.raises(Exception):
+    with pytest.raises(inb.DownloadCancelled):
         handle.wait(timeout=30)
     with pytest.raises(ValidationError, match="wait is True or False"):
         studio.add_model(BIG_AIR, wait="no")
