@@ -13,13 +13,18 @@ from civitai_server import CivitaiServer, ServerFile  # noqa: E402
 TOKEN = "client-civitai-token-abcdef123"
 
 
+def _point_at(server, monkeypatch) -> None:
+    """The token and the loopback civitai's URLs, as the host child process reads them."""
+    for name, value in {"CIVITAI_API_TOKEN": TOKEN, "CIVITAI_SITE_URL": server.url,
+                        "CIVITAI_ORCHESTRATION_URL": server.url}.items():
+        monkeypatch.setenv(name, value)
+
+
 def test_a_client_imports_searches_and_identifies_through_its_host(home, make_host, monkeypatch):
     with CivitaiServer(TOKEN) as server:
         server.add(328553, 368189, name="Tarot cards", trained_words=["tarot card"],
                    files=[ServerFile(1, "tarotCards_v10.safetensors", b"lora bytes")])
-        for name, value in {"CIVITAI_API_TOKEN": TOKEN, "CIVITAI_SITE_URL": server.url,
-                            "CIVITAI_ORCHESTRATION_URL": server.url}.items():
-            monkeypatch.setenv(name, value)
+        _point_at(server, monkeypatch)
         host = make_host(home)
         try:
             with inb.Studio(home) as studio:
@@ -47,9 +52,7 @@ def test_a_client_watches_and_cancels_a_download_running_in_its_host(home, make_
     with CivitaiServer(TOKEN) as server:
         server.add(990, 9900, name="Big style", files=[ServerFile(9900, "bigStyle.safetensors", data)])
         server.fault("GET", r"/files/9900", "slow", server="storage", pace=0.02)
-        for name, value in {"CIVITAI_API_TOKEN": TOKEN, "CIVITAI_SITE_URL": server.url,
-                            "CIVITAI_ORCHESTRATION_URL": server.url}.items():
-            monkeypatch.setenv(name, value)
+        _point_at(server, monkeypatch)
         host = make_host(home)
         try:
             with inb.Studio(home) as studio:
